@@ -1,0 +1,94 @@
+import { posix } from 'node:path';
+import { ErrorCode, KvmCloneError } from '../errors';
+import { sh } from '../domain/shell-quote';
+import type { Extent } from '../domain/transfer-plan';
+import type { SshSession } from './ssh-session';
+
+export interface ImageInfo {
+  format: string;
+  virtualSize: number;
+  /** Bytes the file occupies on disk. */
+  allocatedSize: number;
+  backingFile?: string;
+}
+
+interface QemuImgInfo {
+  format: string;
+  'virtual-size': number;
+  'actual-size'?: number;
+  'backing-filename'?: string;
+}
+
+interface QemuImgMapEntry {
+  start: number;
+  length: number;
+  data: boolean;
+  zero: boolean;
+}
+
+/** Files and images on one host, read and written through its SSH session. */
+export class RemoteDisk {
+  constructor(private readonly session: SshSession) {}
+
+  /** `qemu-img info`; `-U` because a running VM holds a write lock on its disks. */
+  async imageInfo(path: string): Promise<ImageInfo> {
+    const output = await this.session.run(sh`qemu-img info -U --output=json -- ${path}`, { what: 'qemu-img info', failureCode: ErrorCode.TRANSFER_ERROR });
+    const info = JSON.parse(output) as QemuImgInfo;
+    const result: ImageInfo = { format: info.format, virtualSize: info['virtual-size'], allocatedSize: info['actual-size'] ?? 0 };
+    if (info['backing-filename']) result.backingFile = info['backing-filename'];
+    return result;
+  }
+
+  /** The file's apparent size in bytes, or undefined when it does not exist. */
+  async fileSize(path: string): Promise<number | undefined> {
+    const result = await this.session.exec(sh`stat -L -c %s -- ${path}`);
+    if (result.exitCode !== 0) return undefined;
+    return Number(result.stdout.toString('utf8').trim());
+  }
+
+  /**
+   * The byte ranges of a file that hold data, from `qemu-img map -f raw` (4 KiB
+   * granularity; for a qcow2 file too, since the file itself is what gets copied).
+   */
+  async dataExtents(path: string, range: { start: number; length: number }): Promise<Extent[]> {
+    if (range.length === 0) return [];
+    const output = await this.session.run(
+      sh`qemu-img map -U --output=json -f raw --start-offset=${range.start} --max-length=${range.length} -- ${path}`,
+      { what: 'qemu-img map', failureCode: ErrorCode.TRANSFER_ERROR },
+    );
+    return (JSON.parse(output) as QemuImgMapEntry[]).filter((entry) => entry.data).map((entry) => ({ start: entry.start, length: entry.length }));
+  }
+
+  /** Creates an empty sparse file of `size` bytes, replacing any file at `path`. */
+  async createSparseFile(path: string, size: number): Promise<void> {
+    await this.session.run(sh`mkdir -p -- ${posix.dirname(path)} && rm -f -- ${path} && truncate -s ${size} -- ${path}`, {
+      what: `creating ${path}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
+  }
+
+  async exists(path: string): Promise<boolean> {
+    const result = await this.session.exec(sh`test -e ${path}`);
+    return result.exitCode === 0;
+  }
+
+  async isDirectory(path: string): Promise<boolean> {
+    const result = await this.session.exec(sh`test -d ${path}`);
+    return result.exitCode === 0;
+  }
+
+  async removeFiles(paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    await this.session.run(sh`rm -f -- ${paths}`, { what: 'removing files' });
+  }
+
+  /** Bytes available to unprivileged writers in the filesystem holding `dir`. */
+  async freeSpace(dir: string): Promise<number> {
+    const output = await this.session.run(sh`df -P -B1 -- ${dir} | tail -n 1`, { what: 'df', failureCode: ErrorCode.GENERAL_ERROR });
+    const available = Number(output.trim().split(/\s+/)[3]);
+    if (!Number.isFinite(available)) {
+      throw new KvmCloneError(ErrorCode.GENERAL_ERROR, `cannot read the free space of ${dir}: ${output.trim()}`);
+    }
+    return available;
+  }
+}

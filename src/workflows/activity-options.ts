@@ -1,0 +1,30 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** Short calls to a host's virsh, qemu-img or shell: retried a few times over a flaky link. */
+export const hostCallOptions: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+};
+
+/**
+ * Range transfers run long and heartbeat; a missed heartbeat means a dead worker or
+ * link, and the retry resumes from the last confirmed batch.
+ */
+export const transferOptions: ActivityOptions = {
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+};
+
+/** Hashing a large disk is one long remote call; a ticker keeps its heartbeat alive. */
+export const verifyOptions: ActivityOptions = {
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+};
+
+/** Cleanup must get through, so it keeps trying for longer than anything else. */
+export const cleanupOptions: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+};

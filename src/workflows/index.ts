@@ -1,0 +1,2 @@
+export { cloneVM } from './clone-vm';
+export { progressQuery } from './progress';
