@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import type { ClientChannel } from 'ssh2';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
@@ -72,6 +71,9 @@ export async function relayExtents(options: RelayOptions): Promise<number> {
   });
   const readerDone = outcomeOf(reader);
   const writerDone = outcomeOf(writer);
+  // ssh2 emits 'close' only once a channel's readable side has ended, so the
+  // writer's (empty) stdout is drained too.
+  writer.resume();
   let relayed = 0;
   reader.on('data', (chunk: Buffer) => {
     relayed += chunk.length;
@@ -83,7 +85,9 @@ export async function relayExtents(options: RelayOptions): Promise<number> {
   };
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
-    await pipeline(reader, writer).catch(() => undefined);
+    // pipe(), not pipeline(): the writer may close as soon as it has every byte, before
+    // the reader's exit status arrives, and pipeline() would then destroy the reader.
+    reader.pipe(writer);
     const [read, written] = await Promise.all([readerDone, writerDone]);
     options.signal?.throwIfAborted();
     if (read.exitCode !== 0) {

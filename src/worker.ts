@@ -1,0 +1,74 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, createActivityDeps, type ActivityDeps } from './activities';
+import { HostRegistry } from './activities/host-registry';
+import type { HostSpecInput } from './domain/schemas/host';
+import { sshCryptoBindingLoaded } from './hosts/crypto-binding';
+
+import { DEFAULT_TASK_QUEUE } from './task-queue';
+
+export { DEFAULT_TASK_QUEUE };
+
+export interface KvmCloneWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  /** Host aliases that workflow inputs may name. */
+  hosts?: Record<string, HostSpecInput>;
+  /** A prebuilt workflow bundle (tests bundle once); default: bundle from source. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Extra worker options, e.g. concurrency limits. */
+  tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'shutdownGraceTime' | 'identity'>;
+}
+
+export interface KvmCloneWorker {
+  worker: Worker;
+  deps: ActivityDeps;
+}
+
+export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Promise<KvmCloneWorker> {
+  if (!sshCryptoBindingLoaded()) {
+    process.emitWarning(
+      "ssh2's native crypto binding is not loaded: transfers will run about 4x slower. Reinstall without --ignore-scripts so node-gyp can build it.",
+      { code: 'KVM_CLONE_SSH2_NO_BINDING' },
+    );
+  }
+  const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}) });
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    activities: createActivities(deps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...options.tuning,
+  });
+  return { worker, deps };
+}
+
+/** Runs a worker until SIGINT/SIGTERM, then closes its SSH connections. */
+export async function runKvmCloneWorker(options: KvmCloneWorkerOptions): Promise<void> {
+  const { worker, deps } = await createKvmCloneWorker(options);
+  try {
+    await worker.run();
+  } finally {
+    deps.pool.closeAll();
+  }
+}
+
+if (require.main === module) {
+  void (async () => {
+    const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+    const hostsFile = process.env.KVM_CLONE_HOSTS_FILE;
+    const hosts = hostsFile ? (JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(hostsFile, 'utf8'))) as Record<string, HostSpecInput>) : {};
+    const connection = await NativeConnection.connect({ address });
+    await runKvmCloneWorker({
+      connection,
+      namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+      taskQueue: process.env.KVM_CLONE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+      hosts,
+    });
+    await connection.close();
+  })().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { KvmCloneClient } from '../../src/client';
+import type { HostSpecInput } from '../../src/domain/schemas/host';
+import { createKvmCloneWorker } from '../../src/worker';
+
+export interface TestEnvironment {
+  client: KvmCloneClient;
+  worker: Worker;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real worker on its own task queue against the run's dev server, running the
+ * workflow bundle built once in global setup, and a client bound to that queue.
+ */
+export async function startTestEnvironment(hosts: Record<string, HostSpecInput>): Promise<TestEnvironment> {
+  const address = inject('temporalAddress');
+  const taskQueue = `test-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const { worker, deps } = await createKvmCloneWorker({
+    connection: nativeConnection,
+    taskQueue,
+    hosts,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new KvmCloneClient(new Client({ connection }), taskQueue);
+  return {
+    client,
+    worker,
+    taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+      deps.pool.closeAll();
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { parseDomainXml } from '../../../src/domain/domain-xml';
+import { ErrorCode } from '../../../src/errors';
+import { Lab, uniqueVmName } from '../../helpers/lab';
+import { startTestEnvironment, type TestEnvironment } from '../../helpers/temporal';
+
+const lab = new Lab(inject('labFile'));
+let env: TestEnvironment;
+
+beforeAll(async () => {
+  env = await startTestEnvironment(lab.aliases());
+});
+
+afterAll(async () => {
+  await env?.stop();
+});
+
+async function sha256OfFile(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+describe('cloneVM on the lab hosts', () => {
+  it('copies a shut-off VM with a qcow2 and a raw disk; the copy boots from its copied disks and the source is unchanged', async () => {
+    const name = uniqueVmName('alpha');
+    const vm = await lab.makeVm('a', name);
+    const sourceXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
+    const sourceDigests = [await sha256OfFile(`${vm.dir}/root.qcow2`), await sha256OfFile(`${vm.dir}/data.img`)];
+
+    const result = await env.client.clone({ source: 'a', destination: 'b', vmName: name });
+
+    expect(result).toMatchObject({ success: true, vmName: name, newName: `${name}_clone`, sourceHost: 'a', destinationHost: 'b' });
+    expect(result.disks.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
+    for (const disk of result.disks) {
+      expect(disk.digest?.source).toBe(disk.digest?.destination);
+      expect(disk.digest?.source).toBe(await sha256OfFile(disk.sourcePath));
+      expect(await sha256OfFile(disk.destinationPath)).toBe(disk.digest?.source);
+      expect(disk.destinationPath.startsWith(lab.host('b').storageDir)).toBe(true);
+    }
+
+    // Sparse: the raw disk's holes stayed holes and only its data crossed the wire.
+    const rawCopy = result.disks[1]!;
+    const rawStat = await stat(rawCopy.destinationPath);
+    expect(rawStat.size).toBe(256 * 1024 * 1024);
+    expect(rawStat.blocks * 512).toBeLessThan(8 * 1024 * 1024);
+    expect(rawCopy.bytesTransferred).toBeLessThan(8 * 1024 * 1024);
+    expect(rawCopy.bytesSkippedAsHoles).toBeGreaterThan(240 * 1024 * 1024);
+
+    const cloneXml = await lab.virsh('b', 'dumpxml', '--inactive', '--domain', `${name}_clone`);
+    const clone = parseDomainXml(cloneXml);
+    const source = parseDomainXml(sourceXml);
+    expect(clone.name).toBe(`${name}_clone`);
+    expect(clone.uuid).toBeDefined();
+    expect(clone.uuid).not.toBe(source.uuid);
+    expect(clone.interfaces[0]!.mac).toMatch(/^52:54:00:/);
+    expect(clone.interfaces[0]!.mac).not.toBe(source.interfaces[0]!.mac);
+    expect(clone.disks.map((disk) => disk.sourcePath)).toEqual(result.disks.map((disk) => disk.destinationPath));
+    const consoleLog = `${lab.host('b').storageDir}/${name}_clone-console.log`;
+    expect(clone.logFiles).toEqual([consoleLog]);
+
+    const console = await lab.bootAndReadConsole('b', `${name}_clone`, consoleLog);
+    expect(console).toContain(`KVMCLONE-ROOT-MARKER ${vm.rootMarker}`);
+    expect(console).toContain(`KVMCLONE-DATA-MARKER ${vm.dataMarker}`);
+
+    expect(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name)).toBe(sourceXml);
+    expect(await lab.domainState('a', name)).toBe('shut off');
+    expect([await sha256OfFile(`${vm.dir}/root.qcow2`), await sha256OfFile(`${vm.dir}/data.img`)]).toEqual(sourceDigests);
+  });
+
+  it('refuses a VM that does not exist with code 1003', async () => {
+    await expect(env.client.clone({ source: 'a', destination: 'b', vmName: 'no-such-vm' })).rejects.toMatchObject({
+      code: ErrorCode.VM_NOT_FOUND_ERROR,
+      message: expect.stringContaining("VM 'no-such-vm' does not exist"),
+    });
+  });
+
+  it('refuses a destination name that is taken with code 1004, leaving the existing VM alone', async () => {
+    const name = uniqueVmName('bravo');
+    await lab.makeVm('a', name);
+    const existing = await lab.makeVm('b', `${name}_clone`);
+    const existingXml = await lab.virsh('b', 'dumpxml', '--inactive', '--domain', `${name}_clone`);
+    await expect(env.client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      code: ErrorCode.VM_EXISTS_ERROR,
+    });
+    expect(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', `${name}_clone`)).toBe(existingXml);
+    expect((await stat(`${existing.dir}/root.qcow2`)).size).toBeGreaterThan(0);
+  });
+
+  it('reports an unreachable host with code 1002', async () => {
+    const name = uniqueVmName('charlie');
+    await lab.makeVm('a', name);
+    const unreachable = lab.hostSpec('b', { address: '127.0.0.254', port: 2299 });
+    await expect(env.client.clone({ source: 'a', destination: unreachable, vmName: name })).rejects.toMatchObject({
+      code: ErrorCode.CONNECTION_ERROR,
+    });
+  });
+});
