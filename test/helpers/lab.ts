@@ -29,6 +29,7 @@ export interface MakeVmOptions {
   dataFile?: string;
   dataSize?: string;
   runScript?: string;
+  description?: string;
 }
 
 /** The simulated KVM hosts that scripts/lab/up created, as tests reach them. */
@@ -71,6 +72,7 @@ export class Lab {
     if (options.dataFile) args.push('--data-file', options.dataFile);
     if (options.dataSize) args.push('--data-size', options.dataSize);
     if (options.runScript) args.push('--run-script', options.runScript);
+    if (options.description) args.push('--description', options.description);
     const { stdout } = await run(path.join(scripts, 'make-vm'), args);
     return { name, ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<LabVm, 'name'>) };
   }

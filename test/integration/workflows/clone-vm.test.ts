@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
@@ -7,6 +9,7 @@ import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName } from '../../helpers/lab';
 import { startTestEnvironment, type TestEnvironment } from '../../helpers/temporal';
 
+const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
 let env: TestEnvironment;
 
@@ -97,3 +100,52 @@ describe('cloneVM on the lab hosts', () => {
     });
   });
 });
+
+describe('cloneVM with hostile names', () => {
+  // libvirt refuses newlines in names and folds them to spaces in paths; its description keeps them.
+  it('copies a VM whose name and disk paths hold spaces, quotes, ;, $(...), and whose description holds a newline, running nothing they contain', async () => {
+    const name = `${uniqueVmName('weird')} it's "odd"; $(touch pwned-name) & <x>`;
+    const hostA = lab.host('a');
+    const dir = `${hostA.vmDir}/${uniqueVmName('dir')} with 'quotes' $(touch /tmp/pwned)`;
+    const vm = await lab.makeVm('a', name, { dir, rootFile: 'root "disk" `touch pwned-tick`.qcow2', dataFile: 'data file;$(touch pwned-file).img',
+      description: 'line one\n$(touch pwned-description)',
+    });
+    const sourceXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
+    expect(parseDomainXml(sourceXml).disks[1]!.sourcePath).toBe(`${dir}/data file;$(touch pwned-file).img`);
+
+    const result = await env.client.clone({ source: 'a', destination: 'b', vmName: name });
+
+    expect(result.newName).toBe(`${name}_clone`);
+    for (const disk of result.disks) expect(disk.digest?.destination).toBe(disk.digest?.source);
+    expect(await lab.domainState('b', `${name}_clone`)).toBe('shut off');
+    expect(await lab.virsh('b', 'desc', '--domain', `${name}_clone`)).toBe('line one\n$(touch pwned-description)');
+    const consoleLog = `${lab.host('b').storageDir}/${name}_clone-console.log`;
+    const console = await lab.bootAndReadConsole('b', `${name}_clone`, consoleLog);
+    expect(console).toContain(`KVMCLONE-ROOT-MARKER ${vm.rootMarker}`);
+
+    const pwned = await findPwnedMarkers([lab.file.labDir, '/tmp', process.cwd()]);
+    expect(pwned).toEqual([]);
+  });
+});
+
+describe('cloneVM and host keys', () => {
+  it('fails with code 1103 when the destination presents a key that is not in known_hosts', async () => {
+    const name = uniqueVmName('delta');
+    await lab.makeVm('a', name);
+    const emptyKnownHosts = `${lab.file.labDir}/client/empty_known_hosts`;
+    await writeFile(emptyKnownHosts, '');
+    await expect(
+      env.client.clone({ source: 'a', destination: lab.hostSpec('b', { knownHostsFile: emptyKnownHosts }), vmName: name }),
+    ).rejects.toMatchObject({ code: ErrorCode.HOST_KEY_ERROR });
+    expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();
+  });
+});
+
+async function findPwnedMarkers(roots: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const root of roots) {
+    const { stdout } = await run('find', [root, '-maxdepth', '6', '-name', 'pwned*', '-type', 'f']);
+    found.push(...stdout.split('\n').filter(Boolean));
+  }
+  return found;
+}
