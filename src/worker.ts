@@ -38,6 +38,10 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     activities: createActivities(deps),
+    // Progress shown by `status` and the CLI comes from heartbeat details, so send them
+    // every few seconds rather than at the SDK's default of up to 30-60 s.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '2 seconds',
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     ...options.tuning,
   });

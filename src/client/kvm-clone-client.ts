@@ -1,5 +1,6 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { CancelledFailure } from '@temporalio/common';
+import { CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import type { TransferProgress } from '../activities/transfer-range';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { failureInfo } from '../failures';
 import type { CloneResult } from '../domain/clone-result';
@@ -62,8 +63,21 @@ export class KvmCloneClient {
     }
   }
 
-  progress(operationId: string): Promise<OperationProgress> {
-    return this.temporal.workflow.getHandle(operationId).query(progressQuery);
+  /**
+   * Progress from real bytes: the workflow's count of completed ranges plus the bytes
+   * that running transfer activities last reported in their heartbeats.
+   */
+  async progress(operationId: string): Promise<OperationProgress> {
+    const handle = this.temporal.workflow.getHandle(operationId);
+    const [progress, description] = await Promise.all([handle.query(progressQuery), handle.describe()]);
+    for (const activity of description.raw.pendingActivities ?? []) {
+      const payload = activity.heartbeatDetails?.payloads?.[0];
+      if (activity.activityType?.name !== 'transferRange' || !payload) continue;
+      const heartbeat = defaultPayloadConverter.fromPayload<Partial<TransferProgress>>(payload);
+      progress.bytesDone += heartbeat.bytesDone ?? 0;
+    }
+    progress.bytesDone = Math.min(progress.bytesDone, progress.bytesTotal);
+    return progress;
   }
 
   async cancel(operationId: string): Promise<void> {
