@@ -19,7 +19,7 @@ export function toApplicationFailure(error: unknown): ApplicationFailure {
       type: error.codeName,
       message: error.message,
       nonRetryable: !error.retryable,
-      details: [{ code: error.code, ...error.details }],
+      details: [{ ...error.details, code: error.code }],
       cause: error,
     });
   }

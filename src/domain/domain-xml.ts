@@ -43,14 +43,20 @@ export interface CloneRewrite {
 
 function parse(xml: string): Document {
   let problem: string | undefined;
-  const document = new DOMParser({
-    onError: (level, message) => {
-      if (level !== 'warning') problem ??= message;
-    },
-  }).parseFromString(xml, 'text/xml');
-  const root = document.documentElement;
-  if (problem || !root || root.nodeName !== 'domain') {
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `not a libvirt domain XML document${problem ? `: ${problem}` : ''}`);
+  let document: Document | undefined;
+  try {
+    document = new DOMParser({
+      onError: (level, message) => {
+        if (level !== 'warning') problem ??= message;
+      },
+    }).parseFromString(xml, 'text/xml');
+  } catch (error) {
+    // xmldom throws on fatal errors; callers get the same coded error either way.
+    problem = error instanceof Error ? error.message : String(error);
+  }
+  const root = document?.documentElement;
+  if (problem || !document || !root || root.nodeName !== 'domain') {
+    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `not a libvirt domain XML document${problem ? `: ${problem.split('\n')[0]}` : ''}`);
   }
   return document;
 }

@@ -11,7 +11,8 @@ interface KnownHostEntry {
 
 /** How OpenSSH names a host in known_hosts: `host` on port 22, `[host]:port` otherwise. */
 export function knownHostsName(address: string, port: number): string {
-  const bare = address.replace(/^\[(.*)\]$/, '$1');
+  // OpenSSH lowercases names before writing or hashing them.
+  const bare = address.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   return port === 22 ? bare : `[${bare}]:${port}`;
 }
 

@@ -33,11 +33,6 @@ describe('toApplicationFailure', () => {
     expect(toApplicationFailure(new KvmCloneError(code, 'x')).nonRetryable).toBe(nonRetryable);
   });
 
-  it('does not let details overwrite the code', () => {
-    const failure = toApplicationFailure(new KvmCloneError(ErrorCode.TRANSFER_ERROR, 'x', { code: 'ENOSPC' }));
-    expect((failure.details?.[0] as { code: unknown }).code).toBe('ENOSPC');
-  });
-
   it('passes an ApplicationFailure through unchanged', () => {
     const failure = ApplicationFailure.nonRetryable('already a failure', 'CUSTOM');
     expect(toApplicationFailure(failure)).toBe(failure);

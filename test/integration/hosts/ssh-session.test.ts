@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { hostSpecSchema } from '../../../src/domain/schemas/host';
 import { sh } from '../../../src/domain/shell-quote';
@@ -11,8 +11,15 @@ import { Lab } from '../../helpers/lab';
 
 const lab = new Lab(inject('labFile'));
 
+const tempDirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
 async function tempKnownHosts(content: string): Promise<string> {
-  const file = path.join(await mkdtemp(path.join(tmpdir(), 'kvm-clone-known-hosts-')), 'known_hosts');
+  const dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-known-hosts-'));
+  tempDirs.push(dir);
+  const file = path.join(dir, 'known_hosts');
   await writeFile(file, content);
   return file;
 }

@@ -124,7 +124,7 @@ describe('verifyHostKey with hashed entries', () => {
   });
 
   it.skipIf(!hasSshKeygen())('agrees with entries hashed by ssh-keygen -H', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'kvm-clone-known-hosts-'));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kvm-clone-unit-known-hosts-'));
     try {
       const file = path.join(dir, 'known_hosts');
       writeFileSync(file, `${line('kvm1.lab', ed25519A)}\n${line('[10.0.0.5]:2222', ed25519B)}\n`);
