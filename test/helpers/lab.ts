@@ -30,6 +30,7 @@ export interface MakeVmOptions {
   dataSize?: string;
   runScript?: string;
   description?: string;
+  fillMib?: number;
 }
 
 /** The simulated KVM hosts that scripts/lab/up created, as tests reach them. */
@@ -73,6 +74,7 @@ export class Lab {
     if (options.dataSize) args.push('--data-size', options.dataSize);
     if (options.runScript) args.push('--run-script', options.runScript);
     if (options.description) args.push('--description', options.description);
+    if (options.fillMib) args.push('--fill-mib', String(options.fillMib));
     const { stdout } = await run(path.join(scripts, 'make-vm'), args);
     return { name, ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<LabVm, 'name'>) };
   }
