@@ -47,32 +47,3 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
   });
   return { worker, deps };
 }
-
-/** Runs a worker until SIGINT/SIGTERM, then closes its SSH connections. */
-export async function runKvmCloneWorker(options: KvmCloneWorkerOptions): Promise<void> {
-  const { worker, deps } = await createKvmCloneWorker(options);
-  try {
-    await worker.run();
-  } finally {
-    deps.pool.closeAll();
-  }
-}
-
-if (require.main === module) {
-  void (async () => {
-    const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-    const hostsFile = process.env.KVM_CLONE_HOSTS_FILE;
-    const hosts = hostsFile ? (JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(hostsFile, 'utf8'))) as Record<string, HostSpecInput>) : {};
-    const connection = await NativeConnection.connect({ address });
-    await runKvmCloneWorker({
-      connection,
-      namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
-      taskQueue: process.env.KVM_CLONE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
-      hosts,
-    });
-    await connection.close();
-  })().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
