@@ -82,6 +82,7 @@ async function cloneCommand(sourceHost: string, destinationHost: string, vmName:
 
     let last = { time: Date.now(), bytes: 0 };
     let rate = 0;
+    let finished = false;
     const ticker = setInterval(() => {
       client.progress(handle.workflowId).then(
         (progress) => {
@@ -89,7 +90,8 @@ async function cloneCommand(sourceHost: string, destinationHost: string, vmName:
           const instant = ((progress.bytesDone - last.bytes) * 1000) / Math.max(1, now - last.time);
           rate = rate === 0 ? instant : rate * 0.7 + instant * 0.3;
           last = { time: now, bytes: progress.bytesDone };
-          if (globals.quiet) return;
+          // A poll answered after the result must not print after it.
+          if (globals.quiet || finished) return;
           const line = renderProgress(progress, rate, output);
           if (output === 'json') process.stdout.write(`${line}\n`);
           else process.stderr.write(`\r${line}\u001b[K`);
@@ -98,7 +100,9 @@ async function cloneCommand(sourceHost: string, destinationHost: string, vmName:
       );
     }, 1000);
     try {
-      const result = await client.result<Record<string, unknown>>(handle.workflowId);
+      const result = await client.result<Record<string, unknown>>(handle.workflowId).finally(() => {
+        finished = true;
+      });
       if (output === 'text' && !globals.quiet) process.stderr.write('\n');
       process.stdout.write(output === 'json' ? `${JSON.stringify({ type: 'result', ...result })}\n` : `${JSON.stringify(result, null, 2)}\n`);
     } finally {

@@ -70,6 +70,11 @@ export class SshSession {
       });
       channel.on('error', reject);
       channel.on('close', () => {
+        if (exitCode === null && signal === undefined) {
+          // No exit status: the command's outcome is unknown, which must not read as "false".
+          reject(new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`));
+          return;
+        }
         const result: ExecResult = { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString('utf8'), exitCode };
         if (signal) result.signal = signal;
         resolve(result);

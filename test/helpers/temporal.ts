@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { KvmCloneClient } from '../../src/client';
 import type { HostSpecInput } from '../../src/domain/schemas/host';
 import { createKvmCloneWorker } from '../../src/worker';
@@ -41,5 +41,20 @@ export async function startTestEnvironment(hosts: Record<string, HostSpecInput>)
       await connection.close();
       await nativeConnection.close();
     },
+  };
+}
+
+/** Registers hooks that start a test environment before a file's tests and stop it after. */
+export function useTestEnvironment(hosts: Record<string, HostSpecInput>): () => TestEnvironment {
+  let env: TestEnvironment | undefined;
+  beforeAll(async () => {
+    env = await startTestEnvironment(hosts);
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+  return () => {
+    if (!env) throw new Error('test environment not started');
+    return env;
   };
 }

@@ -5,7 +5,7 @@ import { ErrorCode, KvmCloneError, type ErrorCodeValue } from '../../errors';
 function codeForField(path: readonly PropertyKey[]): ErrorCodeValue {
   const field = String(path.findLast((key) => typeof key === 'string') ?? '');
   if (field === 'address' || field === 'source' || field === 'destination') return ErrorCode.INVALID_HOST;
-  if (/name$/i.test(field) && field !== 'user') return ErrorCode.INVALID_VM_NAME;
+  if (/name$/i.test(field)) return ErrorCode.INVALID_VM_NAME;
   if (/(dir|path|file)$/i.test(field)) return ErrorCode.INVALID_PATH;
   if (field === 'port') return ErrorCode.INVALID_PORT;
   if (field === 'timeout') return ErrorCode.INVALID_TIMEOUT;

@@ -2,23 +2,15 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { ErrorCode } from '../../../src/errors';
 import { failureInfo } from '../../../src/failures';
 import { Lab, uniqueVmName } from '../../helpers/lab';
-import { startTestEnvironment, type TestEnvironment } from '../../helpers/temporal';
+import { useTestEnvironment } from '../../helpers/temporal';
 
 const lab = new Lab(inject('labFile'));
-let env: TestEnvironment;
-
-beforeAll(async () => {
-  env = await startTestEnvironment(lab.aliases());
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
+const testEnvironment = useTestEnvironment(lab.aliases());
 
 /** Files of a clone left in host b's storage directory. */
 async function leftovers(newName: string): Promise<string[]> {
@@ -27,7 +19,7 @@ async function leftovers(newName: string): Promise<string[]> {
 
 async function waitForCopying(operationId: string): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
-    const progress = await env.client.progress(operationId);
+    const progress = await testEnvironment().client.progress(operationId);
     if (progress.phase === 'copying' && progress.bytesDone > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -38,13 +30,13 @@ describe('cloneVM failure paths leave nothing behind', () => {
   it('cancellation stops the copy, removes the partial files, defines nothing, and reports 1008', async () => {
     const name = uniqueVmName('cancel');
     await lab.makeVm('a', name, { dataSize: '4G', fillMib: 1536 });
-    const handle = await env.client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
+    const handle = await testEnvironment().client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
     await waitForCopying(handle.workflowId);
     expect(await leftovers(`${name}_clone`)).not.toEqual([]);
 
-    await env.client.cancel(handle.workflowId);
+    await testEnvironment().client.cancel(handle.workflowId);
 
-    await expect(env.client.result(handle.workflowId)).rejects.toMatchObject({ code: ErrorCode.OPERATION_CANCELLED_ERROR });
+    await expect(testEnvironment().client.result(handle.workflowId)).rejects.toMatchObject({ code: ErrorCode.OPERATION_CANCELLED_ERROR });
     expect(await leftovers(`${name}_clone`)).toEqual([]);
     expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();
     expect(await lab.domainState('a', name)).toBe('shut off');
@@ -53,7 +45,7 @@ describe('cloneVM failure paths leave nothing behind', () => {
   it('a timeout cleans up the destination and reports 1202', async () => {
     const name = uniqueVmName('timeout');
     await lab.makeVm('a', name, { dataSize: '4G', fillMib: 1536 });
-    await expect(env.client.clone({ source: 'a', destination: 'b', vmName: name, parallel: 1, timeout: 3 })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, parallel: 1, timeout: 3 })).rejects.toMatchObject({
       code: ErrorCode.OPERATION_TIMEOUT,
     });
     expect(await leftovers(`${name}_clone`)).toEqual([]);
@@ -67,7 +59,7 @@ describe('cloneVM failure paths leave nothing behind', () => {
     await lab.makeVm('a', name, { runScript: script });
     await lab.virsh('a', 'start', '--domain', name);
     try {
-      await expect(env.client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
         code: ErrorCode.CLONE_ERROR,
         message: expect.stringContaining('is running'),
       });
@@ -81,7 +73,7 @@ describe('cloneVM failure paths leave nothing behind', () => {
   it('refuses a destination directory that does not exist with 1302', async () => {
     const name = uniqueVmName('nodir');
     await lab.makeVm('a', name);
-    await expect(env.client.clone({ source: 'a', destination: 'b', vmName: name, destDir: '/nonexistent/images' })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, destDir: '/nonexistent/images' })).rejects.toMatchObject({
       code: ErrorCode.INVALID_PATH,
     });
   });
@@ -89,15 +81,15 @@ describe('cloneVM failure paths leave nothing behind', () => {
   it('names an unknown host alias with 1300', async () => {
     const name = uniqueVmName('alias');
     await lab.makeVm('a', name);
-    await expect(env.client.clone({ source: 'a', destination: 'nowhere', vmName: name })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'nowhere', vmName: name })).rejects.toMatchObject({
       code: ErrorCode.INVALID_HOST,
       message: expect.stringContaining("unknown host alias 'nowhere'"),
     });
   });
 
   it('validates input inside the workflow too, for starts that bypass the client (e.g. the Temporal UI)', async () => {
-    const handle = await env.client.temporal.workflow.start('cloneVM', {
-      taskQueue: env.taskQueue,
+    const handle = await testEnvironment().client.temporal.workflow.start('cloneVM', {
+      taskQueue: testEnvironment().taskQueue,
       workflowId: `raw-${uniqueVmName('invalid')}`,
       args: [{ source: 'a', destination: 'b', vmName: 'bad/name' }],
     });
@@ -109,11 +101,11 @@ describe('cloneVM failure paths leave nothing behind', () => {
   it('refuses a second clone of the same VM to the same destination while the first runs', async () => {
     const name = uniqueVmName('twice');
     await lab.makeVm('a', name, { dataSize: '2G', fillMib: 512 });
-    const first = await env.client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
-    await expect(env.client.startClone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+    const first = await testEnvironment().client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
+    await expect(testEnvironment().client.startClone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
       code: ErrorCode.CLONE_ERROR,
       message: expect.stringContaining('already running'),
     });
-    await env.client.result(first.workflowId);
+    await testEnvironment().client.result(first.workflowId);
   });
 });

@@ -2,24 +2,16 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName } from '../../helpers/lab';
-import { startTestEnvironment, type TestEnvironment } from '../../helpers/temporal';
+import { useTestEnvironment } from '../../helpers/temporal';
 
 const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
-let env: TestEnvironment;
-
-beforeAll(async () => {
-  env = await startTestEnvironment(lab.aliases());
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
+const testEnvironment = useTestEnvironment(lab.aliases());
 
 async function sha256OfFile(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -32,7 +24,7 @@ describe('cloneVM on the lab hosts', () => {
     const sourceXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
     const sourceDigests = [await sha256OfFile(`${vm.dir}/root.qcow2`), await sha256OfFile(`${vm.dir}/data.img`)];
 
-    const result = await env.client.clone({ source: 'a', destination: 'b', vmName: name });
+    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
 
     expect(result).toMatchObject({ success: true, vmName: name, newName: `${name}_clone`, sourceHost: 'a', destinationHost: 'b' });
     expect(result.disks.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
@@ -73,7 +65,7 @@ describe('cloneVM on the lab hosts', () => {
   });
 
   it('refuses a VM that does not exist with code 1003', async () => {
-    await expect(env.client.clone({ source: 'a', destination: 'b', vmName: 'no-such-vm' })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: 'no-such-vm' })).rejects.toMatchObject({
       code: ErrorCode.VM_NOT_FOUND_ERROR,
       message: expect.stringContaining("VM 'no-such-vm' does not exist"),
     });
@@ -84,7 +76,7 @@ describe('cloneVM on the lab hosts', () => {
     await lab.makeVm('a', name);
     const existing = await lab.makeVm('b', `${name}_clone`);
     const existingXml = await lab.virsh('b', 'dumpxml', '--inactive', '--domain', `${name}_clone`);
-    await expect(env.client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
       code: ErrorCode.VM_EXISTS_ERROR,
     });
     expect(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', `${name}_clone`)).toBe(existingXml);
@@ -95,7 +87,7 @@ describe('cloneVM on the lab hosts', () => {
     const name = uniqueVmName('charlie');
     await lab.makeVm('a', name);
     const unreachable = lab.hostSpec('b', { address: '127.0.0.254', port: 2299 });
-    await expect(env.client.clone({ source: 'a', destination: unreachable, vmName: name })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: unreachable, vmName: name })).rejects.toMatchObject({
       code: ErrorCode.CONNECTION_ERROR,
     });
   });
@@ -113,7 +105,7 @@ describe('cloneVM with hostile names', () => {
     const sourceXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
     expect(parseDomainXml(sourceXml).disks[1]!.sourcePath).toBe(`${dir}/data file;$(touch pwned-file).img`);
 
-    const result = await env.client.clone({ source: 'a', destination: 'b', vmName: name });
+    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
 
     expect(result.newName).toBe(`${name}_clone`);
     for (const disk of result.disks) expect(disk.digest?.destination).toBe(disk.digest?.source);
@@ -135,7 +127,7 @@ describe('cloneVM and host keys', () => {
     const emptyKnownHosts = `${lab.file.labDir}/client/empty_known_hosts`;
     await writeFile(emptyKnownHosts, '');
     await expect(
-      env.client.clone({ source: 'a', destination: lab.hostSpec('b', { knownHostsFile: emptyKnownHosts }), vmName: name }),
+      testEnvironment().client.clone({ source: 'a', destination: lab.hostSpec('b', { knownHostsFile: emptyKnownHosts }), vmName: name }),
     ).rejects.toMatchObject({ code: ErrorCode.HOST_KEY_ERROR });
     expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();
   });
