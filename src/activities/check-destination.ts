@@ -1,26 +1,36 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import { joinPath } from '../domain/clone-plan';
+import { parseDomainXml, type DomainSummary, type RequiredNetwork } from '../domain/domain-xml';
 import type { HostRef } from '../domain/schemas/host';
 import { formatBytes } from '../domain/sizes';
 import { Libvirt } from '../hosts/libvirt';
 import { RemoteDisk } from '../hosts/remote-disk';
+import { remoteTools } from '../hosts/remote-tools';
 import { describeHost } from '../hosts/ssh-session';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 
 export interface CheckDestinationInput {
   destination: HostRef;
   newName: string;
-  /** Directory for disks; absent means the host's configured storage directory. */
+  /** Directory for disks; absent means the pool's directory or the host's storage directory. */
   destDir?: string;
+  destPool?: string;
+  /** Replace a VM of the same name (after the copy is verified) instead of refusing. */
+  force: boolean;
   /** Bytes the copies will occupy. */
   bytesNeeded: number;
-  /** Names of the disk files inside the destination directory. */
-  diskFileNames: string[];
+  /** Final names of the copied files inside the destination directory. */
+  fileNames: string[];
+  networks: RequiredNetwork[];
+  machine: Pick<DomainSummary, 'domainType' | 'emulator' | 'machine' | 'arch'>;
 }
 
 export interface DestinationCheck {
   destDir: string;
   freeBytes: number;
+  /** With force: the VM that the clone will replace, and its files. */
+  replaced?: { vmName: string; paths: string[] };
+  compressors: { zstd: boolean; lz4: boolean };
 }
 
 /** Free space kept beyond the copy itself, so a clone never fills a host's disk. */
@@ -28,22 +38,49 @@ export function spaceMargin(bytesNeeded: number): number {
   return Math.max(256 * 1024 * 1024, Math.ceil(bytesNeeded * 0.05));
 }
 
+/** The files a replaced VM owns: its disks' images and its variable store. */
+function ownedFiles(xml: string): string[] {
+  const domain = parseDomainXml(xml);
+  const disks = domain.disks.filter((disk) => disk.device === 'disk' && disk.type === 'file' && disk.sourcePath).map((disk) => disk.sourcePath!);
+  return domain.nvramPath ? [...disks, domain.nvramPath] : disks;
+}
+
 export function checkDestination(deps: ActivityDeps) {
-  /** Preflight on the destination before any byte moves: the name is free and the disks fit. */
+  /**
+   * Preflight on the destination before any byte moves: the name is free (or may be
+   * replaced), the networks exist, libvirt can run the domain, and the disks fit.
+   * Reads only.
+   */
   return async function checkDestination(input: CheckDestinationInput): Promise<DestinationCheck> {
     return activityBody(() =>
       withHost(deps, input.destination, async (session) => {
         const where = describeHost(session.host);
-        if ((await new Libvirt(session).domainState(input.newName)) !== undefined) {
-          throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `a VM named '${input.newName}' already exists on ${where}`, { vmName: input.newName, host: where });
+        const libvirt = new Libvirt(session);
+        let replaced: DestinationCheck['replaced'];
+        if ((await libvirt.domainState(input.newName)) !== undefined) {
+          if (!input.force) {
+            throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `a VM named '${input.newName}' already exists on ${where}; use force to replace it`, { vmName: input.newName, host: where });
+          }
+          replaced = { vmName: input.newName, paths: ownedFiles(await libvirt.dumpXml(input.newName, { inactive: true })) };
         }
-        const destDir = input.destDir ?? session.host.storageDir;
+        await libvirt.checkEmulator(input.machine);
+        for (const network of input.networks) {
+          const exists = network.kind === 'network' ? await libvirt.networkExists(network.name) : await libvirt.bridgeExists(network.name);
+          if (!exists) {
+            throw new KvmCloneError(ErrorCode.NETWORK_ERROR, `${where} has no ${network.kind} named '${network.name}'; map it to one that exists with networkMap`, {
+              kind: network.kind,
+              name: network.name,
+            });
+          }
+        }
+        const destDir = input.destDir ?? (input.destPool ? await libvirt.poolTargetPath(input.destPool) : session.host.storageDir);
         const disk = new RemoteDisk(session);
         if (!(await disk.isDirectory(destDir))) {
           throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination directory ${destDir} does not exist on ${where}`, { path: destDir });
         }
-        for (const fileName of input.diskFileNames) {
+        for (const fileName of input.fileNames) {
           const path = joinPath(destDir, fileName);
+          if (replaced?.paths.includes(path)) continue;
           if (await disk.exists(path)) {
             throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `destination file ${path} already exists on ${where}`, { path });
           }
@@ -57,7 +94,8 @@ export function checkDestination(deps: ActivityDeps) {
             { required, freeBytes },
           );
         }
-        return { destDir, freeBytes };
+        const tools = await remoteTools(session);
+        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 } };
       }),
     );
   };

@@ -1,11 +1,16 @@
 import { checkDestination } from './check-destination';
 import { defineClone } from './define-clone';
 import type { ActivityDeps } from './deps';
+import { finalizeFiles } from './finalize-files';
+import { freezeSource } from './freeze-source';
 import { inspectSource } from './inspect-source';
+import { mapFiles } from './map-files';
+import { mergeSource } from './merge-source';
 import { prepareDisks } from './prepare-disks';
 import { removeClone } from './remove-clone';
 import { transferRange } from './transfer-range';
-import { verifyDisk } from './verify-disk';
+import { verifyFile } from './verify-file';
+import { verifyRange } from './verify-range';
 
 /** The worker's activities, bound to the worker's SSH pool and host registry. */
 export function createActivities(deps: ActivityDeps) {
@@ -13,8 +18,13 @@ export function createActivities(deps: ActivityDeps) {
     inspectSource: inspectSource(deps),
     checkDestination: checkDestination(deps),
     prepareDisks: prepareDisks(deps),
+    freezeSource: freezeSource(deps),
+    mapFiles: mapFiles(deps),
     transferRange: transferRange(deps),
-    verifyDisk: verifyDisk(deps),
+    verifyRange: verifyRange(deps),
+    verifyFile: verifyFile(deps),
+    mergeSource: mergeSource(deps),
+    finalizeFiles: finalizeFiles(deps),
     defineClone: defineClone(deps),
     removeClone: removeClone(deps),
   };

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { CompressionCodec } from '../domain/compression';
 import type { HostRef } from '../domain/schemas/host';
 import { batchExtents, extentsFrom, MiB, totalLength, type TransferRange } from '../domain/transfer-plan';
 import { relayExtents } from '../hosts/extent-relay';
@@ -11,12 +12,17 @@ export interface TransferRangeInput {
   sourcePath: string;
   destinationPath: string;
   range: TransferRange;
+  compression?: CompressionCodec;
+  /** This stream's share of the operation's bandwidth limit. */
+  bytesPerSecond?: number;
 }
 
 /** Heartbeat details: everything before `committedOffset` is written on the destination. */
 export interface TransferProgress {
   committedOffset: number;
-  /** Data bytes of this range already on the destination, for progress reports. */
+  /** Data bytes of this range confirmed written: what a retry will not send again. */
+  bytesCommitted: number;
+  /** Data bytes on their way or written, for progress reports. */
   bytesDone: number;
   bytesTotal: number;
   /** Bytes sent over the wire by this attempt and earlier ones. */
@@ -30,13 +36,16 @@ export interface TransferRangeResult {
   bytesResumed: number;
 }
 
-/** A batch is one remote command pair and the grain of resume: 256 MiB costs ~1% in pipeline refills. */
-const batchBytes = 256 * MiB;
+/**
+ * A batch is one remote command pair and the grain of resume: a killed worker costs at
+ * most one batch per stream, and 128 MiB keeps the per-batch channel setup near 1%.
+ */
+const batchBytes = 128 * MiB;
 const batchExtentLimit = 256;
 
 export function transferRange(deps: ActivityDeps) {
   /**
-   * Copies the data extents of one range of a disk, source host → worker → destination
+   * Copies the data extents of one range of a file, source host → worker → destination
    * host. A retry resumes after the last batch the destination confirmed.
    */
   return async function transferRange(input: TransferRangeInput): Promise<TransferRangeResult> {
@@ -47,35 +56,39 @@ export function transferRange(deps: ActivityDeps) {
           const resumed = context.info.heartbeatDetails as TransferProgress | undefined;
           const extents = await new RemoteDisk(source).dataExtents(input.sourcePath, input.range);
           const dataBytes = totalLength(extents);
+          const remaining = extentsFrom(extents, resumed?.committedOffset ?? input.range.start);
+          const bytesResumed = dataBytes - totalLength(remaining);
           const progress: TransferProgress = {
             committedOffset: resumed?.committedOffset ?? input.range.start,
-            bytesDone: 0,
+            bytesCommitted: bytesResumed,
+            bytesDone: bytesResumed,
             bytesTotal: dataBytes,
             bytesSent: resumed?.bytesSent ?? 0,
           };
-          const remaining = extentsFrom(extents, progress.committedOffset);
-          const bytesResumed = dataBytes - totalLength(remaining);
-          progress.bytesDone = bytesResumed;
           const heartbeat = throttledHeartbeat();
           heartbeat(progress, true);
           for (const batch of batchExtents(remaining, batchBytes, batchExtentLimit)) {
-            let inFlight = 0;
-            await relayExtents({
+            let wireInFlight = 0;
+            const relayed = await relayExtents({
               source,
               destination,
               sourcePath: input.sourcePath,
               destinationPath: input.destinationPath,
               extents: batch,
               signal: context.cancellationSignal,
+              ...(input.compression ? { compression: input.compression } : {}),
+              ...(input.bytesPerSecond ? { bytesPerSecond: input.bytesPerSecond } : {}),
               onBytes: (bytes) => {
-                inFlight += bytes;
-                heartbeat({ ...progress, bytesDone: progress.bytesDone + inFlight, bytesSent: progress.bytesSent + inFlight });
+                wireInFlight += bytes;
+                // Wire bytes stand in for data bytes until the batch completes; compressed they undercount.
+                heartbeat({ ...progress, bytesDone: Math.min(progress.bytesCommitted + wireInFlight, progress.bytesTotal), bytesSent: progress.bytesSent + wireInFlight });
               },
             });
             const last = batch[batch.length - 1]!;
             progress.committedOffset = last.start + last.length;
-            progress.bytesDone += inFlight;
-            progress.bytesSent += inFlight;
+            progress.bytesCommitted += relayed.dataBytes;
+            progress.bytesDone = progress.bytesCommitted;
+            progress.bytesSent += relayed.wireBytes;
             heartbeat(progress, true);
           }
           return { bytesSent: progress.bytesSent, dataBytes, bytesResumed };

@@ -1,9 +1,21 @@
 /** The typed client of kvm-clone: what other services import. */
 export { KvmCloneClient, toKvmCloneError, type KvmCloneClientOptions } from './kvm-clone-client';
 export { cloneOperationId } from './operation-id';
+export {
+  OPERATION_KINDS,
+  operationsQuery,
+  type ListOperationsOptions,
+  type OperationKind,
+  type OperationState,
+  type OperationStatus,
+  type OperationSummary,
+  type OperationWorkflowType,
+} from './operations';
 export { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
+export { bandwidthLimitSchema } from '../domain/schemas/bandwidth';
 export { hostSpecSchema, hostRefSchema, type HostSpec, type HostSpecInput, type HostRef } from '../domain/schemas/host';
-export type { CloneResult, DiskCopyResult, FileDigest } from '../domain/clone-result';
+export type { CloneResult, ClonePlan, Consistency, FileCopyResult, FileDigest, PlannedFileSummary } from '../domain/clone-result';
 export type { OperationProgress, DiskProgress } from '../workflows/progress';
+export type { FailureInfo } from '../failures';
 export { ErrorCode, KvmCloneError, errorCodeName } from '../errors';
 export { DEFAULT_TASK_QUEUE } from '../task-queue';

@@ -1,3 +1,4 @@
+import { ErrorCode, KvmCloneError } from '../errors';
 import type { DomainDisk } from './domain-xml';
 import type { DataWindow } from './transfer-plan';
 
@@ -35,14 +36,59 @@ export function joinPath(dir: string, fileName: string): string {
   return `${dir.replace(/\/+$/, '')}/${fileName}`;
 }
 
-/** Disks a clone copies: file-backed disks; CD-ROMs and floppies stay references. */
-export function isCopiedDisk(disk: DomainDisk): boolean {
-  return disk.device === 'disk' && disk.type === 'file' && disk.sourcePath !== undefined;
+/** `<newName>-<target>-backing<depth><ext>`: depth 1 is the image right under the disk's own, 2 the one under that, … */
+export function destinationBackingFileName(newName: string, target: string, depth: number, sourcePath: string): string {
+  if (!Number.isInteger(depth) || depth < 1) {
+    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `backing depth must be a whole number from 1, got ${depth}`, { target, depth });
+  }
+  return `${newName}-${target}-backing${depth}${extensionOf(sourcePath)}`;
 }
 
-/** Disks a clone cannot copy yet and must refuse rather than silently share. */
-export function unsupportedDisks(disks: DomainDisk[]): DomainDisk[] {
-  return disks.filter((disk) => disk.device === 'disk' && !isCopiedDisk(disk));
+/** `<newName>_VARS.fd`: the name libvirt itself gives a domain's UEFI variable store. */
+export function destinationNvramFileName(newName: string): string {
+  return `${newName}_VARS.fd`;
+}
+
+/** Which disks a clone copies, beyond the defaults. */
+export interface DiskSelection {
+  /** Copy CD-ROM media too; by default the clone references the source's media path. */
+  copyCdroms?: boolean;
+  /** Targets the clone leaves out altogether (see `CloneRewrite.removeDisks`). */
+  excludeDisks?: string[];
+}
+
+/**
+ * A source the clone can copy as a file. A pool volume counts on its pool and volume
+ * names alone: the caller resolves its file with `virsh vol-path` and sets `sourcePath`
+ * before planning the copy.
+ */
+function hasCopyableSource(disk: DomainDisk): boolean {
+  if (disk.type === 'file') return disk.sourcePath !== undefined;
+  if (disk.type === 'volume') return disk.pool !== undefined && disk.volume !== undefined;
+  return false;
+}
+
+/**
+ * Disks a clone copies: file-backed and pool-volume disks unless excluded, CD-ROM media
+ * only with `copyCdroms`, floppies never.
+ */
+export function isCopiedDisk(disk: DomainDisk): boolean;
+export function isCopiedDisk(disk: DomainDisk, selection?: DiskSelection): boolean;
+export function isCopiedDisk(disk: DomainDisk, selection?: DiskSelection): boolean {
+  // The one-argument overload keeps `disks.filter(isCopiedDisk)` compiling; filter's index lands here then.
+  const { copyCdroms = false, excludeDisks = [] } = typeof selection === 'object' && selection !== null ? selection : {};
+  if (excludeDisks.includes(disk.target) || !hasCopyableSource(disk)) return false;
+  return disk.device === 'disk' || (disk.device === 'cdrom' && copyCdroms);
+}
+
+export function copiedDisks(disks: DomainDisk[], selection?: DiskSelection): DomainDisk[] {
+  return disks.filter((disk) => isCopiedDisk(disk, selection));
+}
+
+/** Disks a clone cannot copy and must refuse rather than silently share. Excluded disks are the caller's choice, not a problem. */
+export function unsupportedDisks(disks: DomainDisk[], selection?: DiskSelection): DomainDisk[] {
+  const excluded = new Set(selection?.excludeDisks ?? []);
+  return disks.filter((disk) => disk.device === 'disk' && !excluded.has(disk.target) && !isCopiedDisk(disk, selection));
 }
 
 /**
@@ -52,4 +98,16 @@ export function unsupportedDisks(disks: DomainDisk[]): DomainDisk[] {
 export function randomMac(random: () => number): string {
   const bytes = [0x52, 0x54, 0x00, ...Array.from({ length: 3 }, () => Math.floor(random() * 256))];
   return bytes.map((byte) => byte.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * A version 4 UUID from a random source, laid out as RFC 9562 says. Workflows pass their
+ * deterministic Math.random so a replay picks the same UUID.
+ */
+export function uuidFromRandom(random: () => number): string {
+  const bytes = Array.from({ length: 16 }, () => Math.min(255, Math.floor(random() * 256)));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-');
 }

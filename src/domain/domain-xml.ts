@@ -1,21 +1,47 @@
-import { DOMParser, XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
+import { XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { joinPath } from './clone-plan';
+import { mappedNetworkName, type NetworkMap } from './network-map';
+import { lookup } from './record-lookup';
+import { attribute, child, children, insertAfter, parseDomainDocument, path, removeChildren, removeElement, textOf } from './xml-dom';
+
+// Callers reach everything about a domain document through this module.
+export { domainXmlDiff, prettyDomainXml } from './domain-xml-diff';
+export { requiredNetworks, unusedNetworkMapEntries, type NetworkKind, type NetworkMap, type RequiredNetwork } from './network-map';
 
 export interface DomainDisk {
   /** Guest device name, e.g. `vda`: the disk's identity inside the domain. */
   target: string;
+  /** `disk`, `cdrom`, `floppy` or `lun`. */
   device: string;
+  /** `file`, `block`, `volume`, `network`, `dir` or `nvme`. */
   type: string;
   format?: string;
+  /** The host path for file, block and dir disks. A volume disk has none until the caller resolves it (`virsh vol-path`). */
   sourcePath?: string;
+  /** Storage pool and volume of a `type='volume'` disk. */
+  pool?: string;
+  volume?: string;
   readonly: boolean;
 }
 
 export interface DomainInterface {
   type: string;
   mac?: string;
+  /** Network, bridge or device name, by interface type. */
   source?: string;
+}
+
+export interface DomainTpm {
+  /** `tpm-tis`, `tpm-crb`, …; absent means libvirt's default. */
+  model?: string;
+  /**
+   * `emulator` (swtpm: libvirt keeps its state on the host under a directory named by the
+   * domain's UUID), `passthrough` or `external`.
+   */
+  backend: string;
+  /** `1.2` or `2.0`; absent means libvirt's default. */
+  version?: string;
 }
 
 export interface DomainSummary {
@@ -25,69 +51,58 @@ export interface DomainSummary {
   arch?: string;
   machine?: string;
   emulator?: string;
+  /** `<os firmware='efi'>`: libvirt picks loader and NVRAM template itself. */
+  firmware?: string;
+  /** Firmware image, e.g. OVMF_CODE.fd: shared read-only, never copied. */
+  loaderPath?: string;
+  /** The domain's own UEFI variable store: a per-VM file the clone needs a copy of. */
+  nvramPath?: string;
+  /** Where libvirt creates the variable store from if the file is missing. */
+  nvramTemplate?: string;
+  /** The first TPM device. */
+  tpm?: DomainTpm;
   disks: DomainDisk[];
   interfaces: DomainInterface[];
   /** Files the domain writes its serial or console output to. */
   logFiles: string[];
 }
 
+/** A destination storage-pool volume for a disk. */
+export interface PoolVolume {
+  pool: string;
+  volume: string;
+}
+
 export interface CloneRewrite {
   newName: string;
-  /** New source path of each copied disk, by target device. */
+  /**
+   * New source path of each copied disk, by target device: disks and CD-ROMs alike.
+   * The disk becomes `type='file'`, whatever it was on the source (a pool volume too).
+   */
   diskPaths: Record<string, string>;
+  /** Disks that land in a storage pool on the destination, by target: they become `type='volume'`. Wins over `diskPaths`. */
+  volumeDisks?: Record<string, PoolVolume>;
+  /** Targets of disks the clone leaves out. */
+  removeDisks?: string[];
   /** New MAC for each interface, in document order; absent keeps the source's MACs. */
   macAddresses?: string[];
+  /** Source network or bridge name to the destination's; unmapped names stay. */
+  networkMap?: NetworkMap;
+  /**
+   * Path of the clone's copy of the UEFI variable store. Absent clears the path, so the
+   * clone never shares the source's store: libvirt then makes a fresh one from the template.
+   */
+  nvramPath?: string;
+  /**
+   * UUID for the clone. Absent drops the UUID so libvirt makes one. Callers that must know
+   * the UUID before defining, e.g. to place a TPM's state directory, pick it here.
+   */
+  uuid?: string;
   /** Directory for the clone's serial/console log files. */
   logDir: string;
 }
 
-function parse(xml: string): Document {
-  let problem: string | undefined;
-  let document: Document | undefined;
-  try {
-    document = new DOMParser({
-      onError: (level, message) => {
-        if (level !== 'warning') problem ??= message;
-      },
-    }).parseFromString(xml, 'text/xml');
-  } catch (error) {
-    // xmldom throws on fatal errors; callers get the same coded error either way.
-    problem = error instanceof Error ? error.message : String(error);
-  }
-  const root = document?.documentElement;
-  if (problem || !document || !root || root.nodeName !== 'domain') {
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `not a libvirt domain XML document${problem ? `: ${problem.split('\n')[0]}` : ''}`);
-  }
-  return document;
-}
-
-function children(parent: Element, tag: string): Element[] {
-  const found: Element[] = [];
-  for (let node = parent.firstChild; node; node = node.nextSibling) {
-    if (node.nodeType === node.ELEMENT_NODE && node.nodeName === tag) found.push(node as Element);
-  }
-  return found;
-}
-
-function child(parent: Element, tag: string): Element | undefined {
-  return children(parent, tag)[0];
-}
-
-function path(root: Element, ...tags: string[]): Element[] {
-  let level = [root];
-  for (const tag of tags) level = level.flatMap((element) => children(element, tag));
-  return level;
-}
-
-function attribute(element: Element | undefined, name: string): string | undefined {
-  const value = element?.getAttribute(name);
-  return value === null || value === undefined || value === '' ? undefined : value;
-}
-
-function textOf(element: Element | undefined): string | undefined {
-  const text = element?.textContent?.trim();
-  return text ? text : undefined;
-}
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The character-device elements whose output goes to a file on the host. */
 function logFileAttributes(root: Element): { element: Element; name: 'path' | 'file' }[] {
@@ -106,44 +121,80 @@ function diskSourcePath(disk: Element): string | undefined {
   return attribute(source, 'file') ?? attribute(source, 'dev') ?? attribute(source, 'dir');
 }
 
+function parseDisk(disk: Element): DomainDisk {
+  const entry: DomainDisk = {
+    target: attribute(child(disk, 'target'), 'dev') ?? '',
+    device: attribute(disk, 'device') ?? 'disk',
+    type: attribute(disk, 'type') ?? 'file',
+    readonly: child(disk, 'readonly') !== undefined,
+  };
+  const format = attribute(child(disk, 'driver'), 'type');
+  if (format) entry.format = format;
+  const sourcePath = diskSourcePath(disk);
+  if (sourcePath) entry.sourcePath = sourcePath;
+  if (entry.type === 'volume') {
+    const source = child(disk, 'source');
+    const pool = attribute(source, 'pool');
+    if (pool) entry.pool = pool;
+    const volume = attribute(source, 'volume');
+    if (volume) entry.volume = volume;
+  }
+  return entry;
+}
+
+function parseInterface(iface: Element): DomainInterface {
+  const entry: DomainInterface = { type: attribute(iface, 'type') ?? 'network' };
+  const mac = attribute(child(iface, 'mac'), 'address');
+  if (mac) entry.mac = mac;
+  const source = child(iface, 'source');
+  const sourceName = attribute(source, 'network') ?? attribute(source, 'bridge') ?? attribute(source, 'dev');
+  if (sourceName) entry.source = sourceName;
+  return entry;
+}
+
+function parseTpm(root: Element): DomainTpm | undefined {
+  const tpm = path(root, 'devices', 'tpm')[0];
+  if (!tpm) return undefined;
+  const backend = child(tpm, 'backend');
+  const entry: DomainTpm = { backend: attribute(backend, 'type') ?? 'passthrough' };
+  const model = attribute(tpm, 'model');
+  if (model) entry.model = model;
+  const version = attribute(backend, 'version');
+  if (version) entry.version = version;
+  return entry;
+}
+
+/** The NVRAM file: the element's text, or libvirt 8.5+'s `<nvram type='file'><source file=…/>` form. */
+function nvramFile(nvram: Element | undefined): string | undefined {
+  if (!nvram) return undefined;
+  return textOf(nvram) ?? attribute(child(nvram, 'source'), 'file');
+}
+
 export function parseDomainXml(xml: string): DomainSummary {
-  const root = parse(xml).documentElement!;
-  const osType = path(root, 'os', 'type')[0];
+  const root = parseDomainDocument(xml).documentElement!;
+  const os = child(root, 'os');
+  const osType = os && child(os, 'type');
+  const nvram = os && child(os, 'nvram');
   const summary: DomainSummary = {
     name: textOf(child(root, 'name')) ?? '',
     domainType: attribute(root, 'type') ?? 'kvm',
-    disks: path(root, 'devices', 'disk').map((disk) => {
-      const entry: DomainDisk = {
-        target: attribute(child(disk, 'target'), 'dev') ?? '',
-        device: attribute(disk, 'device') ?? 'disk',
-        type: attribute(disk, 'type') ?? 'file',
-        readonly: child(disk, 'readonly') !== undefined,
-      };
-      const format = attribute(child(disk, 'driver'), 'type');
-      if (format) entry.format = format;
-      const sourcePath = diskSourcePath(disk);
-      if (sourcePath) entry.sourcePath = sourcePath;
-      return entry;
-    }),
-    interfaces: path(root, 'devices', 'interface').map((iface) => {
-      const entry: DomainInterface = { type: attribute(iface, 'type') ?? 'network' };
-      const mac = attribute(child(iface, 'mac'), 'address');
-      if (mac) entry.mac = mac;
-      const source = child(iface, 'source');
-      const sourceName = attribute(source, 'network') ?? attribute(source, 'bridge') ?? attribute(source, 'dev');
-      if (sourceName) entry.source = sourceName;
-      return entry;
-    }),
+    disks: path(root, 'devices', 'disk').map(parseDisk),
+    interfaces: path(root, 'devices', 'interface').map(parseInterface),
     logFiles: [...new Set(logFileAttributes(root).map(({ element, name }) => element.getAttribute(name)!))],
   };
-  const uuid = textOf(child(root, 'uuid'));
-  if (uuid) summary.uuid = uuid;
-  const arch = attribute(osType, 'arch');
-  if (arch) summary.arch = arch;
-  const machine = attribute(osType, 'machine');
-  if (machine) summary.machine = machine;
-  const emulator = textOf(path(root, 'devices', 'emulator')[0]);
-  if (emulator) summary.emulator = emulator;
+  const optional: Partial<DomainSummary> = {
+    uuid: textOf(child(root, 'uuid')),
+    arch: attribute(osType, 'arch'),
+    machine: attribute(osType, 'machine'),
+    emulator: textOf(path(root, 'devices', 'emulator')[0]),
+    firmware: attribute(os, 'firmware'),
+    loaderPath: textOf(os && child(os, 'loader')),
+    nvramPath: nvramFile(nvram),
+    nvramTemplate: attribute(nvram, 'template'),
+    tpm: parseTpm(root),
+  };
+  // Absent stays absent rather than `undefined`: summaries cross Temporal's JSON boundary and compare with toEqual.
+  for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(summary, { [key]: value });
   return summary;
 }
 
@@ -156,42 +207,109 @@ export function cloneLogPath(logDir: string, newName: string, sourceLogPath: str
   return joinPath(logDir, `${newName}-${basename(sourceLogPath)}`);
 }
 
+function setUuid(document: Document, root: Element, name: Element, uuid: string | undefined): void {
+  for (const existing of children(root, 'uuid')) removeElement(existing);
+  if (uuid === undefined) return;
+  if (!UUID_PATTERN.test(uuid)) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `not a UUID: ${uuid}`, { uuid });
+  const element = document.createElement('uuid');
+  element.textContent = uuid;
+  insertAfter(name, element);
+}
+
+/** Source attributes that say where a disk's data is; replaced together so no stale one remains. */
+const DISK_LOCATION_ATTRIBUTES = ['file', 'dev', 'dir', 'pool', 'volume', 'mode'];
+
+function pointDiskAt(disk: Element, location: { file: string } | PoolVolume): void {
+  const source = child(disk, 'source');
+  // A CD-ROM without media has nothing that was copied.
+  if (!source) return;
+  for (const name of DISK_LOCATION_ATTRIBUTES) source.removeAttribute(name);
+  if ('file' in location) {
+    disk.setAttribute('type', 'file');
+    source.setAttribute('file', location.file);
+  } else {
+    disk.setAttribute('type', 'volume');
+    source.setAttribute('pool', location.pool);
+    source.setAttribute('volume', location.volume);
+  }
+  // libvirt probes the copy's chain from the image headers instead of trusting the source's.
+  for (const backing of children(disk, 'backingStore')) disk.removeChild(backing);
+}
+
+function rewriteDisks(root: Element, rewrite: CloneRewrite): void {
+  const removed = new Set(rewrite.removeDisks ?? []);
+  for (const disk of path(root, 'devices', 'disk')) {
+    const target = attribute(child(disk, 'target'), 'dev');
+    if (target !== undefined && removed.has(target)) {
+      removeElement(disk);
+      continue;
+    }
+    const volume = lookup(rewrite.volumeDisks, target);
+    const file = lookup(rewrite.diskPaths, target);
+    if (volume) pointDiskAt(disk, volume);
+    else if (file !== undefined) pointDiskAt(disk, { file });
+  }
+}
+
+function rewriteNetworks(root: Element, networkMap: NetworkMap | undefined): void {
+  if (!networkMap) return;
+  for (const iface of path(root, 'devices', 'interface')) {
+    const type = attribute(iface, 'type');
+    if (type !== 'network' && type !== 'bridge') continue;
+    for (const source of children(iface, 'source')) {
+      const name = attribute(source, type);
+      if (name !== undefined) source.setAttribute(type, mappedNetworkName(name, networkMap));
+    }
+  }
+}
+
+function rewriteMacs(document: Document, root: Element, macAddresses: string[] | undefined): void {
+  if (!macAddresses) return;
+  path(root, 'devices', 'interface').forEach((iface, index) => {
+    const address = macAddresses[index];
+    if (!address) return;
+    let mac = child(iface, 'mac');
+    if (!mac) {
+      mac = document.createElement('mac');
+      iface.insertBefore(mac, iface.firstChild);
+    }
+    mac.setAttribute('address', address);
+  });
+}
+
+function rewriteNvram(root: Element, nvramPath: string | undefined): void {
+  const nvrams = path(root, 'os', 'nvram');
+  if (nvrams.length === 0 && nvramPath !== undefined) {
+    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'an NVRAM path was given but the domain has no <nvram>', { nvramPath });
+  }
+  for (const nvram of nvrams) {
+    // Both the text and the <source> form become the text form, which every libvirt reads.
+    removeChildren(nvram);
+    nvram.removeAttribute('type');
+    if (nvramPath !== undefined) nvram.textContent = nvramPath;
+    // With no path libvirt generates <nvram dir>/<name>_VARS.fd from the template on first start.
+    else if (nvram.attributes.length === 0) removeElement(nvram);
+  }
+}
+
 /**
- * The source's inactive XML turned into the clone's: new name, no UUID (libvirt makes
- * one), new MACs, disks and log files at their destination paths. Everything else is
- * kept as the source had it.
+ * The source's inactive XML turned into the clone's: new name and UUID (or none, so
+ * libvirt makes one), new MACs, networks mapped, disks, NVRAM and log files at their
+ * destination paths, excluded disks left out. Everything else is kept as the source had it.
  */
 export function rewriteDomainForClone(xml: string, rewrite: CloneRewrite): string {
-  const document = parse(xml);
+  const document = parseDomainDocument(xml);
   const root = document.documentElement!;
 
   const name = child(root, 'name');
   if (!name) throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, 'domain XML has no <name>');
   name.textContent = rewrite.newName;
-  for (const uuid of children(root, 'uuid')) root.removeChild(uuid);
+  setUuid(document, root, name, rewrite.uuid);
 
-  for (const disk of path(root, 'devices', 'disk')) {
-    const target = attribute(child(disk, 'target'), 'dev');
-    const newPath = target === undefined ? undefined : rewrite.diskPaths[target];
-    if (newPath === undefined) continue;
-    const source = child(disk, 'source');
-    if (!source) continue;
-    source.setAttribute('file', newPath);
-    for (const backing of children(disk, 'backingStore')) disk.removeChild(backing);
-  }
-
-  if (rewrite.macAddresses) {
-    path(root, 'devices', 'interface').forEach((iface, index) => {
-      const address = rewrite.macAddresses![index];
-      if (!address) return;
-      let mac = child(iface, 'mac');
-      if (!mac) {
-        mac = document.createElement('mac');
-        iface.insertBefore(mac, iface.firstChild);
-      }
-      mac.setAttribute('address', address);
-    });
-  }
+  rewriteDisks(root, rewrite);
+  rewriteNetworks(root, rewrite.networkMap);
+  rewriteMacs(document, root, rewrite.macAddresses);
+  rewriteNvram(root, rewrite.nvramPath);
 
   for (const { element, name: attributeName } of logFileAttributes(root)) {
     element.setAttribute(attributeName, cloneLogPath(rewrite.logDir, rewrite.newName, element.getAttribute(attributeName)!));

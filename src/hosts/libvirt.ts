@@ -1,6 +1,26 @@
 import { ErrorCode, KvmCloneError } from '../errors';
-import { sh, type ShellFragment } from '../domain/shell-quote';
-import { describeHost, type SshSession } from './ssh-session';
+import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
+import { describeHost, type ExecResult, type SshSession } from './ssh-session';
+import { emulatorSupportFromXml, poolTargetPathFromXml, type EmulatorSupport } from './virsh-xml';
+
+export type { EmulatorSupport } from './virsh-xml';
+
+export interface EmulatorRequirement {
+  /** The domain's `<domain type>`: `kvm` or `qemu` (TCG). */
+  domainType: string;
+  emulator?: string;
+  machine?: string;
+  arch?: string;
+}
+
+/** virsh's own explanation: the last `error:` line is the specific one. */
+function virshReason(result: ExecResult): string {
+  const lines = result.stderr.split('\n').map((line) => line.replace(/^error:\s*/, '').trim()).filter((line) => line.length > 0);
+  return lines.at(-1) ?? `exit status ${result.exitCode ?? result.signal}`;
+}
+
+const poolNotFound = /Storage pool not found|failed to get pool/i;
+const poolInactive = /pool '.*' is not active/i;
 
 export type DomainState = 'running' | 'idle' | 'paused' | 'in shutdown' | 'shut off' | 'crashed' | 'pmsuspended';
 
@@ -74,5 +94,97 @@ export class Libvirt {
   async listDomainNames(): Promise<string[]> {
     const output = await this.runVirsh(sh`list --all --name`, 'virsh list');
     return output.split('\n').filter((line) => line.length > 0);
+  }
+
+  private get where(): string {
+    return describeHost(this.session.host);
+  }
+
+  /** Missing or stopped pools are the caller's configuration, not libvirt failing. */
+  private poolError(pool: string, result: ExecResult, what: string): KvmCloneError {
+    const reason = virshReason(result);
+    const details = { host: this.where, pool };
+    if (poolNotFound.test(result.stderr)) {
+      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' does not exist on ${this.where} (${this.session.host.libvirtUri})`, details);
+    }
+    if (poolInactive.test(result.stderr)) {
+      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' on ${this.where} is not active; start it with virsh pool-start`, details);
+    }
+    return new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where}: ${what} failed: ${reason}`, details);
+  }
+
+  /** The file behind a volume of a storage pool. */
+  async volumePath(pool: string, volume: string): Promise<string> {
+    // --vol, like --domain elsewhere, keeps a name starting with '-' a name.
+    const result = await this.session.exec(this.virsh(sh`vol-path --pool ${pool} --vol ${volume}`));
+    if (result.exitCode === 0) return result.stdout.toString('utf8').trim();
+    if (/Storage volume not found|failed to get vol/i.test(result.stderr) && !poolNotFound.test(result.stderr)) {
+      throw new KvmCloneError(
+        ErrorCode.CLONE_ERROR,
+        `storage volume '${volume}' does not exist in pool '${pool}' on ${this.where} (a file added behind libvirt's back needs virsh pool-refresh)`,
+        { host: this.where, pool, volume },
+      );
+    }
+    throw this.poolError(pool, result, 'virsh vol-path');
+  }
+
+  /** The directory a storage pool keeps its volumes in. */
+  async poolTargetPath(pool: string): Promise<string> {
+    const result = await this.session.exec(this.virsh(sh`pool-dumpxml --pool ${pool}`));
+    if (result.exitCode !== 0) throw this.poolError(pool, result, 'virsh pool-dumpxml');
+    const path = poolTargetPathFromXml(result.stdout.toString('utf8'));
+    if (path === undefined) {
+      throw new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' on ${this.where} has no target directory, so its volumes are not files kvm-clone can copy`, {
+        host: this.where,
+        pool,
+      });
+    }
+    return path;
+  }
+
+  /** Makes libvirt rescan a pool, so files created over SSH become volumes. */
+  async refreshPool(pool: string): Promise<void> {
+    const result = await this.session.exec(this.virsh(sh`pool-refresh --pool ${pool}`));
+    if (result.exitCode !== 0) throw this.poolError(pool, result, 'virsh pool-refresh');
+  }
+
+  /** Whether a virtual network is defined, whether or not it is started. */
+  async networkExists(name: string): Promise<boolean> {
+    const result = await this.session.exec(this.virsh(sh`net-info --network ${name}`));
+    if (result.exitCode === 0) return true;
+    if (/Network not found|failed to get network/i.test(result.stderr)) return false;
+    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where}: virsh net-info failed: ${virshReason(result)}`, { host: this.where, network: name });
+  }
+
+  /** Whether the host has a Linux bridge of that name (`<interface type='bridge'>`). */
+  async bridgeExists(name: string): Promise<boolean> {
+    // Interface names never hold '/' or whitespace; such a name would look outside /sys/class/net.
+    if (!/^[^/\s]+$/.test(name) || name === '.' || name === '..') return false;
+    const result = await this.session.exec(sh`test -d ${`/sys/class/net/${name}/bridge`}`);
+    return result.exitCode === 0;
+  }
+
+  /**
+   * Checks that this host can run a domain with the given emulator, machine type and
+   * architecture, and returns libvirt's canonical names for them. Success of
+   * `virsh domcapabilities` is the test: it fails for an emulator binary the host lacks,
+   * a machine the emulator does not know, or an accelerator the host cannot provide.
+   */
+  async checkEmulator(requirement: EmulatorRequirement): Promise<EmulatorSupport> {
+    const { domainType, emulator, machine, arch } = requirement;
+    const flags = [sh`--virttype ${domainType}`];
+    if (emulator !== undefined) flags.push(sh`--emulatorbin ${emulator}`);
+    if (machine !== undefined) flags.push(sh`--machine ${machine}`);
+    if (arch !== undefined) flags.push(sh`--arch ${arch}`);
+    const result = await this.session.exec(this.virsh(sh`domcapabilities ${joinShell(flags, ' ')}`));
+    if (result.exitCode === 0) return emulatorSupportFromXml(result.stdout.toString('utf8'));
+    const wanted = [`domain type '${domainType}'`];
+    if (emulator !== undefined) wanted.push(`emulator '${emulator}'`);
+    if (machine !== undefined) wanted.push(`machine '${machine}'`);
+    if (arch !== undefined) wanted.push(`arch '${arch}'`);
+    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where} cannot run a VM with ${wanted.join(', ')}: ${virshReason(result)}`, {
+      host: this.where,
+      ...requirement,
+    });
   }
 }

@@ -2,7 +2,10 @@ import { posix } from 'node:path';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { sh } from '../domain/shell-quote';
 import type { Extent } from '../domain/transfer-plan';
+import { parseBackingChain, type BackingChainEntry } from './backing-chain';
 import type { SshSession } from './ssh-session';
+
+export type { BackingChainEntry } from './backing-chain';
 
 export interface ImageInfo {
   format: string;
@@ -37,6 +40,50 @@ export class RemoteDisk {
     const result: ImageInfo = { format: info.format, virtualSize: info['virtual-size'], allocatedSize: info['actual-size'] ?? 0 };
     if (info['backing-filename']) result.backingFile = info['backing-filename'];
     return result;
+  }
+
+  /**
+   * The image and every image below it, top first, with absolute paths. Fails when a
+   * backing file is missing or unreadable, since a chain with a hole cannot be copied.
+   */
+  async backingChain(path: string): Promise<BackingChainEntry[]> {
+    const output = await this.session.run(sh`qemu-img info -U --backing-chain --output=json -- ${path}`, {
+      what: `reading the backing chain of ${path}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
+    return parseBackingChain(output, path);
+  }
+
+  /**
+   * Points a qcow2 overlay at another backing file without reading or changing any data:
+   * for a copied chain, whose images hold the same bytes under new names.
+   */
+  async rebaseUnsafe(path: string, backingPath: string, backingFormat: string): Promise<void> {
+    await this.session.run(sh`qemu-img rebase -u -f qcow2 -b ${backingPath} -F ${backingFormat} -- ${path}`, {
+      what: `pointing ${path} at backing file ${backingPath}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
+  }
+
+  /**
+   * Writes the guest-visible contents of an image and everything below it into one
+   * standalone image. qemu-img convert skips zeroes, so the output stays sparse.
+   * `sourceFormat` avoids format probing, which a raw guest disk could fool.
+   */
+  async flattenInto(topPath: string, outputPath: string, format: string, options: { sourceFormat?: string } = {}): Promise<void> {
+    const source = options.sourceFormat === undefined ? sh`` : sh`-f ${options.sourceFormat} `;
+    await this.session.run(sh`mkdir -p -- ${posix.dirname(outputPath)} && qemu-img convert ${source}-O ${format} -- ${topPath} ${outputPath}`, {
+      what: `flattening ${topPath} into ${outputPath}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
+  }
+
+  /** Copies a small file within the host, such as a VM's NVRAM, keeping its holes. */
+  async copyFileLocal(from: string, to: string): Promise<void> {
+    await this.session.run(sh`mkdir -p -- ${posix.dirname(to)} && cp --sparse=always -- ${from} ${to}`, {
+      what: `copying ${from} to ${to}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
   }
 
   /** The file's apparent size in bytes, or undefined when it does not exist. */

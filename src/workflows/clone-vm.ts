@@ -1,162 +1,279 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  log,
-  proxyActivities,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { PlannedDisk } from '../domain/clone-plan';
-import { destinationDiskFileName, joinPath, randomMac } from '../domain/clone-plan';
-import type { CloneResult, DiskCopyResult } from '../domain/clone-result';
-import { parseDomainXml } from '../domain/domain-xml';
-import { cloneInputSchema, type CloneInput } from '../domain/schemas/clone-input';
+import type { FrozenDisk } from '../hosts/live-snapshot';
+import { cloneRewriteFor, destinationFileName } from '../domain/clone-rewrite';
+import type { CloneResult, Consistency, FileCopyResult } from '../domain/clone-result';
+import { chooseCompression } from '../domain/compression';
+import { isLiveDisk, operationTag, overlayPathFor, partialPathFor, type FileDataMap, type PlannedFile } from '../domain/copied-file';
+import { joinPath, randomMac } from '../domain/clone-plan';
+import { domainXmlDiff, parseDomainXml, requiredNetworks, rewriteDomainForClone, unusedNetworkMapEntries } from '../domain/domain-xml';
+import { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
 import { validate } from '../domain/schemas/validate';
 import { planTransferRanges, targetRangeBytes, type TransferRange } from '../domain/transfer-plan';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { failureFromInfo, failureInfo, toApplicationFailure } from '../failures';
 import { cleanupOptions, hostCallOptions, transferOptions, verifyOptions } from './activity-options';
-import { progressQuery, type OperationProgress } from './progress';
+import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
+import { progressQuery, type OperationProgress } from './progress';
+import { runLimited } from './run-limited';
 
 const hostCalls = proxyActivities<Activities>(hostCallOptions);
 const transfers = proxyActivities<Activities>(transferOptions);
 const verification = proxyActivities<Activities>(verifyOptions);
 const cleanup = proxyActivities<Activities>(cleanupOptions);
 
-/** Runs `tasks` with at most `limit` at once, failing fast on the first error. */
-async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, tasks.length) }, async () => {
-    while (next < tasks.length) {
-      const task = tasks[next++]!;
-      await task();
-    }
+function timeoutFailure(options: CloneOptions): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'OPERATION_TIMEOUT',
+    message: `clone of '${options.vmName}' did not finish within ${options.timeout} s; the destination was cleaned up and the source left as it was`,
+    nonRetryable: true,
+    details: [{ code: ErrorCode.OPERATION_TIMEOUT }],
   });
-  await Promise.all(lanes);
 }
 
 /**
- * Clones a shut-off VM from one host to another: preflight, sparse range copies in
- * parallel, a digest check of every disk on both hosts, then the rewritten domain is
- * defined on the destination. On any failure, cancellation or timeout, whatever this
- * run created on the destination is removed again, in reverse order.
+ * Clones a VM from one host to another. Preflight checks both hosts before any byte
+ * moves; a running source is snapshotted so its disks hold still; data ranges are copied
+ * in parallel and verified by digests taken on each host; the rewritten domain is
+ * defined on the destination. On failure, cancellation or timeout, every change is
+ * undone in reverse: the source is merged back and the destination cleaned up.
  */
 export async function cloneVM(input: CloneInput): Promise<CloneResult> {
   const startedAt = Date.now();
   const progress: OperationProgress = { phase: 'validating', disks: [], bytesTotal: 0, bytesDone: 0 };
   setHandler(progressQuery, () => progress);
 
-  let options;
+  let options: CloneOptions;
   try {
     options = validate(cloneInputSchema, input, 'clone input');
   } catch (error) {
     throw toApplicationFailure(error);
   }
   const newName = options.newName ?? `${options.vmName}_clone`;
-  const { source, destination } = options;
-  const compensations: { what: string; undo: () => Promise<void> }[] = [];
+  const { source, destination, vmName } = options;
+  const tag = operationTag(workflowInfo().workflowId, workflowInfo().runId);
+  const compensations = new Compensations();
+  const warnings: string[] = [];
   let timedOut = false;
 
   const clone = async (): Promise<CloneResult> => {
     progress.phase = 'preflight';
-    const inspection = await hostCalls.inspectSource({ source, vmName: options.vmName });
+    const inspection = await hostCalls.inspectSource({ source, vmName, copyCdroms: options.copyCdroms, excludeDisks: options.excludeDisks });
+    warnings.push(...inspection.warnings);
     const domain = parseDomainXml(inspection.inactiveXml);
-    const bytesNeeded = inspection.disks.reduce((sum, disk) => sum + disk.allocatedSize, 0);
-    const fileNames = inspection.disks.map((disk) => destinationDiskFileName(newName, disk));
+    for (const entry of unusedNetworkMapEntries(domain, options.networkMap)) warnings.push(`networkMap entry '${entry}' matches no interface of '${vmName}'`);
+    const fileNames = inspection.files.map((file) => destinationFileName(newName, file));
     const destinationCheck = await hostCalls.checkDestination({
       destination,
       newName,
       ...(options.destDir ? { destDir: options.destDir } : {}),
-      bytesNeeded,
-      diskFileNames: fileNames,
+      ...(options.destPool ? { destPool: options.destPool } : {}),
+      force: options.force,
+      bytesNeeded: inspection.files.reduce((sum, file) => sum + file.allocatedSize, 0),
+      fileNames,
+      networks: requiredNetworks(domain, options.networkMap),
+      machine: { domainType: domain.domainType, ...(domain.emulator ? { emulator: domain.emulator } : {}), ...(domain.machine ? { machine: domain.machine } : {}), ...(domain.arch ? { arch: domain.arch } : {}) },
     });
-    const disks: PlannedDisk[] = inspection.disks.map((disk, index) => ({ ...disk, destinationPath: joinPath(destinationCheck.destDir, fileNames[index]!) }));
-    const destinationPaths = disks.map((disk) => disk.destinationPath);
+    const files: PlannedFile[] = inspection.files.map((file, index) => {
+      const destinationPath = joinPath(destinationCheck.destDir, fileNames[index]!);
+      return { ...file, destinationPath, partialPath: partialPathFor(destinationPath, tag) };
+    });
+    const compression = chooseCompression(options.compress, inspection.compressors, destinationCheck.compressors);
+    if (compression.warning) warnings.push(compression.warning);
+    const live = inspection.state !== 'shut off';
+    const rewrite = cloneRewriteFor({
+      newName,
+      files,
+      logDir: destinationCheck.destDir,
+      networkMap: options.networkMap,
+      excludeDisks: options.excludeDisks,
+      ...(options.destPool ? { destPool: options.destPool } : {}),
+      ...(options.preserveMac ? {} : { macAddresses: domain.interfaces.map(() => randomMac(Math.random)) }),
+    });
 
-    compensations.push({ what: 'remove copied disks', undo: () => cleanup.removeClone({ destination, paths: destinationPaths }) });
-    await hostCalls.prepareDisks({ destination, disks: disks.map((disk) => ({ path: disk.destinationPath, size: disk.fileSize })) });
+    if (options.dryRun) {
+      const maps = await hostCalls.mapFiles({ source, files });
+      return result({
+        files: [],
+        consistency: live ? (inspection.guestAgent ? 'quiesced' : 'crash-consistent') : 'offline',
+        compression: compression.codec,
+        plan: {
+          files: files.map((file, index) => ({
+            role: file.role,
+            target: file.target,
+            format: file.format,
+            virtualSize: file.virtualSize,
+            allocatedSize: file.allocatedSize,
+            dataBytes: maps[index]!.dataBytes,
+            sourcePath: file.sourcePath,
+            destinationPath: file.destinationPath,
+          })),
+          bytesToTransfer: maps.reduce((sum, map) => sum + map.dataBytes, 0),
+          destinationDir: destinationCheck.destDir,
+          destinationFreeBytes: destinationCheck.freeBytes,
+          consistency: live ? (inspection.guestAgent ? 'quiesced' : 'crash-consistent') : 'offline',
+          compression: compression.codec,
+          ...(destinationCheck.replaced ? { replaces: destinationCheck.replaced.vmName } : {}),
+          xmlDiff: domainXmlDiff(inspection.inactiveXml, rewriteDomainForClone(inspection.inactiveXml, rewrite)),
+        },
+      });
+    }
+
+    const partialPaths = files.map((file) => file.partialPath);
+    compensations.add('remove partial copies', () => cleanup.removeClone({ destination, paths: partialPaths }));
+    await hostCalls.prepareDisks({ destination, disks: files.map((file) => ({ path: file.partialPath, size: file.fileSize })) });
+
+    let consistency: Consistency = 'offline';
+    const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({ target: file.target, basePath: file.sourcePath, overlayPath: overlayPathFor(file.sourcePath, tag) }));
+    const mergeBack = () => cleanup.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
+    let dropMergeCompensation = () => {};
+    if (live) {
+      progress.phase = 'snapshotting';
+      dropMergeCompensation = compensations.add('merge the source back', mergeBack);
+      const frozen = await hostCalls.freezeSource({ source, vmName, disks: frozenDisks, quiesce: inspection.guestAgent });
+      consistency = frozen.consistency;
+      warnings.push(...frozen.warnings);
+    }
 
     progress.phase = 'copying';
-    progress.disks = disks.map((disk) => ({ target: disk.target, bytesTotal: disk.dataBytes, bytesDone: 0, phase: 'pending' }));
-    progress.bytesTotal = disks.reduce((sum, disk) => sum + disk.dataBytes, 0);
+    const maps: FileDataMap[] = await hostCalls.mapFiles({ source, files });
+    progress.disks = files.map((file, index) => ({ target: file.role === 'disk' ? file.target : `${file.target}:${file.role}${file.depth || ''}`, bytesTotal: maps[index]!.dataBytes, bytesDone: 0, phase: 'pending' }));
+    progress.bytesTotal = maps.reduce((sum, map) => sum + map.dataBytes, 0);
     const rangeBytes = targetRangeBytes(progress.bytesTotal, options.parallel);
-    const bytesSent = disks.map(() => 0);
-    const rangeTasks = disks.flatMap((disk, diskIndex) =>
-      planTransferRanges(disk.dataWindows, disk.fileSize, rangeBytes).map((range: TransferRange) => async () => {
-        progress.disks[diskIndex]!.phase = 'copying';
-        const result = await transfers.transferRange({ source, destination, sourcePath: disk.sourcePath, destinationPath: disk.destinationPath, range });
-        bytesSent[diskIndex]! += result.bytesSent;
-        progress.disks[diskIndex]!.bytesDone += result.dataBytes;
-        progress.bytesDone += result.dataBytes;
-      }),
-    );
-    await runLimited(rangeTasks, options.parallel);
+    const bytesPerSecond = options.bandwidthLimit === undefined ? undefined : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
+    const bytesSent = files.map(() => 0);
+    let bytesResumed = 0;
+    let rangesRecopied = 0;
 
-    const diskResults: DiskCopyResult[] = disks.map((disk, index) => ({
-      target: disk.target,
-      sourcePath: disk.sourcePath,
-      destinationPath: disk.destinationPath,
-      format: disk.format,
-      fileSize: disk.fileSize,
+    const copyRange = async (file: PlannedFile, index: number, range: TransferRange): Promise<void> => {
+      const transfer = () =>
+        transfers.transferRange({
+          source,
+          destination,
+          sourcePath: file.sourcePath,
+          destinationPath: file.partialPath,
+          range,
+          compression: compression.codec,
+          ...(bytesPerSecond ? { bytesPerSecond } : {}),
+        });
+      const copied = await transfer();
+      bytesSent[index]! += copied.bytesSent;
+      bytesResumed += copied.bytesResumed;
+      if (options.verify) {
+        const rangeCheck = () => verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.partialPath, range });
+        let digests = await rangeCheck();
+        if (digests.source.hex !== digests.destination.hex) {
+          rangesRecopied++;
+          warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the copy and was copied again`);
+          bytesSent[index]! += (await transfer()).bytesSent;
+          digests = await rangeCheck();
+          if (digests.source.hex !== digests.destination.hex) {
+            throw new KvmCloneError(
+              ErrorCode.TRANSFER_ERROR,
+              `range ${range.start}+${range.length} of ${file.sourcePath} still differs after copying it again: sha256 ${digests.source.hex} on the source, ${digests.destination.hex} on the destination`,
+            );
+          }
+        }
+      }
+      progress.disks[index]!.bytesDone += copied.dataBytes;
+      progress.bytesDone += copied.dataBytes;
+    };
+    await runLimited(
+      files.flatMap((file, index) =>
+        planTransferRanges(maps[index]!.dataWindows, file.fileSize, rangeBytes).map((range) => async () => {
+          progress.disks[index]!.phase = 'copying';
+          await copyRange(file, index, range);
+        }),
+      ),
+      options.parallel,
+    );
+
+    const fileResults: FileCopyResult[] = files.map((file, index) => ({
+      role: file.role,
+      target: file.target,
+      sourcePath: file.sourcePath,
+      destinationPath: file.destinationPath,
+      format: file.format,
+      fileSize: file.fileSize,
       bytesTransferred: bytesSent[index]!,
-      bytesSkippedAsHoles: disk.fileSize - disk.dataBytes,
+      bytesSkippedAsHoles: file.fileSize - maps[index]!.dataBytes,
     }));
     if (options.verify) {
       progress.phase = 'verifying';
       await runLimited(
-        disks.map((disk, index) => async () => {
+        files.map((file, index) => async () => {
           progress.disks[index]!.phase = 'verifying';
-          const digests = await verification.verifyDisk({ source, destination, sourcePath: disk.sourcePath, destinationPath: disk.destinationPath });
+          const digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.partialPath });
           if (digests.source.hex !== digests.destination.hex) {
             throw new KvmCloneError(
               ErrorCode.TRANSFER_ERROR,
-              `copy of disk ${disk.target} differs from its source: sha256 ${digests.source.hex} on the source, ${digests.destination.hex} on the destination`,
+              `copy of ${file.sourcePath} differs from its source: sha256 ${digests.source.hex} on the source, ${digests.destination.hex} on the destination`,
             );
           }
-          diskResults[index]!.digest = {
-            algorithm: digests.source.algorithm,
-            source: digests.source.hex,
-            destination: digests.destination.hex,
-            tools: [digests.source.tool, digests.destination.tool],
-          };
+          fileResults[index]!.digest = { algorithm: digests.source.algorithm, source: digests.source.hex, destination: digests.destination.hex, tools: [digests.source.tool, digests.destination.tool] };
           progress.disks[index]!.phase = 'done';
         }),
         options.parallel,
       );
     }
 
+    if (live) {
+      progress.phase = 'merging';
+      await mergeBack();
+      dropMergeCompensation();
+    }
+
     progress.phase = 'defining';
-    const rewrite = {
-      newName,
-      diskPaths: Object.fromEntries(disks.map((disk) => [disk.target, disk.destinationPath])),
-      logDir: destinationCheck.destDir,
-      ...(options.preserveMac ? {} : { macAddresses: domain.interfaces.map(() => randomMac(Math.random)) }),
-    };
-    compensations.push({ what: 'undefine the clone', undo: () => cleanup.removeClone({ destination, vmName: newName, paths: [] }) });
+    const replaced = destinationCheck.replaced;
+    if (replaced) {
+      // The old VM goes only now, with a verified copy ready to take its place.
+      await hostCalls.removeClone({ destination, vmName: replaced.vmName, paths: replaced.paths });
+    }
+    const finalPaths = files.map((file) => file.destinationPath);
+    compensations.add('remove copied files', () => cleanup.removeClone({ destination, paths: finalPaths }));
+    await hostCalls.finalizeFiles({
+      destination,
+      renames: files.map((file) => ({ from: file.partialPath, to: file.destinationPath })),
+      chains: chainsOf(files),
+      flatten: options.flattenBackingChain,
+      ...(options.destPool ? { pool: options.destPool } : {}),
+    });
+    compensations.add('undefine the clone', () => cleanup.removeClone({ destination, vmName: newName, paths: [] }));
     await hostCalls.defineClone({ destination, sourceXml: inspection.inactiveXml, rewrite, start: options.start });
 
     progress.phase = 'done';
-    const bytesTransferred = bytesSent.reduce((sum, bytes) => sum + bytes, 0);
-    return {
-      operationId: workflowInfo().workflowId,
-      success: true,
-      vmName: options.vmName,
-      newName,
-      sourceHost: hostLabel(source),
-      destinationHost: hostLabel(destination),
-      durationSeconds: (Date.now() - startedAt) / 1000,
-      bytesTransferred,
-      bytesSkippedAsHoles: diskResults.reduce((sum, disk) => sum + disk.bytesSkippedAsHoles, 0),
-      disks: diskResults,
-      consistency: 'offline',
-      started: options.start,
-      warnings: [],
-    };
+    return result({
+      files: fileResults,
+      consistency,
+      compression: compression.codec,
+      bytesResumed,
+      rangesRecopied,
+      ...(replaced ? { replaced: replaced.vmName } : {}),
+    });
   };
+
+  const result = (outcome: Pick<CloneResult, 'files' | 'consistency' | 'compression'> & Partial<Pick<CloneResult, 'bytesResumed' | 'rangesRecopied' | 'replaced' | 'plan'>>): CloneResult => ({
+    operationId: workflowInfo().workflowId,
+    success: true,
+    dryRun: options.dryRun,
+    vmName,
+    newName,
+    sourceHost: hostLabel(source),
+    destinationHost: hostLabel(destination),
+    durationSeconds: (Date.now() - startedAt) / 1000,
+    bytesTransferred: outcome.files.reduce((sum, file) => sum + file.bytesTransferred, 0),
+    bytesSkippedAsHoles: outcome.files.reduce((sum, file) => sum + file.bytesSkippedAsHoles, 0),
+    bytesResumed: outcome.bytesResumed ?? 0,
+    rangesRecopied: outcome.rangesRecopied ?? 0,
+    files: outcome.files,
+    consistency: outcome.consistency,
+    compression: outcome.compression,
+    ...(outcome.replaced ? { replaced: outcome.replaced } : {}),
+    ...(outcome.plan ? { plan: outcome.plan } : {}),
+    started: options.start && !options.dryRun,
+    warnings,
+  });
 
   try {
     return await CancellationScope.cancellable(async () => {
@@ -172,25 +289,22 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
     });
   } catch (error) {
     progress.phase = 'cleaning-up';
-    await CancellationScope.nonCancellable(async () => {
-      for (const { what, undo } of compensations.reverse()) {
-        try {
-          await undo();
-        } catch (cleanupError) {
-          log.error('cleanup step failed', { step: what, error: String(cleanupError) });
-        }
-      }
-    });
+    await compensations.unwind();
     progress.phase = 'failed';
-    if (timedOut) {
-      throw ApplicationFailure.create({
-        type: 'OPERATION_TIMEOUT',
-        message: `clone of '${options.vmName}' did not finish within ${options.timeout} s; the destination was cleaned up`,
-        nonRetryable: true,
-        details: [{ code: ErrorCode.OPERATION_TIMEOUT }],
-      });
-    }
+    if (timedOut) throw timeoutFailure(options);
     if (isCancellation(error)) throw error;
     throw failureFromInfo(failureInfo(error));
   }
+}
+
+/** Each disk's copied layers, top first, for disks that have a backing chain. */
+function chainsOf(files: PlannedFile[]): { layers: { path: string; format: string }[] }[] {
+  const byTarget = new Map<string, PlannedFile[]>();
+  for (const file of files) {
+    if (file.role !== 'disk' && file.role !== 'backing') continue;
+    byTarget.set(file.target, [...(byTarget.get(file.target) ?? []), file]);
+  }
+  return [...byTarget.values()]
+    .filter((layers) => layers.length > 1)
+    .map((layers) => ({ layers: layers.sort((a, b) => a.depth - b.depth).map((layer) => ({ path: layer.destinationPath, format: layer.format })) }));
 }

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { DOMParser } from '@xmldom/xmldom';
 import type { HostSpecInput } from '../../src/domain/schemas/host';
 
 const run = promisify(execFile);
@@ -21,6 +22,19 @@ export interface LabVm {
   rootMarker: string;
   dataMarker: string;
   mac: string;
+  rootPath: string;
+  dataPath: string;
+  /** With `backing`: the base image the root overlay refers to by a relative path. */
+  basePath?: string;
+  /** With `dataVolume`: the pool and volume name of the data disk. */
+  dataPool?: string;
+  dataVolume?: string;
+  nvramPath?: string;
+  /** Text at offset 0 of the NVRAM file. */
+  nvramMarker?: string;
+  cdromPath?: string;
+  /** Text at offset 0 of the cdrom media, when make-vm created the media. */
+  cdromMarker?: string;
 }
 
 export interface MakeVmOptions {
@@ -31,6 +45,20 @@ export interface MakeVmOptions {
   runScript?: string;
   description?: string;
   fillMib?: number;
+  mac?: string;
+  /** false: create the files only (make-vm --no-define). */
+  define?: boolean;
+  /** The root disk is a qcow2 overlay on a base image (`baseFile`) in the same dir. */
+  backing?: boolean;
+  baseFile?: string;
+  /** The data disk is a volume of this dir storage pool, created if missing. */
+  dataVolume?: string;
+  /** A pflash loader (SeaBIOS) and an NVRAM file; the VM still boots. */
+  nvram?: boolean;
+  /** An `<interface type='network'>` on this libvirt network; such a VM cannot boot in the lab. */
+  network?: string;
+  /** A read-only raw cdrom with this media, relative to the VM dir; created when missing. */
+  cdrom?: string;
 }
 
 /** The simulated KVM hosts that scripts/lab/up created, as tests reach them. */
@@ -75,15 +103,25 @@ export class Lab {
     if (options.runScript) args.push('--run-script', options.runScript);
     if (options.description) args.push('--description', options.description);
     if (options.fillMib) args.push('--fill-mib', String(options.fillMib));
+    if (options.mac) args.push('--mac', options.mac);
+    if (options.define === false) args.push('--no-define');
+    if (options.backing) args.push('--backing');
+    if (options.baseFile) args.push('--base-file', options.baseFile);
+    if (options.dataVolume) args.push('--data-volume', options.dataVolume);
+    if (options.nvram) args.push('--nvram');
+    if (options.network) args.push('--network', options.network);
+    if (options.cdrom) args.push('--cdrom', options.cdrom);
     const { stdout } = await run(path.join(scripts, 'make-vm'), args);
     return { name, ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<LabVm, 'name'>) };
   }
 
-  /** Runs virsh on a lab host as its user, over SSH, with arguments passed verbatim. */
-  async virsh(hostName: string, ...args: string[]): Promise<string> {
+  /**
+   * Runs a shell command line as a lab host's user, over SSH as any client would, and
+   * returns its stdout. Rejects when the command fails, with its stderr in the message.
+   */
+  sshAs(hostName: string, command: string, stdin?: string): Promise<string> {
     const host = this.host(hostName);
-    const quoted = args.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
-    const { stdout } = await run('ssh', [
+    const args = [
       '-q',
       '-i', this.file.identityFile,
       '-o', 'BatchMode=yes',
@@ -91,9 +129,50 @@ export class Lab {
       '-o', 'StrictHostKeyChecking=yes',
       '-p', String(host.port),
       `${host.user}@${host.address}`,
-      `virsh -q -c ${host.libvirtUri} ${quoted}`,
-    ]);
-    return stdout;
+      command,
+    ];
+    return new Promise((resolve, reject) => {
+      const child = execFile('ssh', args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`${host.user}@${host.address}: '${command}' failed: ${stderr.trim() || error.message}`, { cause: error }));
+        else resolve(stdout);
+      });
+      child.stdin?.end(stdin ?? '');
+    });
+  }
+
+  /** Runs virsh on a lab host as its user, over SSH, with arguments passed verbatim. */
+  async virsh(hostName: string, ...args: string[]): Promise<string> {
+    return this.sshAs(hostName, `virsh -q -c ${this.host(hostName).libvirtUri} ${args.map(shellWord).join(' ')}`);
+  }
+
+  /**
+   * Defines a libvirt network without starting it: session libvirt accepts the
+   * definition, but starting it would need a bridge, which only root can create.
+   */
+  async defineNetwork(hostName: string, name: string): Promise<void> {
+    await this.sshAs(hostName, `virsh -q -c ${this.host(hostName).libvirtUri} net-define --file /dev/stdin`, `<network><name>${xmlEscape(name)}</name></network>\n`);
+  }
+
+  async undefineNetwork(hostName: string, name: string): Promise<void> {
+    await this.virsh(hostName, 'net-undefine', '--network', name).catch(() => undefined);
+  }
+
+  /** Stops and undefines a storage pool and deletes its directory with the volumes in it. */
+  async removePool(hostName: string, name: string): Promise<void> {
+    const xml = await this.virsh(hostName, 'pool-dumpxml', '--pool', name).catch(() => undefined);
+    if (xml === undefined) return;
+    const target = new DOMParser().parseFromString(xml, 'text/xml').getElementsByTagName('target')[0]?.getElementsByTagName('path')[0]?.textContent?.trim();
+    await this.virsh(hostName, 'pool-destroy', '--pool', name).catch(() => undefined);
+    await this.virsh(hostName, 'pool-undefine', '--pool', name).catch(() => undefined);
+    if (target) await rm(target, { recursive: true, force: true });
+  }
+
+  /** Stops and undefines a VM (with its NVRAM) and deletes its directory and data disk. */
+  async removeVm(hostName: string, vm: Pick<LabVm, 'name' | 'dir'> & Partial<LabVm>): Promise<void> {
+    await this.virsh(hostName, 'destroy', '--domain', vm.name).catch(() => undefined);
+    await this.virsh(hostName, 'undefine', '--nvram', '--domain', vm.name).catch(() => undefined);
+    await rm(vm.dir, { recursive: true, force: true });
+    if (vm.dataPath) await rm(vm.dataPath, { force: true });
   }
 
   async domainState(hostName: string, name: string): Promise<string | undefined> {
@@ -115,6 +194,14 @@ export class Lab {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
+}
+
+function shellWord(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function xmlEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
 /** A VM name no earlier run has used, so a kept lab never collides. */

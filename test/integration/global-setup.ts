@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -33,7 +33,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const port = await findFreePort();
   const server = await startDevServer({ binary: binary.path, port, uiPort: await findFreePort(), headless: true });
 
-  const bundlePath = path.join(root, '.cache/test/workflow-bundle.js');
+  // One file per run, so concurrent runs on one machine never read each other's half-written bundle.
+  const bundlePath = path.join(root, `.cache/test/workflow-bundle-${process.pid}.js`);
   await mkdir(path.dirname(bundlePath), { recursive: true });
   await writeFile(bundlePath, bundle.code);
 
@@ -43,6 +44,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     await server.stop();
+    await rm(bundlePath, { force: true });
     if (!process.env.KVM_CLONE_KEEP_LAB) await run(path.join(root, 'scripts/lab/down'));
   };
 }

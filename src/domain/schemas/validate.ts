@@ -3,6 +3,8 @@ import { ErrorCode, KvmCloneError, type ErrorCodeValue } from '../../errors';
 
 /** The 13xx code that names what is wrong with a field, by the field's name. */
 function codeForField(path: readonly PropertyKey[]): ErrorCodeValue {
+  // A record's keys are user data (a network named 'lan-name'), not field names.
+  if (path[0] === 'networkMap') return ErrorCode.VALIDATION_ERROR;
   const field = String(path.findLast((key) => typeof key === 'string') ?? '');
   if (field === 'address' || field === 'source' || field === 'destination') return ErrorCode.INVALID_HOST;
   if (/name$/i.test(field)) return ErrorCode.INVALID_VM_NAME;

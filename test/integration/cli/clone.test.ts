@@ -23,7 +23,7 @@ const resultLine = z.object({
   operationId: z.string(),
   newName: z.string(),
   bytesTransferred: z.number().positive(),
-  disks: z.array(z.object({ target: z.string(), digest: z.object({ algorithm: z.literal('sha256'), source: z.string(), destination: z.string() }) })),
+  files: z.array(z.object({ target: z.string(), digest: z.object({ algorithm: z.literal('sha256'), source: z.string(), destination: z.string() }) })),
 });
 const errorLine = z.object({ type: z.literal('error'), code: z.number(), codeName: z.string(), message: z.string() });
 

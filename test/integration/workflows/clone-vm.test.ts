@@ -27,8 +27,8 @@ describe('cloneVM on the lab hosts', () => {
     const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
 
     expect(result).toMatchObject({ success: true, vmName: name, newName: `${name}_clone`, sourceHost: 'a', destinationHost: 'b' });
-    expect(result.disks.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
-    for (const disk of result.disks) {
+    expect(result.files.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
+    for (const disk of result.files) {
       expect(disk.digest?.source).toBe(disk.digest?.destination);
       expect(disk.digest?.source).toBe(await sha256OfFile(disk.sourcePath));
       expect(await sha256OfFile(disk.destinationPath)).toBe(disk.digest?.source);
@@ -36,7 +36,7 @@ describe('cloneVM on the lab hosts', () => {
     }
 
     // Sparse: the raw disk's holes stayed holes and only its data crossed the wire.
-    const rawCopy = result.disks[1]!;
+    const rawCopy = result.files[1]!;
     const rawStat = await stat(rawCopy.destinationPath);
     expect(rawStat.size).toBe(256 * 1024 * 1024);
     expect(rawStat.blocks * 512).toBeLessThan(8 * 1024 * 1024);
@@ -51,7 +51,7 @@ describe('cloneVM on the lab hosts', () => {
     expect(clone.uuid).not.toBe(source.uuid);
     expect(clone.interfaces[0]!.mac).toMatch(/^52:54:00:/);
     expect(clone.interfaces[0]!.mac).not.toBe(source.interfaces[0]!.mac);
-    expect(clone.disks.map((disk) => disk.sourcePath)).toEqual(result.disks.map((disk) => disk.destinationPath));
+    expect(clone.disks.map((disk) => disk.sourcePath)).toEqual(result.files.map((disk) => disk.destinationPath));
     const consoleLog = `${lab.host('b').storageDir}/${name}_clone-console.log`;
     expect(clone.logFiles).toEqual([consoleLog]);
 
@@ -108,7 +108,7 @@ describe('cloneVM with hostile names', () => {
     const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
 
     expect(result.newName).toBe(`${name}_clone`);
-    for (const disk of result.disks) expect(disk.digest?.destination).toBe(disk.digest?.source);
+    for (const disk of result.files) expect(disk.digest?.destination).toBe(disk.digest?.source);
     expect(await lab.domainState('b', `${name}_clone`)).toBe('shut off');
     expect(await lab.virsh('b', 'desc', '--domain', `${name}_clone`)).toBe('line one\n$(touch pwned-description)');
     const consoleLog = `${lab.host('b').storageDir}/${name}_clone-console.log`;

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { destinationDiskFileName, isCopiedDisk, joinPath, randomMac, unsupportedDisks } from '../../../src/domain/clone-plan';
-import type { DomainDisk } from '../../../src/domain/domain-xml';
+import {
+  copiedDisks,
+  destinationBackingFileName,
+  destinationDiskFileName,
+  destinationNvramFileName,
+  isCopiedDisk,
+  joinPath,
+  randomMac,
+  unsupportedDisks,
+  uuidFromRandom,
+} from '../../../src/domain/clone-plan';
+import { parseDomainXml, type DomainDisk } from '../../../src/domain/domain-xml';
+import { ErrorCode, KvmCloneError } from '../../../src/errors';
+import { uefiXml } from './fixtures/domains';
 
 function disk(overrides: Partial<DomainDisk>): DomainDisk {
   return { target: 'vda', device: 'disk', type: 'file', sourcePath: '/images/web.qcow2', readonly: false, ...overrides };
@@ -69,6 +81,113 @@ describe('isCopiedDisk and unsupportedDisks', () => {
     const all = [fileDisk, cdrom, emptyCdrom, floppy, blockDisk, networkDisk, fileDiskWithoutSource];
     expect(unsupportedDisks(all)).toEqual([blockDisk, networkDisk, fileDiskWithoutSource]);
     expect(unsupportedDisks([fileDisk, cdrom])).toEqual([]);
+  });
+});
+
+describe('isCopiedDisk with a selection', () => {
+  const fileDisk = disk({});
+  const cdrom = disk({ target: 'sda', device: 'cdrom', readonly: true, sourcePath: '/iso/debian.iso' });
+  const emptyCdrom = disk({ target: 'sdb', device: 'cdrom', sourcePath: undefined });
+  const blockCdrom = disk({ target: 'sdc', device: 'cdrom', type: 'block', sourcePath: '/dev/sr0' });
+  const volumeCdrom = disk({ target: 'sdd', device: 'cdrom', type: 'volume', sourcePath: undefined, pool: 'isos', volume: 'debian.iso' });
+  const floppy = disk({ target: 'fda', device: 'floppy' });
+  const volumeDisk = disk({ target: 'vdb', type: 'volume', sourcePath: undefined, pool: 'default', volume: 'web-data.qcow2' });
+  const volumeWithoutName = disk({ target: 'vdc', type: 'volume', sourcePath: undefined, pool: 'default' });
+  const blockDisk = disk({ target: 'vde', type: 'block', sourcePath: '/dev/vg/lv' });
+
+  it('copies a pool volume by pool and volume alone: the caller resolves its path', () => {
+    expect(isCopiedDisk(volumeDisk)).toBe(true);
+    expect(isCopiedDisk({ ...volumeDisk, sourcePath: '/var/lib/libvirt/images/web-data.qcow2' })).toBe(true);
+    expect(isCopiedDisk(volumeWithoutName)).toBe(false);
+  });
+
+  it('copies CD-ROM media with a file or volume source only when asked', () => {
+    for (const media of [cdrom, volumeCdrom]) {
+      expect(isCopiedDisk(media)).toBe(false);
+      expect(isCopiedDisk(media, { copyCdroms: true })).toBe(true);
+    }
+    for (const noFile of [emptyCdrom, blockCdrom]) expect(isCopiedDisk(noFile, { copyCdroms: true })).toBe(false);
+  });
+
+  it('never copies floppies', () => {
+    expect(isCopiedDisk(floppy, { copyCdroms: true })).toBe(false);
+  });
+
+  it('never copies excluded disks', () => {
+    expect(isCopiedDisk(fileDisk, { excludeDisks: ['vda'] })).toBe(false);
+    expect(isCopiedDisk(cdrom, { copyCdroms: true, excludeDisks: ['sda'] })).toBe(false);
+    expect(isCopiedDisk(volumeDisk, { excludeDisks: ['vda'] })).toBe(true);
+  });
+
+  it('still works as a filter callback, ignoring the index', () => {
+    expect([cdrom, fileDisk, floppy, volumeDisk].filter(isCopiedDisk)).toEqual([fileDisk, volumeDisk]);
+  });
+
+  it('copiedDisks applies the selection to a list', () => {
+    expect(copiedDisks([fileDisk, cdrom, emptyCdrom, volumeDisk, floppy], { copyCdroms: true, excludeDisks: ['vdb'] })).toEqual([fileDisk, cdrom]);
+  });
+
+  it('does not report excluded disks as unsupported', () => {
+    expect(unsupportedDisks([fileDisk, blockDisk, volumeWithoutName])).toEqual([blockDisk, volumeWithoutName]);
+    expect(unsupportedDisks([fileDisk, blockDisk, volumeWithoutName], { excludeDisks: ['vde', 'vdc'] })).toEqual([]);
+  });
+
+  it('selects from a parsed UEFI guest', () => {
+    const { disks } = parseDomainXml(uefiXml);
+    expect(copiedDisks(disks).map((entry) => entry.target)).toEqual(['sda', 'sdb']);
+    expect(copiedDisks(disks, { copyCdroms: true, excludeDisks: ['sdb'] }).map((entry) => entry.target)).toEqual(['sda', 'sdc']);
+    expect(unsupportedDisks(disks)).toEqual([]);
+  });
+});
+
+describe('destinationNvramFileName', () => {
+  it("names the variable store as libvirt would for the clone", () => {
+    expect(destinationNvramFileName('win11-b')).toBe('win11-b_VARS.fd');
+  });
+});
+
+describe('destinationBackingFileName', () => {
+  it('names each backing image by clone, target and depth, with its own extension', () => {
+    expect(destinationBackingFileName('web2', 'vda', 1, '/images/base.qcow2')).toBe('web2-vda-backing1.qcow2');
+    expect(destinationBackingFileName('web2', 'vda', 2, '/images/golden')).toBe('web2-vda-backing2');
+    expect(destinationBackingFileName('web2', 'vdb', 3, "/images/x.q$(c)ow'2")).toBe('web2-vdb-backing3.qcow2');
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('refuses depth %s', (depth) => {
+    let thrown: unknown;
+    try {
+      destinationBackingFileName('web2', 'vda', depth, '/images/base.qcow2');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(KvmCloneError);
+    expect((thrown as KvmCloneError).code).toBe(ErrorCode.VALIDATION_ERROR);
+  });
+});
+
+describe('uuidFromRandom', () => {
+  it('lays out sixteen random bytes as a version 4, RFC variant UUID', () => {
+    expect(uuidFromRandom(sequence(0))).toBe('00000000-0000-4000-8000-000000000000');
+    expect(uuidFromRandom(sequence(0.999999))).toBe('ffffffff-ffff-4fff-bfff-ffffffffffff');
+    expect(uuidFromRandom(sequence(1))).toBe('ffffffff-ffff-4fff-bfff-ffffffffffff');
+  });
+
+  it('is deterministic for the same random sequence and always well formed', () => {
+    expect(uuidFromRandom(lcg(7))).toBe(uuidFromRandom(lcg(7)));
+    expect(uuidFromRandom(lcg(7))).not.toBe(uuidFromRandom(lcg(8)));
+    const random = lcg(7);
+    const uuids = Array.from({ length: 100 }, () => uuidFromRandom(random));
+    expect(uuids.every((uuid) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(uuid))).toBe(true);
+    expect(new Set(uuids).size).toBe(100);
+  });
+
+  it('draws exactly sixteen values', () => {
+    let calls = 0;
+    uuidFromRandom(() => {
+      calls += 1;
+      return 0.5;
+    });
+    expect(calls).toBe(16);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cloneLogPath, parseDomainXml, rewriteDomainForClone, type CloneRewrite } from '../../../src/domain/domain-xml';
 import { ErrorCode, KvmCloneError } from '../../../src/errors';
+import { autoFirmwareXml, uefiXml } from './fixtures/domains';
 
 /** Roughly what `virsh dumpxml --inactive web` prints. */
 const sourceXml = `<domain type='kvm'>
@@ -223,5 +224,235 @@ describe('cloneLogPath', () => {
   it('prefixes the source file name with the new name inside logDir', () => {
     expect(cloneLogPath('/var/log/clones', 'web2', '/var/log/libvirt/qemu/web.log')).toBe('/var/log/clones/web2-web.log');
     expect(cloneLogPath('/var/log/clones//', 'web2', 'console.log')).toBe('/var/log/clones/web2-console.log');
+  });
+});
+
+describe('parseDomainXml on a UEFI guest', () => {
+  const summary = parseDomainXml(uefiXml);
+
+  it('exposes loader, NVRAM file and template, machine and emulator', () => {
+    expect(summary).toMatchObject({
+      name: 'win11',
+      uuid: '0c7a1f5e-9b7d-4b65-a0a8-6d7f0c6f2d11',
+      domainType: 'kvm',
+      arch: 'x86_64',
+      machine: 'pc-q35-8.2',
+      emulator: '/usr/bin/qemu-system-x86_64',
+      loaderPath: '/usr/share/OVMF/OVMF_CODE_4M.ms.fd',
+      nvramPath: '/var/lib/libvirt/qemu/nvram/win11_VARS.fd',
+      nvramTemplate: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
+    });
+    expect(summary.firmware).toBeUndefined();
+  });
+
+  it('reads the emulated TPM with its model and version', () => {
+    expect(summary.tpm).toEqual({ model: 'tpm-crb', backend: 'emulator', version: '2.0' });
+  });
+
+  it('reads a pool volume by pool and volume, with no path until the caller resolves one', () => {
+    expect(summary.disks[0]).toEqual({ target: 'sda', device: 'disk', type: 'volume', format: 'qcow2', pool: 'default', volume: 'win11.qcow2', readonly: false });
+  });
+
+  it('reads CD-ROMs with and without media', () => {
+    expect(summary.disks.slice(2)).toEqual([
+      { target: 'sdc', device: 'cdrom', type: 'file', format: 'raw', sourcePath: '/srv/iso/virtio-win.iso', readonly: true },
+      { target: 'sdd', device: 'cdrom', type: 'file', format: 'raw', readonly: true },
+    ]);
+  });
+
+  it('reads network, bridge and user interfaces', () => {
+    expect(summary.interfaces).toEqual([
+      { type: 'network', mac: '52:54:00:12:34:56', source: 'lan' },
+      { type: 'bridge', mac: '52:54:00:12:34:57', source: 'br-storage' },
+      { type: 'user', mac: '52:54:00:12:34:58' },
+    ]);
+  });
+
+  it("reads libvirt 9's firmware autoselection and <nvram><source file/> form, and a passthrough TPM", () => {
+    expect(parseDomainXml(autoFirmwareXml)).toMatchObject({
+      firmware: 'efi',
+      loaderPath: '/usr/share/edk2/ovmf/OVMF_CODE.secboot.fd',
+      nvramPath: '/var/lib/libvirt/qemu/nvram/edge_VARS.fd',
+      nvramTemplate: '/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd',
+      tpm: { model: 'tpm-tis', backend: 'passthrough' },
+    });
+  });
+
+  it('leaves firmware fields and tpm out of a BIOS guest', () => {
+    const bios = parseDomainXml(sourceXml);
+    for (const key of ['firmware', 'loaderPath', 'nvramPath', 'nvramTemplate', 'tpm']) expect(bios).not.toHaveProperty(key);
+  });
+
+  it('reads an NVRAM without a path, as firmware autoselection may leave it', () => {
+    const summary = parseDomainXml(`<domain type='kvm'><name>x</name><os firmware='efi'><nvram template='/t.fd'/></os></domain>`);
+    expect(summary).toMatchObject({ firmware: 'efi', nvramTemplate: '/t.fd' });
+    expect(summary).not.toHaveProperty('nvramPath');
+  });
+});
+
+describe('rewriteDomainForClone for a complete clone', () => {
+  const base: CloneRewrite = { newName: 'win11-b', diskPaths: {}, logDir: '/var/log/clones' };
+
+  function rewritten(options: Partial<CloneRewrite>, xml = uefiXml): { xml: string; summary: ReturnType<typeof parseDomainXml> } {
+    const out = rewriteDomainForClone(xml, { ...base, ...options });
+    return { xml: out, summary: parseDomainXml(out) };
+  }
+
+  describe('networks', () => {
+    it('maps network and bridge sources and keeps portgroup, model and the user interface', () => {
+      const { xml, summary } = rewritten({ networkMap: { lan: 'prod-lan', 'br-storage': 'br1' } });
+      expect(summary.interfaces.map((iface) => [iface.type, iface.source])).toEqual([
+        ['network', 'prod-lan'],
+        ['bridge', 'br1'],
+        ['user', undefined],
+      ]);
+      expect(xml).toContain('<source network="prod-lan" portgroup="vlan10"/>');
+      expect(xml).toMatch(/<interface type="user">\s*<mac address="52:54:00:12:34:58"\/>/);
+    });
+
+    it('leaves unmapped names, and maps by attribute of the interface type only', () => {
+      const { summary } = rewritten({ networkMap: { 'br-storage': 'br1', lan: 'lan', unused: 'x' } });
+      expect(summary.interfaces.map((iface) => iface.source)).toEqual(['lan', 'br1', undefined]);
+    });
+
+    it('does not map through inherited keys', () => {
+      const xml = uefiXml.replace("network='lan'", "network='constructor'");
+      const { summary } = rewritten({ networkMap: {} }, xml);
+      expect(summary.interfaces[0]!.source).toBe('constructor');
+    });
+
+    it('leaves direct interfaces alone even when their device name is mapped', () => {
+      const xml = `<domain type='kvm'><name>d</name><devices><interface type='direct'><source dev='eth0' mode='bridge'/></interface></devices></domain>`;
+      expect(rewriteDomainForClone(xml, { ...base, networkMap: { eth0: 'eth1' } })).toContain('<source dev="eth0" mode="bridge"/>');
+    });
+  });
+
+  describe('UEFI NVRAM', () => {
+    it('points the NVRAM at the given path and keeps template and loader', () => {
+      const { xml, summary } = rewritten({ nvramPath: '/var/lib/libvirt/qemu/nvram/win11-b_VARS.fd' });
+      expect(summary).toMatchObject({
+        nvramPath: '/var/lib/libvirt/qemu/nvram/win11-b_VARS.fd',
+        nvramTemplate: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
+        loaderPath: '/usr/share/OVMF/OVMF_CODE_4M.ms.fd',
+      });
+      expect(xml).not.toContain('win11_VARS.fd');
+    });
+
+    it("turns libvirt 9's <source> form into the text form and keeps its format", () => {
+      const { xml, summary } = rewritten({ newName: 'edge-b', nvramPath: '/nvram/edge-b_VARS.fd' }, autoFirmwareXml);
+      expect(summary.nvramPath).toBe('/nvram/edge-b_VARS.fd');
+      expect(xml).toContain('<nvram template="/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd" format="raw">/nvram/edge-b_VARS.fd</nvram>');
+    });
+
+    it("clears the source's NVRAM path when none is given, keeping the template for libvirt", () => {
+      for (const source of [uefiXml, autoFirmwareXml]) {
+        const { xml, summary } = rewritten({}, source);
+        expect(summary).not.toHaveProperty('nvramPath');
+        expect(summary.nvramTemplate).toBeDefined();
+        expect(xml).not.toContain('_VARS.fd<');
+        expect(xml).not.toContain('<source file="/var/lib/libvirt/qemu/nvram');
+      }
+    });
+
+    it('drops an NVRAM element that is left with nothing in it', () => {
+      const xml = `<domain type='kvm'><name>x</name><os>
+    <loader readonly='yes' type='pflash'>/c.fd</loader>
+    <nvram>/var/lib/libvirt/qemu/nvram/x_VARS.fd</nvram>
+  </os></domain>`;
+      const out = rewriteDomainForClone(xml, base);
+      expect(out).not.toContain('nvram');
+      expect(out).toContain('<loader readonly="yes" type="pflash">/c.fd</loader>\n  </os>');
+    });
+
+    it('refuses an NVRAM path for a domain without NVRAM', () => {
+      let thrown: unknown;
+      try {
+        rewriteDomainForClone(sourceXml, { ...rewrite, nvramPath: '/nvram/x_VARS.fd' });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(KvmCloneError);
+      expect((thrown as KvmCloneError).code).toBe(ErrorCode.VALIDATION_ERROR);
+    });
+  });
+
+  describe('UUID', () => {
+    it('sets the given UUID in place of the source\'s, right after the name', () => {
+      const uuid = '9f1c2b3a-4d5e-4f60-8a7b-0c1d2e3f4a5b';
+      const { xml, summary } = rewritten({ uuid });
+      expect(summary.uuid).toBe(uuid);
+      expect(xml).not.toContain('0c7a1f5e');
+      expect(xml).toContain(`<name>win11-b</name>\n  <uuid>${uuid}</uuid>\n  <memory`);
+    });
+
+    it('adds the UUID when the source had none', () => {
+      const xml = rewriteDomainForClone(`<domain type='kvm'><name>x</name></domain>`, { ...base, uuid: '9F1C2B3A-4D5E-4F60-8A7B-0C1D2E3F4A5B' });
+      expect(xml).toBe('<domain type="kvm"><name>win11-b</name><uuid>9F1C2B3A-4D5E-4F60-8A7B-0C1D2E3F4A5B</uuid></domain>');
+    });
+
+    it.each(['', 'not-a-uuid', '9f1c2b3a4d5e4f608a7b0c1d2e3f4a5b', '9f1c2b3a-4d5e-4f60-8a7b-0c1d2e3f4a5b</uuid>'])('refuses %j as a UUID', (uuid) => {
+      let thrown: unknown;
+      try {
+        rewriteDomainForClone(uefiXml, { ...base, uuid });
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as KvmCloneError).code).toBe(ErrorCode.VALIDATION_ERROR);
+    });
+  });
+
+  describe('disks', () => {
+    it('makes a copied pool volume a file disk at its new path, without pool, volume or backing store', () => {
+      const { xml, summary } = rewritten({ diskPaths: { sda: '/images/win11-b-sda.qcow2' } });
+      expect(summary.disks[0]).toEqual({ target: 'sda', device: 'disk', type: 'file', format: 'qcow2', sourcePath: '/images/win11-b-sda.qcow2', readonly: false });
+      expect(xml).toContain('<source file="/images/win11-b-sda.qcow2"/>');
+      expect(xml).not.toContain('pool=');
+      expect(xml).not.toContain('backingStore');
+      expect(xml).toContain('<boot order="1"/>');
+    });
+
+    it('makes any copied disk a pool volume when the destination is a pool, winning over diskPaths', () => {
+      const { xml, summary } = rewritten({
+        diskPaths: { sda: '/ignored.qcow2', sdb: '/ignored.img' },
+        volumeDisks: { sda: { pool: 'fast', volume: 'win11-b-sda.qcow2' }, sdb: { pool: 'fast', volume: 'win11-b-sdb.img' } },
+      });
+      expect(summary.disks.slice(0, 2)).toEqual([
+        { target: 'sda', device: 'disk', type: 'volume', format: 'qcow2', pool: 'fast', volume: 'win11-b-sda.qcow2', readonly: false },
+        { target: 'sdb', device: 'disk', type: 'volume', format: 'raw', pool: 'fast', volume: 'win11-b-sdb.img', readonly: false },
+      ]);
+      expect(xml).not.toContain('/ignored');
+      expect(xml).not.toContain('/srv/scratch');
+    });
+
+    it('drops an iSCSI volume mode along with the old pool', () => {
+      const xml = uefiXml.replace("<source pool='default' volume='win11.qcow2'/>", "<source pool='iscsi' volume='unit:0:0:1' mode='host'/>");
+      expect(rewritten({ volumeDisks: { sda: { pool: 'fast', volume: 'v' } } }, xml).xml).toContain('<source pool="fast" volume="v"/>');
+      expect(rewritten({ diskPaths: { sda: '/images/v.img' } }, xml).xml).toContain('<source file="/images/v.img"/>');
+    });
+
+    it('points a copied CD-ROM at its copy, still read-only and raw', () => {
+      const { summary } = rewritten({ diskPaths: { sdc: '/images/win11-b-sdc.iso' } });
+      expect(summary.disks[2]).toEqual({ target: 'sdc', device: 'cdrom', type: 'file', format: 'raw', sourcePath: '/images/win11-b-sdc.iso', readonly: true });
+    });
+
+    it('keeps CD-ROM media referenced by default, and an empty drive empty even if mapped', () => {
+      const { summary } = rewritten({ diskPaths: { sdd: '/images/nothing.iso' } });
+      expect(summary.disks[2]!.sourcePath).toBe('/srv/iso/virtio-win.iso');
+      expect(summary.disks[3]).toEqual({ target: 'sdd', device: 'cdrom', type: 'file', format: 'raw', readonly: true });
+    });
+
+    it('removes excluded disks without leaving blank lines', () => {
+      const { xml, summary } = rewritten({ removeDisks: ['sdb', 'sdd'] });
+      expect(summary.disks.map((disk) => disk.target)).toEqual(['sda', 'sdc']);
+      expect(xml).not.toContain('/srv/scratch');
+      expect(xml).not.toMatch(/\n\s*\n/);
+    });
+
+    it('keeps the TPM, loader and features as they were', () => {
+      const { xml, summary } = rewritten({});
+      expect(summary.tpm).toEqual({ model: 'tpm-crb', backend: 'emulator', version: '2.0' });
+      expect(xml).toContain('<smm state="on"/>');
+      expect(summary.uuid).toBeUndefined();
+    });
   });
 });

@@ -21,9 +21,22 @@ function validationError(input: unknown, schema: z.ZodType = cloneInputSchema, w
 describe('cloneInputSchema defaults', () => {
   it('fills in every default and leaves newName and destDir absent', () => {
     const options = validate(cloneInputSchema, minimal, 'clone input');
-    expect(options).toEqual({ ...minimal, parallel: 4, verify: true, preserveMac: false, start: false, timeout: 3600 });
-    expect('newName' in options).toBe(false);
-    expect('destDir' in options).toBe(false);
+    expect(options).toEqual({
+      ...minimal,
+      force: false,
+      dryRun: false,
+      parallel: 4,
+      compress: false,
+      verify: true,
+      preserveMac: false,
+      timeout: 3600,
+      start: false,
+      networkMap: {},
+      copyCdroms: false,
+      excludeDisks: [],
+      flattenBackingChain: false,
+    });
+    for (const absent of ['newName', 'destDir', 'destPool', 'bandwidthLimit']) expect(absent in options).toBe(false);
   });
 
   it('fills in the defaults of an inline host spec', () => {
@@ -74,6 +87,12 @@ describe('validate error codes', () => {
     ['parallel 0', { parallel: 0 }, ErrorCode.VALIDATION_ERROR, 'parallel'],
     ['parallel 65', { parallel: 65 }, ErrorCode.VALIDATION_ERROR, 'parallel'],
     ['verify as a string', { verify: 'yes' }, ErrorCode.VALIDATION_ERROR, 'verify'],
+    ['a bandwidth limit with an unknown unit', { bandwidthLimit: '10X' }, ErrorCode.INVALID_BANDWIDTH, 'bandwidthLimit'],
+    ['a zero bandwidth limit', { bandwidthLimit: 0 }, ErrorCode.INVALID_BANDWIDTH, 'bandwidthLimit'],
+    ['a network map to a name with a space', { networkMap: { default: 'lan name' } }, ErrorCode.VALIDATION_ERROR, 'networkMap.default'],
+    ['a network map from a name ending in name', { networkMap: { 'bad name': 'lan' } }, ErrorCode.VALIDATION_ERROR, 'networkMap.bad name'],
+    ['an excluded disk that is no target', { excludeDisks: ['../vda'] }, ErrorCode.VALIDATION_ERROR, 'excludeDisks.0'],
+    ['destDir and destPool together', { destDir: '/srv', destPool: 'images' }, ErrorCode.VALIDATION_ERROR, 'destPool'],
   ])('rejects %s with its code and names the field', (_what, change, code, field) => {
     const error = validationError({ ...minimal, ...change });
     expect(error.code).toBe(code);

@@ -1,0 +1,34 @@
+import type { FileDigest } from '../domain/clone-result';
+import type { HostRef } from '../domain/schemas/host';
+import type { Extent } from '../domain/transfer-plan';
+import { remoteSha256 } from '../hosts/remote-digest';
+import { activityBody, withHost, type ActivityDeps } from './deps';
+
+export interface VerifyRangeInput {
+  source: HostRef;
+  destination: HostRef;
+  sourcePath: string;
+  destinationPath: string;
+  range: Extent;
+}
+
+export interface RangeDigests {
+  source: FileDigest;
+  destination: FileDigest;
+}
+
+export function verifyRange(deps: ActivityDeps) {
+  /**
+   * SHA-256 of one range on each host, from the bytes on disk, at the same time. The
+   * workflow compares them and copies the range again on a mismatch.
+   */
+  return async function verifyRange(input: VerifyRangeInput): Promise<RangeDigests> {
+    return activityBody(async () => {
+      const [source, destination] = await Promise.all([
+        withHost(deps, input.source, (session) => remoteSha256(session, input.sourcePath, input.range)),
+        withHost(deps, input.destination, (session) => remoteSha256(session, input.destinationPath, input.range)),
+      ]);
+      return { source, destination };
+    });
+  };
+}

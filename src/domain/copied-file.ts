@@ -1,0 +1,66 @@
+import type { DataWindow } from './transfer-plan';
+
+/**
+ * What a file is to the domain: a disk's top image, a lower layer of its backing chain,
+ * a CD-ROM image, or the UEFI variable store.
+ */
+export type FileRole = 'disk' | 'backing' | 'cdrom' | 'nvram';
+
+/** A file on the source host that the clone copies. */
+export interface SourceFile {
+  role: FileRole;
+  /** The disk target (`vda`) the file belongs to; `nvram` for the variable store. */
+  target: string;
+  /** 0 for a disk's top image, 1.. for its backing layers, top to bottom. */
+  depth: number;
+  sourcePath: string;
+  format: string;
+  /** Apparent size of the file: what the copy will measure. */
+  fileSize: number;
+  virtualSize: number;
+  /** Bytes the file occupies on disk. */
+  allocatedSize: number;
+  /** Format of the layer below, for a file with a backing file. */
+  backingFormat?: string;
+}
+
+/** A source file and where its copy goes. */
+export interface PlannedFile extends SourceFile {
+  destinationPath: string;
+  /** Where the copy is written until it is verified; renamed to `destinationPath` after. */
+  partialPath: string;
+}
+
+/** Where a file holds data, in coarse windows, as mapped just before the copy. */
+export interface FileDataMap {
+  dataWindows: DataWindow[];
+  dataBytes: number;
+}
+
+/** Files copied while the guest keeps writing: the writable top images of disks. */
+export function isLiveDisk(file: SourceFile): boolean {
+  return file.role === 'disk';
+}
+
+/**
+ * A partial copy's name beside its final one. The operation's tag keeps two attempts
+ * apart, and the suffix says what the file is to anyone who finds it after a crash.
+ */
+export function partialPathFor(destinationPath: string, operationTag: string): string {
+  return `${destinationPath}.kvm-clone-${operationTag}.part`;
+}
+
+/** The overlay a live snapshot puts beside a disk's base image while it is copied. */
+export function overlayPathFor(basePath: string, operationTag: string): string {
+  return `${basePath}.kvm-clone-${operationTag}.overlay`;
+}
+
+/** A short tag from a workflow ID, for file names: stable across retries and replays. */
+export function operationTag(workflowId: string, runId: string): string {
+  let hash = 0x811c9dc5;
+  for (const char of `${workflowId}/${runId}`) {
+    hash ^= char.charCodeAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}

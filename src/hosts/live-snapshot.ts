@@ -1,0 +1,131 @@
+import { ErrorCode, KvmCloneError } from '../errors';
+import { parseDomainXml } from '../domain/domain-xml';
+import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
+import { describeHost, type SshSession } from './ssh-session';
+
+/** A disk held still by an external overlay while the guest keeps running on top of it. */
+export interface FrozenDisk {
+  target: string;
+  /** The file the guest ran on before, now read-only for qemu: what the clone copies. */
+  basePath: string;
+  overlayPath: string;
+}
+
+export type SnapshotConsistency = 'quiesced' | 'crash-consistent';
+
+export type MergeOutcome = 'merged-live' | 'merged-offline' | 'nothing-to-merge';
+
+const blockJobPollMs = 500;
+
+/** virsh splits --diskspec at commas; a literal comma is written twice. */
+function escapeDiskspec(value: string): string {
+  return value.replace(/,/g, ',,');
+}
+const blockJobPolls = 1200;
+
+/**
+ * External disk-only snapshots of a running domain, and merging them back: the way to
+ * read a running VM's disks consistently without stopping it. Every step checks the
+ * domain's current state first, so a retried activity picks up where a lost one stopped.
+ */
+export class LiveSnapshot {
+  constructor(
+    private readonly session: SshSession,
+    private readonly vmName: string,
+  ) {}
+
+  private virsh(args: ShellFragment): ShellFragment {
+    return sh`virsh --quiet -c ${this.session.host.libvirtUri} ${args}`;
+  }
+
+  private where(): string {
+    return describeHost(this.session.host);
+  }
+
+  /** The domain's state as virsh names it. */
+  async state(): Promise<string> {
+    return (await this.session.run(this.virsh(sh`domstate --domain ${this.vmName}`), { what: 'virsh domstate', failureCode: ErrorCode.LIBVIRT_ERROR })).trim();
+  }
+
+  /** Which file each disk target currently runs on (the live definition when running). */
+  async currentSources(): Promise<Map<string, string>> {
+    const xml = await this.session.run(this.virsh(sh`dumpxml --domain ${this.vmName}`), { what: 'virsh dumpxml', failureCode: ErrorCode.LIBVIRT_ERROR });
+    const sources = new Map<string, string>();
+    for (const disk of parseDomainXml(xml).disks) if (disk.sourcePath) sources.set(disk.target, disk.sourcePath);
+    return sources;
+  }
+
+  /** True when a qemu guest agent answers inside the guest, so filesystems can be frozen. */
+  async guestAgentResponds(): Promise<boolean> {
+    const result = await this.session.exec(this.virsh(sh`qemu-agent-command --timeout 5 --domain ${this.vmName} ${'{"execute":"guest-ping"}'}`));
+    return result.exitCode === 0;
+  }
+
+  /**
+   * Puts an overlay on top of every disk in `disks`; other disk targets are left alone.
+   * With `quiesce`, the guest agent freezes filesystems for the instant of the snapshot.
+   */
+  async freeze(disks: FrozenDisk[], otherTargets: string[], quiesce: boolean): Promise<void> {
+    const current = await this.currentSources();
+    if (disks.every((disk) => current.get(disk.target) === disk.overlayPath)) return;
+    // A failed earlier attempt may have left an overlay file that libvirt would refuse to overwrite.
+    const stale = disks.filter((disk) => current.get(disk.target) !== disk.overlayPath).map((disk) => disk.overlayPath);
+    await this.session.run(sh`rm -f -- ${stale}`, { what: 'removing stale overlays' });
+    const specs = [
+      ...disks.map((disk) => sh`--diskspec ${`${disk.target},snapshot=external,file=${escapeDiskspec(disk.overlayPath)}`}`),
+      ...otherTargets.map((target) => sh`--diskspec ${`${target},snapshot=no`}`),
+    ];
+    const name = `kvm-clone-${Date.now()}`;
+    await this.session.run(
+      this.virsh(sh`snapshot-create-as --domain ${this.vmName} --name ${name} --disk-only --atomic --no-metadata ${quiesce ? sh`--quiesce` : sh``} ${joinShell(specs, ' ')}`),
+      { what: 'virsh snapshot-create-as', failureCode: ErrorCode.LIBVIRT_ERROR },
+    );
+  }
+
+  /**
+   * Folds each overlay back into its base and removes it, leaving the domain on its
+   * original files. A running domain is merged live (`blockcommit --active --pivot`);
+   * one that stopped meanwhile is merged with `qemu-img commit` and its persistent
+   * definition restored from `originalXml`.
+   */
+  async mergeBack(disks: FrozenDisk[], originalXml: string): Promise<MergeOutcome> {
+    const state = await this.state();
+    const current = await this.currentSources();
+    const onOverlay = disks.filter((disk) => current.get(disk.target) === disk.overlayPath);
+    let outcome: MergeOutcome = 'nothing-to-merge';
+    if (onOverlay.length > 0) {
+      if (state === 'running' || state === 'paused') {
+        for (const disk of onOverlay) await this.commitLive(disk);
+        outcome = 'merged-live';
+      } else {
+        for (const disk of onOverlay) {
+          await this.session.run(sh`qemu-img commit -f qcow2 -- ${disk.overlayPath}`, { what: `qemu-img commit ${disk.overlayPath}`, failureCode: ErrorCode.LIBVIRT_ERROR });
+        }
+        await this.session.run(this.virsh(sh`define --file /dev/stdin`), { what: 'virsh define', failureCode: ErrorCode.LIBVIRT_ERROR, stdin: originalXml });
+        outcome = 'merged-offline';
+      }
+    }
+    await this.session.run(sh`rm -f -- ${disks.map((disk) => disk.overlayPath)}`, { what: 'removing overlays' });
+    return outcome;
+  }
+
+  private async commitLive(disk: FrozenDisk): Promise<void> {
+    const commit = await this.session.exec(this.virsh(sh`blockcommit --domain ${this.vmName} ${disk.target} --active --pivot --wait`));
+    if (commit.exitCode === 0) return;
+    // A commit that a lost attempt started is still running: wait for it and pivot.
+    for (let poll = 0; poll < blockJobPolls; poll++) {
+      const info = await this.session.exec(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --info`));
+      const text = `${info.stdout.toString('utf8')}${info.stderr}`;
+      if (/No current block job/i.test(text)) {
+        if ((await this.currentSources()).get(disk.target) !== disk.overlayPath) return;
+        throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: merging ${disk.overlayPath} back into ${disk.basePath} failed: ${commit.stderr.trim()}`);
+      }
+      if (/100 %/.test(text)) {
+        await this.session.run(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --pivot`), { what: 'virsh blockjob --pivot', failureCode: ErrorCode.LIBVIRT_ERROR });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, blockJobPollMs));
+    }
+    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: the block commit of ${disk.target} of '${this.vmName}' did not finish`);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * A kvm-clone worker in a process of its own, so a test can SIGKILL it mid-copy the way
+ * a crash or an OOM kill would. Configured by one JSON argument; prints READY once polling.
+ *
+ *   tsx test/helpers/worker-process.ts '{"address": ..., "taskQueue": ..., "hosts": {...}, "workflowBundlePath": ...}'
+ */
+import { NativeConnection } from '@temporalio/worker';
+import type { HostSpecInput } from '../../src/domain/schemas/host';
+import { createKvmCloneWorker } from '../../src/worker';
+
+interface WorkerProcessOptions {
+  address: string;
+  taskQueue: string;
+  hosts: Record<string, HostSpecInput>;
+  workflowBundlePath: string;
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessOptions;
+  const connection = await NativeConnection.connect({ address: options.address });
+  const { worker } = await createKvmCloneWorker({
+    connection,
+    taskQueue: options.taskQueue,
+    hosts: options.hosts,
+    workflowBundle: { codePath: options.workflowBundlePath },
+  });
+  const running = worker.run();
+  process.stdout.write('READY\n');
+  process.on('SIGTERM', () => worker.shutdown());
+  await running;
+  await connection.close();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+import { readdir } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { parseDomainXml } from '../../../src/domain/domain-xml';
+import { ErrorCode } from '../../../src/errors';
+import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
+import { guestWriterScript, lastWriterRecord, waitForWriter, writeStopFlag } from '../../helpers/guest-writer';
+import { useTestEnvironment } from '../../helpers/temporal';
+
+const lab = new Lab(inject('labFile'));
+const testEnvironment = useTestEnvironment(lab.aliases());
+async function startWriter(vm: LabVm): Promise<void> {
+  await lab.virsh('a', 'start', '--domain', vm.name);
+  await waitForWriter(`${vm.dir}/console.log`);
+}
+
+/** The source ended as it began: on its own files, with no overlay left beside them. */
+async function expectSourceRestored(vm: LabVm, originalXml: string): Promise<void> {
+  const live = parseDomainXml(await lab.virsh('a', 'dumpxml', '--domain', vm.name));
+  const persistent = parseDomainXml(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', vm.name));
+  const original = parseDomainXml(originalXml);
+  expect(live.disks.map((disk) => disk.sourcePath)).toEqual(original.disks.map((disk) => disk.sourcePath));
+  expect(persistent.disks.map((disk) => disk.sourcePath)).toEqual(original.disks.map((disk) => disk.sourcePath));
+  expect((await readdir(vm.dir)).filter((file) => file.includes('.kvm-clone-'))).toEqual([]);
+}
+
+describe('cloneVM of a running VM', () => {
+  it('copies a running guest that keeps writing, merges the source back, and the copy boots', async () => {
+    const name = uniqueVmName('live');
+    const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, dataSize: '256M', fillMib: 96 });
+    const originalXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
+    await startWriter(vm);
+    try {
+      const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
+
+      expect(result).toMatchObject({ success: true, consistency: 'crash-consistent' });
+      for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
+      expect(await lab.domainState('a', name)).toBe('running');
+      await expectSourceRestored(vm, originalXml);
+
+      // Writes made after the snapshot went to the overlay and were merged into the source's base.
+      const copiedData = result.files.find((file) => file.target === 'vdb')!.destinationPath;
+      const recordsInCopy = await lastWriterRecord(copiedData);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await lab.virsh('a', 'destroy', '--domain', name);
+      expect(await lastWriterRecord(`${vm.dir}/data.img`)).toBeGreaterThan(recordsInCopy);
+
+      await writeStopFlag(copiedData);
+      const consoleLog = `${lab.host('b').storageDir}/${name}_clone-console.log`;
+      const console = await lab.bootAndReadConsole('b', `${name}_clone`, consoleLog);
+      expect(console).toContain(`KVMCLONE-ROOT-MARKER ${vm.rootMarker}`);
+      expect(console).toContain(`KVMCLONE-DATA-MARKER ${vm.dataMarker}`);
+    } finally {
+      if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
+    }
+  });
+
+  it('cancelling the clone of a running VM merges the source back and cleans the destination', async () => {
+    const name = uniqueVmName('livecancel');
+    const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, dataSize: '4G', fillMib: 1536 });
+    const originalXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
+    await startWriter(vm);
+    try {
+      const client = testEnvironment().client;
+      const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
+      for (let attempt = 0; attempt < 300; attempt++) {
+        const progress = await client.progress(handle.workflowId);
+        if (progress.phase === 'copying' && progress.bytesDone > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await client.cancel(handle.workflowId);
+
+      await expect(client.result(handle.workflowId)).rejects.toMatchObject({ code: ErrorCode.OPERATION_CANCELLED_ERROR });
+      expect(await lab.domainState('a', name)).toBe('running');
+      await expectSourceRestored(vm, originalXml);
+      expect((await readdir(lab.host('b').storageDir)).filter((file) => file.startsWith(`${name}_clone`))).toEqual([]);
+      expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();
+    } finally {
+      if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
+    }
+  });
+});
