@@ -1,8 +1,11 @@
 import type { ClientChannel } from 'ssh2';
 import { ErrorCode, KvmCloneError } from '../errors';
+import type { CompressionCodec } from '../domain/compression';
 import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
 import { totalLength, type Extent } from '../domain/transfer-plan';
+import { RateLimiter } from './rate-limiter';
 import { describeHost, type SshSession } from './ssh-session';
+import { throttle } from './throttle';
 
 const blockSize = '4M';
 
@@ -28,6 +31,39 @@ export function writeExtentsCommand(path: string, extents: readonly Extent[]): S
   );
 }
 
+const compressors: Record<Exclude<CompressionCodec, 'none'>, { compress: ShellFragment; decompress: ShellFragment }> = {
+  // Level 1 and all cores: the relay must keep up with the network, not squeeze every byte.
+  zstd: { compress: sh`zstd -1 -T0 -c -q`, decompress: sh`zstd -d -c -q` },
+  lz4: { compress: sh`lz4 -1 -c -q`, decompress: sh`lz4 -d -c -q` },
+};
+
+/**
+ * Sent after the extents in a compressed stream. The worker sees only compressed bytes, so
+ * it cannot count the data; instead the destination checks that exactly this many bytes
+ * remain once its `dd`s have taken theirs. Fewer means the source sent short (a `dd` that
+ * hits the end of the file exits 0), more means it sent too much.
+ */
+const endMarker = 'KVM-CLONE-END-OF-EXTENTS';
+
+/** bash, for `pipefail`: without it a pipeline reports only its last command's status. */
+function bashPipefail(script: ShellFragment): ShellFragment {
+  return sh`bash -c ${`set -o pipefail; ${script.text}`}`;
+}
+
+/** Source side with compression: the extents and the end marker, compressed, on stdout. */
+export function readCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
+  return bashPipefail(sh`{ ${readExtentsCommand(path, extents)} && printf %s ${endMarker}; } | ${compressors[codec].compress}`);
+}
+
+/** Destination side with compression: decompresses, writes the extents, then checks the stream's length. */
+export function writeCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
+  const expected = totalLength(extents);
+  const wrongLength = `kvm-clone: the stream from the source did not hold exactly the ${expected} bytes expected (the file changed during the copy?)`;
+  // head reads one byte more than the marker so that a longer tail shows up too.
+  const checkLength = sh`{ [ "$(head -c ${endMarker.length + 1} | wc -c)" -eq ${endMarker.length} ] || { echo ${wrongLength} >&2; exit 1; }; }`;
+  return bashPipefail(sh`${compressors[codec].decompress} | { ${writeExtentsCommand(path, extents)} && ${checkLength}; }`);
+}
+
 interface ChannelOutcome {
   exitCode: number | null;
   stderr: string;
@@ -51,8 +87,31 @@ export interface RelayOptions {
   sourcePath: string;
   destinationPath: string;
   extents: readonly Extent[];
+  /** Codec both hosts have (see chooseCompression); default 'none'. */
+  compression?: CompressionCodec;
+  /** Caps this one stream; parallel streams each get their own share. Default: unlimited. */
+  bytesPerSecond?: number;
+  /** Called as bytes arrive from the source: wire bytes, i.e. compressed ones when compressing. */
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
+}
+
+export interface RelayResult {
+  /** Bytes of the file written on the destination: the extents' total length. */
+  dataBytes: number;
+  /** Bytes that crossed the wire from the source; fewer than dataBytes when compression pays. */
+  wireBytes: number;
+}
+
+function relayCommands(options: RelayOptions): { read: ShellFragment; write: ShellFragment } {
+  const codec = options.compression ?? 'none';
+  if (codec === 'none') {
+    return { read: readExtentsCommand(options.sourcePath, options.extents), write: writeExtentsCommand(options.destinationPath, options.extents) };
+  }
+  return {
+    read: readCompressedExtentsCommand(options.sourcePath, options.extents, codec),
+    write: writeCompressedExtentsCommand(options.destinationPath, options.extents, codec),
+  };
 }
 
 /**
@@ -60,12 +119,13 @@ export interface RelayOptions {
  * this worker (relay mode): the hosts need no SSH trust between them. Resolves once the
  * destination has written every byte.
  */
-export async function relayExtents(options: RelayOptions): Promise<number> {
+export async function relayExtents(options: RelayOptions): Promise<RelayResult> {
   const expected = totalLength(options.extents);
-  if (expected === 0) return 0;
+  if (expected === 0) return { dataBytes: 0, wireBytes: 0 };
   options.signal?.throwIfAborted();
-  const reader = await options.source.openExec(readExtentsCommand(options.sourcePath, options.extents));
-  const writer = await options.destination.openExec(writeExtentsCommand(options.destinationPath, options.extents)).catch((error: unknown) => {
+  const commands = relayCommands(options);
+  const reader = await options.source.openExec(commands.read);
+  const writer = await options.destination.openExec(commands.write).catch((error: unknown) => {
     reader.close();
     throw error;
   });
@@ -79,28 +139,51 @@ export async function relayExtents(options: RelayOptions): Promise<number> {
     relayed += chunk.length;
     options.onBytes?.(chunk.length);
   });
-  const abort = () => {
+  // Drained after closing for the same reason: a paused reader would never emit 'close'.
+  const stopReader = () => {
+    reader.unpipe();
     reader.close();
+    reader.resume();
+  };
+  const abort = () => {
+    stopReader();
     writer.close();
   };
   options.signal?.addEventListener('abort', abort, { once: true });
+  // Nothing reads the source once the writer has failed; it would wait forever for window
+  // space. Its failure from being cut off then says nothing, so the writer's is reported.
+  let readerExited = false;
+  let readerCutOff = false;
+  reader.once('exit', () => {
+    readerExited = true;
+  });
+  void writerDone.then((written) => {
+    if (written.exitCode === 0 || readerExited) return;
+    readerCutOff = true;
+    stopReader();
+  });
+  const pacer = options.bytesPerSecond === undefined ? undefined : throttle(new RateLimiter(options.bytesPerSecond));
   try {
     // pipe(), not pipeline(): the writer may close as soon as it has every byte, before
     // the reader's exit status arrives, and pipeline() would then destroy the reader.
-    reader.pipe(writer);
+    if (pacer) reader.pipe(pacer).pipe(writer);
+    else reader.pipe(writer);
     const [read, written] = await Promise.all([readerDone, writerDone]);
     options.signal?.throwIfAborted();
-    if (read.exitCode !== 0) {
+    // A source that failed on its own explains the destination's failure too: report it first.
+    if (read.exitCode !== 0 && !readerCutOff) {
       throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${describeHost(options.source.host)}: reading ${options.sourcePath} failed: ${read.stderr || `exit ${read.exitCode}`}`);
     }
     if (written.exitCode !== 0) {
       throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${describeHost(options.destination.host)}: writing ${options.destinationPath} failed: ${written.stderr || `exit ${written.exitCode}`}`);
     }
-    if (relayed !== expected) {
+    // Compressed streams are length-checked by the destination command instead.
+    if ((options.compression ?? 'none') === 'none' && relayed !== expected) {
       throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `relayed ${relayed} bytes of ${options.sourcePath} where ${expected} were expected (the file changed during the copy?)`);
     }
-    return relayed;
+    return { dataBytes: expected, wireBytes: relayed };
   } finally {
     options.signal?.removeEventListener('abort', abort);
+    pacer?.destroy();
   }
 }

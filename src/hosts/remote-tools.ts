@@ -8,6 +8,7 @@ export interface RemoteTools {
   perl: boolean;
   qemuImg: boolean;
   zstd: boolean;
+  lz4: boolean;
 }
 
 const probed = new Map<string, Promise<RemoteTools>>();
@@ -25,7 +26,7 @@ export function remoteTools(session: SshSession): Promise<RemoteTools> {
 }
 
 async function probeTools(session: SshSession): Promise<RemoteTools> {
-  const names = ['python3', 'perl', 'qemu-img', 'zstd'];
+  const names = ['python3', 'perl', 'qemu-img', 'zstd', 'lz4'];
   const output = await session.run(sh`for tool in ${names}; do command -v "$tool" >/dev/null 2>&1 && echo "$tool"; done; true`, {
     what: 'probing tools',
   });
@@ -33,5 +34,5 @@ async function probeTools(session: SshSession): Promise<RemoteTools> {
   // Tests force the slower paths to prove they work.
   const disabled = new Set((process.env.KVM_CLONE_DISABLE_REMOTE_TOOLS ?? '').split(',').filter(Boolean));
   const has = (name: string) => found.has(name) && !disabled.has(name);
-  return { python3: has('python3'), perl: has('perl'), qemuImg: has('qemu-img'), zstd: has('zstd') };
+  return { python3: has('python3'), perl: has('perl'), qemuImg: has('qemu-img'), zstd: has('zstd'), lz4: has('lz4') };
 }

@@ -41,9 +41,11 @@ afterAll(async () => {
 describe('cloneVM survives a killed worker', () => {
   it('a worker SIGKILLed mid-range is replaced and the clone resumes from the last confirmed batch', async () => {
     const name = uniqueVmName('resume');
-    const vm = await lab.makeVm('a', name, { dataSize: '4G', fillMib: 1536 });
+    const vm = await lab.makeVm('a', name, { dataSize: '2G', fillMib: 768 });
     const first = await startWorkerProcess();
-    const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
+    // The bandwidth limit makes a 128 MiB batch take seconds, longer than the heartbeat
+    // throttle, so the kill below lands inside a range that has confirmed a batch.
+    const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1, bandwidthLimit: '40M' });
 
     // Kill the worker once a range has confirmed a batch but not finished.
     for (let poll = 0; ; poll++) {

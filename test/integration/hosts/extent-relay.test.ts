@@ -1,0 +1,138 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { CompressionCodec } from '../../../src/domain/compression';
+import { hostSpecSchema } from '../../../src/domain/schemas/host';
+import { joinShell, sh, type ShellFragment } from '../../../src/domain/shell-quote';
+import { MiB, totalLength, type Extent } from '../../../src/domain/transfer-plan';
+import { ErrorCode } from '../../../src/errors';
+import { relayExtents, type RelayOptions } from '../../../src/hosts/extent-relay';
+import { openSshSession, type SshSession } from '../../../src/hosts/ssh-session';
+import { Lab } from '../../helpers/lab';
+
+const run = promisify(execFile);
+const lab = new Lab(inject('labFile'));
+const suffix = Math.random().toString(36).slice(2, 8);
+const sourcePath = `${lab.host('a').storageDir}/relay-source-${suffix}.img`;
+const destinationPath = (name: string) => `${lab.host('b').storageDir}/relay-${name}-${suffix}.img`;
+const fileSize = 24 * MiB;
+/** Random data (incompressible) and text (compressible), with holes between. */
+const extents: Extent[] = [
+  { start: 0, length: 1 * MiB },
+  { start: 4 * MiB, length: 2 * MiB },
+  { start: 10 * MiB, length: 256 * 1024 },
+  { start: 23 * MiB, length: 1 * MiB },
+];
+const codecs: CompressionCodec[] = ['none', 'zstd', 'lz4'];
+
+let source: SshSession;
+let destination: SshSession;
+const destinations: string[] = [];
+
+/** The file's data extents as the local kernel sees them (SEEK_DATA/SEEK_HOLE): where the holes are. */
+async function dataLayout(path: string): Promise<Extent[]> {
+  const script = `
+import json, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+end, position, extents = os.fstat(fd).st_size, 0, []
+while position < end:
+    try:
+        data = os.lseek(fd, position, os.SEEK_DATA)
+    except OSError:
+        break
+    hole = os.lseek(fd, data, os.SEEK_HOLE)
+    extents.append({"start": data, "length": hole - data})
+    position = hole
+print(json.dumps(extents))
+`;
+  const { stdout } = await run('python3', ['-c', script, path]);
+  return JSON.parse(stdout) as Extent[];
+}
+
+async function sha256(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+async function freshDestination(name: string): Promise<string> {
+  const path = destinationPath(name);
+  destinations.push(path);
+  await destination.run(sh`rm -f ${path} && truncate -s ${fileSize} ${path}`);
+  return path;
+}
+
+function relay(overrides: Partial<RelayOptions> & { destinationPath: string }) {
+  return relayExtents({ source, destination, sourcePath, extents, ...overrides });
+}
+
+beforeAll(async () => {
+  source = await openSshSession(hostSpecSchema.parse(lab.hostSpec('a')));
+  destination = await openSshSession(hostSpecSchema.parse(lab.hostSpec('b')));
+  const [random, text, moreRandom, moreText] = extents as [Extent, Extent, Extent, Extent];
+  const fill = (input: ShellFragment, extent: Extent) =>
+    sh`${input} | head -c ${extent.length} | dd of=${sourcePath} bs=1M iflag=fullblock oflag=seek_bytes seek=${extent.start} conv=notrunc status=none`;
+  await source.run(
+    joinShell(
+      [
+        sh`rm -f ${sourcePath}`,
+        sh`truncate -s ${fileSize} ${sourcePath}`,
+        fill(sh`cat /dev/urandom`, random),
+        fill(sh`yes kvm-clone-relay`, text),
+        fill(sh`cat /dev/urandom`, moreRandom),
+        fill(sh`seq 1 1000000000`, moreText),
+      ],
+      ' && ',
+    ),
+  );
+  expect(await dataLayout(sourcePath)).toEqual(extents);
+});
+
+afterAll(async () => {
+  await source?.run(sh`rm -f ${sourcePath}`);
+  if (destinations.length > 0) await destination?.run(sh`rm -f ${destinations}`);
+  source?.close();
+  destination?.close();
+});
+
+describe('relaying extents between two lab hosts', () => {
+  it.each(codecs)('copies data and keeps holes, compression %s', async (compression) => {
+    const path = await freshDestination(compression);
+    let reported = 0;
+    const result = await relay({ destinationPath: path, compression, onBytes: (bytes) => (reported += bytes) });
+
+    expect(await sha256(path)).toBe(await sha256(sourcePath));
+    expect(await dataLayout(path)).toEqual(extents);
+    expect(result.dataBytes).toBe(totalLength(extents));
+    expect(reported).toBe(result.wireBytes);
+    if (compression === 'none') expect(result.wireBytes).toBe(result.dataBytes);
+    // 1.25 MiB is random; the 3 MiB of text shrink to almost nothing.
+    else expect(result.wireBytes).toBeLessThan(2 * MiB);
+  });
+
+  it.each(codecs)('fails with code 1006 when the source is shorter than the extents, compression %s', async (compression) => {
+    const path = await freshDestination(`short-${compression}`);
+    const pastTheEnd = [{ start: 22 * MiB, length: 4 * MiB }];
+    await expect(relay({ destinationPath: path, compression, extents: pastTheEnd })).rejects.toMatchObject({
+      code: ErrorCode.TRANSFER_ERROR,
+      message: compression === 'none' ? expect.stringContaining('were expected') : expect.stringContaining('did not hold exactly the 4194304 bytes'),
+    });
+  });
+
+  it.each(codecs)('fails with code 1006, without hanging, when the destination cannot be written, compression %s', async (compression) => {
+    const path = `${lab.host('b').storageDir}/no-such-dir-${suffix}/disk.img`;
+    await expect(relay({ destinationPath: path, compression })).rejects.toMatchObject({
+      code: ErrorCode.TRANSFER_ERROR,
+      message: expect.stringMatching(/writing .* failed: .*No such file or directory/),
+    });
+  });
+
+  it.each(['none', 'zstd'] as const)('copies a bandwidth-limited stream intact, compression %s', async (compression) => {
+    const path = await freshDestination(`limited-${compression}`);
+    const result = await relay({ destinationPath: path, compression, bytesPerSecond: 16 * MiB });
+    expect(result.dataBytes).toBe(totalLength(extents));
+    expect(await sha256(path)).toBe(await sha256(sourcePath));
+    expect(await dataLayout(path)).toEqual(extents);
+  });
+});
