@@ -71,7 +71,9 @@ export class SshSession {
       channel.on('error', reject);
       channel.on('close', () => {
         if (exitCode === null && signal === undefined) {
-          // No exit status: the command's outcome is unknown, which must not read as "false".
+          // No exit status: the command's outcome is unknown, which must not read as "false",
+          // and a connection that loses channels this way is not handed out again.
+          this.closed = true;
           reject(new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`));
           return;
         }

@@ -1,8 +1,13 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
-/** Short calls to a host's virsh, qemu-img or shell: retried a few times over a flaky link. */
+/**
+ * Short calls to a host's virsh, qemu-img or shell: retried a few times over a flaky link.
+ * A cancelled workflow waits for the call in flight, so cleanup never races the change
+ * it undoes (a snapshot finishing after its merge-back, a file created after its removal).
+ */
 export const hostCallOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 };
 
@@ -12,6 +17,8 @@ export const hostCallOptions: ActivityOptions = {
  */
 export const transferOptions: ActivityOptions = {
   startToCloseTimeout: '12 hours',
+  // The transfer stops writing before cleanup removes its file; else a new batch could recreate it.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
 };

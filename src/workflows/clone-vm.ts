@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { cloneRewriteFor, destinationFileName } from '../domain/clone-rewrite';
@@ -292,7 +292,8 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
     await compensations.unwind();
     progress.phase = 'failed';
     if (timedOut) throw timeoutFailure(options);
-    if (isCancellation(error)) throw error;
+    // A cancelled activity surfaces as an ActivityFailure; the workflow itself ends cancelled.
+    if (isCancellation(error)) throw new CancelledFailure(`clone of '${vmName}' was cancelled; the destination was cleaned up and the source left as it was`);
     throw failureFromInfo(failureInfo(error));
   }
 }

@@ -1,0 +1,60 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Lab } from './lab';
+
+const run = promisify(execFile);
+export const bin = path.resolve(__dirname, '../../bin/kvm-clone');
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI binary (dist/, built by scripts/setup) to completion. */
+export async function kvmClone(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  try {
+    const { stdout, stderr } = await run('node', [bin, ...args], { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/** Starts the CLI as a long-running process (worker, server, follow), collecting its output. */
+export function spawnKvmClone(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; output: { stdout: string; stderr: string }; exited: Promise<number | null> } {
+  const child = spawn('node', [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (chunk: Buffer) => (output.stdout += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (output.stderr += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output, exited };
+}
+
+/** Waits until `check` holds, polling; fails with `what` after the timeout. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The lab's config (hosts a and b) plus a temporal section, written with mode 600. */
+export async function writeLabConfig(lab: Lab, file: string, temporal: { address?: string; taskQueue?: string } = {}): Promise<string> {
+  const hosts = await readFile(path.join(lab.file.labDir, 'config.yaml'), 'utf8');
+  const lines = Object.entries(temporal).map(([key, value]) => `  ${key}: ${value}\n`);
+  await writeFile(file, `${hosts}${lines.length ? `temporal:\n${lines.join('')}` : ''}`, { mode: 0o600 });
+  return file;
+}
+
+export function jsonLines(stdout: string): { type: string }[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as { type: string });
+}
