@@ -80,16 +80,20 @@ export class KvmCloneError extends Error {
     readonly code: ErrorCodeValue,
     message: string,
     readonly details: Record<string, unknown> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryable?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.retryableOverride = options?.retryable;
   }
+
+  /** Set where the situation, not the code, decides: a missing emulator is a 1009 that no retry fixes. */
+  private readonly retryableOverride: boolean | undefined;
 
   get codeName(): ErrorCodeName {
     return errorCodeName(this.code);
   }
 
   get retryable(): boolean {
-    return isRetryableCode(this.code);
+    return this.retryableOverride ?? isRetryableCode(this.code);
   }
 }

@@ -1,5 +1,5 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, createActivityDeps, type ActivityDeps } from './activities';
+import { createActivities, createActivityDeps, type Activities, type ActivityDeps } from './activities';
 import { HostRegistry } from './activities/host-registry';
 import type { HostSpecInput } from './domain/schemas/host';
 import { sshCryptoBindingLoaded } from './hosts/crypto-binding';
@@ -16,6 +16,8 @@ export interface KvmCloneWorkerOptions {
   hosts?: Record<string, HostSpecInput>;
   /** A prebuilt workflow bundle (tests bundle once); default: bundle from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Wraps the activities, e.g. to instrument them or, in tests, to inject faults at a real boundary. */
+  decorateActivities?: (activities: Activities, deps: ActivityDeps) => Activities;
   /** Extra worker options, e.g. concurrency limits. */
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'shutdownGraceTime' | 'identity'>;
 }
@@ -37,7 +39,7 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    activities: createActivities(deps),
+    activities: options.decorateActivities ? options.decorateActivities(createActivities(deps), deps) : createActivities(deps),
     // Progress shown by `status` and the CLI comes from heartbeat details, so send them
     // every few seconds rather than at the SDK's default of up to 30-60 s.
     maxHeartbeatThrottleInterval: '2 seconds',

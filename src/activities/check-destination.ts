@@ -22,6 +22,8 @@ export interface CheckDestinationInput {
   /** Final names of the copied files inside the destination directory. */
   fileNames: string[];
   networks: RequiredNetwork[];
+  /** Files the clone refers to without copying them, such as CD-ROM media. */
+  referencedFiles: string[];
   machine: Pick<DomainSummary, 'domainType' | 'emulator' | 'machine' | 'arch'>;
 }
 
@@ -31,6 +33,7 @@ export interface DestinationCheck {
   /** With force: the VM that the clone will replace, and its files. */
   replaced?: { vmName: string; paths: string[] };
   compressors: { zstd: boolean; lz4: boolean };
+  warnings: string[];
 }
 
 /** Free space kept beyond the copy itself, so a clone never fills a host's disk. */
@@ -94,8 +97,12 @@ export function checkDestination(deps: ActivityDeps) {
             { required, freeBytes },
           );
         }
+        const warnings: string[] = [];
+        for (const path of input.referencedFiles) {
+          if (!(await disk.exists(path))) warnings.push(`${path} is referenced by the clone but missing on ${where}; the clone starts once it is there (or copy it with copyCdroms)`);
+        }
         const tools = await remoteTools(session);
-        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 } };
+        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 }, warnings };
       }),
     );
   };

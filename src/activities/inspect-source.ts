@@ -38,7 +38,7 @@ async function resolveDiskPath(libvirt: Libvirt, disk: DomainDisk): Promise<stri
 
 async function describeFile(remoteDisk: RemoteDisk, path: string, missing: () => string): Promise<{ fileSize: number; format: string; virtualSize: number; allocatedSize: number }> {
   const fileSize = await remoteDisk.fileSize(path);
-  if (fileSize === undefined) throw new KvmCloneError(ErrorCode.CLONE_ERROR, missing(), { path });
+  if (fileSize === undefined) throw new KvmCloneError(ErrorCode.CLONE_ERROR, missing(), { path }, { retryable: false });
   const info = await remoteDisk.imageInfo(path);
   return { fileSize, format: info.format, virtualSize: info.virtualSize, allocatedSize: info.allocatedSize };
 }
@@ -71,7 +71,7 @@ export function inspectSource(deps: ActivityDeps) {
           throw new KvmCloneError(ErrorCode.CLONE_ERROR, `VM '${input.vmName}' on ${describeHost(session.host)} is ${state}; clone it when it is running or shut off`, {
             vmName: input.vmName,
             state,
-          });
+          }, { retryable: false });
         }
         const inactiveXml = await libvirt.dumpXml(input.vmName, { inactive: true });
         const domain = parseDomainXml(inactiveXml);
@@ -82,6 +82,7 @@ export function inspectSource(deps: ActivityDeps) {
             ErrorCode.CLONE_ERROR,
             `VM '${input.vmName}' has disks kvm-clone cannot copy: ${unsupported.map((disk) => `${disk.target} (type ${disk.type})`).join(', ')}; leave them out with excludeDisks`,
             { disks: unsupported.map((disk) => disk.target) },
+            { retryable: false },
           );
         }
         const remoteDisk = new RemoteDisk(session);

@@ -105,10 +105,10 @@ export class Libvirt {
     const reason = virshReason(result);
     const details = { host: this.where, pool };
     if (poolNotFound.test(result.stderr)) {
-      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' does not exist on ${this.where} (${this.session.host.libvirtUri})`, details);
+      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' does not exist on ${this.where} (${this.session.host.libvirtUri})`, details, { retryable: false });
     }
     if (poolInactive.test(result.stderr)) {
-      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' on ${this.where} is not active; start it with virsh pool-start`, details);
+      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' on ${this.where} is not active; start it with virsh pool-start`, details, { retryable: false });
     }
     return new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where}: ${what} failed: ${reason}`, details);
   }
@@ -182,9 +182,11 @@ export class Libvirt {
     if (emulator !== undefined) wanted.push(`emulator '${emulator}'`);
     if (machine !== undefined) wanted.push(`machine '${machine}'`);
     if (arch !== undefined) wanted.push(`arch '${arch}'`);
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where} cannot run a VM with ${wanted.join(', ')}: ${virshReason(result)}`, {
-      host: this.where,
-      ...requirement,
-    });
+    throw new KvmCloneError(
+      ErrorCode.LIBVIRT_ERROR,
+      `${this.where} cannot run a VM with ${wanted.join(', ')}: ${virshReason(result)}`,
+      { host: this.where, ...requirement },
+      { retryable: false },
+    );
   }
 }

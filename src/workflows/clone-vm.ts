@@ -73,8 +73,12 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
       bytesNeeded: inspection.files.reduce((sum, file) => sum + file.allocatedSize, 0),
       fileNames,
       networks: requiredNetworks(domain, options.networkMap),
+      referencedFiles: domain.disks
+        .filter((disk) => disk.device === 'cdrom' && disk.sourcePath && !options.excludeDisks.includes(disk.target) && !inspection.files.some((file) => file.target === disk.target))
+        .map((disk) => disk.sourcePath!),
       machine: { domainType: domain.domainType, ...(domain.emulator ? { emulator: domain.emulator } : {}), ...(domain.machine ? { machine: domain.machine } : {}), ...(domain.arch ? { arch: domain.arch } : {}) },
     });
+    warnings.push(...destinationCheck.warnings);
     const files: PlannedFile[] = inspection.files.map((file, index) => {
       const destinationPath = joinPath(destinationCheck.destDir, fileNames[index]!);
       return { ...file, destinationPath, partialPath: partialPathFor(destinationPath, tag) };

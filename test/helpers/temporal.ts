@@ -4,7 +4,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { KvmCloneClient } from '../../src/client';
 import type { HostSpecInput } from '../../src/domain/schemas/host';
-import { createKvmCloneWorker } from '../../src/worker';
+import { createKvmCloneWorker, type KvmCloneWorkerOptions } from '../../src/worker';
 
 export interface TestEnvironment {
   client: KvmCloneClient;
@@ -17,7 +17,7 @@ export interface TestEnvironment {
  * A real worker on its own task queue against the run's dev server, running the
  * workflow bundle built once in global setup, and a client bound to that queue.
  */
-export async function startTestEnvironment(hosts: Record<string, HostSpecInput>): Promise<TestEnvironment> {
+export async function startTestEnvironment(hosts: Record<string, HostSpecInput>, options: Pick<KvmCloneWorkerOptions, 'decorateActivities'> = {}): Promise<TestEnvironment> {
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
@@ -26,6 +26,7 @@ export async function startTestEnvironment(hosts: Record<string, HostSpecInput>)
     taskQueue,
     hosts,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    ...options,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
@@ -45,10 +46,10 @@ export async function startTestEnvironment(hosts: Record<string, HostSpecInput>)
 }
 
 /** Registers hooks that start a test environment before a file's tests and stop it after. */
-export function useTestEnvironment(hosts: Record<string, HostSpecInput>): () => TestEnvironment {
+export function useTestEnvironment(hosts: Record<string, HostSpecInput>, options: Pick<KvmCloneWorkerOptions, 'decorateActivities'> = {}): () => TestEnvironment {
   let env: TestEnvironment | undefined;
   beforeAll(async () => {
-    env = await startTestEnvironment(hosts);
+    env = await startTestEnvironment(hosts, options);
   });
   afterAll(async () => {
     await env?.stop();
