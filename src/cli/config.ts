@@ -1,23 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import { z } from 'zod';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ErrorCode, KvmCloneError } from '../errors';
-import { hostSpecSchema } from '../domain/schemas/host';
+import { configSchema, type KvmCloneConfig } from './config-schema';
 
-export const configSchema = z.object({
-  hosts: z.record(z.string(), hostSpecSchema.partial({ port: true, user: true, hostKeyPolicy: true, libvirtUri: true, storageDir: true })).default({}),
-  temporal: z
-    .object({
-      address: z.string().min(1).optional(),
-      namespace: z.string().min(1).default('default'),
-      taskQueue: z.string().min(1).optional(),
-    })
-    .default({ namespace: 'default' }),
-});
-
-export type KvmCloneConfig = z.output<typeof configSchema>;
+export { configSchema, type KvmCloneConfig } from './config-schema';
 
 /** `$XDG_CONFIG_HOME/kvm-clone/config.yaml` when XDG_CONFIG_HOME is set, else `~/.kvm-clone/config.yaml`. */
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -27,6 +15,51 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string 
 /** Where the embedded Temporal keeps its state: `$XDG_STATE_HOME/kvm-clone`, else `~/.local/state/kvm-clone`. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.XDG_STATE_HOME ?? path.join(homedir(), '.local', 'state'), 'kvm-clone');
+}
+
+/** A config file as YAML, with what is needed to name the line of a problem. */
+export interface ConfigDocument {
+  path: string;
+  document: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+/** Parses config text; a YAML syntax error is code 1001 with its line. */
+export function parseConfigText(text: string, configPath: string): ConfigDocument {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter });
+  if (document.errors.length > 0) {
+    const problem = document.errors[0]!;
+    const line = problem.linePos?.[0].line;
+    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `${configPath}${line ? `:${line}` : ''}: invalid YAML: ${problem.message.split('\n')[0]}`, { path: configPath, line });
+  }
+  return { path: configPath, document, lineCounter };
+}
+
+/** The line a key path is written on, or its nearest written parent's. */
+function lineOf(config: ConfigDocument, keyPath: string[]): number | undefined {
+  for (let depth = keyPath.length; depth >= 0; depth--) {
+    const node = config.document.getIn(keyPath.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    const offset = node?.range?.[0];
+    if (offset !== undefined) return config.lineCounter.linePos(offset).line;
+  }
+  return undefined;
+}
+
+/** Validates a parsed config; the first problem is code 1001 naming the key and its line. */
+export function validateConfigDocument(config: ConfigDocument): KvmCloneConfig {
+  const result = configSchema.safeParse(config.document.toJS() ?? {});
+  if (result.success) return result.data as KvmCloneConfig;
+  const issue = result.error.issues[0]!;
+  const keyPath = issue.path.map(String);
+  // An unknown key is reported at the key itself, where the typo is.
+  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) keyPath.push(issue.keys[0]);
+  const line = lineOf(config, keyPath);
+  throw new KvmCloneError(
+    ErrorCode.CONFIGURATION_ERROR,
+    `${config.path}${line ? `:${line}` : ''}: ${keyPath.join('.') || '(top level)'}: ${issue.message}`,
+    { path: config.path, key: keyPath.join('.'), line },
+  );
 }
 
 /**
@@ -39,29 +72,10 @@ export async function loadConfig(file: string | undefined): Promise<KvmCloneConf
   try {
     text = await readFile(configPath, 'utf8');
   } catch (error) {
-    if (!file && (error as NodeJS.ErrnoException).code === 'ENOENT') return configSchema.parse({});
+    if (!file && (error as NodeJS.ErrnoException).code === 'ENOENT') return configSchema.parse({}) as KvmCloneConfig;
     throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `cannot read config ${configPath}: ${(error as Error).message}`, { path: configPath });
   }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter });
-  if (document.errors.length > 0) {
-    const problem = document.errors[0]!;
-    const line = problem.linePos?.[0].line;
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `${configPath}${line ? `:${line}` : ''}: invalid YAML: ${problem.message.split('\n')[0]}`, { path: configPath, line });
-  }
-  const result = configSchema.safeParse(document.toJS() ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const keyPath = issue.path.map(String);
-  const node = document.getIn(keyPath, true) as { range?: [number, number, number] } | undefined;
-  const parentNode = document.getIn(keyPath.slice(0, -1), true) as { range?: [number, number, number] } | undefined;
-  const offset = node?.range?.[0] ?? parentNode?.range?.[0];
-  const line = offset === undefined ? undefined : lineCounter.linePos(offset).line;
-  throw new KvmCloneError(
-    ErrorCode.CONFIGURATION_ERROR,
-    `${configPath}${line ? `:${line}` : ''}: ${keyPath.join('.') || '(top level)'}: ${issue.message}`,
-    { path: configPath, key: keyPath.join('.'), line },
-  );
+  return validateConfigDocument(parseConfigText(text, configPath));
 }
 
 /** Warns when a config that may hold secrets is readable by other users. */

@@ -1,16 +1,85 @@
 import { formatBytes } from '../domain/sizes';
 import type { OperationProgress } from '../workflows/progress';
 
-/** One progress report: a line on a terminal, a JSON line for scripts. */
-export function renderProgress(progress: OperationProgress, rate: number, format: 'text' | 'json'): string {
-  const percent = progress.bytesTotal === 0 ? 0 : Math.floor((progress.bytesDone / progress.bytesTotal) * 100);
-  const etaSeconds = rate > 0 ? Math.ceil((progress.bytesTotal - progress.bytesDone) / rate) : undefined;
-  if (format === 'json') {
-    return JSON.stringify({ type: 'progress', phase: progress.phase, percent, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal, bytesPerSecond: Math.round(rate), etaSeconds });
-  }
-  const width = 30;
+/** One progress report with the speed and time left measured from the ones before it. */
+export interface ProgressSnapshot {
+  progress: OperationProgress;
+  bytesPerSecond: number;
+  etaSeconds?: number;
+}
+
+export interface DiskProgressDocument {
+  target: string;
+  phase: string;
+  percent: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface ProgressDocument {
+  type: 'progress';
+  operationId: string;
+  phase: OperationProgress['phase'];
+  percent: number;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+  etaSeconds?: number;
+  disks: DiskProgressDocument[];
+}
+
+export function percentOf(done: number, total: number): number {
+  return total === 0 ? 0 : Math.min(100, Math.floor((done / total) * 100));
+}
+
+/** A progress report for scripts: one JSON line of `--output json`. */
+export function progressDocument(operationId: string, snapshot: ProgressSnapshot): ProgressDocument {
+  const { progress } = snapshot;
+  return {
+    type: 'progress',
+    operationId,
+    phase: progress.phase,
+    percent: percentOf(progress.bytesDone, progress.bytesTotal),
+    bytesDone: progress.bytesDone,
+    bytesTotal: progress.bytesTotal,
+    bytesPerSecond: snapshot.bytesPerSecond,
+    ...(snapshot.etaSeconds !== undefined ? { etaSeconds: snapshot.etaSeconds } : {}),
+    disks: progress.disks.map((disk) => ({ target: disk.target, phase: disk.phase, percent: percentOf(disk.bytesDone, disk.bytesTotal), bytesDone: disk.bytesDone, bytesTotal: disk.bytesTotal })),
+  };
+}
+
+/** `75` → `1:15`, `3725` → `1:02:05`. */
+export function formatDuration(seconds: number): string {
+  const whole = Math.max(0, Math.round(seconds));
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = String(whole % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+function bar(percent: number, width: number): string {
   const filled = Math.round((percent / 100) * width);
-  const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
-  const eta = etaSeconds === undefined ? '' : ` ETA ${etaSeconds}s`;
-  return `[${bar}] ${String(percent).padStart(3)}% ${formatBytes(progress.bytesDone)} / ${formatBytes(progress.bytesTotal)} ${formatBytes(rate)}/s${eta} (${progress.phase})`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+function bytesOf(done: number, total: number): string {
+  return `${formatBytes(done)} / ${formatBytes(total)}`;
+}
+
+/**
+ * The terminal view: a bar per disk, then the overall bar with speed and time left.
+ * Before the copy starts there are no disks yet, and only the phase shows.
+ */
+export function progressLines(snapshot: ProgressSnapshot, barWidth = 24): string[] {
+  const { progress } = snapshot;
+  const labelWidth = Math.max(5, ...progress.disks.map((disk) => disk.target.length));
+  const lines = progress.disks.map((disk) => {
+    const percent = percentOf(disk.bytesDone, disk.bytesTotal);
+    return `  ${disk.target.padEnd(labelWidth)} ${bar(percent, barWidth)} ${String(percent).padStart(3)}%  ${bytesOf(disk.bytesDone, disk.bytesTotal).padEnd(21)} ${disk.phase}`;
+  });
+  const percent = percentOf(progress.bytesDone, progress.bytesTotal);
+  const speed = `${formatBytes(snapshot.bytesPerSecond)}/s`;
+  const eta = snapshot.etaSeconds === undefined ? '' : `  ETA ${formatDuration(snapshot.etaSeconds)}`;
+  lines.push(`  ${'total'.padEnd(labelWidth)} ${bar(percent, barWidth)} ${String(percent).padStart(3)}%  ${bytesOf(progress.bytesDone, progress.bytesTotal).padEnd(21)} ${speed}${eta}  (${progress.phase})`);
+  return lines;
 }

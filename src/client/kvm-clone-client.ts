@@ -1,4 +1,14 @@
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type TLSConfig,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { TransferProgress } from '../activities/transfer-range';
 import { ErrorCode, KvmCloneError } from '../errors';
@@ -9,13 +19,22 @@ import { validate } from '../domain/schemas/validate';
 import { DEFAULT_TASK_QUEUE } from '../task-queue';
 import type { cloneVM } from '../workflows/clone-vm';
 import { progressQuery, type OperationProgress } from '../workflows/progress';
+import { withInFlightBytes, type InFlightTransfer } from './in-flight-progress';
 import { cloneOperationId } from './operation-id';
+import { operationKind, operationsQuery, type ListOperationsOptions, type OperationStatus, type OperationSummary } from './operations';
 
 export interface KvmCloneClientOptions {
   address?: string;
   namespace?: string;
   taskQueue?: string;
+  /** `true` for TLS with the system's CAs, or a private CA and a client certificate (mTLS). */
+  tls?: TLSConfig | boolean;
+  /** An API key (Temporal Cloud); implies TLS. */
+  apiKey?: string;
 }
+
+/** How long status() waits for a worker to answer the progress query. */
+const PROGRESS_QUERY_TIMEOUT_MS = 5_000;
 
 /** Starts and follows kvm-clone operations on a Temporal cluster, for services and the CLI. */
 export class KvmCloneClient {
@@ -25,7 +44,11 @@ export class KvmCloneClient {
   ) {}
 
   static async connect(options: KvmCloneClientOptions = {}): Promise<KvmCloneClient> {
-    const connection = await Connection.connect({ address: options.address ?? '127.0.0.1:7233' });
+    const connection = await Connection.connect({
+      address: options.address ?? '127.0.0.1:7233',
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
+      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+    });
     return new KvmCloneClient(new Client({ connection, namespace: options.namespace ?? 'default' }), options.taskQueue);
   }
 
@@ -55,11 +78,11 @@ export class KvmCloneClient {
     return this.result<CloneResult>(handle.workflowId);
   }
 
-  async result<T>(operationId: string): Promise<T> {
+  async result<T = CloneResult>(operationId: string): Promise<T> {
     try {
       return (await this.temporal.workflow.getHandle(operationId).result()) as T;
     } catch (error) {
-      throw toKvmCloneError(error);
+      throw toKvmCloneError(error, operationId);
     }
   }
 
@@ -69,19 +92,85 @@ export class KvmCloneClient {
    */
   async progress(operationId: string): Promise<OperationProgress> {
     const handle = this.temporal.workflow.getHandle(operationId);
-    const [progress, description] = await Promise.all([handle.query(progressQuery), handle.describe()]);
-    for (const activity of description.raw.pendingActivities ?? []) {
-      const payload = activity.heartbeatDetails?.payloads?.[0];
-      if (activity.activityType?.name !== 'transferRange' || !payload) continue;
-      const heartbeat = defaultPayloadConverter.fromPayload<Partial<TransferProgress>>(payload);
-      progress.bytesDone += heartbeat.bytesDone ?? 0;
+    try {
+      const [progress, description] = await Promise.all([handle.query(progressQuery), handle.describe()]);
+      const transfers: InFlightTransfer[] = [];
+      for (const activity of description.raw.pendingActivities ?? []) {
+        const payload = activity.heartbeatDetails?.payloads?.[0];
+        if (activity.activityType?.name !== 'transferRange' || !payload) continue;
+        const heartbeat = defaultPayloadConverter.fromPayload<Partial<TransferProgress> & { target?: unknown }>(payload);
+        transfers.push({ bytesDone: heartbeat.bytesDone ?? 0, ...(typeof heartbeat.target === 'string' ? { target: heartbeat.target } : {}) });
+      }
+      return withInFlightBytes(progress, transfers);
+    } catch (error) {
+      throw toKvmCloneError(error, operationId);
     }
-    progress.bytesDone = Math.min(progress.bytesDone, progress.bytesTotal);
-    return progress;
   }
 
+  /** Operations on this client's task queue, newest first. */
+  async listOperations(options: ListOperationsOptions = {}): Promise<OperationSummary[]> {
+    const limit = options.limit ?? 50;
+    const operations: OperationSummary[] = [];
+    const query = operationsQuery(this.taskQueue, options.filter ?? 'active');
+    try {
+      for await (const execution of this.temporal.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+        operations.push(summaryOf(execution));
+        if (operations.length >= limit) break;
+      }
+    } catch (error) {
+      // The SDK's message is only "Failed to list workflows"; the server's reason is in the cause.
+      const reason = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `cannot list operations (${query})${reason}`, { query }, { cause: error });
+    }
+    return operations.sort((a, b) => b.startTime.localeCompare(a.startTime));
+  }
+
+  /**
+   * One operation: its state, its progress while it runs, and its result or error once
+   * it has ended. An unknown id is code 1203.
+   */
+  async status(operationId: string): Promise<OperationStatus> {
+    const handle = this.temporal.workflow.getHandle(operationId);
+    let description: WorkflowExecutionDescription;
+    try {
+      description = await handle.describe();
+    } catch (error) {
+      throw toKvmCloneError(error, operationId);
+    }
+    const status: OperationStatus = summaryOf(description);
+    if (status.state === 'RUNNING') {
+      try {
+        status.progress = await this.temporal.connection.withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () => this.progress(operationId));
+      } catch (error) {
+        status.progressUnavailable = `no worker answered the progress query (${error instanceof Error ? error.message : String(error)})`;
+      }
+    } else if (status.state === 'COMPLETED') {
+      status.result = await this.result<CloneResult>(operationId);
+    } else {
+      const error = await this.result(operationId).then(
+        () => undefined,
+        (failure: unknown) => failureInfo(failure),
+      );
+      if (error) status.error = error;
+    }
+    return status;
+  }
+
+  /** Asks a running operation to stop; it cleans up the destination before it ends. */
   async cancel(operationId: string): Promise<void> {
-    await this.temporal.workflow.getHandle(operationId).cancel();
+    const handle = this.temporal.workflow.getHandle(operationId);
+    try {
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') {
+        throw new KvmCloneError(ErrorCode.GENERAL_ERROR, `operation ${operationId} has already ended (${status.name}); there is nothing to cancel`, {
+          operationId,
+          state: status.name,
+        });
+      }
+      await handle.cancel();
+    } catch (error) {
+      throw toKvmCloneError(error, operationId);
+    }
   }
 
   async close(): Promise<void> {
@@ -89,9 +178,27 @@ export class KvmCloneClient {
   }
 }
 
+function summaryOf(execution: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'type' | 'status' | 'startTime' | 'closeTime' | 'taskQueue'>): OperationSummary {
+  return {
+    operationId: execution.workflowId,
+    runId: execution.runId,
+    kind: operationKind(execution.type),
+    workflowType: execution.type,
+    state: execution.status.name,
+    startTime: execution.startTime.toISOString(),
+    ...(execution.closeTime ? { closeTime: execution.closeTime.toISOString() } : {}),
+    taskQueue: execution.taskQueue,
+  };
+}
+
 /** A workflow failure as the KvmCloneError inside it, with the code the activity gave. */
-export function toKvmCloneError(error: unknown): KvmCloneError {
+export function toKvmCloneError(error: unknown, operationId?: string): KvmCloneError {
   if (error instanceof KvmCloneError) return error;
+  if (error instanceof WorkflowNotFoundError) {
+    return new KvmCloneError(ErrorCode.OPERATION_NOT_FOUND, `no operation ${operationId ?? error.workflowId} (check the id with kvm-clone status --all)`, {
+      operationId: operationId ?? error.workflowId,
+    });
+  }
   if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure) {
     return new KvmCloneError(ErrorCode.OPERATION_CANCELLED_ERROR, 'the operation was cancelled; the destination was cleaned up', {}, { cause: error });
   }

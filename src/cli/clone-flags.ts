@@ -1,0 +1,80 @@
+import type { CloneInput } from '../domain/schemas/clone-input';
+import { ErrorCode, KvmCloneError, type ErrorCodeValue } from '../errors';
+import type { CloneDefaults } from './config-schema';
+
+/** The clone command's flags as commander gives them: absent unless given. */
+export interface CloneFlags {
+  newName?: string;
+  destDir?: string;
+  destPool?: string;
+  force?: boolean;
+  dryRun?: boolean;
+  parallel?: string;
+  compress?: boolean;
+  verify?: boolean;
+  preserveMac?: boolean;
+  bandwidthLimit?: string;
+  timeout?: string;
+  start?: boolean;
+  networkMap?: string[];
+  copyCdroms?: boolean;
+  excludeDisk?: string[];
+  flatten?: boolean;
+  detach?: boolean;
+}
+
+export interface CloneSubject {
+  source: string;
+  destination: string;
+  vmName: string;
+}
+
+function wholeNumber(text: string, flag: string, code: ErrorCodeValue): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value)) throw new KvmCloneError(code, `${flag}: '${text}' is not a whole number`, { flag });
+  return value;
+}
+
+/** `lan=br0` entries of --network-map as a map; a malformed entry is a validation error. */
+export function parseNetworkMap(entries: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const entry of entries) {
+    const match = /^([^=]+)=([^=]+)$/.exec(entry);
+    if (!match) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--network-map: '${entry}' is not SOURCE=DESTINATION (e.g. default=br0)`, { flag: '--network-map' });
+    map[match[1]!.trim()] = match[2]!.trim();
+  }
+  return map;
+}
+
+/**
+ * The workflow input: flags given on the command line win over the config's
+ * `defaults.clone`, which win over the workflow's own defaults (left to its schema).
+ * Network maps merge per source network and excluded disks add up, so a flag refines the
+ * config rather than silently dropping part of it.
+ */
+export function cloneInputFromFlags(subject: CloneSubject, flags: CloneFlags, defaults: CloneDefaults = {}): CloneInput {
+  const input: CloneInput = { ...defaults, ...subject };
+  const given = <K extends keyof CloneInput>(key: K, value: CloneInput[K] | undefined): void => {
+    if (value !== undefined) input[key] = value;
+  };
+  given('newName', flags.newName);
+  given('destDir', flags.destDir);
+  given('destPool', flags.destPool);
+  given('force', flags.force);
+  given('dryRun', flags.dryRun);
+  given('parallel', flags.parallel === undefined ? undefined : wholeNumber(flags.parallel, '--parallel', ErrorCode.VALIDATION_ERROR));
+  given('compress', flags.compress);
+  given('verify', flags.verify);
+  given('preserveMac', flags.preserveMac);
+  given('bandwidthLimit', flags.bandwidthLimit);
+  given('timeout', flags.timeout === undefined ? undefined : wholeNumber(flags.timeout, '--timeout', ErrorCode.INVALID_TIMEOUT));
+  given('start', flags.start);
+  given('copyCdroms', flags.copyCdroms);
+  given('flattenBackingChain', flags.flatten);
+  if (flags.networkMap?.length) input.networkMap = { ...defaults.networkMap, ...parseNetworkMap(flags.networkMap) };
+  if (flags.excludeDisk?.length) input.excludeDisks = [...new Set([...(defaults.excludeDisks ?? []), ...flags.excludeDisk])];
+  // A config's destDir and a --dest-pool flag (or the reverse) would be rejected as both.
+  if (flags.destPool !== undefined && flags.destDir === undefined) delete input.destDir;
+  if (flags.destDir !== undefined && flags.destPool === undefined) delete input.destPool;
+  return input;
+}

@@ -1,0 +1,59 @@
+import { NativeConnection } from '@temporalio/worker';
+import type { Connection } from '@temporalio/client';
+import { createKvmCloneWorker } from '../worker';
+import type { KvmCloneConfig } from './config-schema';
+import type { CliContext } from './global-options';
+import { installSdkLogger } from './log-level';
+import type { TemporalAccess } from './temporal-access';
+
+/**
+ * A worker long-polls for about a minute at a time, and the server lists a poller for
+ * minutes after its last poll. Only a poll this recent counts as a live worker, so one
+ * that died a while ago does not keep the command from running the work itself.
+ */
+const LIVE_POLLER_MS = 75_000;
+
+// temporal.api.enums.v1 values; @temporalio/proto is not a direct dependency.
+const TASK_QUEUE_KIND_NORMAL = 1;
+const TASK_QUEUE_TYPE_WORKFLOW = 1;
+
+/** Whether some worker is polling the task queue for workflow tasks now. */
+export async function workerIsPolling(connection: Connection, namespace: string, taskQueue: string, now = Date.now()): Promise<boolean> {
+  const response = await connection.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue, kind: TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (response.pollers ?? []).some((poller) => {
+    const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
+    return now - seconds * 1000 < LIVE_POLLER_MS;
+  });
+}
+
+export interface RunningWorker {
+  stop(): Promise<void>;
+}
+
+/**
+ * With the embedded server, the command itself is the worker for as long as it runs,
+ * unless another worker (e.g. `kvm-clone worker`, or another command) already polls.
+ */
+export async function startWorkerUnlessPolling(context: CliContext, config: KvmCloneConfig, access: TemporalAccess): Promise<RunningWorker | undefined> {
+  if (await workerIsPolling(access.connection, access.namespace, access.taskQueue)) {
+    context.detail(`a worker already polls task queue ${access.taskQueue}; not starting one`);
+    return undefined;
+  }
+  context.detail(`running a worker in this process on task queue ${access.taskQueue}`);
+  installSdkLogger(context.logLevel);
+  const native = await NativeConnection.connect(access.connectionOptions);
+  const { worker, deps } = await createKvmCloneWorker({ connection: native, namespace: access.namespace, taskQueue: access.taskQueue, hosts: config.hosts });
+  const running = worker.run();
+  return {
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      deps.pool.closeAll();
+      await native.close();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { stopServerProcess, isServerHealthy } from '../../../src/temporal/dev-server';
+import { findFreePort } from '../../../src/temporal/free-port';
+import { cloneResultDocument, operationsDocument } from '../../helpers/cli-documents';
+import { eventually, jsonLines, kvmClone, spawnKvmClone, writeLabConfig } from '../../helpers/cli';
+import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
+
+const lab = new Lab(inject('labFile'));
+let dir: string;
+let config: string;
+let vm: LabVm;
+let env: NodeJS.ProcessEnv;
+
+/** A server a test started detached (the embedded default), found by the pid file it leaves. */
+async function stopDetachedServer(): Promise<void> {
+  const pid = Number(await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.pid'), 'utf8').catch(() => ''));
+  if (pid > 0) await stopServerProcess(pid);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-embedded-'));
+  // No temporal address: the embedded default, on ports and a state dir of this test's own.
+  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'));
+  env = { KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()), KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()), XDG_STATE_HOME: path.join(dir, 'state') };
+  vm = await lab.makeVm('a', uniqueVmName('embedded'));
+});
+
+afterAll(async () => {
+  await stopDetachedServer();
+  if (vm) await lab.removeVm('a', vm);
+  await lab.virsh('b', 'undefine', '--domain', `${vm.name}-e`).catch(() => undefined);
+  await lab.sshAs('b', `rm -f ${lab.host('b').storageDir}/${vm.name}-e-*`).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the embedded Temporal (the real CLI binary)', () => {
+  it('server runs the dev server in the foreground, prints its Web UI, and stops on SIGINT', async () => {
+    const server = spawnKvmClone(['-c', config, '-o', 'json', 'server'], env);
+    try {
+      await eventually(() => server.output.stdout.includes('"type":"server"'), 'the server to start', 60_000);
+      const started = z.object({ type: z.literal('server'), address: z.string(), uiUrl: z.string(), stateDir: z.string(), pid: z.number() }).parse(JSON.parse(server.output.stdout));
+      expect(started.address).toBe(`127.0.0.1:${env.KVM_CLONE_EMBEDDED_PORT}`);
+      expect(started.uiUrl).toBe(`http://127.0.0.1:${env.KVM_CLONE_EMBEDDED_UI_PORT}`);
+      expect((await fetch(started.uiUrl)).ok).toBe(true);
+      // Commands without an address use it.
+      const status = await kvmClone(['-c', config, '-o', 'json', 'status', '--all'], env);
+      expect(status.code).toBe(0);
+      operationsDocument.parse(JSON.parse(status.stdout));
+    } finally {
+      server.child.kill('SIGINT');
+    }
+    expect(await server.exited).toBe(0);
+    expect(await isServerHealthy(`127.0.0.1:${env.KVM_CLONE_EMBEDDED_PORT}`)).toBe(false);
+  });
+
+  it('clone with no address starts the server, runs its own worker, and leaves the server up', async () => {
+    const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e`], env);
+    expect(stderr).toContain(`Temporal Web UI: http://127.0.0.1:${env.KVM_CLONE_EMBEDDED_UI_PORT}`);
+    expect(code).toBe(0);
+    expect(cloneResultDocument.parse(jsonLines(stdout).at(-1)).newName).toBe(`${vm.name}-e`);
+    expect(await isServerHealthy(`127.0.0.1:${env.KVM_CLONE_EMBEDDED_PORT}`)).toBe(true);
+    const all = operationsDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'], env)).stdout));
+    expect(all.operations).toContainEqual(expect.objectContaining({ operationId: `clone:a:${vm.name}:b`, state: 'COMPLETED' }));
+    await eventually(async () => (await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.db')).catch(() => undefined)) !== undefined, 'the state file');
+  });
+});

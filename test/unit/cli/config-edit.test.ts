@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfigText, validateConfigDocument } from '../../../src/cli/config';
+import { configValueAt, initialConfigText, parseConfigValue, parseKeyPath, redactedConfig, setConfigValue, unsetConfigValue } from '../../../src/cli/config-edit';
+import { ErrorCode } from '../../../src/errors';
+
+const text = `# my hosts
+hosts:
+  a:
+    address: 10.0.0.1 # the first one
+temporal:
+  namespace: default
+`;
+
+describe('parseKeyPath', () => {
+  it('splits dotted keys and keeps quoted segments whole', () => {
+    expect(parseKeyPath('temporal.address')).toEqual(['temporal', 'address']);
+    expect(parseKeyPath('hosts."db.example".port')).toEqual(['hosts', 'db.example', 'port']);
+  });
+
+  it('rejects empty segments', () => {
+    for (const key of ['', 'a..b', 'a.', '.a']) expect(() => parseKeyPath(key)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR }));
+  });
+});
+
+describe('parseConfigValue', () => {
+  it('reads values as YAML unless asked for text', () => {
+    expect(parseConfigValue('2222')).toBe(2222);
+    expect(parseConfigValue('true')).toBe(true);
+    expect(parseConfigValue('{lan: br0}')).toEqual({ lan: 'br0' });
+    expect(parseConfigValue('temporal:7233')).toBe('temporal:7233');
+    expect(parseConfigValue('0123', true)).toBe('0123');
+  });
+});
+
+describe('setConfigValue / unsetConfigValue', () => {
+  it('edits one key and keeps every comment', () => {
+    const edited = setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.port', 2222);
+    expect(edited.text).toContain('# my hosts');
+    expect(edited.text).toContain('address: 10.0.0.1 # the first one');
+    expect(edited.config.hosts.a?.port).toBe(2222);
+  });
+
+  it('creates sections as needed, as block mappings in the template', () => {
+    const edited = setConfigValue(parseConfigText(initialConfigText(), 'c.yaml'), 'hosts.b.address', '10.0.0.2');
+    expect(edited.text).toMatch(/^hosts:\n {2}b:\n {4}address: 10\.0\.0\.2$/m);
+    expect(edited.text).toContain('# KVM hosts by alias');
+  });
+
+  it('refuses an edit that makes the config invalid, naming the key and line', () => {
+    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.port', 99999)).toThrow(/^c\.yaml:5: hosts\.a\.port: /);
+    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.adress', 'x:1')).toThrow(expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR, message: expect.stringMatching(/c\.yaml:7: temporal\.adress: /) }));
+  });
+
+  it('refuses to set below a plain value', () => {
+    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.address.x', 1)).toThrow(/is a value, not a section/);
+  });
+
+  it('removes a key, and calls removing an absent key an error', () => {
+    const edited = unsetConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.namespace');
+    expect(edited.text).not.toContain('namespace');
+    expect(() => unsetConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.address')).toThrow(/temporal\.address is not set/);
+  });
+});
+
+describe('the config schema', () => {
+  it('accepts the init template', () => {
+    expect(validateConfigDocument(parseConfigText(initialConfigText(), 'c.yaml'))).toEqual({ hosts: {}, temporal: { namespace: 'default' }, defaults: { clone: {}, sync: {} } });
+  });
+
+  it('takes clone defaults, TLS and an API key, and keeps absent defaults absent', () => {
+    const config = validateConfigDocument(
+      parseConfigText('temporal:\n  address: t:7233\n  tls: { caFile: /ca.pem, serverName: t }\n  apiKey: k\ndefaults:\n  clone:\n    parallel: 8\n    bandwidthLimit: 100M\n', 'c.yaml'),
+    );
+    expect(config.defaults.clone).toEqual({ parallel: 8, bandwidthLimit: 100 * 1024 * 1024 });
+    expect(config.temporal.tls).toEqual({ caFile: '/ca.pem', serverName: 't' });
+    expect(redactedConfig(config).temporal.apiKey).toBe('(set)');
+    expect(configValueAt(config, 'temporal.address')).toBe('t:7233');
+    expect(() => configValueAt(config, 'temporal.nothing')).toThrow(/not set/);
+  });
+
+  it('names the line of an unknown key, a bad default, and half an mTLS pair', () => {
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  clone:\n    paralel: 2\n', 'c.yaml'))).toThrow(/^c\.yaml:3: defaults\.clone\.paralel: /);
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  clone:\n    timeout: 0\n', 'c.yaml'))).toThrow(/^c\.yaml:3: defaults\.clone\.timeout: /);
+    expect(() => validateConfigDocument(parseConfigText('temporal:\n  tls:\n    certFile: /c.pem\n', 'c.yaml'))).toThrow(/c\.yaml:\d: temporal\.tls(\.keyFile)?: /);
+  });
+});
