@@ -8,6 +8,8 @@ export interface DefineCloneInput {
   sourceXml: string;
   rewrite: CloneRewrite;
   start: boolean;
+  /** Update a domain that already exists (a sync target) instead of leaving it be. */
+  redefine?: boolean;
 }
 
 export function defineClone(deps: ActivityDeps) {
@@ -18,7 +20,7 @@ export function defineClone(deps: ActivityDeps) {
         const xml = rewriteDomainForClone(input.sourceXml, input.rewrite);
         const libvirt = new Libvirt(session);
         // A retry after a define whose reply was lost finds the domain already there.
-        if ((await libvirt.domainState(input.rewrite.newName)) === undefined) await libvirt.define(xml);
+        if (input.redefine || (await libvirt.domainState(input.rewrite.newName)) === undefined) await libvirt.define(xml);
         if (input.start && (await libvirt.domainState(input.rewrite.newName)) !== 'running') await libvirt.start(input.rewrite.newName);
         return { xml };
       }),

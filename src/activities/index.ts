@@ -4,10 +4,13 @@ import type { ActivityDeps } from './deps';
 import { finalizeFiles } from './finalize-files';
 import { freezeSource } from './freeze-source';
 import { inspectSource } from './inspect-source';
+import { inspectTarget } from './inspect-target';
 import { mapFiles } from './map-files';
 import { mergeSource } from './merge-source';
 import { prepareDisks } from './prepare-disks';
 import { removeClone } from './remove-clone';
+import { resizeFiles } from './resize-files';
+import { syncRange } from './sync-range';
 import { transferRange } from './transfer-range';
 import { verifyFile } from './verify-file';
 import { verifyRange } from './verify-range';
@@ -17,6 +20,9 @@ export function createActivities(deps: ActivityDeps) {
   return {
     inspectSource: inspectSource(deps),
     checkDestination: checkDestination(deps),
+    inspectTarget: inspectTarget(deps),
+    resizeFiles: resizeFiles(deps),
+    syncRange: syncRange(deps),
     prepareDisks: prepareDisks(deps),
     freezeSource: freezeSource(deps),
     mapFiles: mapFiles(deps),

@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import type { CompressionCodec } from '../domain/compression';
 import type { HostRef } from '../domain/schemas/host';
 import { batchExtents, extentsFrom, MiB, totalLength, type TransferRange } from '../domain/transfer-plan';
-import { relayExtents } from '../hosts/extent-relay';
+import type { DirectRoute } from '../domain/schemas/direct-route';
+import { copyExtents } from './copy-extents';
 import { RemoteDisk } from '../hosts/remote-disk';
 import { activityBody, throttledHeartbeat, withHost, type ActivityDeps } from './deps';
 
@@ -15,6 +16,10 @@ export interface TransferRangeInput {
   compression?: CompressionCodec;
   /** This stream's share of the operation's bandwidth limit. */
   bytesPerSecond?: number;
+  /** How the source host reaches the destination for a direct push; absent means relay. */
+  direct?: DirectRoute;
+  /** The progress label of the file, echoed in heartbeats so live progress can be shown per disk. */
+  label?: string;
 }
 
 /** Heartbeat details: everything before `committedOffset` is written on the destination. */
@@ -27,6 +32,7 @@ export interface TransferProgress {
   bytesTotal: number;
   /** Bytes sent over the wire by this attempt and earlier ones. */
   bytesSent: number;
+  target?: string;
 }
 
 export interface TransferRangeResult {
@@ -64,12 +70,13 @@ export function transferRange(deps: ActivityDeps) {
             bytesDone: bytesResumed,
             bytesTotal: dataBytes,
             bytesSent: resumed?.bytesSent ?? 0,
+            ...(input.label ? { target: input.label } : {}),
           };
           const heartbeat = throttledHeartbeat();
           heartbeat(progress, true);
           for (const batch of batchExtents(remaining, batchBytes, batchExtentLimit)) {
             let wireInFlight = 0;
-            const relayed = await relayExtents({
+            const relayed = await copyExtents({
               source,
               destination,
               sourcePath: input.sourcePath,
@@ -78,6 +85,7 @@ export function transferRange(deps: ActivityDeps) {
               signal: context.cancellationSignal,
               ...(input.compression ? { compression: input.compression } : {}),
               ...(input.bytesPerSecond ? { bytesPerSecond: input.bytesPerSecond } : {}),
+              ...(input.direct ? { direct: input.direct } : {}),
               onBytes: (bytes) => {
                 wireInFlight += bytes;
                 // Wire bytes stand in for data bytes until the batch completes; compressed they undercount.

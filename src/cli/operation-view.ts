@@ -1,5 +1,6 @@
 import type { OperationStatus, OperationSummary } from '../client';
 import { cloneResultText } from './clone-result-view';
+import { isSyncResult, syncResultText } from './sync-result-view';
 import { progressLines } from './progress-view';
 import { table } from './table';
 
@@ -30,6 +31,6 @@ export function operationStatusText(status: OperationStatus): string {
   if (status.progressUnavailable) lines.push(`progress: unavailable: ${status.progressUnavailable}`);
   if (status.error) lines.push(`error ${status.error.code} (${status.error.codeName}): ${status.error.message}`);
   let text = `${lines.join('\n')}\n`;
-  if (status.result) text += cloneResultText(status.result);
+  if (status.result) text += isSyncResult(status.result) ? syncResultText(status.result) : cloneResultText(status.result);
   return text;
 }

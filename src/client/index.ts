@@ -1,6 +1,6 @@
 /** The typed client of kvm-clone: what other services import. */
 export { KvmCloneClient, toKvmCloneError, type KvmCloneClientOptions } from './kvm-clone-client';
-export { cloneOperationId } from './operation-id';
+export { cloneOperationId, syncOperationId } from './operation-id';
 export {
   OPERATION_KINDS,
   operationsQuery,
@@ -12,6 +12,8 @@ export {
   type OperationWorkflowType,
 } from './operations';
 export { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
+export { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
+export type { SyncResult, FileSyncResult } from '../domain/sync-result';
 export { bandwidthLimitSchema } from '../domain/schemas/bandwidth';
 export { hostSpecSchema, hostRefSchema, type HostSpec, type HostSpecInput, type HostRef } from '../domain/schemas/host';
 export type { CloneResult, ClonePlan, Consistency, FileCopyResult, FileDigest, PlannedFileSummary } from '../domain/clone-result';

@@ -18,9 +18,13 @@ import { cloneInputSchema, type CloneInput } from '../domain/schemas/clone-input
 import { validate } from '../domain/schemas/validate';
 import { DEFAULT_TASK_QUEUE } from '../task-queue';
 import type { cloneVM } from '../workflows/clone-vm';
+import type { syncVM } from '../workflows/sync-vm';
+import type { SyncProgress } from '../activities/sync-range';
+import type { SyncResult } from '../domain/sync-result';
+import { syncInputSchema, type SyncInput } from '../domain/schemas/sync-input';
 import { progressQuery, type OperationProgress } from '../workflows/progress';
 import { withInFlightBytes, type InFlightTransfer } from './in-flight-progress';
-import { cloneOperationId } from './operation-id';
+import { cloneOperationId, syncOperationId } from './operation-id';
 import { operationKind, operationsQuery, type ListOperationsOptions, type OperationStatus, type OperationSummary } from './operations';
 
 export interface KvmCloneClientOptions {
@@ -72,6 +76,26 @@ export class KvmCloneClient {
     }
   }
 
+  /** Validates the input, then starts a sync; a sync into the same target already running is refused. */
+  async startSync(input: SyncInput): Promise<WorkflowHandle<typeof syncVM>> {
+    const options = validate(syncInputSchema, input, 'sync input');
+    const workflowId = syncOperationId(options.destination, options.targetName ?? options.vmName);
+    try {
+      return await this.temporal.workflow.start<typeof syncVM>('syncVM', { taskQueue: this.taskQueue, workflowId, args: [input] });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new KvmCloneError(ErrorCode.SYNC_ERROR, `a sync into '${options.targetName ?? options.vmName}' is already running (operation ${workflowId})`, { operationId: workflowId });
+      }
+      throw error;
+    }
+  }
+
+  /** Starts a sync and waits for its result; a failure is thrown as a KvmCloneError. */
+  async sync(input: SyncInput): Promise<SyncResult> {
+    const handle = await this.startSync(input);
+    return this.result<SyncResult>(handle.workflowId);
+  }
+
   /** Starts a clone and waits for its result; a failure is thrown as a KvmCloneError. */
   async clone(input: CloneInput): Promise<CloneResult> {
     const handle = await this.startClone(input);
@@ -97,9 +121,12 @@ export class KvmCloneClient {
       const transfers: InFlightTransfer[] = [];
       for (const activity of description.raw.pendingActivities ?? []) {
         const payload = activity.heartbeatDetails?.payloads?.[0];
-        if (activity.activityType?.name !== 'transferRange' || !payload) continue;
-        const heartbeat = defaultPayloadConverter.fromPayload<Partial<TransferProgress> & { target?: unknown }>(payload);
-        transfers.push({ bytesDone: heartbeat.bytesDone ?? 0, ...(typeof heartbeat.target === 'string' ? { target: heartbeat.target } : {}) });
+        const kind = activity.activityType?.name;
+        if ((kind !== 'transferRange' && kind !== 'syncRange') || !payload) continue;
+        const heartbeat = defaultPayloadConverter.fromPayload<Partial<TransferProgress> & Partial<SyncProgress> & { target?: unknown }>(payload);
+        // A sync's progress counts bytes compared, a clone's bytes copied.
+        const bytesDone = kind === 'syncRange' ? (heartbeat.bytesCompared ?? 0) : (heartbeat.bytesDone ?? 0);
+        transfers.push({ bytesDone, ...(typeof heartbeat.target === 'string' ? { target: heartbeat.target } : {}) });
       }
       return withInFlightBytes(progress, transfers);
     } catch (error) {

@@ -1,5 +1,6 @@
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import type { CloneResult } from '../domain/clone-result';
+import type { SyncResult } from '../domain/sync-result';
 import type { FailureInfo } from '../failures';
 import type { OperationProgress } from '../workflows/progress';
 
@@ -7,7 +8,7 @@ import type { OperationProgress } from '../workflows/progress';
  * The workflow types that are kvm-clone operations, and what the CLI calls each. The
  * sync workflow joins here (`syncVM: 'sync'`) and so shows in listOperations and status.
  */
-export const OPERATION_KINDS = { cloneVM: 'clone' } as const satisfies Record<string, string>;
+export const OPERATION_KINDS = { cloneVM: 'clone', syncVM: 'sync' } as const satisfies Record<string, string>;
 
 export type OperationWorkflowType = keyof typeof OPERATION_KINDS;
 export type OperationKind = (typeof OPERATION_KINDS)[OperationWorkflowType];
@@ -33,7 +34,7 @@ export interface OperationStatus extends OperationSummary {
   /** Why there is no progress for a running operation (e.g. no worker is running). */
   progressUnavailable?: string;
   /** Once completed. Sync results join this union. */
-  result?: CloneResult;
+  result?: CloneResult | SyncResult;
   /** Once failed, cancelled, terminated or timed out: the kvm-clone error code. */
   error?: FailureInfo;
 }

@@ -70,6 +70,8 @@ export interface CloneResult {
   files: FileCopyResult[];
   consistency: Consistency;
   compression: 'zstd' | 'lz4' | 'none';
+  /** Through the worker (relay) or pushed by the source host itself (direct). */
+  transport: 'relay' | 'direct';
   /** The destination VM this clone replaced (force). */
   replaced?: string;
   started: boolean;

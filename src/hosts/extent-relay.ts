@@ -1,10 +1,9 @@
-import type { ClientChannel } from 'ssh2';
 import { ErrorCode, KvmCloneError } from '../errors';
 import type { CompressionCodec } from '../domain/compression';
 import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
 import { totalLength, type Extent } from '../domain/transfer-plan';
 import { RateLimiter } from './rate-limiter';
-import { describeHost, type SshSession } from './ssh-session';
+import { channelOutcome, describeHost, hasExited, type SshSession } from './ssh-session';
 import { throttle } from './throttle';
 
 const blockSize = '4M';
@@ -38,47 +37,49 @@ const compressors: Record<Exclude<CompressionCodec, 'none'>, { compress: ShellFr
 };
 
 /**
- * Sent after the extents in a compressed stream. The worker sees only compressed bytes, so
- * it cannot count the data; instead the destination checks that exactly this many bytes
- * remain once its `dd`s have taken theirs. Fewer means the source sent short (a `dd` that
- * hits the end of the file exits 0), more means it sent too much.
+ * Sent after the extents in a framed stream. When the bytes in between cannot be counted
+ * (the worker sees only compressed ones, or none at all in direct mode), the destination
+ * checks instead that exactly this many bytes remain once its `dd`s have taken theirs.
+ * Fewer means the source sent short (a `dd` that hits the end of the file exits 0), more
+ * means it sent too much.
  */
 const endMarker = 'KVM-CLONE-END-OF-EXTENTS';
 
 /** bash, for `pipefail`: without it a pipeline reports only its last command's status. */
-function bashPipefail(script: ShellFragment): ShellFragment {
+export function bashPipefail(script: ShellFragment): ShellFragment {
   return sh`bash -c ${`set -o pipefail; ${script.text}`}`;
 }
 
-/** Source side with compression: the extents and the end marker, compressed, on stdout. */
-export function readCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
-  return bashPipefail(sh`{ ${readExtentsCommand(path, extents)} && printf %s ${endMarker}; } | ${compressors[codec].compress}`);
+/**
+ * Source side of a framed stream, as a pipeline for bash with `pipefail`: the extents and
+ * the end marker on stdout, compressed unless the codec is 'none'.
+ */
+export function readFramedExtentsScript(path: string, extents: readonly Extent[], codec: CompressionCodec): ShellFragment {
+  const framed = sh`{ ${readExtentsCommand(path, extents)} && printf %s ${endMarker}; }`;
+  return codec === 'none' ? framed : sh`${framed} | ${compressors[codec].compress}`;
 }
 
-/** Destination side with compression: decompresses, writes the extents, then checks the stream's length. */
-export function writeCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
+/**
+ * Destination side of a framed stream, as a pipeline for bash with `pipefail`: decompresses
+ * unless the codec is 'none', writes the extents, then checks the stream's length.
+ */
+export function writeFramedExtentsScript(path: string, extents: readonly Extent[], codec: CompressionCodec): ShellFragment {
   const expected = totalLength(extents);
   const wrongLength = `kvm-clone: the stream from the source did not hold exactly the ${expected} bytes expected (the file changed during the copy?)`;
   // head reads one byte more than the marker so that a longer tail shows up too.
   const checkLength = sh`{ [ "$(head -c ${endMarker.length + 1} | wc -c)" -eq ${endMarker.length} ] || { echo ${wrongLength} >&2; exit 1; }; }`;
-  return bashPipefail(sh`${compressors[codec].decompress} | { ${writeExtentsCommand(path, extents)} && ${checkLength}; }`);
+  const checked = sh`{ ${writeExtentsCommand(path, extents)} && ${checkLength}; }`;
+  return codec === 'none' ? checked : sh`${compressors[codec].decompress} | ${checked}`;
 }
 
-interface ChannelOutcome {
-  exitCode: number | null;
-  stderr: string;
+/** Source side with compression: the extents and the end marker, compressed, on stdout. */
+export function readCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
+  return bashPipefail(readFramedExtentsScript(path, extents, codec));
 }
 
-function outcomeOf(channel: ClientChannel): Promise<ChannelOutcome> {
-  return new Promise((resolve) => {
-    let exitCode: number | null = null;
-    const stderr: Buffer[] = [];
-    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    channel.on('exit', (code: number | null) => {
-      exitCode = code;
-    });
-    channel.on('close', () => resolve({ exitCode, stderr: Buffer.concat(stderr).toString('utf8').trim() }));
-  });
+/** Destination side with compression: decompresses, writes the extents, then checks the stream's length. */
+export function writeCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
+  return bashPipefail(writeFramedExtentsScript(path, extents, codec));
 }
 
 export interface RelayOptions {
@@ -129,8 +130,8 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
     reader.close();
     throw error;
   });
-  const readerDone = outcomeOf(reader);
-  const writerDone = outcomeOf(writer);
+  const readerDone = channelOutcome(reader);
+  const writerDone = channelOutcome(writer);
   // ssh2 emits 'close' only once a channel's readable side has ended, so the
   // writer's (empty) stdout is drained too.
   writer.resume();
@@ -152,13 +153,9 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
   options.signal?.addEventListener('abort', abort, { once: true });
   // Nothing reads the source once the writer has failed; it would wait forever for window
   // space. Its failure from being cut off then says nothing, so the writer's is reported.
-  let readerExited = false;
   let readerCutOff = false;
-  reader.once('exit', () => {
-    readerExited = true;
-  });
   void writerDone.then((written) => {
-    if (written.exitCode === 0 || readerExited) return;
+    if (written.exitCode === 0 || hasExited(reader)) return;
     readerCutOff = true;
     stopReader();
   });

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { ErrorCode, KvmCloneError } from '../errors';
-import { sh } from '../domain/shell-quote';
+import { joinShell, sh } from '../domain/shell-quote';
 import type { Extent } from '../domain/transfer-plan';
 import { parseBackingChain, type BackingChainEntry } from './backing-chain';
 import type { SshSession } from './ssh-session';
@@ -112,6 +112,18 @@ export class RemoteDisk {
       what: `creating ${path}`,
       failureCode: ErrorCode.TRANSFER_ERROR,
     });
+  }
+
+  /** Deallocates byte ranges of a file, which then read as zeros: a sync's way to write zeros. */
+  async punchHoles(path: string, extents: readonly Extent[]): Promise<void> {
+    if (extents.length === 0) return;
+    const commands = extents.map((extent) => sh`fallocate --punch-hole --offset ${extent.start} --length ${extent.length} -- ${path}`);
+    await this.session.run(joinShell(commands, ' && '), { what: `punching holes in ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+  }
+
+  /** Grows or shrinks a file to `size` bytes; growth is a hole. */
+  async resize(path: string, size: number): Promise<void> {
+    await this.session.run(sh`truncate -s ${size} -- ${path}`, { what: `resizing ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
   }
 
   async exists(path: string): Promise<boolean> {

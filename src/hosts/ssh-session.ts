@@ -18,6 +18,45 @@ export function describeHost(host: HostSpec): string {
   return `${host.user}@${knownHostsName(host.address, host.port)}`;
 }
 
+interface ChannelExit {
+  code?: number | null;
+  signal?: string;
+}
+
+const exits = new WeakMap<ClientChannel, ChannelExit>();
+
+/** How a command on a channel from openExec ended, once the channel has closed. */
+export interface ChannelOutcome {
+  /** null when the command was killed by a signal, or when no exit status arrived. */
+  exitCode: number | null;
+  signal?: string;
+  stderr: string;
+}
+
+/**
+ * Resolves when the channel closes, with the exit status recorded since it opened and
+ * its stderr. ssh2 closes a channel only once its stdout has been consumed, so the
+ * caller reads or resumes it.
+ */
+export function channelOutcome(channel: ClientChannel): Promise<ChannelOutcome> {
+  return new Promise((resolve, reject) => {
+    const stderr: Buffer[] = [];
+    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    channel.on('error', reject);
+    channel.on('close', () => {
+      const exit = exits.get(channel) ?? {};
+      const outcome: ChannelOutcome = { exitCode: exit.code ?? null, stderr: Buffer.concat(stderr).toString('utf8').trim() };
+      if (exit.signal) outcome.signal = exit.signal;
+      resolve(outcome);
+    });
+  });
+}
+
+/** True once the command on a channel from openExec has reported how it ended. */
+export function hasExited(channel: ClientChannel): boolean {
+  return exits.get(channel)?.code !== undefined;
+}
+
 /** One authenticated SSH connection to a host; commands run as channels over it. */
 export class SshSession {
   private closed = false;
@@ -48,6 +87,14 @@ export class SshSession {
             new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: cannot open a channel: ${error.message}`, {}, { cause: error }),
           );
         } else {
+          // ssh2 may deliver the exit status in the same socket read as the channel's
+          // opening, before any listener added after this promise resolves could see it.
+          const exit: ChannelExit = {};
+          exits.set(channel, exit);
+          channel.once('exit', (code: number | null, signal?: string) => {
+            exit.code = code;
+            if (signal) exit.signal = signal;
+          });
           resolve(channel);
         }
       });
@@ -57,32 +104,19 @@ export class SshSession {
   /** Runs a command to completion, collecting its output. */
   async exec(command: ShellFragment, stdin?: string | Buffer): Promise<ExecResult> {
     const channel = await this.openExec(command);
-    return new Promise((resolve, reject) => {
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      let exitCode: number | null = null;
-      let signal: string | undefined;
-      channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-      channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-      channel.on('exit', (code: number | null, signalName?: string) => {
-        exitCode = code;
-        signal = signalName;
-      });
-      channel.on('error', reject);
-      channel.on('close', () => {
-        if (exitCode === null && signal === undefined) {
-          // No exit status: the command's outcome is unknown, which must not read as "false",
-          // and a connection that loses channels this way is not handed out again.
-          this.closed = true;
-          reject(new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`));
-          return;
-        }
-        const result: ExecResult = { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString('utf8'), exitCode };
-        if (signal) result.signal = signal;
-        resolve(result);
-      });
-      channel.end(stdin);
-    });
+    const stdout: Buffer[] = [];
+    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+    channel.end(stdin);
+    const outcome = await channelOutcome(channel);
+    if (outcome.exitCode === null && outcome.signal === undefined) {
+      // No exit status: the command's outcome is unknown, which must not read as "false",
+      // and a connection that loses channels this way is not handed out again.
+      this.closed = true;
+      throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`);
+    }
+    const result: ExecResult = { stdout: Buffer.concat(stdout), stderr: outcome.stderr, exitCode: outcome.exitCode };
+    if (outcome.signal) result.signal = outcome.signal;
+    return result;
   }
 
   /**

@@ -83,6 +83,9 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
       const destinationPath = joinPath(destinationCheck.destDir, fileNames[index]!);
       return { ...file, destinationPath, partialPath: partialPathFor(destinationPath, tag) };
     });
+    // The relay is where the bandwidth limit is enforced; a direct push cannot be paced.
+    const direct = options.bandwidthLimit === undefined ? options.direct : undefined;
+    if (options.direct && !direct) warnings.push('bandwidthLimit is enforced by the relay, so this operation relays instead of pushing directly');
     const compression = chooseCompression(options.compress, inspection.compressors, destinationCheck.compressors);
     if (compression.warning) warnings.push(compression.warning);
     const live = inspection.state !== 'shut off';
@@ -102,6 +105,7 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
         files: [],
         consistency: live ? (inspection.guestAgent ? 'quiesced' : 'crash-consistent') : 'offline',
         compression: compression.codec,
+        transport: direct ? 'direct' : 'relay',
         plan: {
           files: files.map((file, index) => ({
             role: file.role,
@@ -159,7 +163,9 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
           destinationPath: file.partialPath,
           range,
           compression: compression.codec,
+          label: progress.disks[index]!.target,
           ...(bytesPerSecond ? { bytesPerSecond } : {}),
+          ...(direct ? { direct } : {}),
         });
       const copied = await transfer();
       bytesSent[index]! += copied.bytesSent;
@@ -251,13 +257,14 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
       files: fileResults,
       consistency,
       compression: compression.codec,
+      transport: direct ? 'direct' : 'relay',
       bytesResumed,
       rangesRecopied,
       ...(replaced ? { replaced: replaced.vmName } : {}),
     });
   };
 
-  const result = (outcome: Pick<CloneResult, 'files' | 'consistency' | 'compression'> & Partial<Pick<CloneResult, 'bytesResumed' | 'rangesRecopied' | 'replaced' | 'plan'>>): CloneResult => ({
+  const result = (outcome: Pick<CloneResult, 'files' | 'consistency' | 'compression' | 'transport'> & Partial<Pick<CloneResult, 'bytesResumed' | 'rangesRecopied' | 'replaced' | 'plan'>>): CloneResult => ({
     operationId: workflowInfo().workflowId,
     success: true,
     dryRun: options.dryRun,
@@ -273,6 +280,7 @@ export async function cloneVM(input: CloneInput): Promise<CloneResult> {
     files: outcome.files,
     consistency: outcome.consistency,
     compression: outcome.compression,
+    transport: outcome.transport,
     ...(outcome.replaced ? { replaced: outcome.replaced } : {}),
     ...(outcome.plan ? { plan: outcome.plan } : {}),
     started: options.start && !options.dryRun,

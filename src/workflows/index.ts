@@ -1,2 +1,3 @@
 export { cloneVM } from './clone-vm';
 export { progressQuery } from './progress';
+export { syncVM } from './sync-vm';

@@ -4,6 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DOMParser } from '@xmldom/xmldom';
+import type { DirectRoute } from '../../src/domain/schemas/direct-route';
 import type { HostSpecInput } from '../../src/domain/schemas/host';
 
 const run = promisify(execFile);
@@ -13,7 +14,18 @@ interface LabFile {
   labDir: string;
   identityFile: string;
   knownHostsFile: string;
-  hosts: { name: string; address: string; port: number; user: string; libvirtUri: string; storageDir: string; vmDir: string }[];
+  hosts: {
+    name: string;
+    address: string;
+    port: number;
+    user: string;
+    libvirtUri: string;
+    storageDir: string;
+    vmDir: string;
+    /** The host user's own key and known_hosts, on that host, for direct mode. */
+    directIdentityFile: string;
+    directKnownHostsFile: string;
+  }[];
 }
 
 export interface LabVm {
@@ -86,6 +98,21 @@ export class Lab {
       knownHostsFile: this.file.knownHostsFile,
       libvirtUri: host.libvirtUri,
       storageDir: host.storageDir,
+      ...overrides,
+    };
+  }
+
+  /** How lab host `from` reaches lab host `to` over its own SSH, with its user's key. */
+  directRoute(from: string, to: string, overrides: Partial<DirectRoute> = {}): DirectRoute {
+    const source = this.host(from);
+    const destination = this.host(to);
+    return {
+      address: destination.address,
+      port: destination.port,
+      user: destination.user,
+      identityFile: source.directIdentityFile,
+      knownHostsFile: source.directKnownHostsFile,
+      hostKeyPolicy: 'strict',
       ...overrides,
     };
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bandwidthLimitSchema } from './bandwidth';
+import { directRouteSchema } from './direct-route';
 import { absolutePathSchema, hostRefSchema } from './host';
 import { vmNameSchema } from './vm-name';
 
@@ -46,6 +47,8 @@ export const cloneInputSchema = z
     preserveMac: z.boolean().default(false),
     /** Cap on the whole operation's wire rate, e.g. '100M' per second; absent means none. */
     bandwidthLimit: bandwidthLimitSchema.optional(),
+    /** Push data from the source host straight to the destination over the source's own SSH (how it gets there). */
+    direct: directRouteSchema.optional(),
     /** Seconds before the whole clone gives up and cleans up. */
     timeout: z.number().int().min(1).max(7 * 24 * 3600).default(3600),
     /** Start the copy once it is defined. */

@@ -265,4 +265,25 @@ describe('cloneVM options', () => {
       await rm(small, { recursive: true, force: true });
     }
   });
+
+  it('pushes straight from the source host to the destination host with direct, compressed or not', async () => {
+    const name = uniqueVmName('direct');
+    await lab.makeVm('a', name, { fillMib: 64 });
+    const plain = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, direct: lab.directRoute('a', 'b') });
+    expect(plain.transport).toBe('direct');
+    for (const file of plain.files) expect(await sha256OfFile(file.destinationPath)).toBe(await sha256OfFile(file.sourcePath));
+
+    const squeezed = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_z`, direct: lab.directRoute('a', 'b'), compress: true });
+    expect(squeezed).toMatchObject({ transport: 'direct', compression: 'zstd' });
+    for (const file of squeezed.files) expect(file.digest?.source).toBe(file.digest?.destination);
+  });
+
+  it('a direct route the source host cannot authenticate fails with 1100 and leaves nothing behind', async () => {
+    const name = uniqueVmName('directauth');
+    await lab.makeVm('a', name);
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, direct: { ...lab.directRoute('a', 'b'), user: 'nobody' } })).rejects.toMatchObject({
+      code: ErrorCode.AUTH_ERROR,
+    });
+    expect(await filesOnB(`${name}_clone`)).toEqual([]);
+  });
 });

@@ -35,6 +35,7 @@ const result: CloneResult = {
   ],
   consistency: 'offline',
   compression: 'none',
+  transport: 'relay',
   started: false,
   warnings: ['something to know'],
 };

@@ -1,11 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { TransferProgress } from '../../../src/activities/transfer-range';
-import { KvmCloneClient } from '../../../src/client';
+import { KvmCloneClient, type CloneResult, type SyncResult } from '../../../src/client';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 import { Lab, uniqueVmName } from '../../helpers/lab';
 
 const lab = new Lab(inject('labFile'));
@@ -39,7 +43,26 @@ afterAll(async () => {
   await connection.close();
 });
 
-describe('cloneVM survives a killed worker', () => {
+/** Waits until a pending activity of this type reports progress past its start, then SIGKILLs the worker. */
+async function killMidActivity(handle: WorkflowHandle, activityType: string, isMidway: (details: Record<string, number>) => boolean, worker: ChildProcess): Promise<Record<string, number>> {
+  for (let poll = 0; poll < 1200; poll++) {
+    const description = await handle.describe();
+    for (const activity of description.raw.pendingActivities ?? []) {
+      const data = activity.heartbeatDetails?.payloads?.[0]?.data;
+      if (activity.activityType?.name !== activityType || !data) continue;
+      const details = JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, number>;
+      if (isMidway(details)) {
+        worker.kill('SIGKILL');
+        await new Promise((resolve) => worker.once('exit', resolve));
+        return details;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no ${activityType} activity got midway`);
+}
+
+describe('operations survive a killed worker', () => {
   it('a worker SIGKILLed mid-range is replaced and the clone resumes from the last confirmed batch', async () => {
     const name = uniqueVmName('resume');
     const vm = await lab.makeVm('a', name, { dataSize: '2G', fillMib: 768 });
@@ -49,23 +72,11 @@ describe('cloneVM survives a killed worker', () => {
     const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1, bandwidthLimit: '40M' });
 
     // Kill the worker once a range has confirmed a batch but not finished.
-    let committedAtKill = 0;
-    for (let poll = 0; ; poll++) {
-      expect(poll).toBeLessThan(1200);
-      const description = await handle.describe();
-      for (const activity of description.raw.pendingActivities ?? []) {
-        if (activity.activityType?.name !== 'transferRange' || !activity.heartbeatDetails?.payloads?.[0]?.data) continue;
-        const details = JSON.parse(Buffer.from(activity.heartbeatDetails.payloads[0].data).toString('utf8')) as TransferProgress;
-        if (details.bytesCommitted > 0 && details.bytesCommitted < details.bytesTotal) committedAtKill = details.bytesCommitted;
-      }
-      if (committedAtKill > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    first.kill('SIGKILL');
-    await new Promise((resolve) => first.once('exit', resolve));
+    const atKill = (await killMidActivity(handle, 'transferRange', (details) => details.bytesCommitted! > 0 && details.bytesCommitted! < details.bytesTotal!, first)) as unknown as TransferProgress;
+    const committedAtKill = atKill.bytesCommitted;
 
     await startWorkerProcess();
-    const result = await client.result<import('../../../src/client').CloneResult>(handle.workflowId);
+    const result = await client.result<CloneResult>(handle.workflowId);
 
     expect(result.success).toBe(true);
     // The retry started after the batch the killed worker had confirmed, not from the range's start.
@@ -76,5 +87,27 @@ describe('cloneVM survives a killed worker', () => {
     expect(Math.max(...attempts)).toBeGreaterThan(1);
     const guestConsole = await lab.bootAndReadConsole('b', `${name}_clone`, `${lab.host('b').storageDir}/${name}_clone-console.log`);
     expect(guestConsole).toContain(`KVMCLONE-DATA-MARKER ${vm.dataMarker}`);
+  });
+
+  it('a sync whose worker is SIGKILLed mid-range finishes on another worker; the target stays marked incomplete meanwhile', async () => {
+    const name = uniqueVmName('resync');
+    const vm = await lab.makeVm('a', name, { dataSize: '2G', fillMib: 768 });
+    const first = await startWorkerProcess();
+    await client.clone({ source: 'a', destination: 'b', vmName: name, newName: name });
+    await run('dd', ['if=/dev/urandom', `of=${vm.dataPath}`, 'bs=1M', 'seek=128', 'count=512', 'conv=notrunc', 'status=none']);
+
+    const handle = await client.startSync({ source: 'a', destination: 'b', vmName: name, parallel: 1, bandwidthLimit: '40M' });
+    await killMidActivity(handle, 'syncRange', (details) => details.bytesCompared! > 0 && details.bytesCompared! < details.bytesTotal!, first);
+    expect(await lab.virsh('b', 'desc', '--domain', name, '--title')).toContain('sync incomplete');
+
+    await startWorkerProcess();
+    const result = await client.result<SyncResult>(handle.workflowId);
+
+    expect(result.success).toBe(true);
+    for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
+    expect(Math.max(...attempts)).toBeGreaterThan(1);
+    expect(await lab.virsh('b', 'desc', '--domain', name, '--title')).not.toContain('sync incomplete');
   });
 });

@@ -1,0 +1,57 @@
+import { ErrorCode, KvmCloneError } from '../errors';
+import { isCopiedDisk, type DiskSelection } from '../domain/clone-plan';
+import type { SourceFile } from '../domain/copied-file';
+import type { DomainDisk, DomainSummary } from '../domain/domain-xml';
+import { Libvirt } from '../hosts/libvirt';
+import { RemoteDisk } from '../hosts/remote-disk';
+import type { SshSession } from '../hosts/ssh-session';
+
+async function resolveDiskPath(libvirt: Libvirt, disk: DomainDisk): Promise<string> {
+  if (disk.type === 'volume' && disk.pool && disk.volume) return libvirt.volumePath(disk.pool, disk.volume);
+  return disk.sourcePath!;
+}
+
+async function describeFile(remoteDisk: RemoteDisk, path: string, missing: () => string): Promise<Pick<SourceFile, 'fileSize' | 'format' | 'virtualSize' | 'allocatedSize'>> {
+  const fileSize = await remoteDisk.fileSize(path);
+  if (fileSize === undefined) throw new KvmCloneError(ErrorCode.CLONE_ERROR, missing(), { path }, { retryable: false });
+  const info = await remoteDisk.imageInfo(path);
+  return { fileSize, format: info.format, virtualSize: info.virtualSize, allocatedSize: info.allocatedSize };
+}
+
+/** A disk's image and every layer below it, top first. */
+async function diskFiles(remoteDisk: RemoteDisk, vmName: string, disk: DomainDisk, path: string): Promise<SourceFile[]> {
+  const chain = await remoteDisk.backingChain(path);
+  const files: SourceFile[] = [];
+  for (const [depth, layer] of chain.entries()) {
+    const described = await describeFile(remoteDisk, layer.path, () => `disk ${disk.target} of VM '${vmName}' is missing: ${layer.path}`);
+    const file: SourceFile = { role: depth === 0 ? (disk.device === 'cdrom' ? 'cdrom' : 'disk') : 'backing', target: disk.target, depth, sourcePath: layer.path, ...described };
+    if (layer.backingFormat) file.backingFormat = layer.backingFormat;
+    files.push(file);
+  }
+  return files;
+}
+
+/**
+ * Every file of a domain that a copy carries, as found on its host: each selected disk's
+ * image with its backing layers, and the UEFI variable store. Reads only.
+ */
+export async function listDomainFiles(session: SshSession, vmName: string, domain: DomainSummary, selection: DiskSelection): Promise<{ files: SourceFile[]; warnings: string[] }> {
+  const libvirt = new Libvirt(session);
+  const remoteDisk = new RemoteDisk(session);
+  const files: SourceFile[] = [];
+  for (const disk of domain.disks.filter((each) => isCopiedDisk(each, selection))) {
+    files.push(...(await diskFiles(remoteDisk, vmName, disk, await resolveDiskPath(libvirt, disk))));
+  }
+  const warnings: string[] = [];
+  if (domain.nvramPath) {
+    if (await remoteDisk.exists(domain.nvramPath)) {
+      const size = (await remoteDisk.fileSize(domain.nvramPath)) ?? 0;
+      files.push({ role: 'nvram', target: 'nvram', depth: 0, sourcePath: domain.nvramPath, format: 'raw', fileSize: size, virtualSize: size, allocatedSize: size });
+    } else {
+      // libvirt creates the store from its template on first boot; there is nothing to copy yet.
+      warnings.push(`the UEFI variable store ${domain.nvramPath} of '${vmName}' does not exist yet; it starts from the firmware's template`);
+    }
+  }
+  if (domain.tpm?.backend === 'emulator') warnings.push(`the emulated TPM state of '${vmName}' is not copied; the copy starts with a fresh TPM`);
+  return { files, warnings };
+}

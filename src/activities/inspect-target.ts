@@ -1,0 +1,67 @@
+import { ErrorCode, KvmCloneError } from '../errors';
+import type { SourceFile } from '../domain/copied-file';
+import { parseDomainXml } from '../domain/domain-xml';
+import type { HostRef } from '../domain/schemas/host';
+import { Libvirt } from '../hosts/libvirt';
+import { RemoteDisk } from '../hosts/remote-disk';
+import { remoteTools } from '../hosts/remote-tools';
+import { describeHost } from '../hosts/ssh-session';
+import { SyncMarker } from '../hosts/sync-marker';
+import { activityBody, withHost, type ActivityDeps } from './deps';
+import { listDomainFiles } from './domain-files';
+
+export interface InspectTargetInput {
+  destination: HostRef;
+  targetName: string;
+  /** Marks the target incomplete (after the checks) so nobody starts it mid-sync. */
+  operationId: string;
+}
+
+export interface TargetInspection {
+  inactiveXml: string;
+  files: SourceFile[];
+  /** An earlier sync that did not finish; this one completes it. */
+  unfinishedOperation?: string;
+  freeBytes: number;
+  tools: { zstd: boolean; lz4: boolean; python3: boolean; perl: boolean };
+}
+
+export function inspectTarget(deps: ActivityDeps) {
+  /**
+   * Finds the copy a sync updates: it must exist and be shut off. Then marks it
+   * incomplete until the sync has finished.
+   */
+  return async function inspectTarget(input: InspectTargetInput): Promise<TargetInspection> {
+    return activityBody(() =>
+      withHost(deps, input.destination, async (session) => {
+        const where = describeHost(session.host);
+        const libvirt = new Libvirt(session);
+        const state = await libvirt.domainState(input.targetName);
+        if (state === undefined) {
+          throw new KvmCloneError(ErrorCode.VM_NOT_FOUND_ERROR, `sync target '${input.targetName}' does not exist on ${where}; clone the VM there first`, { vmName: input.targetName }, { retryable: false });
+        }
+        if (state !== 'shut off') {
+          throw new KvmCloneError(ErrorCode.SYNC_ERROR, `sync target '${input.targetName}' on ${where} is ${state}; shut it down first, a sync never writes under a running VM`, {
+            vmName: input.targetName,
+            state,
+          }, { retryable: false });
+        }
+        const inactiveXml = await libvirt.dumpXml(input.targetName, { inactive: true });
+        const { files } = await listDomainFiles(session, input.targetName, parseDomainXml(inactiveXml), { copyCdroms: false, excludeDisks: [] });
+        const marker = new SyncMarker(session, input.targetName);
+        const unfinished = await marker.incompleteOperation();
+        await marker.markIncomplete(input.operationId);
+        const firstDisk = files[0]?.sourcePath ?? session.host.storageDir;
+        const freeBytes = await new RemoteDisk(session).freeSpace(firstDisk.slice(0, firstDisk.lastIndexOf('/')) || '/');
+        const tools = await remoteTools(session);
+        return {
+          inactiveXml,
+          files,
+          ...(unfinished && unfinished !== input.operationId ? { unfinishedOperation: unfinished } : {}),
+          freeBytes,
+          tools: { zstd: tools.zstd, lz4: tools.lz4, python3: tools.python3, perl: tools.perl },
+        };
+      }),
+    );
+  };
+}

@@ -1,0 +1,130 @@
+import { Context } from '@temporalio/activity';
+import { blockDelta, type BlockHashTool } from '../domain/block-delta';
+import type { CompressionCodec } from '../domain/compression';
+import type { HostRef } from '../domain/schemas/host';
+import { batchExtents, MiB, type Extent } from '../domain/transfer-plan';
+import { remoteBlockHashes } from '../hosts/block-hashes';
+import type { DirectRoute } from '../domain/schemas/direct-route';
+import { copyExtents } from './copy-extents';
+import { RemoteDisk } from '../hosts/remote-disk';
+import { activityBody, throttledHeartbeat, withHost, type ActivityDeps } from './deps';
+
+export interface SyncRangeInput {
+  source: HostRef;
+  destination: HostRef;
+  sourcePath: string;
+  destinationPath: string;
+  /** A tile of the file, holes included: the destination may hold data where the source now has none. */
+  range: Extent;
+  /** `delta` compares block hashes and sends what differs; `full` clears the tile and sends all source data. */
+  mode: 'delta' | 'full';
+  hashTool: BlockHashTool;
+  blockSize: number;
+  compression?: CompressionCodec;
+  bytesPerSecond?: number;
+  /** How the source host reaches the destination for a direct push; absent means relay. */
+  direct?: DirectRoute;
+  label?: string;
+}
+
+/**
+ * Heartbeat details: everything before `committedOffset` already matches the source, and
+ * the counts are those of the finished steps. `bytesSentInStep` is what the current step
+ * has sent so far, so a retry still accounts for the bytes a lost attempt put on the wire.
+ */
+export interface SyncProgress {
+  committedOffset: number;
+  bytesCompared: number;
+  bytesSent: number;
+  blocksChanged: number;
+  bytesUnchanged: number;
+  bytesSentInStep: number;
+  /** The tile's length, so progress readers can tell a finished tile from a running one. */
+  bytesTotal: number;
+  target?: string;
+}
+
+export interface SyncRangeResult {
+  bytesCompared: number;
+  bytesSent: number;
+  blocksChanged: number;
+  bytesUnchanged: number;
+}
+
+/** Blocks hashed per step: the grain of resume and of heartbeats. */
+const stepBytes = 256 * MiB;
+
+export function syncRange(deps: ActivityDeps) {
+  /**
+   * Brings one tile of a destination file up to date with the source: both hosts hash
+   * their blocks in place, and only the blocks that differ cross the wire (zero blocks
+   * are punched instead). Resumes after the last step a lost attempt finished.
+   */
+  return async function syncRange(input: SyncRangeInput): Promise<SyncRangeResult> {
+    return activityBody(() =>
+      withHost(deps, input.source, (source) =>
+        withHost(deps, input.destination, async (destination) => {
+          const context = Context.current();
+          const resumed = context.info.heartbeatDetails as SyncProgress | undefined;
+          const progress: SyncProgress = resumed
+            ? { ...resumed, bytesSent: resumed.bytesSent + resumed.bytesSentInStep, bytesSentInStep: 0 }
+            : { committedOffset: input.range.start, bytesCompared: 0, bytesSent: 0, blocksChanged: 0, bytesUnchanged: 0, bytesSentInStep: 0, bytesTotal: input.range.length };
+          if (input.label) progress.target = input.label;
+          const heartbeat = throttledHeartbeat();
+          heartbeat(progress, true);
+          const end = input.range.start + input.range.length;
+          const destinationDisk = new RemoteDisk(destination);
+          while (progress.committedOffset < end) {
+            context.cancellationSignal.throwIfAborted();
+            const step = { start: progress.committedOffset, length: Math.min(stepBytes, end - progress.committedOffset) };
+            let copy: Extent[];
+            let punch: Extent[];
+            let blocksChanged = 0;
+            let bytesUnchanged = 0;
+            if (input.mode === 'delta' && input.hashTool !== 'none') {
+              const [sourceHashes, destinationHashes] = await Promise.all([
+                remoteBlockHashes(source, input.hashTool, input.sourcePath, step, input.blockSize),
+                remoteBlockHashes(destination, input.hashTool, input.destinationPath, step, input.blockSize),
+              ]);
+              const delta = blockDelta(sourceHashes, destinationHashes, step, input.blockSize);
+              ({ copy, punch, blocksChanged, bytesUnchanged } = delta);
+            } else {
+              punch = [step];
+              copy = await new RemoteDisk(source).dataExtents(input.sourcePath, step);
+              blocksChanged = Math.ceil(step.length / input.blockSize);
+            }
+            for (const batch of batchExtents(punch, Number.MAX_SAFE_INTEGER, 256)) await destinationDisk.punchHoles(input.destinationPath, batch);
+            let sentBefore = 0;
+            for (const batch of batchExtents(copy, 128 * MiB, 256)) {
+              const relayed = await copyExtents({
+                source,
+                destination,
+                sourcePath: input.sourcePath,
+                destinationPath: input.destinationPath,
+                extents: batch,
+                signal: context.cancellationSignal,
+                ...(input.compression ? { compression: input.compression } : {}),
+                ...(input.bytesPerSecond ? { bytesPerSecond: input.bytesPerSecond } : {}),
+                ...(input.direct ? { direct: input.direct } : {}),
+                onBytes: (bytes) => {
+                  progress.bytesSentInStep += bytes;
+                  heartbeat(progress);
+                },
+              });
+              progress.bytesSentInStep = sentBefore + relayed.wireBytes;
+              sentBefore = progress.bytesSentInStep;
+            }
+            progress.committedOffset = step.start + step.length;
+            progress.bytesCompared += step.length;
+            progress.bytesSent += progress.bytesSentInStep;
+            progress.bytesSentInStep = 0;
+            progress.blocksChanged += blocksChanged;
+            progress.bytesUnchanged += bytesUnchanged;
+            heartbeat(progress, true);
+          }
+          return { bytesCompared: progress.bytesCompared, bytesSent: progress.bytesSent, blocksChanged: progress.blocksChanged, bytesUnchanged: progress.bytesUnchanged };
+        }),
+      ),
+    );
+  };
+}

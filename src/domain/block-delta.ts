@@ -1,0 +1,62 @@
+import type { Extent } from './transfer-plan';
+
+/** What computes block hashes on both hosts; both must use the same one. */
+export type BlockHashTool = 'python3' | 'perl' | 'none';
+
+/**
+ * The block size sync compares at: qcow2's default cluster size, so one guest write
+ * rarely dirties two blocks, and a 100 GiB disk is 1.6 M hashes (~15 MB) per host.
+ */
+export const SYNC_BLOCK_SIZE = 64 * 1024;
+
+/** The hash tool both hosts have: python3 first (fastest), then perl; none means a full copy. */
+export function chooseBlockHashTool(source: { python3: boolean; perl: boolean }, destination: { python3: boolean; perl: boolean }): BlockHashTool {
+  if (source.python3 && destination.python3) return 'python3';
+  if (source.perl && destination.perl) return 'perl';
+  return 'none';
+}
+
+export interface BlockDelta {
+  /** Source data to send, adjacent blocks merged. */
+  copy: Extent[];
+  /** Blocks that are zero on the source but not on the destination: punched, not sent. */
+  punch: Extent[];
+  blocksChanged: number;
+  bytesUnchanged: number;
+}
+
+function append(extents: Extent[], start: number, length: number): void {
+  const last = extents[extents.length - 1];
+  if (last && last.start + last.length === start) last.length += length;
+  else extents.push({ start, length });
+}
+
+/**
+ * Compares the block hashes of one range on both hosts. `0` marks a zero block, so
+ * zeros on the source become holes punched on the destination instead of bytes sent.
+ */
+export function blockDelta(sourceHashes: readonly string[], destinationHashes: readonly string[], range: Extent, blockSize: number): BlockDelta {
+  const delta: BlockDelta = { copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 0 };
+  const blocks = Math.ceil(range.length / blockSize);
+  if (sourceHashes.length !== blocks || destinationHashes.length !== blocks) {
+    throw new Error(`expected ${blocks} block hashes per host, got ${sourceHashes.length} and ${destinationHashes.length}`);
+  }
+  for (let index = 0; index < blocks; index++) {
+    const start = range.start + index * blockSize;
+    const length = Math.min(blockSize, range.start + range.length - start);
+    if (sourceHashes[index] === destinationHashes[index]) {
+      delta.bytesUnchanged += length;
+      continue;
+    }
+    delta.blocksChanged++;
+    append(sourceHashes[index] === '0' ? delta.punch : delta.copy, start, length);
+  }
+  return delta;
+}
+
+/** Contiguous tiles covering a whole file, for work that must look at every byte, holes too. */
+export function tileFile(fileSize: number, tileBytes: number): Extent[] {
+  const tiles: Extent[] = [];
+  for (let start = 0; start < fileSize; start += tileBytes) tiles.push({ start, length: Math.min(tileBytes, fileSize - start) });
+  return tiles;
+}

@@ -1,0 +1,48 @@
+import type { Consistency, FileDigest } from './clone-result';
+import type { BlockHashTool } from './block-delta';
+import type { FileRole } from './copied-file';
+
+export interface FileSyncResult {
+  role: FileRole;
+  target: string;
+  sourcePath: string;
+  destinationPath: string;
+  /** What happened to the file: compared and updated, copied whole (new), or resized then updated. */
+  action: 'updated' | 'added' | 'resized';
+  bytesCompared: number;
+  bytesTransferred: number;
+  blocksSynchronized: number;
+  bytesUnchanged: number;
+  digest?: { algorithm: FileDigest['algorithm']; source: string; destination: string };
+}
+
+/** The original tool's SyncResult, plus what was compared and how changes were found. */
+export interface SyncResult {
+  operationId: string;
+  success: boolean;
+  vmName: string;
+  targetName: string;
+  sourceHost: string;
+  destinationHost: string;
+  durationSeconds: number;
+  bytesTransferred: number;
+  blocksSynchronized: number;
+  bytesCompared: number;
+  bytesUnchanged: number;
+  blockSize: number;
+  /** How changed blocks were found: block hashes on both hosts, or none (a full re-copy). */
+  changeTracking: 'block-hash' | 'full-copy';
+  hashTool: BlockHashTool;
+  files: FileSyncResult[];
+  consistency: Consistency;
+  compression: 'zstd' | 'lz4' | 'none';
+  /** Through the worker (relay) or pushed by the source host itself (direct). */
+  transport: 'relay' | 'direct';
+  /** Ranges whose strong digests differed after the sync and were copied again. */
+  rangesRecopied: number;
+  /** Disks the target had that the source no longer has: detached, files kept. */
+  detachedDisks: string[];
+  /** An earlier, interrupted sync into the target that this one completed. */
+  completedUnfinished?: string;
+  warnings: string[];
+}
