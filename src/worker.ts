@@ -3,6 +3,7 @@ import { createActivities, createActivityDeps, type Activities, type ActivityDep
 import { HostRegistry } from './activities/host-registry';
 import type { HostSpecInput } from './domain/schemas/host';
 import { sshCryptoBindingLoaded } from './hosts/crypto-binding';
+import { operationLogInterceptor } from './observability';
 
 import { DEFAULT_TASK_QUEUE } from './task-queue';
 
@@ -44,6 +45,8 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
     // every few seconds rather than at the SDK's default of up to 30-60 s.
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '2 seconds',
+    // A log line at each activity's start and end, tagged with the operation (workflow) id.
+    interceptors: { activity: [operationLogInterceptor] },
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     ...options.tuning,
   });

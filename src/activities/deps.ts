@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { CancelledFailure, Context } from '@temporalio/activity';
 import { toApplicationFailure } from '../failures';
 import type { HostRef } from '../domain/schemas/host';
 import { SshPool } from '../hosts/ssh-pool';
@@ -19,23 +19,47 @@ export function withHost<T>(deps: ActivityDeps, ref: HostRef, use: (session: Ssh
   return deps.pool.withSession(deps.hosts.resolve(ref), use);
 }
 
-/** Runs an activity body, turning kvm-clone errors into Temporal failures with their codes. */
+/**
+ * Runs an activity body, turning kvm-clone errors into Temporal failures with their codes.
+ * Once the activity is cancelled, whatever the body fails with (often a channel it had to
+ * close) is reported as the cancellation, so the workflow sees a cancellation.
+ */
 export async function activityBody<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (error) {
+    const signal = Context.current().cancellationSignal;
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledFailure(String(signal.reason));
     throw toApplicationFailure(error);
   }
 }
 
-/** Heartbeats at most every `intervalMs`, so per-chunk progress callbacks stay cheap. */
+/**
+ * Heartbeats at most every `intervalMs`, so per-chunk progress callbacks stay cheap. When
+ * the activity is cancelled (by the workflow, or with WORKER_SHUTDOWN when the worker gets
+ * SIGTERM), the latest details the throttle held back are sent at once, so the last
+ * heartbeat, which the SDK flushes before it reports the attempt, has the latest progress.
+ */
 export function throttledHeartbeat(intervalMs = 1000): (details: unknown, force?: boolean) => void {
+  const context = Context.current();
   let last = 0;
+  let held: { details: unknown } | undefined;
+  context.cancellationSignal.addEventListener(
+    'abort',
+    () => {
+      if (held) context.heartbeat(held.details);
+      held = undefined;
+    },
+    { once: true },
+  );
   return (details, force = false) => {
     const now = Date.now();
     if (force || now - last >= intervalMs) {
       last = now;
-      Context.current().heartbeat(details);
+      held = undefined;
+      context.heartbeat(details);
+    } else {
+      held = { details };
     }
   };
 }

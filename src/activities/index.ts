@@ -7,6 +7,7 @@ import { inspectSource } from './inspect-source';
 import { inspectTarget } from './inspect-target';
 import { mapFiles } from './map-files';
 import { mergeSource } from './merge-source';
+import { notify } from './notify';
 import { prepareDisks } from './prepare-disks';
 import { removeClone } from './remove-clone';
 import { resizeFiles } from './resize-files';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     finalizeFiles: finalizeFiles(deps),
     defineClone: defineClone(deps),
     removeClone: removeClone(deps),
+    notify: notify(),
   };
 }
 

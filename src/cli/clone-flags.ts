@@ -29,7 +29,7 @@ export interface CloneSubject {
   vmName: string;
 }
 
-function wholeNumber(text: string, flag: string, code: ErrorCodeValue): number {
+export function wholeNumber(text: string, flag: string, code: ErrorCodeValue): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isInteger(value)) throw new KvmCloneError(code, `${flag}: '${text}' is not a whole number`, { flag });
   return value;

@@ -89,7 +89,12 @@ export function configValueAt(config: KvmCloneConfig, key: string): unknown {
 
 /** The config for display: the API key is replaced, so a shared terminal does not leak it. */
 export function redactedConfig(config: KvmCloneConfig): KvmCloneConfig {
-  return config.temporal.apiKey === undefined ? config : { ...config, temporal: { ...config.temporal, apiKey: '(set)' } };
+  const webhooks = config.notifications.webhooks.map((webhook) => (webhook.secret === undefined ? webhook : { ...webhook, secret: '(set)' }));
+  return {
+    ...config,
+    ...(config.temporal.apiKey === undefined ? {} : { temporal: { ...config.temporal, apiKey: '(set)' } }),
+    notifications: { ...config.notifications, webhooks },
+  };
 }
 
 /** What `config init` writes: every section, commented, and valid as it stands. */
@@ -108,6 +113,8 @@ hosts: {}
 #    hostKeyPolicy: strict                 # strict (default) | accept-new
 #    libvirtUri: qemu:///system            # default
 #    storageDir: /var/lib/libvirt/images   # default
+#    direct:                               # direct mode: how prod-a itself reaches other hosts
+#      standby-b: { address: 10.1.0.12, identityFile: /root/.ssh/id_ed25519 }   # paths on prod-a
 
 temporal:
   # Omit the address to use the embedded dev server on this machine.
@@ -125,6 +132,16 @@ defaults:
   #  compress: true
   #  networkMap: { default: br0 }
   sync: {}
+  #  parallel: 4
+  #  bandwidthLimit: 100M
+
+# Webhooks told how every operation ends (success, failure, cancelled).
+notifications:
+  webhooks: []
+  #  - url: https://hooks.example/kvm-clone
+  #    secretEnv: KVM_CLONE_WEBHOOK_SECRET   # read by the worker; or secret: … (kept in Temporal's history)
+  #    events: [failure, cancelled]
+  #    format: json                          # or slack: { "text": … } for Slack/Teams incoming webhooks
 `;
 }
 

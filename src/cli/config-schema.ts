@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { hostSpecSchema } from '../domain/schemas/host';
 import { cloneInputSchema } from '../domain/schemas/clone-input';
+import { directRouteSchema } from '../domain/schemas/direct-route';
+import { syncInputSchema } from '../domain/schemas/sync-input';
+import { webhookSchema } from '../domain/schemas/notify';
 
 /**
  * A schema field without its default, as optional: config defaults must stay absent when
@@ -10,15 +13,22 @@ function optionalWithoutDefault(field: z.ZodType): z.ZodType {
   return (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional();
 }
 
+/** An operation's option fields as a strict schema of optional config defaults. */
+function defaultsSchemaOf(fields: Record<string, unknown>): z.ZodObject {
+  return z.object(Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, optionalWithoutDefault(field as z.ZodType)]))).strict();
+}
+
 // The operation's subject (hosts, VM, new name) and dryRun are per command, never defaults:
-// a config that made every clone a dry run would be a trap.
-const { source: _source, destination: _destination, vmName: _vmName, newName: _newName, dryRun: _dryRun, ...cloneOptionFields } = cloneInputSchema.shape;
+// a config that made every clone a dry run would be a trap. A direct route belongs to a
+// pair of hosts (hosts.<source>.direct.<destination>), and webhooks to `notifications`.
+const { source: _source, destination: _destination, vmName: _vmName, newName: _newName, dryRun: _dryRun, direct: _direct, notify: _notify, ...cloneOptionFields } = cloneInputSchema.shape;
+const { source: _s, destination: _d, vmName: _v, targetName: _t, direct: _r, notify: _n, ...syncOptionFields } = syncInputSchema.shape;
 
-export const cloneDefaultsSchema = z
-  .object(Object.fromEntries(Object.entries(cloneOptionFields).map(([key, field]) => [key, optionalWithoutDefault(field as z.ZodType)])))
-  .strict();
+export const cloneDefaultsSchema = defaultsSchemaOf(cloneOptionFields);
+export const syncDefaultsSchema = defaultsSchemaOf(syncOptionFields);
 
-export type CloneDefaults = Partial<Omit<z.input<typeof cloneInputSchema>, 'source' | 'destination' | 'vmName' | 'newName' | 'dryRun'>>;
+export type CloneDefaults = Partial<Omit<z.input<typeof cloneInputSchema>, 'source' | 'destination' | 'vmName' | 'newName' | 'dryRun' | 'direct' | 'notify'>>;
+export type SyncDefaults = Partial<Omit<z.input<typeof syncInputSchema>, 'source' | 'destination' | 'vmName' | 'targetName' | 'direct' | 'notify'>>;
 
 /** TLS to the Temporal frontend: `true` for the system's CAs, or files for a private CA and mTLS. */
 export const temporalTlsSchema = z.union([
@@ -46,23 +56,44 @@ export const temporalConfigSchema = z
   })
   .strict();
 
+/** Settings of `kvm-clone worker`; a flag or env var (KVM_CLONE_METRICS_ADDRESS, KVM_CLONE_LOG_FORMAT) wins. */
+export const workerConfigSchema = z
+  .object({
+    /** host:port where the worker serves the Temporal SDK's metrics for Prometheus (`/metrics`). */
+    metricsAddress: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected host:port, e.g. 0.0.0.0:9464').optional(),
+    /** `json`: one JSON object per log line, with the operation id; `text`: the SDK's format. */
+    logFormat: z.enum(['text', 'json']).optional(),
+  })
+  .strict();
+
+/** A configured host: how the worker reaches it, and how it reaches others directly (by destination alias). */
+export const hostConfigSchema = hostSpecSchema
+  .partial({ port: true, user: true, hostKeyPolicy: true, libvirtUri: true, storageDir: true })
+  .extend({ direct: z.record(z.string(), directRouteSchema).optional() })
+  .strict();
+
 export const configSchema = z
   .object({
-    hosts: z.record(z.string(), hostSpecSchema.partial({ port: true, user: true, hostKeyPolicy: true, libvirtUri: true, storageDir: true }).strict()).default({}),
+    hosts: z.record(z.string(), hostConfigSchema).default({}),
     temporal: temporalConfigSchema.default({ namespace: 'default' }),
     defaults: z
       .object({
         clone: cloneDefaultsSchema.default({}),
-        // Filled in with the sync workflow's options; until then any mapping is kept as it is.
-        sync: z.object({}).loose().default({}),
+        sync: syncDefaultsSchema.default({}),
       })
       .strict()
       .default({ clone: {}, sync: {} }),
+    worker: workerConfigSchema.optional(),
+    /** Webhooks every operation started from the CLI notifies, besides its own. */
+    notifications: z
+      .object({ webhooks: z.array(webhookSchema).default([]) })
+      .strict()
+      .default({ webhooks: [] }),
   })
   .strict();
 
 export type KvmCloneConfig = Omit<z.output<typeof configSchema>, 'defaults'> & {
-  defaults: { clone: CloneDefaults; sync: Record<string, unknown> };
+  defaults: { clone: CloneDefaults; sync: SyncDefaults };
 };
 export type TemporalConfig = KvmCloneConfig['temporal'];
 export type TemporalTls = z.output<typeof temporalTlsSchema>;

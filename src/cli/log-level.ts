@@ -3,6 +3,11 @@ import type { LogLevel } from './global-options';
 
 const sdkLevels: Record<LogLevel, SdkLogLevel> = { error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG' };
 
+/** The SDK's name of a CLI log level. */
+export function sdkLogLevel(level: LogLevel): SdkLogLevel {
+  return sdkLevels[level];
+}
+
 let installed = false;
 
 /**

@@ -4,8 +4,10 @@ import { cancelCommand } from './commands/cancel';
 import { cloneCommand } from './commands/clone';
 import { configCommand } from './commands/config';
 import { listCommand } from './commands/list';
+import { scheduleCommand } from './commands/schedule';
 import { serverCommand } from './commands/server';
 import { statusCommand } from './commands/status';
+import { syncCommand } from './commands/sync';
 import { workerCommand } from './commands/worker';
 import { defaultConfigPath } from './config';
 import { fail } from './output';
@@ -38,7 +40,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level of the Temporal SDK (worker)').choices(['error', 'warn', 'info', 'debug']))
     .showHelpAfterError(false);
 
-  for (const command of [cloneCommand(), listCommand(), statusCommand(), cancelCommand(), configCommand(), workerCommand(), serverCommand()]) program.addCommand(command);
+  for (const command of [cloneCommand(), syncCommand(), scheduleCommand(), listCommand(), statusCommand(), cancelCommand(), configCommand(), workerCommand(), serverCommand()]) program.addCommand(command);
 
   const onError = exitOnUsageError(program);
   const quietUsage = { outputError: () => undefined };

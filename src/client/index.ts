@@ -2,6 +2,19 @@
 export { KvmCloneClient, toKvmCloneError, type KvmCloneClientOptions } from './kvm-clone-client';
 export { cloneOperationId, syncOperationId } from './operation-id';
 export {
+  OVERLAP_POLICIES,
+  type CreateScheduleOptions,
+  type OverlapPolicy,
+  type ScheduledAction,
+  type ScheduleDetails,
+  type ScheduleRun,
+  type ScheduleRunResult,
+  type ScheduleSummary,
+} from './schedules';
+export { notifySchema, webhookSchema, NOTIFICATION_EVENTS, type Notify, type NotifyInput, type Webhook, type WebhookInput, type NotificationEvent } from '../domain/schemas/notify';
+export type { NotificationDocument } from '../domain/notification';
+export { verifyWebhookSignature, webhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../notifications/signature';
+export {
   OPERATION_KINDS,
   operationsQuery,
   type ListOperationsOptions,

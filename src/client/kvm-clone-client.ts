@@ -25,6 +25,7 @@ import { syncInputSchema, type SyncInput } from '../domain/schemas/sync-input';
 import { progressQuery, type OperationProgress } from '../workflows/progress';
 import { withInFlightBytes, type InFlightTransfer } from './in-flight-progress';
 import { cloneOperationId, syncOperationId } from './operation-id';
+import { KvmCloneSchedules, type CreateScheduleOptions, type ScheduleDetails, type ScheduleRun, type ScheduleRunResult, type ScheduleSummary } from './schedules';
 import { operationKind, operationsQuery, type ListOperationsOptions, type OperationStatus, type OperationSummary } from './operations';
 
 export interface KvmCloneClientOptions {
@@ -197,6 +198,60 @@ export class KvmCloneClient {
       await handle.cancel();
     } catch (error) {
       throw toKvmCloneError(error, operationId);
+    }
+  }
+
+  /** Recurring syncs or clones as a Temporal Schedule on this client's task queue (overlap: skip by default). */
+  async createSchedule(options: CreateScheduleOptions): Promise<{ name: string }> {
+    return this.schedules().create(options);
+  }
+
+  async listSchedules(): Promise<ScheduleSummary[]> {
+    return this.schedules().list();
+  }
+
+  /** A schedule's policy, counters (runs taken, skipped as overlapping), next run times, and recent runs with their outcomes. */
+  async describeSchedule(name: string): Promise<ScheduleDetails> {
+    return this.schedules().describe(name, (run) => this.runOutcome(run));
+  }
+
+  async pauseSchedule(name: string, note?: string): Promise<void> {
+    await this.schedules().pause(name, note);
+  }
+
+  async unpauseSchedule(name: string, note?: string): Promise<void> {
+    await this.schedules().unpause(name, note);
+  }
+
+  /** Runs the schedule's action now, under its overlap policy (a run on top of a running one is skipped). */
+  async triggerSchedule(name: string): Promise<void> {
+    await this.schedules().trigger(name);
+  }
+
+  async deleteSchedule(name: string): Promise<void> {
+    await this.schedules().delete(name);
+  }
+
+  private schedules(): KvmCloneSchedules {
+    return new KvmCloneSchedules(this.temporal, this.taskQueue);
+  }
+
+  private async runOutcome(run: ScheduleRun): Promise<Omit<ScheduleRunResult, keyof ScheduleRun>> {
+    const handle = this.temporal.workflow.getHandle(run.operationId, run.runId);
+    try {
+      const state = (await handle.describe()).status.name;
+      if (state === 'RUNNING') return { state };
+      if (state === 'COMPLETED') {
+        const result = (await handle.result()) as CloneResult | SyncResult;
+        return { state, result: { success: result.success, durationSeconds: result.durationSeconds, bytesTransferred: result.bytesTransferred, warnings: result.warnings } };
+      }
+      const error = await handle.result().then(
+        () => undefined,
+        (failure: unknown) => failureInfo(toKvmCloneError(failure, run.operationId)),
+      );
+      return { state, ...(error ? { error } : {}) };
+    } catch (error) {
+      return { state: 'UNKNOWN', error: failureInfo(toKvmCloneError(error, run.operationId)) };
     }
   }
 

@@ -15,6 +15,7 @@ import { failureFromInfo, failureInfo, toApplicationFailure } from '../failures'
 import { cleanupOptions, hostCallOptions, transferOptions, verifyOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
+import { notifiedOperation, notifyOf, withNotifications } from './notifications';
 import { progressQuery, type OperationProgress } from './progress';
 import { runLimited } from './run-limited';
 
@@ -40,6 +41,11 @@ function timeoutFailure(options: CloneOptions): ApplicationFailure {
  * undone in reverse: the source is merged back and the destination cleaned up.
  */
 export async function cloneVM(input: CloneInput): Promise<CloneResult> {
+  return withNotifications(notifyOf(input), notifiedOperation('clone', input, input.newName ?? `${input.vmName}_clone`), () => cloneOperation(input));
+}
+
+/** cloneVM without its notifications. */
+async function cloneOperation(input: CloneInput): Promise<CloneResult> {
   const startedAt = Date.now();
   const progress: OperationProgress = { phase: 'validating', disks: [], bytesTotal: 0, bytesDone: 0 };
   setHandler(progressQuery, () => progress);

@@ -17,6 +17,7 @@ import { failureFromInfo, failureInfo, toApplicationFailure } from '../failures'
 import { cleanupOptions, hostCallOptions, transferOptions, verifyOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
+import { notifiedOperation, notifyOf, withNotifications } from './notifications';
 import { progressQuery, type OperationProgress } from './progress';
 import { runLimited } from './run-limited';
 
@@ -46,6 +47,11 @@ function directoryOf(path: string): string {
  * and disk paths, and stays marked incomplete until a sync into it finishes.
  */
 export async function syncVM(input: SyncInput): Promise<SyncResult> {
+  return withNotifications(notifyOf(input), notifiedOperation('sync', input, input.targetName ?? input.vmName), () => syncOperation(input));
+}
+
+/** syncVM without its notifications. */
+async function syncOperation(input: SyncInput): Promise<SyncResult> {
   const startedAt = Date.now();
   const progress: OperationProgress = { phase: 'validating', disks: [], bytesTotal: 0, bytesDone: 0 };
   setHandler(progressQuery, () => progress);
@@ -63,12 +69,15 @@ export async function syncVM(input: SyncInput): Promise<SyncResult> {
   const compensations = new Compensations();
   const warnings: string[] = [];
   let timedOut = false;
+  /** Once the target is marked incomplete, every failure says so: it must not be started. */
+  let targetMarked = false;
 
   const sync = async (): Promise<SyncResult> => {
     progress.phase = 'preflight';
     const inspection = await hostCalls.inspectSource({ source, vmName, copyCdroms: false, excludeDisks: [] });
     warnings.push(...inspection.warnings);
     const target = await hostCalls.inspectTarget({ destination, targetName, operationId });
+    targetMarked = true;
     if (target.unfinishedOperation) warnings.push(`completing the interrupted sync ${target.unfinishedOperation}`);
     if (options.checkpoint) warnings.push('checkpoint change tracking is not available on these hosts yet; changed blocks are found by hashing');
 
@@ -255,7 +264,8 @@ export async function syncVM(input: SyncInput): Promise<SyncResult> {
       });
     }
     if (isCancellation(error)) throw new CancelledFailure(`sync of '${vmName}' was cancelled; '${targetName}' stays marked incomplete until a sync finishes`);
-    throw failureFromInfo(failureInfo(error));
+    const info = failureInfo(error);
+    throw failureFromInfo(targetMarked ? { ...info, message: `${info.message}; '${targetName}' stays marked incomplete until a sync finishes` } : info);
   }
 }
 

@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /** A guest script that keeps writing numbered records to its data disk until told to stop. */
@@ -42,4 +43,13 @@ export async function waitForWriter(consoleLog: string, timeoutMs = 90_000): Pro
     if (Date.now() > deadline) throw new Error('the guest writer never started');
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
+}
+
+/** A run script that keeps the guest up, idle, with a stand-in guest agent. */
+export async function idleWithGuestAgentScript(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-guest-'));
+  const agent = await readFile(path.resolve(__dirname, '../fixtures/guest-agent.sh'), 'utf8');
+  const file = path.join(dir, 'run.sh');
+  await writeFile(file, `(\n${agent}\n) &\nsleep 600\n`);
+  return file;
 }

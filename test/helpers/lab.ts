@@ -71,6 +71,8 @@ export interface MakeVmOptions {
   network?: string;
   /** A read-only raw cdrom with this media, relative to the VM dir; created when missing. */
   cdrom?: string;
+  /** A virtio channel for the qemu guest agent (see test/fixtures/guest-agent.sh). */
+  guestAgent?: boolean;
 }
 
 /** The simulated KVM hosts that scripts/lab/up created, as tests reach them. */
@@ -138,6 +140,7 @@ export class Lab {
     if (options.nvram) args.push('--nvram');
     if (options.network) args.push('--network', options.network);
     if (options.cdrom) args.push('--cdrom', options.cdrom);
+    if (options.guestAgent) args.push('--guest-agent');
     const { stdout } = await run(path.join(scripts, 'make-vm'), args);
     return { name, ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<LabVm, 'name'>) };
   }

@@ -2,7 +2,7 @@
  * A kvm-clone worker in a process of its own, so a test can SIGKILL it mid-copy the way
  * a crash or an OOM kill would. Configured by one JSON argument; prints READY once polling.
  *
- *   tsx test/helpers/worker-process.ts '{"address": ..., "taskQueue": ..., "hosts": {...}, "workflowBundlePath": ...}'
+ *   node --import tsx test/helpers/worker-process.ts '{"address": ..., "taskQueue": ..., "hosts": {...}, "workflowBundlePath": ..., "identity"?: ..., "maxConcurrentActivityTaskExecutions"?: ...}'
  */
 import { NativeConnection } from '@temporalio/worker';
 import type { HostSpecInput } from '../../src/domain/schemas/host';
@@ -13,6 +13,9 @@ interface WorkerProcessOptions {
   taskQueue: string;
   hosts: Record<string, HostSpecInput>;
   workflowBundlePath: string;
+  /** Shown as `identity` in the history's ActivityTaskStarted events. */
+  identity?: string;
+  maxConcurrentActivityTaskExecutions?: number;
 }
 
 async function main(): Promise<void> {
@@ -23,6 +26,10 @@ async function main(): Promise<void> {
     taskQueue: options.taskQueue,
     hosts: options.hosts,
     workflowBundle: { codePath: options.workflowBundlePath },
+    tuning: {
+      ...(options.identity ? { identity: options.identity } : {}),
+      ...(options.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions } : {}),
+    },
   });
   const running = worker.run();
   process.stdout.write('READY\n');

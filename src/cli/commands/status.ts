@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import type { CloneResult } from '../../domain/clone-result';
+import type { SyncResult } from '../../domain/sync-result';
 import { ErrorCode, KvmCloneError } from '../../errors';
 import { cloneResultText } from '../clone-result-view';
+import { isSyncResult, syncResultText } from '../sync-result-view';
 import { cliContext, loadCliConfig, type CliContext, type OutputFormat } from '../global-options';
 import { startWorkerUnlessPolling, type RunningWorker } from '../in-process-worker';
 import { operationListText, operationStatusText, type OperationListDocument, type OperationStatusDocument } from '../operation-view';
@@ -25,8 +27,8 @@ async function follow(context: CliContext, config: KvmCloneConfig, access: Tempo
   const worker = status.state === 'RUNNING' && access.embedded ? await startWorkerUnlessPolling(context, config, access) : undefined;
   try {
     const sink = progressSink(progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }), operationId);
-    const result = await followOperation<CloneResult>(access.client, operationId, sink);
-    process.stdout.write(format === 'text' ? cloneResultText(result) : formatDocument(format, { type: 'result', ...result }));
+    const result = await followOperation<CloneResult | SyncResult>(access.client, operationId, sink);
+    process.stdout.write(format === 'text' ? (isSyncResult(result) ? syncResultText(result) : cloneResultText(result)) : formatDocument(format, { type: 'result', ...result }));
   } catch (error) {
     await worker?.stop().catch(() => undefined);
     throw error;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bandwidthLimitSchema } from './bandwidth';
 import { directRouteSchema } from './direct-route';
+import { notifySchema } from './notify';
 import { absolutePathSchema, hostRefSchema } from './host';
 import { vmNameSchema } from './vm-name';
 
@@ -49,6 +50,8 @@ export const cloneInputSchema = z
     bandwidthLimit: bandwidthLimitSchema.optional(),
     /** Push data from the source host straight to the destination over the source's own SSH (how it gets there). */
     direct: directRouteSchema.optional(),
+    /** Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning. */
+    notify: notifySchema.optional(),
     /** Seconds before the whole clone gives up and cleans up. */
     timeout: z.number().int().min(1).max(7 * 24 * 3600).default(3600),
     /** Start the copy once it is defined. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bandwidthLimitSchema } from './bandwidth';
 import { directRouteSchema } from './direct-route';
+import { notifySchema } from './notify';
 import { hostRefSchema } from './host';
 import { vmNameSchema } from './vm-name';
 
@@ -25,6 +26,8 @@ export const syncInputSchema = z.object({
   bandwidthLimit: bandwidthLimitSchema.optional(),
   /** Push data from the source host straight to the destination over the source's own SSH (how it gets there). */
   direct: directRouteSchema.optional(),
+  /** Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning. */
+  notify: notifySchema.optional(),
   /** Seconds before the sync gives up; the target stays marked incomplete. */
   timeout: z.number().int().min(1).max(7 * 24 * 3600).default(7200),
 });

@@ -4,7 +4,8 @@ import { inject } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
-import { guestWriterScript, lastWriterRecord, waitForWriter, writeStopFlag } from '../../helpers/guest-writer';
+import { guestWriterScript, lastWriterRecord, waitForWriter, idleWithGuestAgentScript, writeStopFlag } from '../../helpers/guest-writer';
+import { readFile, writeFile } from 'node:fs/promises';
 import { useTestEnvironment } from '../../helpers/temporal';
 
 const lab = new Lab(inject('labFile'));
@@ -12,6 +13,29 @@ const testEnvironment = useTestEnvironment(lab.aliases());
 async function startWriter(vm: LabVm): Promise<void> {
   await lab.virsh('a', 'start', '--domain', vm.name);
   await waitForWriter(`${vm.dir}/console.log`);
+}
+
+async function agentAnswers(name: string): Promise<boolean> {
+  const answer = await lab.virsh('a', 'qemu-agent-command', '--timeout', '5', '--domain', name, '{"execute":"guest-ping"}').catch(() => '');
+  return answer.includes('return');
+}
+
+/**
+ * Boots a VM whose run script starts the stand-in agent, until libvirt reaches it. Under
+ * TCG, libvirt sometimes misses the port's open event at boot and never marks the agent
+ * connected; a fresh boot gets past that.
+ */
+async function startWithAnsweringAgent(vm: LabVm): Promise<void> {
+  for (let boot = 0; boot < 3; boot++) {
+    await writeFile(`${vm.dir}/console.log`, '');
+    await lab.virsh('a', 'start', '--domain', vm.name);
+    for (let poll = 0; poll < 40; poll++) {
+      if ((await readFile(`${vm.dir}/console.log`, 'utf8').catch(() => '')).includes('KVMCLONE-AGENT-OPEN') && (await agentAnswers(vm.name))) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await lab.virsh('a', 'destroy', '--domain', vm.name);
+  }
+  throw new Error(`libvirt never reached the guest agent of ${vm.name}`);
 }
 
 /** The source ended as it began: on its own files, with no overlay left beside them. */
@@ -75,6 +99,24 @@ describe('cloneVM of a running VM', () => {
       await expectSourceRestored(vm, originalXml);
       expect((await readdir(lab.host('b').storageDir)).filter((file) => file.startsWith(`${name}_clone`))).toEqual([]);
       expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();
+    } finally {
+      if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
+    }
+  });
+
+  it('freezes the guest filesystems through its agent, so the copy is quiesced', async () => {
+    const name = uniqueVmName('quiesce');
+    const vm = await lab.makeVm('a', name, { runScript: await idleWithGuestAgentScript(), guestAgent: true });
+    const originalXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
+    try {
+      await startWithAnsweringAgent(vm);
+      const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
+      expect(result.consistency).toBe('quiesced');
+      for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
+      const guestConsole = await readFile(`${vm.dir}/console.log`, 'utf8');
+      expect(guestConsole).toContain('KVMCLONE-AGENT-FROZEN');
+      expect(guestConsole).toContain('KVMCLONE-AGENT-THAWED');
+      await expectSourceRestored(vm, originalXml);
     } finally {
       if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
     }

@@ -63,8 +63,22 @@ describe('setConfigValue / unsetConfigValue', () => {
 });
 
 describe('the config schema', () => {
+  it('takes sync defaults, direct routes per destination and global webhooks; refuses a sync default that is per command', () => {
+    const config = validateConfigDocument(
+      parseConfigText(
+        'hosts:\n  a:\n    address: 10.0.0.1\n    direct:\n      b: { address: 10.1.0.2, identityFile: /root/.ssh/id_ed25519 }\ndefaults:\n  sync:\n    deltaOnly: false\n    bandwidthLimit: 10M\nnotifications:\n  webhooks:\n    - url: https://hooks.example/x\n      secretEnv: HOOK_SECRET\n',
+        'c.yaml',
+      ),
+    );
+    expect(config.hosts.a?.direct).toEqual({ b: { address: '10.1.0.2', identityFile: '/root/.ssh/id_ed25519' } });
+    expect(config.defaults.sync).toEqual({ deltaOnly: false, bandwidthLimit: 10 * 1024 * 1024 });
+    expect(config.notifications.webhooks).toEqual([{ url: 'https://hooks.example/x', secretEnv: 'HOOK_SECRET', events: ['success', 'failure', 'cancelled'], format: 'json' }]);
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    targetName: x\n', 'c.yaml'))).toThrow(/c\.yaml:3: defaults\.sync\.targetName: Unrecognized key/);
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    parallel: 0\n', 'c.yaml'))).toThrow(/defaults\.sync\.parallel/);
+  });
+
   it('accepts the init template', () => {
-    expect(validateConfigDocument(parseConfigText(initialConfigText(), 'c.yaml'))).toEqual({ hosts: {}, temporal: { namespace: 'default' }, defaults: { clone: {}, sync: {} } });
+    expect(validateConfigDocument(parseConfigText(initialConfigText(), 'c.yaml'))).toEqual({ hosts: {}, temporal: { namespace: 'default' }, defaults: { clone: {}, sync: {} }, notifications: { webhooks: [] } });
   });
 
   it('takes clone defaults, TLS and an API key, and keeps absent defaults absent', () => {
