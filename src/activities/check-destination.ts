@@ -7,6 +7,7 @@ import { Libvirt } from '../hosts/libvirt';
 import { RemoteDisk } from '../hosts/remote-disk';
 import { remoteTools } from '../hosts/remote-tools';
 import { describeHost } from '../hosts/ssh-session';
+import { tpmStateDir } from '../hosts/tpm-state';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 
 export interface CheckDestinationInput {
@@ -24,6 +25,8 @@ export interface CheckDestinationInput {
   networks: RequiredNetwork[];
   /** Files the clone refers to without copying them, such as CD-ROM media. */
   referencedFiles: string[];
+  /** The clone's UUID when it carries TPM state, which lives in a directory named by it. */
+  tpmUuid?: string;
   machine: Pick<DomainSummary, 'domainType' | 'emulator' | 'machine' | 'arch'>;
 }
 
@@ -32,6 +35,8 @@ export interface DestinationCheck {
   freeBytes: number;
   /** With force: the VM that the clone will replace, and its files. */
   replaced?: { vmName: string; paths: string[] };
+  /** Where the clone's TPM state goes, for tpmUuid. */
+  tpmDir?: string;
   compressors: { zstd: boolean; lz4: boolean };
   warnings: string[];
 }
@@ -101,8 +106,12 @@ export function checkDestination(deps: ActivityDeps) {
         for (const path of input.referencedFiles) {
           if (!(await disk.exists(path))) warnings.push(`${path} is referenced by the clone but missing on ${where}; the clone starts once it is there (or copy it with copyCdroms)`);
         }
+        const tpmDir = input.tpmUuid ? await tpmStateDir(session, input.tpmUuid) : undefined;
+        if (tpmDir && (await disk.exists(tpmDir))) {
+          throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `TPM state directory ${tpmDir} already exists on ${where}`, { path: tpmDir });
+        }
         const tools = await remoteTools(session);
-        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 }, warnings };
+        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), ...(tpmDir ? { tpmDir } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 }, warnings };
       }),
     );
   };

@@ -5,6 +5,7 @@ import type { DomainDisk, DomainSummary } from '../domain/domain-xml';
 import { Libvirt } from '../hosts/libvirt';
 import { RemoteDisk } from '../hosts/remote-disk';
 import type { SshSession } from '../hosts/ssh-session';
+import { tpmStateDir, tpmStateFiles } from '../hosts/tpm-state';
 
 async function resolveDiskPath(libvirt: Libvirt, disk: DomainDisk): Promise<string> {
   if (disk.type === 'volume' && disk.pool && disk.volume) return libvirt.volumePath(disk.pool, disk.volume);
@@ -52,6 +53,15 @@ export async function listDomainFiles(session: SshSession, vmName: string, domai
       warnings.push(`the UEFI variable store ${domain.nvramPath} of '${vmName}' does not exist yet; it starts from the firmware's template`);
     }
   }
-  if (domain.tpm?.backend === 'emulator') warnings.push(`the emulated TPM state of '${vmName}' is not copied; the copy starts with a fresh TPM`);
+  if (domain.tpm?.backend === 'emulator' && domain.uuid) {
+    const dir = await tpmStateDir(session, domain.uuid);
+    const stateFiles = await tpmStateFiles(session, dir);
+    if (stateFiles.length === 0) warnings.push(`the emulated TPM of '${vmName}' has no state yet; the copy starts with a fresh TPM`);
+    for (const relative of stateFiles) {
+      const path = `${dir}/${relative}`;
+      const size = (await remoteDisk.fileSize(path)) ?? 0;
+      files.push({ role: 'tpm', target: relative, depth: 0, sourcePath: path, format: 'raw', fileSize: size, virtualSize: size, allocatedSize: size });
+    }
+  }
   return { files, warnings };
 }

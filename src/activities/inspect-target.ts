@@ -7,6 +7,7 @@ import { RemoteDisk } from '../hosts/remote-disk';
 import { remoteTools } from '../hosts/remote-tools';
 import { describeHost } from '../hosts/ssh-session';
 import { SyncMarker } from '../hosts/sync-marker';
+import { tpmStateDir } from '../hosts/tpm-state';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 import { listDomainFiles } from './domain-files';
 
@@ -23,6 +24,8 @@ export interface TargetInspection {
   /** An earlier sync that did not finish; this one completes it. */
   unfinishedOperation?: string;
   freeBytes: number;
+  /** Where the target's TPM state lives (named by its UUID), for state the source has and it lacks. */
+  tpmDir?: string;
   tools: { zstd: boolean; lz4: boolean; python3: boolean; perl: boolean };
 }
 
@@ -47,7 +50,9 @@ export function inspectTarget(deps: ActivityDeps) {
           }, { retryable: false });
         }
         const inactiveXml = await libvirt.dumpXml(input.targetName, { inactive: true });
-        const { files } = await listDomainFiles(session, input.targetName, parseDomainXml(inactiveXml), { copyCdroms: false, excludeDisks: [] });
+        const domain = parseDomainXml(inactiveXml);
+        const { files } = await listDomainFiles(session, input.targetName, domain, { copyCdroms: false, excludeDisks: [] });
+        const tpmDir = domain.uuid ? await tpmStateDir(session, domain.uuid) : undefined;
         const marker = new SyncMarker(session, input.targetName);
         const unfinished = await marker.incompleteOperation();
         await marker.markIncomplete(input.operationId);
@@ -59,6 +64,7 @@ export function inspectTarget(deps: ActivityDeps) {
           files,
           ...(unfinished && unfinished !== input.operationId ? { unfinishedOperation: unfinished } : {}),
           freeBytes,
+          ...(tpmDir ? { tpmDir } : {}),
           tools: { zstd: tools.zstd, lz4: tools.lz4, python3: tools.python3, perl: tools.perl },
         };
       }),

@@ -1,6 +1,7 @@
 import type { HostRef } from '../domain/schemas/host';
 import { Libvirt } from '../hosts/libvirt';
 import { RemoteDisk } from '../hosts/remote-disk';
+import { sh } from '../domain/shell-quote';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 
 export interface RemoveCloneInput {
@@ -9,6 +10,8 @@ export interface RemoveCloneInput {
   vmName?: string;
   /** Files this operation created. */
   paths: string[];
+  /** Directories this operation created, removed with what is in them (a clone's TPM state). */
+  directories?: string[];
 }
 
 export function removeClone(deps: ActivityDeps) {
@@ -21,7 +24,9 @@ export function removeClone(deps: ActivityDeps) {
           await libvirt.destroy(input.vmName);
           await libvirt.undefine(input.vmName);
         }
-        await new RemoteDisk(session).removeFiles(input.paths);
+        const disk = new RemoteDisk(session);
+        await disk.removeFiles(input.paths);
+        if (input.directories?.length) await session.run(sh`rm -rf -- ${input.directories}`, { what: 'removing directories' });
       }),
     );
   };

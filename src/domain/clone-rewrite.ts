@@ -27,6 +27,8 @@ export interface CloneRewriteRequest {
   /** Disks become volumes of this pool instead of plain files. */
   destPool?: string;
   macAddresses?: string[];
+  /** Kept instead of letting libvirt pick one: the clone's TPM state directory is named by it. */
+  uuid?: string;
 }
 
 /** How the source's definition turns into the clone's, from the copy plan. */
@@ -41,6 +43,7 @@ export function cloneRewriteFor(request: CloneRewriteRequest): CloneRewrite {
     removeDisks: request.excludeDisks,
   };
   if (request.macAddresses) rewrite.macAddresses = request.macAddresses;
+  if (request.uuid) rewrite.uuid = request.uuid;
   if (nvram) rewrite.nvramPath = nvram.destinationPath;
   if (request.destPool) {
     const pool = request.destPool;

@@ -2,14 +2,14 @@ import type { DataWindow } from './transfer-plan';
 
 /**
  * What a file is to the domain: a disk's top image, a lower layer of its backing chain,
- * a CD-ROM image, or the UEFI variable store.
+ * a CD-ROM image, the UEFI variable store, or a file of the emulated TPM's state.
  */
-export type FileRole = 'disk' | 'backing' | 'cdrom' | 'nvram';
+export type FileRole = 'disk' | 'backing' | 'cdrom' | 'nvram' | 'tpm';
 
 /** A file on the source host that the clone copies. */
 export interface SourceFile {
   role: FileRole;
-  /** The disk target (`vda`) the file belongs to; `nvram` for the variable store. */
+  /** The disk target (`vda`) the file belongs to; `nvram` for the variable store; for TPM state, its path inside the state directory. */
   target: string;
   /** 0 for a disk's top image, 1.. for its backing layers, top to bottom. */
   depth: number;

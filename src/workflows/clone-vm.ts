@@ -5,7 +5,7 @@ import { cloneRewriteFor, destinationFileName } from '../domain/clone-rewrite';
 import type { CloneResult, Consistency, FileCopyResult } from '../domain/clone-result';
 import { chooseCompression } from '../domain/compression';
 import { isLiveDisk, operationTag, overlayPathFor, partialPathFor, type FileDataMap, type PlannedFile } from '../domain/copied-file';
-import { joinPath, randomMac } from '../domain/clone-plan';
+import { joinPath, randomMac, uuidFromRandom } from '../domain/clone-plan';
 import { domainXmlDiff, parseDomainXml, requiredNetworks, rewriteDomainForClone, unusedNetworkMapEntries } from '../domain/domain-xml';
 import { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
 import { validate } from '../domain/schemas/validate';
@@ -70,6 +70,8 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     const domain = parseDomainXml(inspection.inactiveXml);
     for (const entry of unusedNetworkMapEntries(domain, options.networkMap)) warnings.push(`networkMap entry '${entry}' matches no interface of '${vmName}'`);
     const fileNames = inspection.files.map((file) => destinationFileName(newName, file));
+    // TPM state lives in a directory named by the domain's UUID, so the clone's is chosen now.
+    const tpmUuid = inspection.files.some((file) => file.role === 'tpm') ? uuidFromRandom(Math.random) : undefined;
     const destinationCheck = await hostCalls.checkDestination({
       destination,
       newName,
@@ -77,7 +79,8 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       ...(options.destPool ? { destPool: options.destPool } : {}),
       force: options.force,
       bytesNeeded: inspection.files.reduce((sum, file) => sum + file.allocatedSize, 0),
-      fileNames,
+      fileNames: fileNames.filter((_, index) => inspection.files[index]!.role !== 'tpm'),
+      ...(tpmUuid ? { tpmUuid } : {}),
       networks: requiredNetworks(domain, options.networkMap),
       referencedFiles: domain.disks
         .filter((disk) => disk.device === 'cdrom' && disk.sourcePath && !options.excludeDisks.includes(disk.target) && !inspection.files.some((file) => file.target === disk.target))
@@ -86,7 +89,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     });
     warnings.push(...destinationCheck.warnings);
     const files: PlannedFile[] = inspection.files.map((file, index) => {
-      const destinationPath = joinPath(destinationCheck.destDir, fileNames[index]!);
+      const destinationPath = file.role === 'tpm' ? joinPath(destinationCheck.tpmDir!, file.target) : joinPath(destinationCheck.destDir, fileNames[index]!);
       return { ...file, destinationPath, partialPath: partialPathFor(destinationPath, tag) };
     });
     // The relay is where the bandwidth limit is enforced; a direct push cannot be paced.
@@ -96,6 +99,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     if (compression.warning) warnings.push(compression.warning);
     const live = inspection.state !== 'shut off';
     const rewrite = cloneRewriteFor({
+      ...(tpmUuid ? { uuid: tpmUuid } : {}),
       newName,
       files,
       logDir: destinationCheck.destDir,
@@ -135,7 +139,8 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     }
 
     const partialPaths = files.map((file) => file.partialPath);
-    compensations.add('remove partial copies', () => cleanup.removeClone({ destination, paths: partialPaths }));
+    const createdDirectories = destinationCheck.tpmDir ? [destinationCheck.tpmDir] : [];
+    compensations.add('remove partial copies', () => cleanup.removeClone({ destination, paths: partialPaths, directories: createdDirectories }));
     await hostCalls.prepareDisks({ destination, disks: files.map((file) => ({ path: file.partialPath, size: file.fileSize })) });
 
     let consistency: Consistency = 'offline';

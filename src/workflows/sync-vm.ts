@@ -85,7 +85,10 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     const homeDir = directoryOf(target.files[0]?.sourcePath ?? '/');
     const files: SyncedFile[] = inspection.files.map((file) => {
       const existing = targetFiles.get(fileKey(file));
-      if (!existing) return { ...file, destinationPath: joinPath(homeDir, destinationFileName(targetName, file)), action: 'added' };
+      if (!existing) {
+        const destinationPath = file.role === 'tpm' && target.tpmDir ? joinPath(target.tpmDir, file.target) : joinPath(homeDir, destinationFileName(targetName, file));
+        return { ...file, destinationPath, action: 'added' };
+      }
       return { ...file, destinationPath: existing.sourcePath, action: existing.fileSize === file.fileSize ? 'updated' : 'resized' };
     });
     const sourceKeys = new Set(inspection.files.map(fileKey));

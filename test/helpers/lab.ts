@@ -73,6 +73,8 @@ export interface MakeVmOptions {
   cdrom?: string;
   /** A virtio channel for the qemu guest agent (see test/fixtures/guest-agent.sh). */
   guestAgent?: boolean;
+  /** An emulated TPM 2.0 (swtpm), whose state appears on the first boot. */
+  tpm?: boolean;
 }
 
 /** The simulated KVM hosts that scripts/lab/up created, as tests reach them. */
@@ -141,6 +143,7 @@ export class Lab {
     if (options.network) args.push('--network', options.network);
     if (options.cdrom) args.push('--cdrom', options.cdrom);
     if (options.guestAgent) args.push('--guest-agent');
+    if (options.tpm) args.push('--tpm');
     const { stdout } = await run(path.join(scripts, 'make-vm'), args);
     return { name, ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<LabVm, 'name'>) };
   }

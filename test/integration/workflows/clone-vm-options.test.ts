@@ -286,4 +286,21 @@ describe('cloneVM options', () => {
     });
     expect(await filesOnB(`${name}_clone`)).toEqual([]);
   });
+
+  it("copies the emulated TPM's state into a directory named by the clone's own UUID", async () => {
+    const name = uniqueVmName('tpm');
+    const vm = await lab.makeVm('a', name, { tpm: true });
+    await lab.bootAndReadConsole('a', name, `${vm.dir}/console.log`); // the first boot creates the state
+    const sourceUuid = (await lab.virsh('a', 'domuuid', '--domain', name)).trim();
+
+    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
+
+    const state = result.files.find((file) => file.role === 'tpm')!;
+    expect(state.sourcePath).toContain(`/swtpm/${sourceUuid}/`);
+    const cloneUuid = (await lab.virsh('b', 'domuuid', '--domain', `${name}_clone`)).trim();
+    expect(cloneUuid).not.toBe(sourceUuid);
+    expect(state.destinationPath).toBe(`${path.dirname(storageB())}/.config/libvirt/qemu/swtpm/${cloneUuid}/${state.target}`);
+    expect(await sha256OfFile(state.destinationPath)).toBe(await sha256OfFile(state.sourcePath));
+    expect(await bootClone(`${name}_clone`)).toContain(`KVMCLONE-ROOT-MARKER ${vm.rootMarker}`);
+  });
 });

@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { TransferProgress } from '../../../src/activities/transfer-range';
+import { KvmCloneClient, type CloneResult } from '../../../src/client';
+import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
+
+const lab = new Lab(inject('labFile'));
+const root = path.resolve(__dirname, '../../..');
+const taskQueue = `scale-out-${randomUUID()}`;
+let connection: Connection;
+let client: KvmCloneClient;
+let vm: LabVm | undefined;
+const workers = new Map<string, ChildProcess>();
+
+/**
+ * A worker process on the shared task queue. One activity at a time per worker, so two
+ * parallel ranges can only run at once when both workers take one.
+ */
+function startWorkerProcess(identity: string): Promise<ChildProcess> {
+  const options = {
+    address: inject('temporalAddress'),
+    taskQueue,
+    hosts: lab.aliases(),
+    workflowBundlePath: inject('workflowBundlePath'),
+    identity,
+    maxConcurrentActivityTaskExecutions: 1,
+  };
+  // node itself, not the tsx wrapper, so that SIGKILL reaches the worker and not a parent of it.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  workers.set(identity, child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('READY')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`worker ${identity} exited with ${code} before it was ready`)));
+  });
+}
+
+/** Identities of the workers that ran each finished transferRange, from the history's ActivityTaskStarted events. */
+async function transferIdentities(handle: WorkflowHandle): Promise<string[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const typeOfScheduled = new Map<string, string>();
+  for (const event of events) {
+    if (event.activityTaskScheduledEventAttributes) typeOfScheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+  }
+  return events
+    .filter((event) => event.activityTaskStartedEventAttributes && typeOfScheduled.get(String(event.activityTaskStartedEventAttributes.scheduledEventId)) === 'transferRange')
+    .map((event) => event.activityTaskStartedEventAttributes!.identity ?? '');
+}
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  client = new KvmCloneClient(new Client({ connection }), taskQueue);
+});
+
+afterAll(async () => {
+  for (const worker of workers.values()) if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+  await connection.close();
+  if (vm) {
+    await lab.removeVm('a', vm);
+    await lab.virsh('b', 'undefine', '--nvram', '--domain', `${vm.name}_clone`).catch(() => undefined);
+    await lab.sshAs('b', `rm -f ${lab.host('b').storageDir}/${vm.name}_clone*`).catch(() => undefined);
+  }
+});
+
+describe('scale-out: two workers on one task queue', () => {
+  it('spread the ranges of a multi-disk clone over both workers, and one finishes alone after the other is SIGKILLed', async () => {
+    const name = uniqueVmName('scale');
+    // Two disks: the qcow2 root and a raw data disk with 768 MiB of data, so three 256 MiB ranges plus the root's.
+    vm = await lab.makeVm('a', name, { dataSize: '2G', fillMib: 768 });
+    await Promise.all([startWorkerProcess('scale-w1'), startWorkerProcess('scale-w2')]);
+    // 30 MiB/s per stream: a 256 MiB range takes about 8 s, long enough to kill a worker inside one.
+    const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 2, bandwidthLimit: '60M' });
+
+    // Wait until both workers have finished a range (the history names them), then kill a
+    // worker while it is inside a range that has confirmed a batch.
+    let killed: string | undefined;
+    let committedAtKill = 0;
+    for (let poll = 0; poll < 1200 && !killed; poll++) {
+      const finishedOn = new Set(await transferIdentities(handle));
+      if (finishedOn.has('scale-w1') && finishedOn.has('scale-w2')) {
+        const description = await handle.describe();
+        for (const activity of description.raw.pendingActivities ?? []) {
+          const data = activity.heartbeatDetails?.payloads?.[0]?.data;
+          const identity = activity.lastWorkerIdentity ?? '';
+          if (activity.activityType?.name !== 'transferRange' || !data || !workers.has(identity)) continue;
+          const details = JSON.parse(Buffer.from(data).toString('utf8')) as TransferProgress;
+          if (details.bytesCommitted > 0 && details.bytesCommitted < details.bytesTotal) {
+            const worker = workers.get(identity)!;
+            worker.kill('SIGKILL');
+            await new Promise((resolve) => worker.once('exit', resolve));
+            killed = identity;
+            committedAtKill = details.bytesCommitted;
+            break;
+          }
+        }
+      }
+      if (!killed) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(killed, 'a worker was killed mid-range after both had run ranges').toBeDefined();
+    const survivor = killed === 'scale-w1' ? 'scale-w2' : 'scale-w1';
+
+    const result = await client.result<CloneResult>(handle.workflowId);
+    expect(result.success).toBe(true);
+    expect(result.files.length).toBeGreaterThanOrEqual(2);
+    for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
+    // The range cut short on the killed worker resumed after its last confirmed batch.
+    expect(result.bytesResumed).toBeGreaterThanOrEqual(committedAtKill);
+
+    // The history shows ranges run on both workers, and the killed worker's range finished on the survivor.
+    const identities = await transferIdentities(handle);
+    expect(new Set(identities)).toEqual(new Set(['scale-w1', 'scale-w2']));
+    expect(identities.at(-1)).toBe(survivor);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const retried = events.filter((event) => (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried.map((event) => event.activityTaskStartedEventAttributes!.identity)).toContain(survivor);
+  });
+});
