@@ -8,7 +8,9 @@
  * whoever else uses it. See bench/README.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Bench, root, type Sizes } from './lib/context';
@@ -18,6 +20,8 @@ import { compression, nativeBinding, sparseVersusNaive } from './scenarios/relay
 import { denseClone, parallelism, sparseClone } from './scenarios/full-clone';
 import { digest } from './scenarios/digest';
 import { memory, notBuilt, overhead, resume } from './scenarios/worker';
+
+const load = createRequire(__filename);
 
 export const scenarios: Scenario[] = [denseClone, sparseClone, parallelism, compression, sparseVersusNaive, digest, nativeBinding, memory, overhead, resume, notBuilt];
 
@@ -82,20 +86,58 @@ function parseArgs(argv: string[]): Options {
       return next;
     };
     switch (arg) {
-      case '--quick': mode = 'quick'; break;
-      case '--full': mode = 'full'; break;
-      case '--runs': { const runs = Number(value()); overrides.push((s) => (s.runs = runs)); break; }
-      case '--only': options.only = value().split(','); break;
-      case '--skip': options.skip = value().split(','); break;
-      case '--out': options.outDir = path.resolve(value()); break;
-      case '--dense': { const v = parseSize(value()); overrides.push((s) => (s.dense = v)); break; }
-      case '--sparse': { const v = pair(value()); overrides.push((s) => (s.sparse = v)); break; }
-      case '--memory-large': { const v = pair(value()); overrides.push((s) => (s.memoryLarge = v)); break; }
-      case '--relay': { const v = parseSize(value()); overrides.push((s) => (s.relay = v)); break; }
-      case '--hash': { const v = parseSize(value()); overrides.push((s) => (s.hash = v)); break; }
-      case '-h': case '--help': process.stdout.write(`${usage}\n`); process.exit(0);
+      case '--quick':
+        mode = 'quick';
+        break;
+      case '--full':
+        mode = 'full';
+        break;
+      case '--runs': {
+        const runs = Number(value());
+        overrides.push((s) => (s.runs = runs));
+        break;
+      }
+      case '--only':
+        options.only = value().split(',');
+        break;
+      case '--skip':
+        options.skip = value().split(',');
+        break;
+      case '--out':
+        options.outDir = path.resolve(value());
+        break;
+      case '--dense': {
+        const v = parseSize(value());
+        overrides.push((s) => (s.dense = v));
+        break;
+      }
+      case '--sparse': {
+        const v = pair(value());
+        overrides.push((s) => (s.sparse = v));
+        break;
+      }
+      case '--memory-large': {
+        const v = pair(value());
+        overrides.push((s) => (s.memoryLarge = v));
+        break;
+      }
+      case '--relay': {
+        const v = parseSize(value());
+        overrides.push((s) => (s.relay = v));
+        break;
+      }
+      case '--hash': {
+        const v = parseSize(value());
+        overrides.push((s) => (s.hash = v));
+        break;
+      }
+      case '-h':
+      case '--help':
+        process.stdout.write(`${usage}\n`);
+        process.exit(0);
       // eslint-disable-next-line no-fallthrough
-      default: throw new Error(`unknown option ${arg}\n${usage}`);
+      default:
+        throw new Error(`unknown option ${arg}\n${usage}`);
     }
   }
   const sizes: Sizes = structuredClone(presets[mode]);
@@ -108,7 +150,9 @@ function parseArgs(argv: string[]): Options {
 
 function version(command: string, args: string[]): string {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')[0]!
+      .trim();
   } catch {
     return 'unknown';
   }
@@ -119,16 +163,16 @@ function machine(bench: Bench | undefined): Record<string, unknown> {
   // ssh -V prints on stderr.
   const sshV = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
   const ssh = `${sshV.stderr ?? ''}${sshV.stdout ?? ''}`;
-  const ssh2Version = (require('ssh2/package.json') as { version: string }).version;
+  const ssh2Version = (load('ssh2/package.json') as { version: string }).version;
   return {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model ?? 'unknown',
-    cpuFlags: ['aes', 'sha_ni', 'avx2'].filter((flag) => new RegExp(`\\b${flag}\\b`).test(require('node:fs').readFileSync('/proc/cpuinfo', 'utf8'))),
+    cpuFlags: ['aes', 'sha_ni', 'avx2'].filter((flag) => new RegExp(`\\b${flag}\\b`).test(readFileSync('/proc/cpuinfo', 'utf8'))),
     memoryGiB: Math.round((os.totalmem() / GiB) * 10) / 10,
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     ssh2: ssh2Version,
-    ssh2NativeBinding: Boolean((require('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable),
+    ssh2NativeBinding: Boolean((load('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable),
     workerNativeBinding: bench?.workerBindingLoaded,
     openssh: ssh.trim().split('\n')[0] ?? 'unknown',
     rsync: version('rsync', ['--version']),
@@ -141,10 +185,14 @@ const fmt = (value: number | undefined, digits = 1) => (value === undefined || !
 function ratioText(row: Row): string {
   if (row.ratio === undefined) return '';
   switch (row.ratioKind) {
-    case 'seconds': return `${row.ratio.toFixed(2)} s overhead`;
-    case 'bytes': return `${row.ratio.toFixed(3)}× ${row.ratioTo}`;
-    case 'memory': return `${row.ratio.toFixed(2)}× ${row.ratioTo}`;
-    default: return `${row.ratio.toFixed(2)}× ${row.ratioTo}`;
+    case 'seconds':
+      return `${row.ratio.toFixed(2)} s overhead`;
+    case 'bytes':
+      return `${row.ratio.toFixed(3)}× ${row.ratioTo}`;
+    case 'memory':
+      return `${row.ratio.toFixed(2)}× ${row.ratioTo}`;
+    default:
+      return `${row.ratio.toFixed(2)}× ${row.ratioTo}`;
   }
 }
 
@@ -187,9 +235,7 @@ function compact(row: Row): unknown {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const chosen = scenarios.filter(
-    (s) => (options.only ? options.only.includes(s.id) : options.mode !== 'quick' || s.quick) && !options.skip.includes(s.id),
-  );
+  const chosen = scenarios.filter((s) => (options.only ? options.only.includes(s.id) : options.mode !== 'quick' || s.quick) && !options.skip.includes(s.id));
   const skippedInQuick = options.mode === 'quick' && !options.only ? scenarios.filter((s) => !s.quick).map((s) => s.id) : [];
   const startedAt = new Date();
   const bench = await Bench.start(options.sizes, log);

@@ -30,10 +30,9 @@ export interface KvmCloneWorker {
 
 export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Promise<KvmCloneWorker> {
   if (!sshCryptoBindingLoaded()) {
-    process.emitWarning(
-      "ssh2's native crypto binding is not loaded: transfers will run about 4x slower. Reinstall without --ignore-scripts so node-gyp can build it.",
-      { code: 'KVM_CLONE_SSH2_NO_BINDING' },
-    );
+    process.emitWarning("ssh2's native crypto binding is not loaded: transfers will run about 4x slower. Reinstall without --ignore-scripts so node-gyp can build it.", {
+      code: 'KVM_CLONE_SSH2_NO_BINDING',
+    });
   }
   const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}) });
   const worker = await Worker.create({

@@ -277,11 +277,15 @@ export class Bench {
     const made = await this.lab.makeVm('a', name, { dir: path.join(this.homeOf('a'), this.workDir, name), dataSize: '1M' });
     const s = this.sizes;
     const layout: { size: number; data: number } =
-      kind === 'dense' ? { size: s.dense, data: s.dense }
-      : kind === 'sparse' ? s.sparse
-      : kind === 'memory-large' ? s.memoryLarge
-      : kind === 'resume' ? { size: s.resume.data, data: s.resume.data }
-      : { size: s.small, data: s.small };
+      kind === 'dense'
+        ? { size: s.dense, data: s.dense }
+        : kind === 'sparse'
+          ? s.sparse
+          : kind === 'memory-large'
+            ? s.memoryLarge
+            : kind === 'resume'
+              ? { size: s.resume.data, data: s.resume.data }
+              : { size: s.small, data: s.small };
     this.log(`making ${kind} VM ${name}: data disk ${layout.size} bytes, ${layout.data} of them data`);
     await writeRandomLayout(made.dataPath, layout.size, layout.data, name);
     await run('chown', [`${this.lab.host('a').user}:`, made.dataPath]);
@@ -448,8 +452,7 @@ export async function settle(anyPath: string): Promise<void> {
  * evenly spaced, MiB-aligned chunks (one contiguous run when data == size).
  */
 export async function writeRandomLayout(file: string, size: number, data: number, seed: string): Promise<void> {
-  const random = (bytes: number, chunkSeed: string) =>
-    `openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:${q(chunkSeed)} -in /dev/zero 2>/dev/null | head -c ${bytes}`;
+  const random = (bytes: number, chunkSeed: string) => `openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:${q(chunkSeed)} -in /dev/zero 2>/dev/null | head -c ${bytes}`;
   if (data >= size) {
     await runShell(`rm -f ${q(file)}; { ${random(size, seed)} || true; } >${q(file)}; [ "$(stat -c %s ${q(file)})" -eq ${size} ]`);
     return;

@@ -13,8 +13,7 @@ import { sshCryptoBindingLoaded } from '../../src/hosts/crypto-binding';
 import { openSshSession } from '../../src/hosts/ssh-session';
 
 type ProbeInput =
-  | { kind: 'relay'; source: HostSpecInput; destination: HostSpecInput; sourcePath: string; destinationPath: string; size: number }
-  | { kind: 'digest'; host: HostSpecInput; path: string };
+  { kind: 'relay'; source: HostSpecInput; destination: HostSpecInput; sourcePath: string; destinationPath: string; size: number } | { kind: 'digest'; host: HostSpecInput; path: string };
 
 export interface ProbeOutput {
   seconds: number;

@@ -65,7 +65,9 @@ export async function alternate(bench: Bench, scenario: string, variants: Varian
         sample.note = [sample.note, 'repeated after a transient failure'].filter(Boolean).join('; ');
       }
       samples.get(variant.name)!.push(sample);
-      bench.log(`  ${scenario} · ${variant.name} · run ${round + 1}/${runs}: ${sample.seconds.toFixed(2)} s, ${(sample.logicalBytes / MB / sample.seconds).toFixed(0)} MB/s${sample.note ? ` (${sample.note})` : ''}`);
+      bench.log(
+        `  ${scenario} · ${variant.name} · run ${round + 1}/${runs}: ${sample.seconds.toFixed(2)} s, ${(sample.logicalBytes / MB / sample.seconds).toFixed(0)} MB/s${sample.note ? ` (${sample.note})` : ''}`,
+      );
     }
   }
   return samples;

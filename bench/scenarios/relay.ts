@@ -83,7 +83,7 @@ export const sparseVersusNaive: Scenario = {
 
 export const nativeBinding: Scenario = {
   id: 'ssh2-binding',
-  title: "ssh2 with vs without its native crypto binding (relay, fresh process each)",
+  title: 'ssh2 with vs without its native crypto binding (relay, fresh process each)',
   quick: true,
   async run(bench) {
     const file = await bench.sampleFile('random', bench.sizes.relay);
@@ -99,7 +99,14 @@ export const nativeBinding: Scenario = {
       await rm(destinationPath, { force: true });
       await settle(destinationPath);
       if (output.bindingLoaded === withoutBinding) throw new Error(`the probe ${withoutBinding ? 'still loaded' : 'did not load'} ssh2's native binding`);
-      return { seconds: output.seconds, logicalBytes: file.size, wireBytes: output.wireBytes, clientCpu: output.cpuSeconds, hostCpu: await stopHostCpu(), note: `binding ${output.bindingLoaded ? 'loaded' : 'not loaded'}` };
+      return {
+        seconds: output.seconds,
+        logicalBytes: file.size,
+        wireBytes: output.wireBytes,
+        clientCpu: output.cpuSeconds,
+        hostCpu: await stopHostCpu(),
+        note: `binding ${output.bindingLoaded ? 'loaded' : 'not loaded'}`,
+      };
     };
     const variants: Variant[] = [
       { name: 'ssh2 with native binding', kind: 'kvm-clone', measure: probe(false) },

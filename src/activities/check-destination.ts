@@ -96,11 +96,10 @@ export function checkDestination(deps: ActivityDeps) {
         const freeBytes = await disk.freeSpace(destDir);
         const required = input.bytesNeeded + spaceMargin(input.bytesNeeded);
         if (freeBytes < required) {
-          throw new KvmCloneError(
-            ErrorCode.DISK_SPACE_ERROR,
-            `not enough space in ${destDir} on ${where}: ${formatBytes(required)} needed (with margin), ${formatBytes(freeBytes)} free`,
-            { required, freeBytes },
-          );
+          throw new KvmCloneError(ErrorCode.DISK_SPACE_ERROR, `not enough space in ${destDir} on ${where}: ${formatBytes(required)} needed (with margin), ${formatBytes(freeBytes)} free`, {
+            required,
+            freeBytes,
+          });
         }
         const warnings: string[] = [];
         for (const path of input.referencedFiles) {

@@ -44,10 +44,15 @@ export function inspectSource(deps: ActivityDeps) {
         const libvirt = new Libvirt(session);
         const state = await libvirt.requireDomainState(input.vmName);
         if (!copyableStates.includes(state)) {
-          throw new KvmCloneError(ErrorCode.CLONE_ERROR, `VM '${input.vmName}' on ${describeHost(session.host)} is ${state}; clone it when it is running or shut off`, {
-            vmName: input.vmName,
-            state,
-          }, { retryable: false });
+          throw new KvmCloneError(
+            ErrorCode.CLONE_ERROR,
+            `VM '${input.vmName}' on ${describeHost(session.host)} is ${state}; clone it when it is running or shut off`,
+            {
+              vmName: input.vmName,
+              state,
+            },
+            { retryable: false },
+          );
         }
         const inactiveXml = await libvirt.dumpXml(input.vmName, { inactive: true });
         const domain = parseDomainXml(inactiveXml);

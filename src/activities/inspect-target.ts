@@ -41,13 +41,23 @@ export function inspectTarget(deps: ActivityDeps) {
         const libvirt = new Libvirt(session);
         const state = await libvirt.domainState(input.targetName);
         if (state === undefined) {
-          throw new KvmCloneError(ErrorCode.VM_NOT_FOUND_ERROR, `sync target '${input.targetName}' does not exist on ${where}; clone the VM there first`, { vmName: input.targetName }, { retryable: false });
+          throw new KvmCloneError(
+            ErrorCode.VM_NOT_FOUND_ERROR,
+            `sync target '${input.targetName}' does not exist on ${where}; clone the VM there first`,
+            { vmName: input.targetName },
+            { retryable: false },
+          );
         }
         if (state !== 'shut off') {
-          throw new KvmCloneError(ErrorCode.SYNC_ERROR, `sync target '${input.targetName}' on ${where} is ${state}; shut it down first, a sync never writes under a running VM`, {
-            vmName: input.targetName,
-            state,
-          }, { retryable: false });
+          throw new KvmCloneError(
+            ErrorCode.SYNC_ERROR,
+            `sync target '${input.targetName}' on ${where} is ${state}; shut it down first, a sync never writes under a running VM`,
+            {
+              vmName: input.targetName,
+              state,
+            },
+            { retryable: false },
+          );
         }
         const inactiveXml = await libvirt.dumpXml(input.targetName, { inactive: true });
         const domain = parseDomainXml(inactiveXml);

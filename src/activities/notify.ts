@@ -44,7 +44,12 @@ export function notify(env: NodeJS.ProcessEnv = process.env) {
       // The body is not needed; reading it lets the connection be reused or closed.
       await response.arrayBuffer().catch(() => undefined);
       if (!response.ok) {
-        throw new KvmCloneError(ErrorCode.NETWORK_ERROR, `webhook ${webhook.url} answered ${response.status} ${response.statusText}`.trim(), { url: webhook.url, status: response.status }, { retryable: retryableStatus(response.status) });
+        throw new KvmCloneError(
+          ErrorCode.NETWORK_ERROR,
+          `webhook ${webhook.url} answered ${response.status} ${response.statusText}`.trim(),
+          { url: webhook.url, status: response.status },
+          { retryable: retryableStatus(response.status) },
+        );
       }
       return { status: response.status };
     });

@@ -79,7 +79,7 @@ export function syncRange(deps: ActivityDeps) {
             const step = { start: progress.committedOffset, length: Math.min(stepBytes, end - progress.committedOffset) };
             let copy: Extent[];
             let punch: Extent[];
-            let blocksChanged = 0;
+            let blocksChanged: number;
             let bytesUnchanged = 0;
             if (input.mode === 'delta' && input.hashTool !== 'none') {
               const [sourceHashes, destinationHashes] = await Promise.all([

@@ -33,7 +33,13 @@ export function cloneResultText(result: CloneResult): string {
     lines.push(
       table(
         ['TARGET', 'ROLE', 'SENT', 'DESTINATION', 'SHA-256'],
-        result.files.map((file) => [file.target, file.role, formatBytes(file.bytesTransferred), file.destinationPath, file.digest ? `${file.digest.destination.slice(0, 16)}… (verified)` : 'not verified']),
+        result.files.map((file) => [
+          file.target,
+          file.role,
+          formatBytes(file.bytesTransferred),
+          file.destinationPath,
+          file.digest ? `${file.digest.destination.slice(0, 16)}… (verified)` : 'not verified',
+        ]),
       ).trimEnd(),
     );
   }

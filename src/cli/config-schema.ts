@@ -60,7 +60,10 @@ export const temporalConfigSchema = z
 export const workerConfigSchema = z
   .object({
     /** host:port where the worker serves the Temporal SDK's metrics for Prometheus (`/metrics`). */
-    metricsAddress: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected host:port, e.g. 0.0.0.0:9464').optional(),
+    metricsAddress: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected host:port, e.g. 0.0.0.0:9464')
+      .optional(),
     /** `json`: one JSON object per log line, with the operation id; `text`: the SDK's format. */
     logFormat: z.enum(['text', 'json']).optional(),
   })

@@ -55,11 +55,11 @@ export function validateConfigDocument(config: ConfigDocument): KvmCloneConfig {
   // An unknown key is reported at the key itself, where the typo is.
   if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) keyPath.push(issue.keys[0]);
   const line = lineOf(config, keyPath);
-  throw new KvmCloneError(
-    ErrorCode.CONFIGURATION_ERROR,
-    `${config.path}${line ? `:${line}` : ''}: ${keyPath.join('.') || '(top level)'}: ${issue.message}`,
-    { path: config.path, key: keyPath.join('.'), line },
-  );
+  throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `${config.path}${line ? `:${line}` : ''}: ${keyPath.join('.') || '(top level)'}: ${issue.message}`, {
+    path: config.path,
+    key: keyPath.join('.'),
+    line,
+  });
 }
 
 /**

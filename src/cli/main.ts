@@ -40,7 +40,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level of the Temporal SDK (worker)').choices(['error', 'warn', 'info', 'debug']))
     .showHelpAfterError(false);
 
-  for (const command of [cloneCommand(), syncCommand(), scheduleCommand(), listCommand(), statusCommand(), cancelCommand(), configCommand(), workerCommand(), serverCommand()]) program.addCommand(command);
+  for (const command of [cloneCommand(), syncCommand(), scheduleCommand(), listCommand(), statusCommand(), cancelCommand(), configCommand(), workerCommand(), serverCommand()])
+    program.addCommand(command);
 
   const onError = exitOnUsageError(program);
   const quietUsage = { outputError: () => undefined };
@@ -51,7 +52,6 @@ export function buildProgram(): Command {
   configure(program);
   return program;
 }
-
 
 /** Runs the CLI on process.argv; used by bin/kvm-clone. */
 export async function main(argv: string[] = process.argv): Promise<void> {

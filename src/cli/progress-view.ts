@@ -80,6 +80,8 @@ export function progressLines(snapshot: ProgressSnapshot, barWidth = 24): string
   const percent = percentOf(progress.bytesDone, progress.bytesTotal);
   const speed = `${formatBytes(snapshot.bytesPerSecond)}/s`;
   const eta = snapshot.etaSeconds === undefined ? '' : `  ETA ${formatDuration(snapshot.etaSeconds)}`;
-  lines.push(`  ${'total'.padEnd(labelWidth)} ${bar(percent, barWidth)} ${String(percent).padStart(3)}%  ${bytesOf(progress.bytesDone, progress.bytesTotal).padEnd(21)} ${speed}${eta}  (${progress.phase})`);
+  lines.push(
+    `  ${'total'.padEnd(labelWidth)} ${bar(percent, barWidth)} ${String(percent).padStart(3)}%  ${bytesOf(progress.bytesDone, progress.bytesTotal).padEnd(21)} ${speed}${eta}  (${progress.phase})`,
+  );
   return lines;
 }

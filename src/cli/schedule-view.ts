@@ -40,7 +40,11 @@ export function scheduleText(schedule: ScheduleDetails): string {
         time(run.startedAt),
         run.operationId,
         run.state,
-        run.result ? `${formatBytes(run.result.bytesTransferred)} sent in ${run.result.durationSeconds.toFixed(1)} s${run.result.warnings.length ? `, ${run.result.warnings.length} warning(s)` : ''}` : run.error ? `error ${run.error.code} (${run.error.codeName})` : '-',
+        run.result
+          ? `${formatBytes(run.result.bytesTransferred)} sent in ${run.result.durationSeconds.toFixed(1)} s${run.result.warnings.length ? `, ${run.result.warnings.length} warning(s)` : ''}`
+          : run.error
+            ? `error ${run.error.code} (${run.error.codeName})`
+            : '-',
       ]),
     );
   }

@@ -13,7 +13,14 @@ export function syncResultText(result: SyncResult): string {
     lines.push(
       table(
         ['TARGET', 'ROLE', 'ACTION', 'SENT', 'UNCHANGED', 'SHA-256'],
-        result.files.map((file) => [file.target, file.role, file.action, formatBytes(file.bytesTransferred), formatBytes(file.bytesUnchanged), file.digest ? `${file.digest.destination.slice(0, 16)}… (verified)` : 'not verified']),
+        result.files.map((file) => [
+          file.target,
+          file.role,
+          file.action,
+          formatBytes(file.bytesTransferred),
+          formatBytes(file.bytesUnchanged),
+          file.digest ? `${file.digest.destination.slice(0, 16)}… (verified)` : 'not verified',
+        ]),
       ).trimEnd(),
     );
   }

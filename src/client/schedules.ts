@@ -160,7 +160,7 @@ export class KvmCloneSchedules {
 
   async create(options: CreateScheduleOptions): Promise<{ name: string }> {
     const cron = options.cron === undefined ? [] : Array.isArray(options.cron) ? options.cron : [options.cron];
-    if ((cron.length > 0) === (options.every !== undefined)) {
+    if (cron.length > 0 === (options.every !== undefined)) {
       throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `schedule '${options.name}': give a cron expression or an interval (every), not both or neither`, {}, { retryable: false });
     }
     if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/.test(options.name)) {

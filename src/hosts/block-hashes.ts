@@ -67,9 +67,7 @@ for (my $pos = $start; $pos < $end; $pos += $block) {
 /** Hashes every block of `range` of a file on the host, in order. */
 export async function remoteBlockHashes(session: SshSession, tool: Exclude<BlockHashTool, 'none'>, path: string, range: Extent, blockSize: number): Promise<string[]> {
   const command =
-    tool === 'python3'
-      ? sh`python3 -c ${pythonBlockHashes} ${path} ${range.start} ${range.length} ${blockSize}`
-      : sh`perl -e ${perlBlockHashes} ${path} ${range.start} ${range.length} ${blockSize}`;
+    tool === 'python3' ? sh`python3 -c ${pythonBlockHashes} ${path} ${range.start} ${range.length} ${blockSize}` : sh`perl -e ${perlBlockHashes} ${path} ${range.start} ${range.length} ${blockSize}`;
   const output = await session.run(command, { what: `hashing blocks of ${path}`, failureCode: ErrorCode.SYNC_ERROR });
   return output.split('\n').filter((line) => line.length > 0);
 }

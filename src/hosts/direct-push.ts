@@ -50,15 +50,23 @@ const ciphers = 'aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm
 export function sshCommand(route: ResolvedRoute, remote: ShellFragment): ShellFragment {
   const options = [
     '-T',
-    '-o', 'BatchMode=yes',
-    '-o', `StrictHostKeyChecking=${route.hostKeyPolicy === 'accept-new' ? 'accept-new' : 'yes'}`,
-    '-o', 'ConnectTimeout=20',
-    '-o', 'ServerAliveInterval=15',
-    '-o', 'ServerAliveCountMax=3',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `StrictHostKeyChecking=${route.hostKeyPolicy === 'accept-new' ? 'accept-new' : 'yes'}`,
+    '-o',
+    'ConnectTimeout=20',
+    '-o',
+    'ServerAliveInterval=15',
+    '-o',
+    'ServerAliveCountMax=3',
     // zlib inside ssh ran at a fifth of the link's speed; compression is the pipeline's job.
-    '-o', 'Compression=no',
-    '-o', 'LogLevel=ERROR',
-    '-o', `Ciphers=${ciphers}`,
+    '-o',
+    'Compression=no',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    `Ciphers=${ciphers}`,
   ];
   if (route.identityFile) options.push('-i', route.identityFile, '-o', 'IdentitiesOnly=yes');
   if (route.knownHostsFile) options.push('-o', `UserKnownHostsFile=${route.knownHostsFile}`);
@@ -165,14 +173,16 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
     const where = `${describeHost(options.source.host)} → ${describeRoute(route)}`;
     if (outcome.exitCode === sshFailureStatus) throw sshFailure(where, outcome.stderr);
     if (outcome.exitCode === null) {
-      throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${where}: the push of ${options.sourcePath} ended without an exit status${outcome.signal ? ` (signal ${outcome.signal})` : ''}: ${outcome.stderr}`);
+      throw new KvmCloneError(
+        ErrorCode.CONNECTION_ERROR,
+        `${where}: the push of ${options.sourcePath} ended without an exit status${outcome.signal ? ` (signal ${outcome.signal})` : ''}: ${outcome.stderr}`,
+      );
     }
     if (outcome.exitCode !== 0) {
-      throw new KvmCloneError(
-        ErrorCode.TRANSFER_ERROR,
-        `${where}: copying ${options.sourcePath} to ${options.destinationPath} failed: ${outcome.stderr || `exit ${outcome.exitCode}`}`,
-        { route: where, exitCode: outcome.exitCode },
-      );
+      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${where}: copying ${options.sourcePath} to ${options.destinationPath} failed: ${outcome.stderr || `exit ${outcome.exitCode}`}`, {
+        route: where,
+        exitCode: outcome.exitCode,
+      });
     }
     if (codec === 'none') return { dataBytes, wireBytes: dataBytes };
     const wireBytes = Number.parseInt(Buffer.concat(stdout).toString('utf8').trim(), 10);

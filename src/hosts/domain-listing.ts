@@ -18,7 +18,22 @@ export interface DomainListing {
 
 export type StateFilter = 'all' | 'running' | 'stopped' | 'paused';
 
-const unitBytes: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3, t: 1024 ** 4, tib: 1024 ** 4, tb: 1000 ** 4 };
+const unitBytes: Record<string, number> = {
+  b: 1,
+  bytes: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1000 ** 4,
+};
 
 /** `<memory unit='KiB'>1048576</memory>` in bytes; libvirt's default unit is KiB. */
 export function memoryBytes(value: string | undefined, unit: string | undefined): number | undefined {

@@ -22,10 +22,7 @@ export function readExtentsCommand(path: string, extents: readonly Extent[]): Sh
  */
 export function writeExtentsCommand(path: string, extents: readonly Extent[]): ShellFragment {
   return joinShell(
-    extents.map(
-      (extent) =>
-        sh`dd of=${path} bs=${blockSize} iflag=fullblock,count_bytes count=${extent.length} oflag=seek_bytes seek=${extent.start} conv=notrunc status=none`,
-    ),
+    extents.map((extent) => sh`dd of=${path} bs=${blockSize} iflag=fullblock,count_bytes count=${extent.length} oflag=seek_bytes seek=${extent.start} conv=notrunc status=none`),
     ' && ',
   );
 }

@@ -15,7 +15,10 @@ export interface EmulatorRequirement {
 
 /** virsh's own explanation: the last `error:` line is the specific one. */
 function virshReason(result: ExecResult): string {
-  const lines = result.stderr.split('\n').map((line) => line.replace(/^error:\s*/, '').trim()).filter((line) => line.length > 0);
+  const lines = result.stderr
+    .split('\n')
+    .map((line) => line.replace(/^error:\s*/, '').trim())
+    .filter((line) => line.length > 0);
   return lines.at(-1) ?? `exit status ${result.exitCode ?? result.signal}`;
 }
 
@@ -119,11 +122,11 @@ export class Libvirt {
     const result = await this.session.exec(this.virsh(sh`vol-path --pool ${pool} --vol ${volume}`));
     if (result.exitCode === 0) return result.stdout.toString('utf8').trim();
     if (/Storage volume not found|failed to get vol/i.test(result.stderr) && !poolNotFound.test(result.stderr)) {
-      throw new KvmCloneError(
-        ErrorCode.CLONE_ERROR,
-        `storage volume '${volume}' does not exist in pool '${pool}' on ${this.where} (a file added behind libvirt's back needs virsh pool-refresh)`,
-        { host: this.where, pool, volume },
-      );
+      throw new KvmCloneError(ErrorCode.CLONE_ERROR, `storage volume '${volume}' does not exist in pool '${pool}' on ${this.where} (a file added behind libvirt's back needs virsh pool-refresh)`, {
+        host: this.where,
+        pool,
+        volume,
+      });
     }
     throw this.poolError(pool, result, 'virsh vol-path');
   }
@@ -182,11 +185,6 @@ export class Libvirt {
     if (emulator !== undefined) wanted.push(`emulator '${emulator}'`);
     if (machine !== undefined) wanted.push(`machine '${machine}'`);
     if (arch !== undefined) wanted.push(`arch '${arch}'`);
-    throw new KvmCloneError(
-      ErrorCode.LIBVIRT_ERROR,
-      `${this.where} cannot run a VM with ${wanted.join(', ')}: ${virshReason(result)}`,
-      { host: this.where, ...requirement },
-      { retryable: false },
-    );
+    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where} cannot run a VM with ${wanted.join(', ')}: ${virshReason(result)}`, { host: this.where, ...requirement }, { retryable: false });
   }
 }

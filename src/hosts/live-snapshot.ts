@@ -76,10 +76,10 @@ export class LiveSnapshot {
       ...otherTargets.map((target) => sh`--diskspec ${`${target},snapshot=no`}`),
     ];
     const name = `kvm-clone-${Date.now()}`;
-    await this.session.run(
-      this.virsh(sh`snapshot-create-as --domain ${this.vmName} --name ${name} --disk-only --atomic --no-metadata ${quiesce ? sh`--quiesce` : sh``} ${joinShell(specs, ' ')}`),
-      { what: 'virsh snapshot-create-as', failureCode: ErrorCode.LIBVIRT_ERROR },
-    );
+    await this.session.run(this.virsh(sh`snapshot-create-as --domain ${this.vmName} --name ${name} --disk-only --atomic --no-metadata ${quiesce ? sh`--quiesce` : sh``} ${joinShell(specs, ' ')}`), {
+      what: 'virsh snapshot-create-as',
+      failureCode: ErrorCode.LIBVIRT_ERROR,
+    });
   }
 
   /**

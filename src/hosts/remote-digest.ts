@@ -5,7 +5,6 @@ import type { FileDigest } from '../domain/clone-result';
 import { remoteTools } from './remote-tools';
 import type { SshSession } from './ssh-session';
 
-
 /*
  * SHA-256 of a byte range, from the file on the host. Holes are fed to the hash as zeros
  * without being read (SEEK_DATA/SEEK_HOLE), so a sparse disk hashes at CPU speed.
@@ -69,9 +68,7 @@ function digestCommand(tool: FileDigest['tool'], path: string, range: Extent | u
     case 'perl':
       return sh`perl -e ${perlSha256} ${path} ${start} ${length}`;
     case 'coreutils':
-      return range
-        ? sh`tail -c +${start + 1} -- ${path} | head -c ${length} | sha256sum`
-        : sh`sha256sum < ${path}`;
+      return range ? sh`tail -c +${start + 1} -- ${path} | head -c ${length} | sha256sum` : sh`sha256sum < ${path}`;
   }
 }
 

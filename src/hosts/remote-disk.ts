@@ -99,10 +99,10 @@ export class RemoteDisk {
    */
   async dataExtents(path: string, range: { start: number; length: number }): Promise<Extent[]> {
     if (range.length === 0) return [];
-    const output = await this.session.run(
-      sh`qemu-img map -U --output=json -f raw --start-offset=${range.start} --max-length=${range.length} -- ${path}`,
-      { what: 'qemu-img map', failureCode: ErrorCode.TRANSFER_ERROR },
-    );
+    const output = await this.session.run(sh`qemu-img map -U --output=json -f raw --start-offset=${range.start} --max-length=${range.length} -- ${path}`, {
+      what: 'qemu-img map',
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
     return (JSON.parse(output) as QemuImgMapEntry[]).filter((entry) => entry.data).map((entry) => ({ start: entry.start, length: entry.length }));
   }
 

@@ -83,9 +83,7 @@ export class SshSession {
       this.client.exec(command.text, (error, channel) => {
         if (error) {
           this.closed ||= /not connected|no response/i.test(error.message);
-          reject(
-            new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: cannot open a channel: ${error.message}`, {}, { cause: error }),
-          );
+          reject(new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: cannot open a channel: ${error.message}`, {}, { cause: error }));
         } else {
           // ssh2 may deliver the exit status in the same socket read as the channel's
           // opening, before any listener added after this promise resolves could see it.

@@ -12,9 +12,7 @@ export type TemporalBinarySource = 'explicit' | 'env' | 'path' | 'project-cache'
  * fetches its own copy (TestWorkflowEnvironment.createLocal() default), which only works
  * with access to temporal.download.
  */
-export type TemporalBinary =
-  | { source: Exclude<TemporalBinarySource, 'sdk-download'>; path: string }
-  | { source: 'sdk-download'; path?: undefined };
+export type TemporalBinary = { source: Exclude<TemporalBinarySource, 'sdk-download'>; path: string } | { source: 'sdk-download'; path?: undefined };
 
 export interface FindTemporalBinaryOptions {
   /** From configuration; wins over everything else and must exist. */
@@ -63,9 +61,7 @@ export async function findTemporalBinary(options: FindTemporalBinaryOptions = {}
 
 /** The SDK's spelling of the same choice, for TestWorkflowEnvironment.createLocal({ server: { executable } }). */
 export function toEphemeralServerExecutable(binary: TemporalBinary): EphemeralServerExecutable {
-  return binary.source === 'sdk-download'
-    ? { type: 'cached-download' }
-    : { type: 'existing-path', path: binary.path };
+  return binary.source === 'sdk-download' ? { type: 'cached-download' } : { type: 'existing-path', path: binary.path };
 }
 
 /** The nearest directory at or above `start` whose package.json names kvm-clone. */
@@ -86,11 +82,7 @@ export async function findPackageRoot(start: string): Promise<string | undefined
 async function requireExecutable(candidate: string, origin: string): Promise<string> {
   const resolved = path.resolve(candidate);
   if (!(await isExecutableFile(resolved))) {
-    throw new KvmCloneError(
-      ErrorCode.CONFIGURATION_ERROR,
-      `Temporal CLI from ${origin} is not an executable file: ${resolved}`,
-      { path: resolved, origin },
-    );
+    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `Temporal CLI from ${origin} is not an executable file: ${resolved}`, { path: resolved, origin });
   }
   return resolved;
 }

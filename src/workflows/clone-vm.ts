@@ -85,7 +85,12 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       referencedFiles: domain.disks
         .filter((disk) => disk.device === 'cdrom' && disk.sourcePath && !options.excludeDisks.includes(disk.target) && !inspection.files.some((file) => file.target === disk.target))
         .map((disk) => disk.sourcePath!),
-      machine: { domainType: domain.domainType, ...(domain.emulator ? { emulator: domain.emulator } : {}), ...(domain.machine ? { machine: domain.machine } : {}), ...(domain.arch ? { arch: domain.arch } : {}) },
+      machine: {
+        domainType: domain.domainType,
+        ...(domain.emulator ? { emulator: domain.emulator } : {}),
+        ...(domain.machine ? { machine: domain.machine } : {}),
+        ...(domain.arch ? { arch: domain.arch } : {}),
+      },
     });
     warnings.push(...destinationCheck.warnings);
     const files: PlannedFile[] = inspection.files.map((file, index) => {
@@ -157,7 +162,12 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
 
     progress.phase = 'copying';
     const maps: FileDataMap[] = await hostCalls.mapFiles({ source, files });
-    progress.disks = files.map((file, index) => ({ target: file.role === 'disk' ? file.target : `${file.target}:${file.role}${file.depth || ''}`, bytesTotal: maps[index]!.dataBytes, bytesDone: 0, phase: 'pending' }));
+    progress.disks = files.map((file, index) => ({
+      target: file.role === 'disk' ? file.target : `${file.target}:${file.role}${file.depth || ''}`,
+      bytesTotal: maps[index]!.dataBytes,
+      bytesDone: 0,
+      phase: 'pending',
+    }));
     progress.bytesTotal = maps.reduce((sum, map) => sum + map.dataBytes, 0);
     const rangeBytes = targetRangeBytes(progress.bytesTotal, options.parallel);
     const bytesPerSecond = options.bandwidthLimit === undefined ? undefined : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
@@ -232,7 +242,12 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
               `copy of ${file.sourcePath} differs from its source: sha256 ${digests.source.hex} on the source, ${digests.destination.hex} on the destination`,
             );
           }
-          fileResults[index]!.digest = { algorithm: digests.source.algorithm, source: digests.source.hex, destination: digests.destination.hex, tools: [digests.source.tool, digests.destination.tool] };
+          fileResults[index]!.digest = {
+            algorithm: digests.source.algorithm,
+            source: digests.source.hex,
+            destination: digests.destination.hex,
+            tools: [digests.source.tool, digests.destination.tool],
+          };
           progress.disks[index]!.phase = 'done';
         }),
         options.parallel,
@@ -275,7 +290,9 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     });
   };
 
-  const result = (outcome: Pick<CloneResult, 'files' | 'consistency' | 'compression' | 'transport'> & Partial<Pick<CloneResult, 'bytesResumed' | 'rangesRecopied' | 'replaced' | 'plan'>>): CloneResult => ({
+  const result = (
+    outcome: Pick<CloneResult, 'files' | 'consistency' | 'compression' | 'transport'> & Partial<Pick<CloneResult, 'bytesResumed' | 'rangesRecopied' | 'replaced' | 'plan'>>,
+  ): CloneResult => ({
     operationId: workflowInfo().workflowId,
     success: true,
     dryRun: options.dryRun,

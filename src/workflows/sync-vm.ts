@@ -148,7 +148,12 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
 
     async function syncFiles(): Promise<void> {
       progress.phase = 'copying';
-      progress.disks = files.map((file) => ({ target: file.role === 'disk' ? file.target : `${file.target}:${file.role}${file.depth || ''}`, bytesTotal: file.fileSize, bytesDone: 0, phase: 'pending' }));
+      progress.disks = files.map((file) => ({
+        target: file.role === 'disk' ? file.target : `${file.target}:${file.role}${file.depth || ''}`,
+        bytesTotal: file.fileSize,
+        bytesDone: 0,
+        phase: 'pending',
+      }));
       progress.bytesTotal = files.reduce((sum, file) => sum + file.fileSize, 0);
       const tileBytes = targetRangeBytes(progress.bytesTotal, options.parallel);
       const bytesPerSecond = options.bandwidthLimit === undefined ? undefined : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
@@ -212,7 +217,13 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
 
     progress.phase = 'defining';
     await hostCalls.finalizeFiles({ destination, renames: [], chains: chainsOf(files), flatten: false });
-    await hostCalls.defineClone({ destination, sourceXml: inspection.inactiveXml, rewrite: syncRewrite(options, targetName, inspection.inactiveXml, target.inactiveXml, files), start: false, redefine: true });
+    await hostCalls.defineClone({
+      destination,
+      sourceXml: inspection.inactiveXml,
+      rewrite: syncRewrite(options, targetName, inspection.inactiveXml, target.inactiveXml, files),
+      start: false,
+      redefine: true,
+    });
 
     progress.phase = 'done';
     const sum = (pick: (file: FileSyncResult) => number) => stats.reduce((total, file) => total + pick(file), 0);

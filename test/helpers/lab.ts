@@ -156,11 +156,16 @@ export class Lab {
     const host = this.host(hostName);
     const args = [
       '-q',
-      '-i', this.file.identityFile,
-      '-o', 'BatchMode=yes',
-      '-o', `UserKnownHostsFile=${this.file.knownHostsFile}`,
-      '-o', 'StrictHostKeyChecking=yes',
-      '-p', String(host.port),
+      '-i',
+      this.file.identityFile,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `UserKnownHostsFile=${this.file.knownHostsFile}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-p',
+      String(host.port),
       `${host.user}@${host.address}`,
       command,
     ];

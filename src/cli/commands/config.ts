@@ -85,7 +85,8 @@ export function configCommand(): Command {
           () => true,
           () => false,
         );
-        if (exists && !force) throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `${context.configPath} already exists; edit it with kvm-clone config set, or use --force to replace it`, { path: context.configPath });
+        if (exists && !force)
+          throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `${context.configPath} already exists; edit it with kvm-clone config set, or use --force to replace it`, { path: context.configPath });
         await writeConfigFile(context.configPath, initialConfigText());
         printResult(context.format, { type: 'config-created', path: context.configPath }, () => `wrote ${context.configPath}\n`);
       }),

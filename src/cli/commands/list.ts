@@ -36,9 +36,7 @@ async function runList(hostAliases: string[], flags: { status: StateFilter }, co
     // Every alias is checked before any host is contacted, so a typo fails at once.
     const hosts = aliases.map((alias) => ({ alias, spec: registry.resolve(alias) }));
     const document: DomainListDocument = { type: 'list', domains: [], errors: [] };
-    const answers = await Promise.allSettled(
-      hosts.map(async ({ alias, spec }) => (await listHost(spec, flags.status)).map((domain) => ({ host: alias, ...domain }))),
-    );
+    const answers = await Promise.allSettled(hosts.map(async ({ alias, spec }) => (await listHost(spec, flags.status)).map((domain) => ({ host: alias, ...domain }))));
     answers.forEach((answer, index) => {
       const host = hosts[index]!.alias;
       if (answer.status === 'fulfilled') document.domains.push(...answer.value);

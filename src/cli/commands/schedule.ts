@@ -77,7 +77,7 @@ function createCommand(): Command {
     seen.add(option.long);
     command.addOption(option);
   }
-  command.addHelpText('after', '\nA clone\'s --new-name may hold {date}, {time} or {datetime} (UTC, filled in when each run starts), e.g. --new-name web01-{date}.');
+  command.addHelpText('after', "\nA clone's --new-name may hold {date}, {time} or {datetime} (UTC, filled in when each run starts), e.g. --new-name web01-{date}.");
   return command.action((name: string, kind: string, source: string, dest: string, vm: string, flags: CreateFlags, self: Command) =>
     withAccess(self, async (access, config, context) => {
       if ((flags.cron === undefined) === (flags.every === undefined)) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'give --cron or --every');

@@ -9,8 +9,10 @@ async function runServer(command: Command): Promise<void> {
   try {
     const settings = embeddedServerSettings(stateDir());
     const server = await runEmbeddedTemporal(settings);
-    printResult(context.format, { type: 'server', address: server.address, uiUrl: settings.uiUrl, stateDir: settings.stateDir, pid: server.pid }, (document) =>
-      `Temporal dev server at ${document.address}\nWeb UI: ${document.uiUrl}\nstate: ${document.stateDir}\nCtrl-C stops it.\n`,
+    printResult(
+      context.format,
+      { type: 'server', address: server.address, uiUrl: settings.uiUrl, stateDir: settings.stateDir, pid: server.pid },
+      (document) => `Temporal dev server at ${document.address}\nWeb UI: ${document.uiUrl}\nstate: ${document.stateDir}\nCtrl-C stops it.\n`,
     );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

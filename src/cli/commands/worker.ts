@@ -18,7 +18,11 @@ interface WorkerFlags {
 }
 
 /** Telemetry settings: the flag, else the env var, else the config's `worker` section. */
-export function workerTelemetrySettings(flags: WorkerFlags, config: { worker?: { metricsAddress?: string; logFormat?: LogFormat } }, env: NodeJS.ProcessEnv = process.env): { metricsAddress?: string; logFormat: LogFormat } {
+export function workerTelemetrySettings(
+  flags: WorkerFlags,
+  config: { worker?: { metricsAddress?: string; logFormat?: LogFormat } },
+  env: NodeJS.ProcessEnv = process.env,
+): { metricsAddress?: string; logFormat: LogFormat } {
   const logFormat = flags.logFormat ?? (env[LOG_FORMAT_ENV] || undefined) ?? config.worker?.logFormat ?? 'text';
   if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
     throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--log-format: '${logFormat}' is not one of ${LOG_FORMATS.join(', ')}`);

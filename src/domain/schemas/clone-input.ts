@@ -12,9 +12,7 @@ const networkNameSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9_.:-]+$/, 'not a valid network or bridge name');
 
-const diskTargetSchema = z
-  .string()
-  .regex(/^[a-z]{2,3}[a-z]{1,3}$/, 'not a disk target such as vda or sdb');
+const diskTargetSchema = z.string().regex(/^[a-z]{2,3}[a-z]{1,3}$/, 'not a disk target such as vda or sdb');
 
 const storagePoolNameSchema = z
   .string()
@@ -53,7 +51,12 @@ export const cloneInputSchema = z
     /** Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning. */
     notify: notifySchema.optional(),
     /** Seconds before the whole clone gives up and cleans up. */
-    timeout: z.number().int().min(1).max(7 * 24 * 3600).default(3600),
+    timeout: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(3600),
     /** Start the copy once it is defined. */
     start: z.boolean().default(false),
     /** Source network or bridge name → the destination's. */

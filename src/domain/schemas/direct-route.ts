@@ -5,10 +5,7 @@ import { absolutePathSchema, hostAddressSchema, hostKeyPolicySchema } from './ho
  * OpenSSH splits UserKnownHostsFile at whitespace, parses quotes, and expands `%` tokens
  * and `${VAR}` in file options, so a path holding them would name a different file.
  */
-const opensshPathSchema = absolutePathSchema.refine(
-  (path) => !/[\s%$"'\\]/.test(path),
-  'OpenSSH cannot take this path in an option: no whitespace, %, $, quotes or backslashes',
-);
+const opensshPathSchema = absolutePathSchema.refine((path) => !/[\s%$"'\\]/.test(path), 'OpenSSH cannot take this path in an option: no whitespace, %, $, quotes or backslashes');
 
 /**
  * How the SOURCE host reaches the destination host over its own OpenSSH, for direct mode.
@@ -20,7 +17,12 @@ export const directRouteSchema = z
     /** The destination as the source sees it, e.g. an address on a storage network. */
     address: hostAddressSchema.optional(),
     port: z.number().int().min(1).max(65535).optional(),
-    user: z.string().min(1).max(64).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'not a valid user name').optional(),
+    user: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'not a valid user name')
+      .optional(),
     /** Private key on the source host; without it, ssh uses the source user's default keys. */
     identityFile: opensshPathSchema.optional(),
     /** known_hosts file on the source host; without it, the source user's ~/.ssh/known_hosts. */

@@ -3,11 +3,7 @@ import { z } from 'zod';
 /** Host names and addresses: DNS names, IPv4, or IPv6 (bare or in brackets). */
 const hostAddressPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:.]+\]?)$/;
 
-export const hostAddressSchema = z
-  .string()
-  .min(1, 'host address is empty')
-  .max(253)
-  .regex(hostAddressPattern, 'not a valid host name or IP address');
+export const hostAddressSchema = z.string().min(1, 'host address is empty').max(253).regex(hostAddressPattern, 'not a valid host name or IP address');
 
 export const absolutePathSchema = z
   .string()
@@ -22,7 +18,12 @@ export const hostKeyPolicySchema = z.enum(['strict', 'accept-new']);
 export const hostSpecSchema = z.object({
   address: hostAddressSchema,
   port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().min(1).max(64).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'not a valid user name').default('root'),
+  user: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'not a valid user name')
+    .default('root'),
   identityFile: absolutePathSchema.optional(),
   /** Use the SSH agent at this socket (defaults to SSH_AUTH_SOCK when no identity file is given). */
   agent: z.string().optional(),
@@ -37,7 +38,11 @@ export type HostSpecInput = z.input<typeof hostSpecSchema>;
 
 /** A host is either an alias from the worker's configuration or a full specification. */
 export const hostRefSchema = z.union([
-  z.string().min(1).max(128).regex(/^[A-Za-z0-9_.@:-]+$/, 'not a valid host alias'),
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9_.@:-]+$/, 'not a valid host alias'),
   hostSpecSchema,
 ]);
 export type HostRef = z.output<typeof hostRefSchema>;

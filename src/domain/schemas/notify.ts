@@ -21,7 +21,10 @@ export const webhookSchema = z
     url: webhookUrlSchema,
     secret: z.string().min(1).optional(),
     secretEnv: envNameSchema.optional(),
-    events: z.array(z.enum(NOTIFICATION_EVENTS)).min(1).default([...NOTIFICATION_EVENTS]),
+    events: z
+      .array(z.enum(NOTIFICATION_EVENTS))
+      .min(1)
+      .default([...NOTIFICATION_EVENTS]),
     /** `json`: the full document; `slack`: `{ "text": … }`, which Slack and Teams incoming webhooks take. */
     format: z.enum(['json', 'slack']).default('json'),
   })

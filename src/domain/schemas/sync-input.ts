@@ -29,7 +29,12 @@ export const syncInputSchema = z.object({
   /** Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning. */
   notify: notifySchema.optional(),
   /** Seconds before the sync gives up; the target stays marked incomplete. */
-  timeout: z.number().int().min(1).max(7 * 24 * 3600).default(7200),
+  timeout: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(7200),
 });
 
 export type SyncInput = z.input<typeof syncInputSchema>;

@@ -41,11 +41,7 @@ beforeAll(async () => {
   env = await startTestEnvironment(lab.aliases());
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-cli-'));
   const labConfig = await readFile(path.join(lab.file.labDir, 'config.yaml'), 'utf8');
-  await writeFile(
-    path.join(dir, 'config.yaml'),
-    `${labConfig}temporal:\n  address: ${inject('temporalAddress')}\n  taskQueue: ${env.taskQueue}\n`,
-    { mode: 0o600 },
-  );
+  await writeFile(path.join(dir, 'config.yaml'), `${labConfig}temporal:\n  address: ${inject('temporalAddress')}\n  taskQueue: ${env.taskQueue}\n`, { mode: 0o600 });
 });
 
 afterAll(async () => {
@@ -60,7 +56,10 @@ describe('kvm-clone clone (the real CLI binary)', () => {
     const { code, stdout, stderr } = await kvmClone(['--config', path.join(dir, 'config.yaml'), '--output', 'json', 'clone', 'a', 'b', name, '--new-name', `${name}-copy`]);
     expect(stderr).not.toContain('error');
     expect(code).toBe(0);
-    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string });
     const result = resultLine.parse(lines.at(-1));
     expect(result.newName).toBe(`${name}-copy`);
     for (const line of lines.slice(0, -1)) progressLine.parse(line);

@@ -52,7 +52,9 @@ describe('kvm-clone config (the real CLI binary)', () => {
     expect(shown.value).toMatchObject({ hosts: { 'prod-a': { address: '10.0.0.11', port: 2222 } }, temporal: { apiKey: '(set)' }, defaults: { clone: { bandwidthLimit: 100 * 1024 * 1024 } } });
     const port = await kvmClone(['-c', file, 'config', 'show', 'hosts.prod-a.port']);
     expect(port.stdout).toBe('2222\n');
-    expect(parse((await kvmClone(['-c', file, 'config', 'show', 'hosts'])).stdout)).toEqual({ 'prod-a': { address: '10.0.0.11', port: 2222, user: 'root', hostKeyPolicy: 'strict', libvirtUri: 'qemu:///system', storageDir: '/var/lib/libvirt/images' } });
+    expect(parse((await kvmClone(['-c', file, 'config', 'show', 'hosts'])).stdout)).toEqual({
+      'prod-a': { address: '10.0.0.11', port: 2222, user: 'root', hostKeyPolicy: 'strict', libvirtUri: 'qemu:///system', storageDir: '/var/lib/libvirt/images' },
+    });
 
     expect((await kvmClone(['-c', file, 'config', 'unset', 'temporal.apiKey'])).code).toBe(0);
     expect(await readFile(file, 'utf8')).not.toContain('apiKey');

@@ -90,7 +90,11 @@ describe('kvm-clone status and cancel (the real CLI binary)', () => {
   });
 
   it('answers an unknown operation id with 1203, for status and cancel', async () => {
-    for (const args of [['status', 'clone:a:nothing:b'], ['cancel', 'clone:a:nothing:b'], ['status', 'clone:a:nothing:b', '--follow']]) {
+    for (const args of [
+      ['status', 'clone:a:nothing:b'],
+      ['cancel', 'clone:a:nothing:b'],
+      ['status', 'clone:a:nothing:b', '--follow'],
+    ]) {
       const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', ...args]);
       expect(code).toBe(1);
       expect(errorDocument.parse(JSON.parse(stdout))).toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND, codeName: 'OPERATION_NOT_FOUND' });

@@ -56,7 +56,9 @@ print(json.dumps(extents))
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 async function freshDestination(name: string): Promise<string> {

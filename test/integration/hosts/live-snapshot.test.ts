@@ -6,7 +6,7 @@ import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { hostSpecSchema } from '../../../src/domain/schemas/host';
 import { LiveSnapshot, type FrozenDisk } from '../../../src/hosts/live-snapshot';
 import { openSshSession, type SshSession } from '../../../src/hosts/ssh-session';
-import { guestWriterScript, waitForWriter, writeStopFlag } from '../../helpers/guest-writer';
+import { guestWriterScript, writeStopFlag } from '../../helpers/guest-writer';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 
 const lab = new Lab(inject('labFile'));

@@ -49,7 +49,12 @@ describe('SSH sessions to a lab host', () => {
   it('refuses a changed host key with code 1103 even under accept-new', async () => {
     // Host b's key filed under host a's name: what a man in the middle would present.
     const known = await readFile(lab.file.knownHostsFile, 'utf8');
-    const keyOfB = known.split('\n').find((line) => line.startsWith('[127.0.0.3]:2222'))!.split(' ').slice(1).join(' ');
+    const keyOfB = known
+      .split('\n')
+      .find((line) => line.startsWith('[127.0.0.3]:2222'))!
+      .split(' ')
+      .slice(1)
+      .join(' ');
     const knownHostsFile = await tempKnownHosts(`[127.0.0.2]:2222 ${keyOfB}\n`);
     await expect(openSshSession(spec({ knownHostsFile, hostKeyPolicy: 'accept-new' }))).rejects.toMatchObject({
       code: ErrorCode.HOST_KEY_ERROR,

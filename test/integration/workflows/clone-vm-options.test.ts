@@ -16,7 +16,9 @@ const testEnvironment = useTestEnvironment(lab.aliases());
 const storageB = () => lab.host('b').storageDir;
 
 async function sha256OfFile(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 async function cloneXml(name: string): Promise<ReturnType<typeof parseDomainXml>> {
@@ -117,7 +119,10 @@ describe('cloneVM options', () => {
     const destinationPool = `kcdst-${name}`;
     const vm = await lab.makeVm('a', name, { dataVolume: sourcePool });
     const poolDir = `${path.dirname(storageB())}/pools/${destinationPool}`;
-    await lab.sshAs('b', `mkdir -p '${poolDir}' && virsh -q -c qemu:///session pool-define-as --name '${destinationPool}' --type dir --target '${poolDir}' && virsh -q -c qemu:///session pool-start --pool '${destinationPool}'`);
+    await lab.sshAs(
+      'b',
+      `mkdir -p '${poolDir}' && virsh -q -c qemu:///session pool-define-as --name '${destinationPool}' --type dir --target '${poolDir}' && virsh -q -c qemu:///session pool-start --pool '${destinationPool}'`,
+    );
     try {
       const asFile = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
       expect(asFile.files[1]).toMatchObject({ target: 'vdb', sourcePath: vm.dataPath, destinationPath: `${storageB()}/${name}_clone-vdb.img` });

@@ -14,7 +14,9 @@ const lab = new Lab(inject('labFile'));
 const testEnvironment = useTestEnvironment(lab.aliases());
 
 async function sha256OfFile(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 describe('cloneVM on the lab hosts', () => {
@@ -99,7 +101,10 @@ describe('cloneVM with hostile names', () => {
     const name = `${uniqueVmName('weird')} it's "odd"; $(touch pwned-name) & <x>`;
     const hostA = lab.host('a');
     const dir = `${hostA.vmDir}/${uniqueVmName('dir')} with 'quotes' $(touch /tmp/pwned)`;
-    const vm = await lab.makeVm('a', name, { dir, rootFile: 'root "disk" `touch pwned-tick`.qcow2', dataFile: 'data file;$(touch pwned-file).img',
+    const vm = await lab.makeVm('a', name, {
+      dir,
+      rootFile: 'root "disk" `touch pwned-tick`.qcow2',
+      dataFile: 'data file;$(touch pwned-file).img',
       description: 'line one\n$(touch pwned-description)',
     });
     const sourceXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
@@ -126,9 +131,9 @@ describe('cloneVM and host keys', () => {
     await lab.makeVm('a', name);
     const emptyKnownHosts = `${lab.file.labDir}/client/empty_known_hosts`;
     await writeFile(emptyKnownHosts, '');
-    await expect(
-      testEnvironment().client.clone({ source: 'a', destination: lab.hostSpec('b', { knownHostsFile: emptyKnownHosts }), vmName: name }),
-    ).rejects.toMatchObject({ code: ErrorCode.HOST_KEY_ERROR });
+    await expect(testEnvironment().client.clone({ source: 'a', destination: lab.hostSpec('b', { knownHostsFile: emptyKnownHosts }), vmName: name })).rejects.toMatchObject({
+      code: ErrorCode.HOST_KEY_ERROR,
+    });
     expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();
   });
 });

@@ -87,7 +87,14 @@ describe('notifications from cloneVM and syncVM', () => {
     await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name, notify: { webhooks: webhooks() } })).rejects.toMatchObject({ code: ErrorCode.VM_NOT_FOUND_ERROR });
 
     const document = verifiedDocument(signed, from[0]);
-    expect(document).toMatchObject({ event: 'failure', kind: 'sync', operationId: `sync:b:${name}`, vmName: name, targetName: name, error: { code: ErrorCode.VM_NOT_FOUND_ERROR, codeName: 'VM_NOT_FOUND_ERROR' } });
+    expect(document).toMatchObject({
+      event: 'failure',
+      kind: 'sync',
+      operationId: `sync:b:${name}`,
+      vmName: name,
+      targetName: name,
+      error: { code: ErrorCode.VM_NOT_FOUND_ERROR, codeName: 'VM_NOT_FOUND_ERROR' },
+    });
     expect(document.error!.message).toContain(name);
     expect(document.result).toBeUndefined();
     expect(JSON.parse(chat.requests.at(-1)!.body).text).toMatch(/sync of .* failed: error 1003 \(VM_NOT_FOUND_ERROR\)/);

@@ -13,7 +13,9 @@ const testEnvironment = useTestEnvironment(lab.aliases());
 const MiB = 1024 * 1024;
 
 async function sha256OfFile(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 /** Overwrites `count` blocks of `blockSize` bytes spread evenly over the file (past its marker block) with random data. */

@@ -49,7 +49,11 @@ describe('cloneInputFromFlags', () => {
   });
 
   it('applies config defaults under the flags', () => {
-    const input = cloneInputFromFlags(subject, { parallel: '2', networkMap: ['lan=br1'], excludeDisk: ['vdc'] }, { parallel: 6, compress: true, networkMap: { default: 'br0', lan: 'x' }, excludeDisks: ['vdb'] });
+    const input = cloneInputFromFlags(
+      subject,
+      { parallel: '2', networkMap: ['lan=br1'], excludeDisk: ['vdc'] },
+      { parallel: 6, compress: true, networkMap: { default: 'br0', lan: 'x' }, excludeDisks: ['vdb'] },
+    );
     expect(input).toEqual({ ...subject, parallel: 2, compress: true, networkMap: { default: 'br0', lan: 'br1' }, excludeDisks: ['vdb', 'vdc'] });
   });
 

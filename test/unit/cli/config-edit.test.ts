@@ -48,7 +48,9 @@ describe('setConfigValue / unsetConfigValue', () => {
 
   it('refuses an edit that makes the config invalid, naming the key and line', () => {
     expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.port', 99999)).toThrow(/^c\.yaml:5: hosts\.a\.port: /);
-    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.adress', 'x:1')).toThrow(expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR, message: expect.stringMatching(/c\.yaml:7: temporal\.adress: /) }));
+    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.adress', 'x:1')).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR, message: expect.stringMatching(/c\.yaml:7: temporal\.adress: /) }),
+    );
   });
 
   it('refuses to set below a plain value', () => {
@@ -78,7 +80,12 @@ describe('the config schema', () => {
   });
 
   it('accepts the init template', () => {
-    expect(validateConfigDocument(parseConfigText(initialConfigText(), 'c.yaml'))).toEqual({ hosts: {}, temporal: { namespace: 'default' }, defaults: { clone: {}, sync: {} }, notifications: { webhooks: [] } });
+    expect(validateConfigDocument(parseConfigText(initialConfigText(), 'c.yaml'))).toEqual({
+      hosts: {},
+      temporal: { namespace: 'default' },
+      defaults: { clone: {}, sync: {} },
+      notifications: { webhooks: [] },
+    });
   });
 
   it('takes clone defaults, TLS and an API key, and keeps absent defaults absent', () => {

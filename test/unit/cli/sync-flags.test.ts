@@ -9,7 +9,17 @@ const subject = { source: 'a', destination: 'b', vmName: 'web01' };
 describe('syncInputFromFlags', () => {
   it('maps every flag to its workflow input field', () => {
     expect(
-      syncInputFromFlags(subject, { targetName: 'web01-standby', delta: false, checkpoint: true, parallel: '8', compress: true, verify: false, preserveMac: true, bandwidthLimit: '10M', timeout: '600' }),
+      syncInputFromFlags(subject, {
+        targetName: 'web01-standby',
+        delta: false,
+        checkpoint: true,
+        parallel: '8',
+        compress: true,
+        verify: false,
+        preserveMac: true,
+        bandwidthLimit: '10M',
+        timeout: '600',
+      }),
     ).toEqual({ ...subject, targetName: 'web01-standby', deltaOnly: false, checkpoint: true, parallel: 8, compress: true, verify: false, preserveMac: true, bandwidthLimit: '10M', timeout: 600 });
   });
 

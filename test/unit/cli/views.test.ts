@@ -73,9 +73,26 @@ describe('text views', () => {
     expect(operationListText({ type: 'operations', operations: [] })).toBe('no operations\n');
     expect(operationStatusText({ ...summary, progressUnavailable: 'no worker' })).toContain('progress: unavailable: no worker');
     expect(operationStatusText({ ...summary, state: 'FAILED', error: { code: 1003, codeName: 'VM_NOT_FOUND_ERROR', message: 'gone' } })).toContain('error 1003 (VM_NOT_FOUND_ERROR): gone');
-    expect(domainListText({ type: 'list', domains: [{ host: 'a', name: 'x', state: 'running', memoryBytes: 1024 ** 3, vcpus: 2, disks: [{ target: 'vda', device: 'disk' }, { target: 'sda', device: 'cdrom' }], networks: ['default'] }], errors: [] })).toBe(
-      'HOST  NAME  STATE    UUID  MEMORY   VCPUS  DISKS           NETWORKS\na     x     running  -     1.0 GiB  2      vda,sda(cdrom)  default\n',
-    );
+    expect(
+      domainListText({
+        type: 'list',
+        domains: [
+          {
+            host: 'a',
+            name: 'x',
+            state: 'running',
+            memoryBytes: 1024 ** 3,
+            vcpus: 2,
+            disks: [
+              { target: 'vda', device: 'disk' },
+              { target: 'sda', device: 'cdrom' },
+            ],
+            networks: ['default'],
+          },
+        ],
+        errors: [],
+      }),
+    ).toBe('HOST  NAME  STATE    UUID  MEMORY   VCPUS  DISKS           NETWORKS\na     x     running  -     1.0 GiB  2      vda,sda(cdrom)  default\n');
     expect(table(['A', 'B'], [['long value', 'x']])).toBe('A           B\nlong value  x\n');
   });
 });

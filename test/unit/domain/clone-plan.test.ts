@@ -37,7 +37,7 @@ function lcg(seed: number): () => number {
 }
 
 describe('destinationDiskFileName', () => {
-  it("names the copy <newName>-<target><source extension>", () => {
+  it('names the copy <newName>-<target><source extension>', () => {
     expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: '/var/lib/libvirt/images/web.qcow2' })).toBe('web2-vda.qcow2');
     expect(destinationDiskFileName('web2', { target: 'vdb', sourcePath: '/srv/data.tar.img' })).toBe('web2-vdb.img');
   });
@@ -141,7 +141,7 @@ describe('isCopiedDisk with a selection', () => {
 });
 
 describe('destinationNvramFileName', () => {
-  it("names the variable store as libvirt would for the clone", () => {
+  it('names the variable store as libvirt would for the clone', () => {
     expect(destinationNvramFileName('win11-b')).toBe('win11-b_VARS.fd');
   });
 });

@@ -3,7 +3,19 @@ import { cloneRewriteFor, destinationFileName } from '../../../src/domain/clone-
 import type { PlannedFile } from '../../../src/domain/copied-file';
 
 function planned(overrides: Partial<PlannedFile>): PlannedFile {
-  return { role: 'disk', target: 'vda', depth: 0, sourcePath: '/src/root.qcow2', format: 'qcow2', fileSize: 1, virtualSize: 1, allocatedSize: 1, destinationPath: '/dst/x', partialPath: '/dst/x.part', ...overrides };
+  return {
+    role: 'disk',
+    target: 'vda',
+    depth: 0,
+    sourcePath: '/src/root.qcow2',
+    format: 'qcow2',
+    fileSize: 1,
+    virtualSize: 1,
+    allocatedSize: 1,
+    destinationPath: '/dst/x',
+    partialPath: '/dst/x.part',
+    ...overrides,
+  };
 }
 
 describe('destinationFileName', () => {

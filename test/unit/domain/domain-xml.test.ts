@@ -377,7 +377,7 @@ describe('rewriteDomainForClone for a complete clone', () => {
   });
 
   describe('UUID', () => {
-    it('sets the given UUID in place of the source\'s, right after the name', () => {
+    it("sets the given UUID in place of the source's, right after the name", () => {
       const uuid = '9f1c2b3a-4d5e-4f60-8a7b-0c1d2e3f4a5b';
       const { xml, summary } = rewritten({ uuid });
       expect(summary.uuid).toBe(uuid);

@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  batchExtents,
-  extentsFrom,
-  GiB,
-  MiB,
-  planTransferRanges,
-  summarizeExtents,
-  targetRangeBytes,
-  totalLength,
-  type DataWindow,
-  type Extent,
-} from '../../../src/domain/transfer-plan';
+import { batchExtents, extentsFrom, GiB, MiB, planTransferRanges, summarizeExtents, targetRangeBytes, totalLength, type DataWindow, type Extent } from '../../../src/domain/transfer-plan';
 
 /** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
 function seeded(seed: number): (below: number) => number {
@@ -57,13 +46,25 @@ function forSeeds(count: number, check: (random: (below: number) => number) => v
 describe('totalLength', () => {
   it('sums extent lengths', () => {
     expect(totalLength([])).toBe(0);
-    expect(totalLength([{ start: 100, length: 5 }, { start: 0, length: 7 }])).toBe(12);
+    expect(
+      totalLength([
+        { start: 100, length: 5 },
+        { start: 0, length: 7 },
+      ]),
+    ).toBe(12);
   });
 });
 
 describe('summarizeExtents', () => {
   it('splits extents into aligned windows and counts the data in each', () => {
-    const windows = summarizeExtents([{ start: 10, length: 100 }, { start: 300, length: 10 }, { start: 250, length: 10 }], 64);
+    const windows = summarizeExtents(
+      [
+        { start: 10, length: 100 },
+        { start: 300, length: 10 },
+        { start: 250, length: 10 },
+      ],
+      64,
+    );
     expect(windows).toEqual([
       { start: 0, length: 64, dataBytes: 54 },
       { start: 64, length: 64, dataBytes: 46 },
@@ -76,20 +77,21 @@ describe('summarizeExtents', () => {
     expect(summarizeExtents([], MiB)).toEqual([]);
   });
 
-  it('counts exactly the data bytes of each window, for random extents', () => forSeeds(200, (random) => {
-    const { extents } = randomExtents(random);
-    const windowSize = 1 + random(128);
-    const windows = summarizeExtents(extents, windowSize);
+  it('counts exactly the data bytes of each window, for random extents', () =>
+    forSeeds(200, (random) => {
+      const { extents } = randomExtents(random);
+      const windowSize = 1 + random(128);
+      const windows = summarizeExtents(extents, windowSize);
 
-    const expected = new Map<number, number>();
-    for (const byte of coveredBytes(extents)) {
-      const start = Math.floor(byte / windowSize) * windowSize;
-      expected.set(start, (expected.get(start) ?? 0) + 1);
-    }
-    expect(windows.map((window) => [window.start, window.dataBytes])).toEqual([...expected.entries()].sort((a, b) => a[0] - b[0]));
-    expect(windows.every((window) => window.length === windowSize && window.start % windowSize === 0 && window.dataBytes <= windowSize)).toBe(true);
-    expect(windows.reduce((sum, window) => sum + window.dataBytes, 0)).toBe(totalLength(extents));
-  }));
+      const expected = new Map<number, number>();
+      for (const byte of coveredBytes(extents)) {
+        const start = Math.floor(byte / windowSize) * windowSize;
+        expected.set(start, (expected.get(start) ?? 0) + 1);
+      }
+      expect(windows.map((window) => [window.start, window.dataBytes])).toEqual([...expected.entries()].sort((a, b) => a[0] - b[0]));
+      expect(windows.every((window) => window.length === windowSize && window.start % windowSize === 0 && window.dataBytes <= windowSize)).toBe(true);
+      expect(windows.reduce((sum, window) => sum + window.dataBytes, 0)).toBe(totalLength(extents));
+    }));
 });
 
 describe('targetRangeBytes', () => {
@@ -133,52 +135,67 @@ describe('planTransferRanges', () => {
     expect(planTransferRanges([], 10 * GiB, 256 * MiB)).toEqual([]);
   });
 
-  it('covers every window once, within the file, keeping all data, for random extents', () => forSeeds(200, (random) => {
-    const { extents, fileSize } = randomExtents(random);
-    const windowSize = 1 + random(128);
-    const targetBytes = 1 + random(600);
-    const windows = summarizeExtents(extents, windowSize);
-    const ranges = planTransferRanges(windows, fileSize, targetBytes);
+  it('covers every window once, within the file, keeping all data, for random extents', () =>
+    forSeeds(200, (random) => {
+      const { extents, fileSize } = randomExtents(random);
+      const windowSize = 1 + random(128);
+      const targetBytes = 1 + random(600);
+      const windows = summarizeExtents(extents, windowSize);
+      const ranges = planTransferRanges(windows, fileSize, targetBytes);
 
-    for (const [index, range] of ranges.entries()) {
-      expect(range.length).toBeGreaterThan(0);
-      expect(range.start + range.length).toBeLessThanOrEqual(fileSize);
-      if (index > 0) expect(range.start).toBeGreaterThanOrEqual(ranges[index - 1]!.start + ranges[index - 1]!.length);
-    }
-    for (const each of windows) {
-      const holders = ranges.filter((range) => range.start <= each.start && Math.min(each.start + each.length, fileSize) <= range.start + range.length);
-      expect(holders).toHaveLength(1);
-    }
-    // Every data byte lies inside some range.
-    const inRange = (byte: number) => ranges.some((range) => range.start <= byte && byte < range.start + range.length);
-    expect(coveredBytes(extents).every(inRange)).toBe(true);
-    expect(ranges.reduce((sum, range) => sum + range.dataBytes, 0)).toBe(totalLength(extents));
-    // A range only grows while it is below the target, so it overshoots by less than one window.
-    expect(ranges.every((range) => range.dataBytes < targetBytes + windowSize)).toBe(true);
-  }));
+      for (const [index, range] of ranges.entries()) {
+        expect(range.length).toBeGreaterThan(0);
+        expect(range.start + range.length).toBeLessThanOrEqual(fileSize);
+        if (index > 0) expect(range.start).toBeGreaterThanOrEqual(ranges[index - 1]!.start + ranges[index - 1]!.length);
+      }
+      for (const each of windows) {
+        const holders = ranges.filter((range) => range.start <= each.start && Math.min(each.start + each.length, fileSize) <= range.start + range.length);
+        expect(holders).toHaveLength(1);
+      }
+      // Every data byte lies inside some range.
+      const inRange = (byte: number) => ranges.some((range) => range.start <= byte && byte < range.start + range.length);
+      expect(coveredBytes(extents).every(inRange)).toBe(true);
+      expect(ranges.reduce((sum, range) => sum + range.dataBytes, 0)).toBe(totalLength(extents));
+      // A range only grows while it is below the target, so it overshoots by less than one window.
+      expect(ranges.every((range) => range.dataBytes < targetBytes + windowSize)).toBe(true);
+    }));
 });
 
 describe('batchExtents', () => {
   it('splits an extent that is larger than a batch', () => {
-    expect(batchExtents([{ start: 0, length: 10 }], 4, 100)).toEqual([
-      [{ start: 0, length: 4 }],
-      [{ start: 4, length: 4 }],
-      [{ start: 8, length: 2 }],
-    ]);
+    expect(batchExtents([{ start: 0, length: 10 }], 4, 100)).toEqual([[{ start: 0, length: 4 }], [{ start: 4, length: 4 }], [{ start: 8, length: 2 }]]);
   });
 
   it('closes a batch at maxExtents even when bytes are left', () => {
     const extents = [0, 10, 20, 30, 40].map((start) => ({ start, length: 1 }));
     expect(batchExtents(extents, 1000, 2)).toEqual([
-      [{ start: 0, length: 1 }, { start: 10, length: 1 }],
-      [{ start: 20, length: 1 }, { start: 30, length: 1 }],
+      [
+        { start: 0, length: 1 },
+        { start: 10, length: 1 },
+      ],
+      [
+        { start: 20, length: 1 },
+        { start: 30, length: 1 },
+      ],
       [{ start: 40, length: 1 }],
     ]);
   });
 
   it('fills the rest of a batch with the head of the next extent', () => {
-    expect(batchExtents([{ start: 0, length: 3 }, { start: 10, length: 3 }], 4, 10)).toEqual([
-      [{ start: 0, length: 3 }, { start: 10, length: 1 }],
+    expect(
+      batchExtents(
+        [
+          { start: 0, length: 3 },
+          { start: 10, length: 3 },
+        ],
+        4,
+        10,
+      ),
+    ).toEqual([
+      [
+        { start: 0, length: 3 },
+        { start: 10, length: 1 },
+      ],
       [{ start: 11, length: 2 }],
     ]);
   });
@@ -188,22 +205,23 @@ describe('batchExtents', () => {
     expect(batchExtents([{ start: 5, length: 0 }], 4, 4)).toEqual([]);
   });
 
-  it('sends the same bytes in order within both limits, for random extents', () => forSeeds(200, (random) => {
-    const { extents } = randomExtents(random);
-    const maxBytes = 1 + random(500);
-    const maxExtents = 1 + random(6);
-    const batches = batchExtents(extents, maxBytes, maxExtents);
+  it('sends the same bytes in order within both limits, for random extents', () =>
+    forSeeds(200, (random) => {
+      const { extents } = randomExtents(random);
+      const maxBytes = 1 + random(500);
+      const maxExtents = 1 + random(6);
+      const batches = batchExtents(extents, maxBytes, maxExtents);
 
-    expect(coveredBytes(batches.flat())).toEqual(coveredBytes(extents));
-    for (const [index, batch] of batches.entries()) {
-      expect(batch.length).toBeGreaterThan(0);
-      expect(batch.length).toBeLessThanOrEqual(maxExtents);
-      expect(totalLength(batch)).toBeLessThanOrEqual(maxBytes);
-      expect(batch.every((extent) => extent.length > 0)).toBe(true);
-      // Greedy: only the last batch may be closed before a limit is reached.
-      if (index < batches.length - 1) expect(totalLength(batch) === maxBytes || batch.length === maxExtents).toBe(true);
-    }
-  }));
+      expect(coveredBytes(batches.flat())).toEqual(coveredBytes(extents));
+      for (const [index, batch] of batches.entries()) {
+        expect(batch.length).toBeGreaterThan(0);
+        expect(batch.length).toBeLessThanOrEqual(maxExtents);
+        expect(totalLength(batch)).toBeLessThanOrEqual(maxBytes);
+        expect(batch.every((extent) => extent.length > 0)).toBe(true);
+        // Greedy: only the last batch may be closed before a limit is reached.
+        if (index < batches.length - 1) expect(totalLength(batch) === maxBytes || batch.length === maxExtents).toBe(true);
+      }
+    }));
 });
 
 describe('extentsFrom', () => {
@@ -215,15 +233,19 @@ describe('extentsFrom', () => {
 
   it('drops what ends before the offset and trims the extent it falls in', () => {
     expect(extentsFrom(extents, 0)).toEqual(extents);
-    expect(extentsFrom(extents, 25)).toEqual([{ start: 25, length: 5 }, { start: 40, length: 10 }]);
+    expect(extentsFrom(extents, 25)).toEqual([
+      { start: 25, length: 5 },
+      { start: 40, length: 10 },
+    ]);
     expect(extentsFrom(extents, 30)).toEqual([{ start: 40, length: 10 }]);
     expect(extentsFrom(extents, 35)).toEqual([{ start: 40, length: 10 }]);
     expect(extentsFrom(extents, 50)).toEqual([]);
   });
 
-  it('keeps exactly the bytes at or after the offset, for random extents', () => forSeeds(100, (random) => {
-    const { extents: randomOnes, fileSize } = randomExtents(random);
-    const offset = random(fileSize + 1);
-    expect(coveredBytes(extentsFrom(randomOnes, offset))).toEqual(coveredBytes(randomOnes).filter((byte) => byte >= offset));
-  }));
+  it('keeps exactly the bytes at or after the offset, for random extents', () =>
+    forSeeds(100, (random) => {
+      const { extents: randomOnes, fileSize } = randomExtents(random);
+      const offset = random(fileSize + 1);
+      expect(coveredBytes(extentsFrom(randomOnes, offset))).toEqual(coveredBytes(randomOnes).filter((byte) => byte >= offset));
+    }));
 });

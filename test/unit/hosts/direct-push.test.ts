@@ -53,7 +53,7 @@ describe('directRouteSchema', () => {
 });
 
 describe('resolveRoute', () => {
-  it("fills address, port and user from the destination, and is strict by default", () => {
+  it('fills address, port and user from the destination, and is strict by default', () => {
     expect(resolveRoute(destination, {})).toEqual(route);
   });
 

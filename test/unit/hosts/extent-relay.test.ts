@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  readCompressedExtentsCommand,
-  readExtentsCommand,
-  writeCompressedExtentsCommand,
-  writeExtentsCommand,
-} from '../../../src/hosts/extent-relay';
+import { readCompressedExtentsCommand, readExtentsCommand, writeCompressedExtentsCommand, writeExtentsCommand } from '../../../src/hosts/extent-relay';
 
 const extents = [
   { start: 0, length: 4096 },

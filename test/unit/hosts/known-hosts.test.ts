@@ -131,7 +131,12 @@ describe('verifyHostKey with hashed entries', () => {
       execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
       const hashed = readFileSync(file, 'utf8');
       expect(hashed).not.toContain('kvm1.lab');
-      expect(hashed.trim().split('\n').every((each) => each.startsWith('|1|'))).toBe(true);
+      expect(
+        hashed
+          .trim()
+          .split('\n')
+          .every((each) => each.startsWith('|1|')),
+      ).toBe(true);
 
       expect(verifyHostKey(hashed, 'kvm1.lab', 22, ed25519A)).toBe('trusted');
       expect(verifyHostKey(hashed, '10.0.0.5', 2222, ed25519B)).toBe('trusted');
