@@ -94,13 +94,9 @@ describe('networks and bridges', () => {
     expect(await libvirt.networkExists('no-such-network-kvmclone')).toBe(false);
   });
 
-  it('finds a Linux bridge, and neither other interfaces nor names outside /sys/class/net', async (context) => {
+  it('finds a Linux bridge, and neither other interfaces nor names outside /sys/class/net', async () => {
     const bridge = `kcb-${Math.random().toString(36).slice(2, 8)}`;
-    try {
-      await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    } catch {
-      context.skip('cannot create a bridge on this machine');
-    }
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
     try {
       expect(await libvirt.bridgeExists(bridge)).toBe(true);
     } finally {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,10 +30,6 @@ function line(hosts: string, key: Buffer, suffix = ''): string {
 function hashedName(name: string, salt = randomBytes(20)): string {
   const hash = createHmac('sha1', salt).update(name).digest();
   return `|1|${salt.toString('base64')}|${hash.toString('base64')}`;
-}
-
-function hasSshKeygen(): boolean {
-  return spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' }).error === undefined;
 }
 
 describe('keyTypeOfBlob', () => {
@@ -123,7 +119,7 @@ describe('verifyHostKey with hashed entries', () => {
     expect(verifyHostKey(text, 'kvm1.lab', 22, ed25519B)).toBe('changed');
   });
 
-  it.skipIf(!hasSshKeygen())('agrees with entries hashed by ssh-keygen -H', () => {
+  it('agrees with entries hashed by ssh-keygen -H', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kvm-clone-unit-known-hosts-'));
     try {
       const file = path.join(dir, 'known_hosts');
