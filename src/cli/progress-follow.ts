@@ -3,6 +3,7 @@ import { formatDocument } from './output';
 import { progressDocument, progressLines, type ProgressSnapshot } from './progress-view';
 import { RateMeter } from './rate-meter';
 import type { OutputFormat } from './global-options';
+import { ProgressHighWater } from '../client/progress-high-water';
 
 /** Where progress goes while an operation runs. */
 export interface ProgressSink {
@@ -64,13 +65,14 @@ export function progressSink(style: ProgressStyle, operationId: string): Progres
  */
 export async function followOperation<T>(client: KvmCloneClient, operationId: string, sink: ProgressSink, intervalMs = 1000): Promise<T> {
   const meter = new RateMeter();
+  const highWater = new ProgressHighWater();
   let finished = false;
   let polling = false;
   const poll = async (): Promise<void> => {
     if (polling) return;
     polling = true;
     try {
-      const progress = await client.progress(operationId);
+      const progress = highWater.apply(await client.progress(operationId));
       // A poll answered after the result must not print after it.
       if (!finished) sink.update({ progress, ...meter.sample(progress.bytesDone, progress.bytesTotal, Date.now()) });
     } catch {
