@@ -37,6 +37,8 @@ export interface DestinationCheck {
   replaced?: { vmName: string; paths: string[] };
   /** Where the clone's TPM state goes, for tpmUuid. */
   tpmDir?: string;
+  /** The storage pool the disks go into, when they become pool volumes. */
+  pool?: string;
   compressors: { zstd: boolean; lz4: boolean };
   warnings: string[];
 }
@@ -81,7 +83,9 @@ export function checkDestination(deps: ActivityDeps) {
             });
           }
         }
-        const destDir = input.destDir ?? (input.destPool ? await libvirt.poolTargetPath(input.destPool) : session.host.storageDir);
+        // An explicit directory wins, then the operation's pool, then the host's own pool or directory.
+        const pool = input.destDir ? undefined : (input.destPool ?? session.host.storagePool);
+        const destDir = input.destDir ?? (pool ? await libvirt.poolTargetPath(pool) : session.host.storageDir);
         const disk = new RemoteDisk(session);
         if (!(await disk.isDirectory(destDir))) {
           throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination directory ${destDir} does not exist on ${where}`, { path: destDir });
@@ -110,7 +114,7 @@ export function checkDestination(deps: ActivityDeps) {
           throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `TPM state directory ${tpmDir} already exists on ${where}`, { path: tpmDir });
         }
         const tools = await remoteTools(session);
-        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), ...(tpmDir ? { tpmDir } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 }, warnings };
+        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), ...(tpmDir ? { tpmDir } : {}), ...(pool ? { pool } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 }, warnings };
       }),
     );
   };

@@ -6,8 +6,12 @@ interface IdleSession {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * Connections are shared only between identical host specifications: activities read
+ * per-host settings (storage directory or pool, libvirt URI) from their session's spec.
+ */
 function poolKey(host: HostSpec): string {
-  return JSON.stringify([host.address, host.port, host.user, host.identityFile ?? host.agent ?? '', host.knownHostsFile ?? '', host.hostKeyPolicy]);
+  return JSON.stringify(Object.entries(host).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**

@@ -110,7 +110,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       logDir: destinationCheck.destDir,
       networkMap: options.networkMap,
       excludeDisks: options.excludeDisks,
-      ...(options.destPool ? { destPool: options.destPool } : {}),
+      ...(destinationCheck.pool ? { destPool: destinationCheck.pool } : {}),
       ...(options.preserveMac ? {} : { macAddresses: domain.interfaces.map(() => randomMac(Math.random)) }),
     });
 
@@ -273,7 +273,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       renames: files.map((file) => ({ from: file.partialPath, to: file.destinationPath })),
       chains: chainsOf(files),
       flatten: options.flattenBackingChain,
-      ...(options.destPool ? { pool: options.destPool } : {}),
+      ...(destinationCheck.pool ? { pool: destinationCheck.pool } : {}),
     });
     compensations.add('undefine the clone', () => cleanup.removeClone({ destination, vmName: newName, paths: [] }));
     await hostCalls.defineClone({ destination, sourceXml: inspection.inactiveXml, rewrite, start: options.start });

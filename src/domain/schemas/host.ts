@@ -31,6 +31,11 @@ export const hostSpecSchema = z.object({
   hostKeyPolicy: hostKeyPolicySchema.default('strict'),
   libvirtUri: z.string().min(1).default('qemu:///system'),
   storageDir: absolutePathSchema.default('/var/lib/libvirt/images'),
+  /** A directory-type libvirt storage pool for copies made on this host; wins over storageDir. */
+  storagePool: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'not a valid storage pool name')
+    .optional(),
 });
 
 export type HostSpec = z.output<typeof hostSpecSchema>;

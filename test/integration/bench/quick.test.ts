@@ -38,7 +38,7 @@ describe('bench --quick', () => {
     expect(report.mode).toBe('quick');
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.rows.filter((row) => row.variant === 'ERROR')).toEqual([]);
-    for (const scenario of ['clone-dense', 'clone-sparse', 'parallel', 'compression', 'sparse-vs-naive', 'digest', 'ssh2-binding', 'memory', 'overhead']) {
+    for (const scenario of ['clone-dense', 'clone-sparse', 'parallel', 'compression', 'sparse-vs-naive', 'digest', 'ssh2-binding', 'memory', 'overhead', 'sync']) {
       const measured = report.rows.filter((row) => row.scenario === scenario && row.mbPerSecond !== undefined);
       expect(measured.length, `${scenario} has measured rows`).toBeGreaterThan(0);
       for (const row of measured) expect(row.mbPerSecond, `${scenario} · ${row.variant}`).toBeGreaterThan(0);

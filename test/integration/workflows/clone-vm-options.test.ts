@@ -137,8 +137,14 @@ describe('cloneVM options', () => {
         ['volume', destinationPool, `${name}_pooled-vdb.img`],
       ]);
       expect(await lab.virsh('b', 'vol-list', '--pool', destinationPool)).toContain(`${name}_pooled-vdb.img`);
+
+      // A host whose configuration names a storage pool puts copies there by default.
+      const byHost = await testEnvironment().client.clone({ source: 'a', destination: lab.hostSpec('b', { storagePool: destinationPool }), vmName: name, newName: `${name}_hostpool` });
+      expect(byHost.files.map((file) => path.dirname(file.destinationPath))).toEqual([poolDir, poolDir]);
+      expect((await cloneXml(`${name}_hostpool`)).disks.map((disk) => disk.pool)).toEqual([destinationPool, destinationPool]);
     } finally {
       await lab.removeVm('b', { name: `${name}_pooled`, dir: '/nonexistent' });
+      await lab.removeVm('b', { name: `${name}_hostpool`, dir: '/nonexistent' });
       await lab.removePool('b', destinationPool);
       await lab.removeVm('a', vm);
       await lab.removePool('a', sourcePool);

@@ -50,6 +50,17 @@ describe('SshPool leases', () => {
     pool.closeAll();
   });
 
+  it('never shares a connection between specs that differ only in per-host settings', async () => {
+    const { pool, open } = fakePool();
+    const first = await pool.acquire(host({ storageDir: '/srv/a' }));
+    pool.release(first);
+    const second = await pool.acquire(host({ storageDir: '/srv/b', storagePool: 'images' }));
+    expect(second).not.toBe(first);
+    expect(second.host.storagePool).toBe('images');
+    expect(open).toHaveBeenCalledTimes(2);
+    pool.closeAll();
+  });
+
   it('hands a released session to the next acquire instead of opening another', async () => {
     const { pool, open } = fakePool();
     const first = await pool.acquire(host());
