@@ -66,16 +66,28 @@ export function validateConfigDocument(config: ConfigDocument): KvmCloneConfig {
  * Reads and validates the YAML config. A missing default config is an empty one; a
  * missing explicit one, a YAML error or an invalid value is code 1001 naming the key and line.
  */
-export async function loadConfig(file: string | undefined): Promise<KvmCloneConfig> {
+export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<KvmCloneConfig> {
   const configPath = file ?? defaultConfigPath();
   let text: string;
   try {
     text = await readFile(configPath, 'utf8');
   } catch (error) {
-    if (!file && (error as NodeJS.ErrnoException).code === 'ENOENT') return configSchema.parse({}) as KvmCloneConfig;
+    if (!file && (error as NodeJS.ErrnoException).code === 'ENOENT') return withTemporalEnvironment(configSchema.parse({}) as KvmCloneConfig, env);
     throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `cannot read config ${configPath}: ${(error as Error).message}`, { path: configPath });
   }
-  return validateConfigDocument(parseConfigText(text, configPath));
+  return withTemporalEnvironment(validateConfigDocument(parseConfigText(text, configPath)), env);
+}
+
+/** Environment variables that point the CLI and workers at a cluster, over the file. */
+export const TEMPORAL_ENV = { address: 'KVM_CLONE_TEMPORAL_ADDRESS', namespace: 'KVM_CLONE_TEMPORAL_NAMESPACE', taskQueue: 'KVM_CLONE_TASK_QUEUE' } as const;
+
+/** The config with the Temporal address, namespace and task queue from the environment, where set. */
+export function withTemporalEnvironment(config: KvmCloneConfig, env: NodeJS.ProcessEnv): KvmCloneConfig {
+  const temporal = { ...config.temporal };
+  if (env[TEMPORAL_ENV.address]) temporal.address = env[TEMPORAL_ENV.address];
+  if (env[TEMPORAL_ENV.namespace]) temporal.namespace = env[TEMPORAL_ENV.namespace]!;
+  if (env[TEMPORAL_ENV.taskQueue]) temporal.taskQueue = env[TEMPORAL_ENV.taskQueue];
+  return { ...config, temporal };
 }
 
 /** Warns when a config that may hold secrets is readable by other users. */
