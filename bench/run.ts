@@ -19,11 +19,12 @@ import { GiB, MB, MiB, parseSize } from './lib/stats';
 import { compression, nativeBinding, sparseVersusNaive } from './scenarios/relay';
 import { denseClone, parallelism, sparseClone } from './scenarios/full-clone';
 import { digest } from './scenarios/digest';
-import { memory, notBuilt, overhead, resume } from './scenarios/worker';
+import { memory, overhead, resume } from './scenarios/worker';
+import { sync } from './scenarios/sync';
 
 const load = createRequire(__filename);
 
-export const scenarios: Scenario[] = [denseClone, sparseClone, parallelism, compression, sparseVersusNaive, digest, nativeBinding, memory, overhead, resume, notBuilt];
+export const scenarios: Scenario[] = [denseClone, sparseClone, parallelism, compression, sparseVersusNaive, digest, nativeBinding, memory, overhead, resume, sync];
 
 export const presets: Record<'quick' | 'default' | 'full', Sizes> = {
   quick: {
@@ -34,6 +35,7 @@ export const presets: Record<'quick' | 'default' | 'full', Sizes> = {
     relay: 32 * MiB,
     hash: 32 * MiB,
     resume: { data: 128 * MiB, bandwidth: '50M' },
+    sync: 32 * MiB,
     runs: 1,
   },
   default: {
@@ -44,6 +46,7 @@ export const presets: Record<'quick' | 'default' | 'full', Sizes> = {
     relay: 256 * MiB,
     hash: 512 * MiB,
     resume: { data: 512 * MiB, bandwidth: '200M' },
+    sync: 4 * GiB,
     runs: 3,
   },
   full: {
@@ -54,6 +57,7 @@ export const presets: Record<'quick' | 'default' | 'full', Sizes> = {
     relay: 1 * GiB,
     hash: 2 * GiB,
     resume: { data: 2 * GiB, bandwidth: '400M' },
+    sync: 4 * GiB,
     runs: 5,
   },
 };
@@ -67,7 +71,7 @@ interface Options {
 }
 
 const usage = `usage: npm run bench -- [--quick | --full] [--runs N] [--only ID,…] [--skip ID,…] [--out DIR]
-       [--dense SIZE] [--sparse SIZE:DATA] [--memory-large SIZE:DATA] [--relay SIZE] [--hash SIZE]
+       [--dense SIZE] [--sparse SIZE:DATA] [--memory-large SIZE:DATA] [--relay SIZE] [--hash SIZE] [--sync SIZE]
 scenarios: ${scenarios.map((s) => s.id).join(', ')}`;
 
 function parseArgs(argv: string[]): Options {
@@ -129,6 +133,11 @@ function parseArgs(argv: string[]): Options {
       case '--hash': {
         const v = parseSize(value());
         overrides.push((s) => (s.hash = v));
+        break;
+      }
+      case '--sync': {
+        const v = parseSize(value());
+        overrides.push((s) => (s.sync = v));
         break;
       }
       case '-h':
@@ -283,7 +292,7 @@ async function main(): Promise<void> {
       'Speed ratio = MB/s of the row / MB/s of its baseline in the same run; > 1 is faster.',
       'OpenSSH baselines use aes128-gcm@openssh.com, the fastest cipher on this kind of machine.',
       'host CPU = CPU of both lab sshd process trees during the run, including any other user of the lab.',
-      'kvm-clone wire bytes = bytes the worker wrote to its sockets (/proc/<pid>/io wchar).',
+      'kvm-clone wire bytes = bytes the worker wrote to its sockets (/proc/<pid>/io wchar); for sync rows, SyncResult.bytesTransferred (data sent to the destination), and rsync its --stats "Total bytes sent".',
       'retries = activity attempts that failed or timed out, summed over the runs; each costs a retry backoff (≥ 2 s for transfers).',
     ],
     rows: rows.map(compact),

@@ -62,10 +62,12 @@ export interface Sizes {
   hash: number;
   /** Data of the resume scenario's disk, and its pace. */
   resume: { data: number; bandwidth: string };
+  /** Dense random data disk of the sync scenario (1% of its blocks changed between runs). */
+  sync: number;
   runs: number;
 }
 
-export type VmKind = 'dense' | 'sparse' | 'memory-large' | 'small' | 'resume';
+export type VmKind = 'dense' | 'sparse' | 'memory-large' | 'small' | 'resume' | 'sync';
 
 export interface BenchVm extends LabVm {
   kind: VmKind;
@@ -108,6 +110,8 @@ export class Bench {
   private trust: Promise<{ ok: boolean; reason?: string }> | undefined;
   private sampler: Promise<ChildProcess> | undefined;
   private windowCount = 0;
+  /** What scenarios left outside the bench's VMs and directories (e.g. a sync target on b), undone by stop(). */
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
   private constructor(
     labFile: string,
@@ -146,6 +150,7 @@ export class Bench {
     this.sessions?.a.close();
     this.sessions?.b.close();
     await this.stopWorker().catch(() => undefined);
+    for (const cleanup of this.cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
     for (const vm of this.vms.values()) {
       const made = await vm.catch(() => undefined);
       if (made) await this.lab.removeVm('a', made).catch(() => undefined);
@@ -156,6 +161,16 @@ export class Bench {
     if (this.bundlePath) await rm(this.bundlePath, { force: true });
     const sampler = await this.sampler?.catch(() => undefined);
     sampler?.kill();
+  }
+
+  /** Registers something for stop() to undo, even when the run is interrupted; returns a function that runs it now instead. */
+  atStop(cleanup: () => Promise<void>): () => Promise<void> {
+    this.cleanups.push(cleanup);
+    return async () => {
+      const index = this.cleanups.indexOf(cleanup);
+      if (index >= 0) this.cleanups.splice(index, 1);
+      await cleanup();
+    };
   }
 
   // ---- hosts ----------------------------------------------------------------
@@ -285,7 +300,9 @@ export class Bench {
             ? s.memoryLarge
             : kind === 'resume'
               ? { size: s.resume.data, data: s.resume.data }
-              : { size: s.small, data: s.small };
+              : kind === 'sync'
+                ? { size: s.sync, data: s.sync }
+                : { size: s.small, data: s.small };
     this.log(`making ${kind} VM ${name}: data disk ${layout.size} bytes, ${layout.data} of them data`);
     await writeRandomLayout(made.dataPath, layout.size, layout.data, name);
     await run('chown', [`${this.lab.host('a').user}:`, made.dataPath]);

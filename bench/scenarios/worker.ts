@@ -158,16 +158,3 @@ export const overhead: Scenario = {
     return [endToEnd, transfer];
   },
 };
-
-export const notBuilt: Scenario = {
-  id: 'sync',
-  title: 'Sync of a changed / unchanged disk',
-  quick: true,
-  async run() {
-    const note = 'not measured yet: syncVM landed after this harness was written; the scenario (1% changed / unchanged vs rsync --inplace --no-whole-file) is still to do';
-    return [
-      { scenario: 'sync', variant: 'sync after changing 1% of blocks', kind: 'kvm-clone', target: 'wire ≤ 1.1× changed + digests; time ≤ 0.5× rsync --inplace --no-whole-file', note, samples: [] },
-      { scenario: 'sync', variant: 'sync of an unchanged disk', kind: 'kvm-clone', target: 'time ≤ 0.5× rsync', note, samples: [] },
-    ];
-  },
-};

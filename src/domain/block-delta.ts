@@ -1,4 +1,4 @@
-import type { Extent } from './transfer-plan';
+import { targetRangeBytes, type Extent } from './transfer-plan';
 
 /** What computes block hashes on both hosts; both must use the same one. */
 export type BlockHashTool = 'python3' | 'perl' | 'none';
@@ -59,4 +59,13 @@ export function tileFile(fileSize: number, tileBytes: number): Extent[] {
   const tiles: Extent[] = [];
   for (let start = 0; start < fileSize; start += tileBytes) tiles.push({ start, length: Math.min(tileBytes, fileSize - start) });
   return tiles;
+}
+
+/**
+ * Tile size for a sync: a clone's range size rounded up to whole blocks, so every tile,
+ * and so every block, starts on a block boundary. Otherwise one guest write straddles two
+ * blocks of a misaligned tile and is sent twice over.
+ */
+export function syncTileBytes(totalBytes: number, parallel: number): number {
+  return Math.ceil(targetRangeBytes(totalBytes, parallel) / SYNC_BLOCK_SIZE) * SYNC_BLOCK_SIZE;
 }

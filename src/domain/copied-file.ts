@@ -64,3 +64,15 @@ export function operationTag(workflowId: string, runId: string): string {
   }
   return hash.toString(16).padStart(8, '0');
 }
+
+/** Each disk's copied layers, top first, for the disks that have a backing chain: they are re-linked to each other on the destination. */
+export function backingChains(files: readonly (SourceFile & { destinationPath: string })[]): { layers: { path: string; format: string }[] }[] {
+  const byTarget = new Map<string, (SourceFile & { destinationPath: string })[]>();
+  for (const file of files) {
+    if (file.role !== 'disk' && file.role !== 'backing') continue;
+    byTarget.set(file.target, [...(byTarget.get(file.target) ?? []), file]);
+  }
+  return [...byTarget.values()]
+    .filter((layers) => layers.length > 1)
+    .map((layers) => ({ layers: [...layers].sort((a, b) => a.depth - b.depth).map((layer) => ({ path: layer.destinationPath, format: layer.format })) }));
+}

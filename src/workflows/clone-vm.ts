@@ -1,10 +1,10 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancelledFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { cloneRewriteFor, destinationFileName } from '../domain/clone-rewrite';
 import type { CloneResult, Consistency, FileCopyResult } from '../domain/clone-result';
 import { chooseCompression } from '../domain/compression';
-import { isLiveDisk, operationTag, overlayPathFor, partialPathFor, type FileDataMap, type PlannedFile } from '../domain/copied-file';
+import { backingChains, isLiveDisk, operationTag, overlayPathFor, partialPathFor, type FileDataMap, type PlannedFile } from '../domain/copied-file';
 import { joinPath, randomMac, uuidFromRandom } from '../domain/clone-plan';
 import { domainXmlDiff, parseDomainXml, requiredNetworks, rewriteDomainForClone, unusedNetworkMapEntries } from '../domain/domain-xml';
 import { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
@@ -18,6 +18,7 @@ import { hostLabel } from './host-label';
 import { notifiedOperation, notifyOf, withNotifications } from './notifications';
 import { progressQuery, type OperationProgress } from './progress';
 import { runLimited } from './run-limited';
+import { withTimeout, type TimeoutState } from './with-timeout';
 
 const hostCalls = proxyActivities<Activities>(hostCallOptions);
 const transfers = proxyActivities<Activities>(transferOptions);
@@ -61,7 +62,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
   const tag = operationTag(workflowInfo().workflowId, workflowInfo().runId);
   const compensations = new Compensations();
   const warnings: string[] = [];
-  let timedOut = false;
+  const timeout: TimeoutState = { timedOut: false };
 
   const clone = async (): Promise<CloneResult> => {
     progress.phase = 'preflight';
@@ -271,7 +272,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     await hostCalls.finalizeFiles({
       destination,
       renames: files.map((file) => ({ from: file.partialPath, to: file.destinationPath })),
-      chains: chainsOf(files),
+      chains: backingChains(files),
       flatten: options.flattenBackingChain,
       ...(destinationCheck.pool ? { pool: destinationCheck.pool } : {}),
     });
@@ -316,36 +317,14 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
   });
 
   try {
-    return await CancellationScope.cancellable(async () => {
-      const scope = CancellationScope.current();
-      sleep(options.timeout * 1000).then(
-        () => {
-          timedOut = true;
-          scope.cancel();
-        },
-        () => undefined, // the scope ended first
-      );
-      return await clone();
-    });
+    return await withTimeout(options.timeout, timeout, clone);
   } catch (error) {
     progress.phase = 'cleaning-up';
     await compensations.unwind();
     progress.phase = 'failed';
-    if (timedOut) throw timeoutFailure(options);
+    if (timeout.timedOut) throw timeoutFailure(options);
     // A cancelled activity surfaces as an ActivityFailure; the workflow itself ends cancelled.
     if (isCancellation(error)) throw new CancelledFailure(`clone of '${vmName}' was cancelled; the destination was cleaned up and the source left as it was`);
     throw failureFromInfo(failureInfo(error));
   }
-}
-
-/** Each disk's copied layers, top first, for disks that have a backing chain. */
-function chainsOf(files: PlannedFile[]): { layers: { path: string; format: string }[] }[] {
-  const byTarget = new Map<string, PlannedFile[]>();
-  for (const file of files) {
-    if (file.role !== 'disk' && file.role !== 'backing') continue;
-    byTarget.set(file.target, [...(byTarget.get(file.target) ?? []), file]);
-  }
-  return [...byTarget.values()]
-    .filter((layers) => layers.length > 1)
-    .map((layers) => ({ layers: layers.sort((a, b) => a.depth - b.depth).map((layer) => ({ path: layer.destinationPath, format: layer.format })) }));
 }

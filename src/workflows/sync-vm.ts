@@ -1,17 +1,16 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancelledFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
-import { chooseBlockHashTool, SYNC_BLOCK_SIZE, tileFile } from '../domain/block-delta';
+import { chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../domain/block-delta';
 import { destinationFileName } from '../domain/clone-rewrite';
 import type { Consistency } from '../domain/clone-result';
 import { joinPath, randomMac } from '../domain/clone-plan';
 import { chooseCompression } from '../domain/compression';
-import { isLiveDisk, operationTag, overlayPathFor, type SourceFile } from '../domain/copied-file';
+import { backingChains, isLiveDisk, operationTag, overlayPathFor, type SourceFile } from '../domain/copied-file';
 import { parseDomainXml, type CloneRewrite } from '../domain/domain-xml';
 import { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
 import { validate } from '../domain/schemas/validate';
 import type { FileSyncResult, SyncResult } from '../domain/sync-result';
-import { targetRangeBytes } from '../domain/transfer-plan';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { failureFromInfo, failureInfo, toApplicationFailure } from '../failures';
 import { cleanupOptions, hostCallOptions, transferOptions, verifyOptions } from './activity-options';
@@ -20,6 +19,7 @@ import { hostLabel } from './host-label';
 import { notifiedOperation, notifyOf, withNotifications } from './notifications';
 import { progressQuery, type OperationProgress } from './progress';
 import { runLimited } from './run-limited';
+import { withTimeout, type TimeoutState } from './with-timeout';
 
 const hostCalls = proxyActivities<Activities>(hostCallOptions);
 const transfers = proxyActivities<Activities>(transferOptions);
@@ -68,7 +68,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
   const tag = operationTag(operationId, workflowInfo().runId);
   const compensations = new Compensations();
   const warnings: string[] = [];
-  let timedOut = false;
+  const timeout: TimeoutState = { timedOut: false };
   /** Once the target is marked incomplete, every failure says so: it must not be started. */
   let targetMarked = false;
 
@@ -155,7 +155,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         phase: 'pending',
       }));
       progress.bytesTotal = files.reduce((sum, file) => sum + file.fileSize, 0);
-      const tileBytes = targetRangeBytes(progress.bytesTotal, options.parallel);
+      const tileBytes = syncTileBytes(progress.bytesTotal, options.parallel);
       const bytesPerSecond = options.bandwidthLimit === undefined ? undefined : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
       await runLimited(
         files.flatMap((file, index) =>
@@ -216,7 +216,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     }
 
     progress.phase = 'defining';
-    await hostCalls.finalizeFiles({ destination, renames: [], chains: chainsOf(files), flatten: false });
+    await hostCalls.finalizeFiles({ destination, renames: [], chains: backingChains(files), flatten: false });
     await hostCalls.defineClone({
       destination,
       sourceXml: inspection.inactiveXml,
@@ -254,22 +254,12 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
   };
 
   try {
-    return await CancellationScope.cancellable(async () => {
-      const scope = CancellationScope.current();
-      sleep(options.timeout * 1000).then(
-        () => {
-          timedOut = true;
-          scope.cancel();
-        },
-        () => undefined,
-      );
-      return await sync();
-    });
+    return await withTimeout(options.timeout, timeout, sync);
   } catch (error) {
     progress.phase = 'cleaning-up';
     await compensations.unwind();
     progress.phase = 'failed';
-    if (timedOut) {
+    if (timeout.timedOut) {
       throw ApplicationFailure.create({
         type: 'OPERATION_TIMEOUT',
         message: `sync of '${vmName}' did not finish within ${options.timeout} s; '${targetName}' stays marked incomplete until a sync finishes`,
@@ -281,18 +271,6 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     const info = failureInfo(error);
     throw failureFromInfo(targetMarked ? { ...info, message: `${info.message}; '${targetName}' stays marked incomplete until a sync finishes` } : info);
   }
-}
-
-/** Each disk's layers, top first, for disks with a backing chain: re-linked after the sync. */
-function chainsOf(files: SyncedFile[]): { layers: { path: string; format: string }[] }[] {
-  const byTarget = new Map<string, SyncedFile[]>();
-  for (const file of files) {
-    if (file.role !== 'disk' && file.role !== 'backing') continue;
-    byTarget.set(file.target, [...(byTarget.get(file.target) ?? []), file]);
-  }
-  return [...byTarget.values()]
-    .filter((layers) => layers.length > 1)
-    .map((layers) => ({ layers: layers.sort((a, b) => a.depth - b.depth).map((layer) => ({ path: layer.destinationPath, format: layer.format })) }));
 }
 
 /**

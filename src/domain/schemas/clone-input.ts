@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { bandwidthLimitSchema } from './bandwidth';
-import { directRouteSchema } from './direct-route';
-import { notifySchema } from './notify';
-import { absolutePathSchema, hostRefSchema } from './host';
+import { dataPathFields, operationSubjectFields, timeoutField } from './data-path-options';
+import { absolutePathSchema } from './host';
 import { vmNameSchema } from './vm-name';
 
 /** Names of libvirt networks and host bridges, as the network map holds them. */
@@ -23,9 +21,7 @@ const storagePoolNameSchema = z
 /** Input of the cloneVM workflow: a plain JSON object, startable from the Temporal UI. */
 export const cloneInputSchema = z
   .object({
-    source: hostRefSchema,
-    destination: hostRefSchema,
-    vmName: vmNameSchema,
+    ...operationSubjectFields,
     /** Name of the copy; defaults to `<vmName>_clone`. */
     newName: vmNameSchema.optional(),
     /** Directory on the destination for the copied disks; defaults to the host's storage dir. */
@@ -36,27 +32,11 @@ export const cloneInputSchema = z
     force: z.boolean().default(false),
     /** Return the plan and change nothing on either host. */
     dryRun: z.boolean().default(false),
-    /** Ranges copied at once, across all disks. */
-    parallel: z.number().int().min(1).max(64).default(4),
-    /** Compress on the wire with zstd (or lz4) when both hosts have it. */
-    compress: z.boolean().default(false),
-    /** Compare digests computed on each host from the bytes on disk, per range and per disk. */
-    verify: z.boolean().default(true),
+    ...dataPathFields,
     /** Keep the source's MAC addresses (only for a copy that never runs beside its source). */
     preserveMac: z.boolean().default(false),
-    /** Cap on the whole operation's wire rate, e.g. '100M' per second; absent means none. */
-    bandwidthLimit: bandwidthLimitSchema.optional(),
-    /** Push data from the source host straight to the destination over the source's own SSH (how it gets there). */
-    direct: directRouteSchema.optional(),
-    /** Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning. */
-    notify: notifySchema.optional(),
     /** Seconds before the whole clone gives up and cleans up. */
-    timeout: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 24 * 3600)
-      .default(3600),
+    timeout: timeoutField(3600),
     /** Start the copy once it is defined. */
     start: z.boolean().default(false),
     /** Source network or bridge name → the destination's. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blockDelta, chooseBlockHashTool, tileFile } from '../../../src/domain/block-delta';
+import { blockDelta, chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../../../src/domain/block-delta';
 
 const KiB = 1024;
 
@@ -50,5 +50,14 @@ describe('tileFile', () => {
       { start: 200, length: 50 },
     ]);
     expect(tileFile(0, 100)).toEqual([]);
+  });
+});
+
+describe('syncTileBytes', () => {
+  it('rounds tiles to whole blocks, so blocks stay aligned to the file', () => {
+    const tile = syncTileBytes(4 * 1024 ** 3 + 32 * 1024 ** 2, 4);
+    expect(tile % SYNC_BLOCK_SIZE).toBe(0);
+    expect(tile).toBeGreaterThanOrEqual(268_492_800);
+    expect(syncTileBytes(1024, 4) % SYNC_BLOCK_SIZE).toBe(0);
   });
 });
