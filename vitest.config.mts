@@ -22,7 +22,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // Recording replay fixtures is a tool run by scripts/record-histories, not a test.
+          include: ['test/integration/**/*.test.ts', ...(process.env.KVM_CLONE_RECORD_HISTORIES === '1' ? ['test/integration/**/*.record.ts'] : [])],
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
           // Worker processes, not threads: two files creating Temporal Workers in threads segfault.

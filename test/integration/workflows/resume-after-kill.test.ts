@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { TransferProgress } from '../../../src/activities/transfer-range';
 import { KvmCloneClient, type CloneResult, type SyncResult } from '../../../src/client';
@@ -38,8 +38,20 @@ beforeAll(async () => {
   client = new KvmCloneClient(new Client({ connection }), taskQueue);
 });
 
+/** Stops every worker process a test started, so the next test's kill hits the only worker polling. */
+async function stopWorkers(): Promise<void> {
+  for (const worker of workers.splice(0)) {
+    if (worker.exitCode !== null || worker.signalCode !== null) continue;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.kill('SIGKILL');
+    await exited;
+  }
+}
+
+afterEach(stopWorkers);
+
 afterAll(async () => {
-  for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+  await stopWorkers();
   await connection.close();
 });
 
