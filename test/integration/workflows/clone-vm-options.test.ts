@@ -210,6 +210,18 @@ describe('cloneVM options', () => {
     }
   });
 
+  it('refuses with 1205 a bridge the destination lacks, before any byte moves', async () => {
+    const name = uniqueVmName('bridge');
+    const vm = await lab.makeVm('a', name);
+    const bridge = `kcbr-${name.slice(-6)}`;
+    await redefine(vm, (xml) => xml.replace(/<interface type='user'>/, `<interface type='bridge'><source bridge='${bridge}'/>`));
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      code: ErrorCode.NETWORK_ERROR,
+      message: expect.stringContaining(`no bridge named '${bridge}'`),
+    });
+    expect(await filesOnB(`${name}_clone`)).toEqual([]);
+  });
+
   it('refuses a network disk with 1200 naming excludeDisks, and leaves excluded disks out of the clone', async () => {
     const name = uniqueVmName('netdisk');
     const vm = await lab.makeVm('a', name);
