@@ -12,20 +12,24 @@ async function resolveDiskPath(libvirt: Libvirt, disk: DomainDisk): Promise<stri
   return disk.sourcePath!;
 }
 
-async function describeFile(remoteDisk: RemoteDisk, path: string, missing: () => string): Promise<Pick<SourceFile, 'fileSize' | 'format' | 'virtualSize' | 'allocatedSize'>> {
-  const fileSize = await remoteDisk.fileSize(path);
-  if (fileSize === undefined) throw new KvmCloneError(ErrorCode.CLONE_ERROR, missing(), { path }, { retryable: false });
-  const info = await remoteDisk.imageInfo(path);
-  return { fileSize, format: info.format, virtualSize: info.virtualSize, allocatedSize: info.allocatedSize };
-}
-
 /** A disk's image and every layer below it, top first. */
 async function diskFiles(remoteDisk: RemoteDisk, vmName: string, disk: DomainDisk, path: string): Promise<SourceFile[]> {
   const chain = await remoteDisk.backingChain(path);
   const files: SourceFile[] = [];
   for (const [depth, layer] of chain.entries()) {
-    const described = await describeFile(remoteDisk, layer.path, () => `disk ${disk.target} of VM '${vmName}' is missing: ${layer.path}`);
-    const file: SourceFile = { role: depth === 0 ? (disk.device === 'cdrom' ? 'cdrom' : 'disk') : 'backing', target: disk.target, depth, sourcePath: layer.path, ...described };
+    // qemu-img has described every layer already; only the apparent size is left to ask.
+    const fileSize = await remoteDisk.fileSize(layer.path);
+    if (fileSize === undefined) throw new KvmCloneError(ErrorCode.CLONE_ERROR, `disk ${disk.target} of VM '${vmName}' is missing: ${layer.path}`, { path: layer.path }, { retryable: false });
+    const file: SourceFile = {
+      role: depth === 0 ? (disk.device === 'cdrom' ? 'cdrom' : 'disk') : 'backing',
+      target: disk.target,
+      depth,
+      sourcePath: layer.path,
+      format: layer.format,
+      fileSize,
+      virtualSize: layer.virtualSize,
+      allocatedSize: layer.allocatedSize,
+    };
     if (layer.backingFormat) file.backingFormat = layer.backingFormat;
     files.push(file);
   }

@@ -1,20 +1,15 @@
 import type { CloneInput } from '../domain/schemas/clone-input';
-import { ErrorCode, KvmCloneError, type ErrorCodeValue } from '../errors';
+import { ErrorCode, KvmCloneError } from '../errors';
 import type { CloneDefaults } from './config-schema';
+import { dataPathInputFromFlags, type DataPathFlags } from './data-path-flags';
 
 /** The clone command's flags as commander gives them: absent unless given. */
-export interface CloneFlags {
+export interface CloneFlags extends DataPathFlags {
   newName?: string;
   destDir?: string;
   destPool?: string;
   force?: boolean;
   dryRun?: boolean;
-  parallel?: string;
-  compress?: boolean;
-  verify?: boolean;
-  preserveMac?: boolean;
-  bandwidthLimit?: string;
-  timeout?: string;
   start?: boolean;
   networkMap?: string[];
   copyCdroms?: boolean;
@@ -27,12 +22,6 @@ export interface CloneSubject {
   source: string;
   destination: string;
   vmName: string;
-}
-
-export function wholeNumber(text: string, flag: string, code: ErrorCodeValue): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isInteger(value)) throw new KvmCloneError(code, `${flag}: '${text}' is not a whole number`, { flag });
-  return value;
 }
 
 /** `lan=br0` entries of --network-map as a map; a malformed entry is a validation error. */
@@ -62,12 +51,7 @@ export function cloneInputFromFlags(subject: CloneSubject, flags: CloneFlags, de
   given('destPool', flags.destPool);
   given('force', flags.force);
   given('dryRun', flags.dryRun);
-  given('parallel', flags.parallel === undefined ? undefined : wholeNumber(flags.parallel, '--parallel', ErrorCode.VALIDATION_ERROR));
-  given('compress', flags.compress);
-  given('verify', flags.verify);
-  given('preserveMac', flags.preserveMac);
-  given('bandwidthLimit', flags.bandwidthLimit);
-  given('timeout', flags.timeout === undefined ? undefined : wholeNumber(flags.timeout, '--timeout', ErrorCode.INVALID_TIMEOUT));
+  Object.assign(input, dataPathInputFromFlags(flags));
   given('start', flags.start);
   given('copyCdroms', flags.copyCdroms);
   given('flattenBackingChain', flags.flatten);

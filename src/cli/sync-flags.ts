@@ -1,20 +1,13 @@
 import type { SyncInput } from '../domain/schemas/sync-input';
-import { ErrorCode } from '../errors';
-import { wholeNumber } from './clone-flags';
+import { dataPathInputFromFlags, type DataPathFlags } from './data-path-flags';
 import type { SyncDefaults } from './config-schema';
 
 /** The sync command's flags as commander gives them: absent unless given. */
-export interface SyncFlags {
+export interface SyncFlags extends DataPathFlags {
   targetName?: string;
   /** `--no-delta` sets it false: clear and re-copy every disk. */
   delta?: boolean;
   checkpoint?: boolean;
-  parallel?: string;
-  compress?: boolean;
-  verify?: boolean;
-  preserveMac?: boolean;
-  bandwidthLimit?: string;
-  timeout?: string;
   detach?: boolean;
 }
 
@@ -33,11 +26,6 @@ export function syncInputFromFlags(subject: SyncSubject, flags: SyncFlags, defau
   given('targetName', flags.targetName);
   given('deltaOnly', flags.delta);
   given('checkpoint', flags.checkpoint);
-  given('parallel', flags.parallel === undefined ? undefined : wholeNumber(flags.parallel, '--parallel', ErrorCode.VALIDATION_ERROR));
-  given('compress', flags.compress);
-  given('verify', flags.verify);
-  given('preserveMac', flags.preserveMac);
-  given('bandwidthLimit', flags.bandwidthLimit);
-  given('timeout', flags.timeout === undefined ? undefined : wholeNumber(flags.timeout, '--timeout', ErrorCode.INVALID_TIMEOUT));
+  Object.assign(input, dataPathInputFromFlags(flags));
   return input;
 }

@@ -7,6 +7,8 @@ export interface BackingChainEntry {
   path: string;
   format: string;
   virtualSize: number;
+  /** Bytes the file occupies on disk. */
+  allocatedSize: number;
   /** Absolute path of the image this one is an overlay on. */
   backingFile?: string;
   backingFormat?: string;
@@ -16,6 +18,7 @@ interface QemuImgChainEntry {
   filename?: string;
   format?: string;
   'virtual-size'?: number;
+  'actual-size'?: number;
   'backing-filename'?: string;
   'full-backing-filename'?: string;
   'backing-filename-format'?: string;
@@ -55,7 +58,7 @@ export function parseBackingChain(json: string, topPath: string): BackingChainEn
       throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `qemu-img info of ${topPath} lacks a format or size for ${entry.filename ?? expectedPath}`, { path: topPath });
     }
     // The top is named as the caller named it; below it, as the overlay above refers to it.
-    const image: BackingChainEntry = { path: expectedPath, format: entry.format, virtualSize: entry['virtual-size'] };
+    const image: BackingChainEntry = { path: expectedPath, format: entry.format, virtualSize: entry['virtual-size'], allocatedSize: entry['actual-size'] ?? 0 };
     const backingFile = absoluteBacking(entry, expectedPath);
     if (backingFile !== undefined) {
       image.backingFile = backingFile;

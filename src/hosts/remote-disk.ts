@@ -7,21 +7,6 @@ import type { SshSession } from './ssh-session';
 
 export type { BackingChainEntry } from './backing-chain';
 
-export interface ImageInfo {
-  format: string;
-  virtualSize: number;
-  /** Bytes the file occupies on disk. */
-  allocatedSize: number;
-  backingFile?: string;
-}
-
-interface QemuImgInfo {
-  format: string;
-  'virtual-size': number;
-  'actual-size'?: number;
-  'backing-filename'?: string;
-}
-
 interface QemuImgMapEntry {
   start: number;
   length: number;
@@ -32,15 +17,6 @@ interface QemuImgMapEntry {
 /** Files and images on one host, read and written through its SSH session. */
 export class RemoteDisk {
   constructor(private readonly session: SshSession) {}
-
-  /** `qemu-img info`; `-U` because a running VM holds a write lock on its disks. */
-  async imageInfo(path: string): Promise<ImageInfo> {
-    const output = await this.session.run(sh`qemu-img info -U --output=json -- ${path}`, { what: 'qemu-img info', failureCode: ErrorCode.TRANSFER_ERROR });
-    const info = JSON.parse(output) as QemuImgInfo;
-    const result: ImageInfo = { format: info.format, virtualSize: info['virtual-size'], allocatedSize: info['actual-size'] ?? 0 };
-    if (info['backing-filename']) result.backingFile = info['backing-filename'];
-    return result;
-  }
 
   /**
    * The image and every image below it, top first, with absolute paths. Fails when a

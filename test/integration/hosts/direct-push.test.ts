@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -13,6 +11,7 @@ import { ErrorCode } from '../../../src/errors';
 import { pushExtents, type PushOptions } from '../../../src/hosts/direct-push';
 import { openSshSession, type SshSession } from '../../../src/hosts/ssh-session';
 import { Lab } from '../../helpers/lab';
+import { dataLayout, sha256OfFile, sparseTestExtents, sparseTestFileSize } from '../../helpers/local-files';
 
 const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
@@ -20,46 +19,14 @@ const suffix = Math.random().toString(36).slice(2, 8);
 const sourceDir = lab.host('a').storageDir;
 const sourcePath = `${sourceDir}/direct-source-${suffix}.img`;
 const destinationPath = (name: string) => `${lab.host('b').storageDir}/direct-${name}-${suffix}.img`;
-const fileSize = 24 * MiB;
-/** Random data (incompressible) and text (compressible), with holes between. */
-const extents: Extent[] = [
-  { start: 0, length: 1 * MiB },
-  { start: 4 * MiB, length: 2 * MiB },
-  { start: 10 * MiB, length: 256 * 1024 },
-  { start: 23 * MiB, length: 1 * MiB },
-];
+const fileSize = sparseTestFileSize;
+const extents = sparseTestExtents;
 const codecs: CompressionCodec[] = ['none', 'zstd', 'lz4'];
 
 let source: SshSession;
 let destinationHost: HostSpec;
 const sourceFiles: string[] = [];
 const destinations: string[] = [];
-
-/** The file's data extents as the local kernel sees them (SEEK_DATA/SEEK_HOLE): where the holes are. */
-async function dataLayout(path: string): Promise<Extent[]> {
-  const script = `
-import json, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-end, position, extents = os.fstat(fd).st_size, 0, []
-while position < end:
-    try:
-        data = os.lseek(fd, position, os.SEEK_DATA)
-    except OSError:
-        break
-    hole = os.lseek(fd, data, os.SEEK_HOLE)
-    extents.append({"start": data, "length": hole - data})
-    position = hole
-print(json.dumps(extents))
-`;
-  const { stdout } = await run('python3', ['-c', script, path]);
-  return JSON.parse(stdout) as Extent[];
-}
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-}
 
 async function freshDestination(name: string): Promise<string> {
   const path = destinationPath(name);
@@ -134,7 +101,7 @@ describe('pushing extents from one lab host straight to another', () => {
     const path = await freshDestination(compression);
     const result = await push({ destinationPath: path, compression });
 
-    expect(await sha256(path)).toBe(await sha256(sourcePath));
+    expect(await sha256OfFile(path)).toBe(await sha256OfFile(sourcePath));
     expect(await dataLayout(path)).toEqual(extents);
     expect(result.dataBytes).toBe(totalLength(extents));
     if (compression === 'none') {
@@ -150,7 +117,7 @@ describe('pushing extents from one lab host straight to another', () => {
     const knownHosts = await sourceFile('accept-new-known-hosts', (path) => sh`: >${path}`);
     const path = await freshDestination('accept-new');
     await push({ destinationPath: path, route: route({ knownHostsFile: knownHosts, hostKeyPolicy: 'accept-new' }) });
-    expect(await sha256(path)).toBe(await sha256(sourcePath));
+    expect(await sha256OfFile(path)).toBe(await sha256OfFile(sourcePath));
     // Debian's ssh_config hashes the names it records, so ask ssh-keygen to find it.
     expect(await onSource(sh`ssh-keygen -F ${'[127.0.0.3]:2222'} -f ${knownHosts}`)).toContain('ssh-ed25519 ');
   });

@@ -1,7 +1,3 @@
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { CompressionCodec } from '../../../src/domain/compression';
@@ -12,51 +8,19 @@ import { ErrorCode } from '../../../src/errors';
 import { relayExtents, type RelayOptions } from '../../../src/hosts/extent-relay';
 import { openSshSession, type SshSession } from '../../../src/hosts/ssh-session';
 import { Lab } from '../../helpers/lab';
+import { dataLayout, sha256OfFile, sparseTestExtents, sparseTestFileSize } from '../../helpers/local-files';
 
-const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
 const suffix = Math.random().toString(36).slice(2, 8);
 const sourcePath = `${lab.host('a').storageDir}/relay-source-${suffix}.img`;
 const destinationPath = (name: string) => `${lab.host('b').storageDir}/relay-${name}-${suffix}.img`;
-const fileSize = 24 * MiB;
-/** Random data (incompressible) and text (compressible), with holes between. */
-const extents: Extent[] = [
-  { start: 0, length: 1 * MiB },
-  { start: 4 * MiB, length: 2 * MiB },
-  { start: 10 * MiB, length: 256 * 1024 },
-  { start: 23 * MiB, length: 1 * MiB },
-];
+const fileSize = sparseTestFileSize;
+const extents = sparseTestExtents;
 const codecs: CompressionCodec[] = ['none', 'zstd', 'lz4'];
 
 let source: SshSession;
 let destination: SshSession;
 const destinations: string[] = [];
-
-/** The file's data extents as the local kernel sees them (SEEK_DATA/SEEK_HOLE): where the holes are. */
-async function dataLayout(path: string): Promise<Extent[]> {
-  const script = `
-import json, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-end, position, extents = os.fstat(fd).st_size, 0, []
-while position < end:
-    try:
-        data = os.lseek(fd, position, os.SEEK_DATA)
-    except OSError:
-        break
-    hole = os.lseek(fd, data, os.SEEK_HOLE)
-    extents.append({"start": data, "length": hole - data})
-    position = hole
-print(json.dumps(extents))
-`;
-  const { stdout } = await run('python3', ['-c', script, path]);
-  return JSON.parse(stdout) as Extent[];
-}
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-}
 
 async function freshDestination(name: string): Promise<string> {
   const path = destinationPath(name);
@@ -104,7 +68,7 @@ describe('relaying extents between two lab hosts', () => {
     let reported = 0;
     const result = await relay({ destinationPath: path, compression, onBytes: (bytes) => (reported += bytes) });
 
-    expect(await sha256(path)).toBe(await sha256(sourcePath));
+    expect(await sha256OfFile(path)).toBe(await sha256OfFile(sourcePath));
     expect(await dataLayout(path)).toEqual(extents);
     expect(result.dataBytes).toBe(totalLength(extents));
     expect(reported).toBe(result.wireBytes);
@@ -134,7 +98,7 @@ describe('relaying extents between two lab hosts', () => {
     const path = await freshDestination(`limited-${compression}`);
     const result = await relay({ destinationPath: path, compression, bytesPerSecond: 16 * MiB });
     expect(result.dataBytes).toBe(totalLength(extents));
-    expect(await sha256(path)).toBe(await sha256(sourcePath));
+    expect(await sha256OfFile(path)).toBe(await sha256OfFile(sourcePath));
     expect(await dataLayout(path)).toEqual(extents);
   });
 });

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { hostSpecSchema } from '../../../src/domain/schemas/host';
@@ -6,6 +8,8 @@ import { ErrorCode } from '../../../src/errors';
 import { RemoteDisk } from '../../../src/hosts/remote-disk';
 import { openSshSession, type SshSession } from '../../../src/hosts/ssh-session';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
+
+const run = promisify(execFile);
 
 const lab = new Lab(inject('labFile'));
 const MiB = 1024 * 1024;
@@ -41,18 +45,20 @@ describe('backing chains', () => {
   it('lists an overlay and its base, top first, with the relative reference made absolute', async () => {
     const vm = await makeVm('chain', { backing: true, dir: `${lab.host('a').vmDir}/${uniqueVmName("chain 'dir'")}`, baseFile: 'base image.qcow2' });
     expect(await disk.backingChain(vm.rootPath)).toEqual([
-      { path: vm.rootPath, format: 'qcow2', virtualSize: 32 * MiB, backingFile: vm.basePath, backingFormat: 'qcow2' },
-      { path: vm.basePath, format: 'qcow2', virtualSize: 32 * MiB },
+      { path: vm.rootPath, format: 'qcow2', virtualSize: 32 * MiB, allocatedSize: expect.any(Number), backingFile: vm.basePath, backingFormat: 'qcow2' },
+      { path: vm.basePath, format: 'qcow2', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) },
     ]);
-    expect((await disk.imageInfo(vm.rootPath)).backingFile).toBe('base image.qcow2');
-    expect(await disk.backingChain(vm.dataPath)).toEqual([{ path: vm.dataPath, format: 'raw', virtualSize: 256 * MiB }]);
+    // make-vm refers to the base by a relative path, which backingChain made absolute above.
+    const header = JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', vm.rootPath])).stdout) as { 'backing-filename'?: string };
+    expect(header['backing-filename']).toBe('base image.qcow2');
+    expect(await disk.backingChain(vm.dataPath)).toEqual([{ path: vm.dataPath, format: 'raw', virtualSize: 256 * MiB, allocatedSize: expect.any(Number) }]);
   });
 
   it('flattens a chain into one sparse image holding both layers', async () => {
     const vm = await makeVm('flatten', { backing: true });
     const flat = `${vm.dir}/flat/root.raw`;
     await disk.flattenInto(vm.rootPath, flat, 'raw', { sourceFormat: 'qcow2' });
-    expect(await disk.backingChain(flat)).toEqual([{ path: flat, format: 'raw', virtualSize: 32 * MiB }]);
+    expect(await disk.backingChain(flat)).toEqual([{ path: flat, format: 'raw', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) }]);
     expect(await sameContents(vm.rootPath, flat)).toBe(true);
     const bytes = await readFile(flat);
     // The marker lives in the base, the 0x6b pattern in the overlay's last 64 KiB.
@@ -62,7 +68,7 @@ describe('backing chains', () => {
 
     const qcow2 = `${vm.dir}/flat/root.qcow2`;
     await disk.flattenInto(vm.rootPath, qcow2, 'qcow2');
-    expect(await disk.backingChain(qcow2)).toEqual([{ path: qcow2, format: 'qcow2', virtualSize: 32 * MiB }]);
+    expect(await disk.backingChain(qcow2)).toEqual([{ path: qcow2, format: 'qcow2', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) }]);
     expect(await sameContents(vm.rootPath, qcow2)).toBe(true);
   });
 

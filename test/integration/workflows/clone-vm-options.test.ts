@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,17 +8,12 @@ import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { useTestEnvironment } from '../../helpers/temporal';
+import { sha256OfFile } from '../../helpers/local-files';
 
 const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
 const testEnvironment = useTestEnvironment(lab.aliases());
 const storageB = () => lab.host('b').storageDir;
-
-async function sha256OfFile(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex');
-}
 
 async function cloneXml(name: string): Promise<ReturnType<typeof parseDomainXml>> {
   return parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', name));

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -8,16 +7,11 @@ import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName } from '../../helpers/lab';
 import { useTestEnvironment } from '../../helpers/temporal';
+import { sha256OfFile } from '../../helpers/local-files';
 
 const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
 const testEnvironment = useTestEnvironment(lab.aliases());
-
-async function sha256OfFile(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-}
 
 describe('cloneVM on the lab hosts', () => {
   it('copies a shut-off VM with a qcow2 and a raw disk; the copy boots from its copied disks and the source is unchanged', async () => {

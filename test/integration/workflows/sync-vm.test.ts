@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, stat, truncate } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, stat, truncate } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
@@ -7,16 +7,11 @@ import { ErrorCode } from '../../../src/errors';
 import { guestWriterScript, waitForWriter } from '../../helpers/guest-writer';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { useTestEnvironment } from '../../helpers/temporal';
+import { sha256OfFile } from '../../helpers/local-files';
 
 const lab = new Lab(inject('labFile'));
 const testEnvironment = useTestEnvironment(lab.aliases());
 const MiB = 1024 * 1024;
-
-async function sha256OfFile(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex');
-}
 
 /** Overwrites `count` blocks of `blockSize` bytes spread evenly over the file (past its marker block) with random data. */
 async function scribble(file: string, count: number, blockSize: number): Promise<void> {

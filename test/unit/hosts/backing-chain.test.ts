@@ -7,6 +7,7 @@ const threeLevels = JSON.stringify([
   {
     'backing-filename-format': 'qcow2',
     'virtual-size': 1048576,
+    'actual-size': 200704,
     filename: '/vms/a b/sub/top.qcow2',
     format: 'qcow2',
     'full-backing-filename': '/vms/a b/sub/mid.qcow2',
@@ -26,9 +27,9 @@ const threeLevels = JSON.stringify([
 describe('parseBackingChain', () => {
   it('lists the chain top first, with absolute backing paths and formats', () => {
     expect(parseBackingChain(threeLevels, '/vms/a b/sub/top.qcow2')).toEqual([
-      { path: '/vms/a b/sub/top.qcow2', format: 'qcow2', virtualSize: 1048576, backingFile: '/vms/a b/sub/mid.qcow2', backingFormat: 'qcow2' },
-      { path: '/vms/a b/sub/mid.qcow2', format: 'qcow2', virtualSize: 1048576, backingFile: '/vms/a b/sub/../base.raw', backingFormat: 'raw' },
-      { path: '/vms/a b/sub/../base.raw', format: 'raw', virtualSize: 1048576 },
+      { path: '/vms/a b/sub/top.qcow2', format: 'qcow2', virtualSize: 1048576, allocatedSize: 200704, backingFile: '/vms/a b/sub/mid.qcow2', backingFormat: 'qcow2' },
+      { path: '/vms/a b/sub/mid.qcow2', format: 'qcow2', virtualSize: 1048576, allocatedSize: 0, backingFile: '/vms/a b/sub/../base.raw', backingFormat: 'raw' },
+      { path: '/vms/a b/sub/../base.raw', format: 'raw', virtualSize: 1048576, allocatedSize: 0 },
     ]);
   });
 
@@ -52,7 +53,7 @@ describe('parseBackingChain', () => {
   });
 
   it('accepts a single image without a backing file', () => {
-    expect(parseBackingChain('{"virtual-size": 5, "format": "raw", "filename": "/d.img"}', '/d.img')).toEqual([{ path: '/d.img', format: 'raw', virtualSize: 5 }]);
+    expect(parseBackingChain('{"virtual-size": 5, "format": "raw", "filename": "/d.img"}', '/d.img')).toEqual([{ path: '/d.img', format: 'raw', virtualSize: 5, allocatedSize: 0 }]);
   });
 
   it('refuses output that is not JSON, lacks a format, or ends above a backing file', () => {
