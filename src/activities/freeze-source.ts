@@ -1,5 +1,6 @@
 import type { HostRef } from '../domain/schemas/host';
 import { LiveSnapshot, type FrozenDisk, type SnapshotConsistency } from '../hosts/live-snapshot';
+import { RemoteDisk } from '../hosts/remote-disk';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 
 export interface FreezeSourceInput {
@@ -15,6 +16,11 @@ export interface FreezeOutcome {
   consistency: SnapshotConsistency | 'offline';
   frozen: boolean;
   warnings: string[];
+  /**
+   * Each frozen file's size once frozen, by path. The snapshot can grow a base: qemu
+   * stores the disk's persistent dirty bitmaps into it as it turns read-only.
+   */
+  sizes?: Record<string, number>;
 }
 
 export function freezeSource(deps: ActivityDeps) {
@@ -30,18 +36,27 @@ export function freezeSource(deps: ActivityDeps) {
         if (state !== 'running' && state !== 'paused') return { consistency: 'offline', frozen: false, warnings: [] };
         const frozenTargets = new Set(input.disks.map((disk) => disk.target));
         const otherTargets = [...(await snapshot.currentSources()).keys()].filter((target) => !frozenTargets.has(target));
+        const frozen = async (consistency: SnapshotConsistency, warnings: string[]): Promise<FreezeOutcome> => {
+          const disk = new RemoteDisk(session);
+          const sizes: Record<string, number> = {};
+          for (const { basePath } of input.disks) {
+            const size = await disk.fileSize(basePath);
+            if (size !== undefined) sizes[basePath] = size;
+          }
+          return { consistency, frozen: true, warnings, sizes };
+        };
         if (input.quiesce) {
           try {
             await snapshot.freeze(input.disks, otherTargets, true);
-            return { consistency: 'quiesced', frozen: true, warnings: [] };
+            return frozen('quiesced', []);
           } catch (error) {
             const reason = error instanceof Error ? error.message : String(error);
             await snapshot.freeze(input.disks, otherTargets, false);
-            return { consistency: 'crash-consistent', frozen: true, warnings: [`the guest agent could not freeze filesystems (${reason}); the copy is crash-consistent`] };
+            return frozen('crash-consistent', [`the guest agent could not freeze filesystems (${reason}); the copy is crash-consistent`]);
           }
         }
         await snapshot.freeze(input.disks, otherTargets, false);
-        return { consistency: 'crash-consistent', frozen: true, warnings: [] };
+        return frozen('crash-consistent', []);
       }),
     );
   };

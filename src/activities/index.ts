@@ -9,9 +9,12 @@ import { mapFiles } from './map-files';
 import { mergeSource } from './merge-source';
 import { notify } from './notify';
 import { prepareDisks } from './prepare-disks';
+import { recordCheckpoint } from './record-checkpoint';
 import { removeClone } from './remove-clone';
 import { resizeFiles } from './resize-files';
+import { createCheckpoint, removeCheckpoints } from './source-checkpoints';
 import { syncRange } from './sync-range';
+import { trackChanges } from './track-changes';
 import { transferRange } from './transfer-range';
 import { verifyFile } from './verify-file';
 import { verifyRange } from './verify-range';
@@ -24,6 +27,10 @@ export function createActivities(deps: ActivityDeps) {
     inspectTarget: inspectTarget(deps),
     resizeFiles: resizeFiles(deps),
     syncRange: syncRange(deps),
+    createCheckpoint: createCheckpoint(deps),
+    trackChanges: trackChanges(deps),
+    recordCheckpoint: recordCheckpoint(deps),
+    removeCheckpoints: removeCheckpoints(deps),
     prepareDisks: prepareDisks(deps),
     freezeSource: freezeSource(deps),
     mapFiles: mapFiles(deps),

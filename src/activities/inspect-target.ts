@@ -1,4 +1,5 @@
 import { ErrorCode, KvmCloneError } from '../errors';
+import type { CheckpointRecord } from '../domain/change-tracking';
 import type { SourceFile } from '../domain/copied-file';
 import { parseDomainXml } from '../domain/domain-xml';
 import type { HostRef } from '../domain/schemas/host';
@@ -27,6 +28,10 @@ export interface TargetInspection {
   /** Where the target's TPM state lives (named by its UUID), for state the source has and it lacks. */
   tpmDir?: string;
   tools: { zstd: boolean; lz4: boolean; python3: boolean; perl: boolean };
+  /** Left by the last completed checkpoint sync: which source checkpoint the disks equal. */
+  checkpoint?: CheckpointRecord;
+  /** Size and times of each disk's top image now, by path, to compare with the record's. */
+  fingerprints: Record<string, string>;
 }
 
 export function inspectTarget(deps: ActivityDeps) {
@@ -65,6 +70,8 @@ export function inspectTarget(deps: ActivityDeps) {
         const tpmDir = domain.uuid ? await tpmStateDir(session, domain.uuid) : undefined;
         const marker = new SyncMarker(session, input.targetName);
         const unfinished = await marker.incompleteOperation();
+        const checkpoint = await marker.checkpointRecord();
+        const fingerprints = await new RemoteDisk(session).fingerprints(files.filter((file) => file.role === 'disk' && file.depth === 0).map((file) => file.sourcePath));
         await marker.markIncomplete(input.operationId);
         const firstDisk = files[0]?.sourcePath ?? session.host.storageDir;
         const freeBytes = await new RemoteDisk(session).freeSpace(firstDisk.slice(0, firstDisk.lastIndexOf('/')) || '/');
@@ -76,6 +83,8 @@ export function inspectTarget(deps: ActivityDeps) {
           freeBytes,
           ...(tpmDir ? { tpmDir } : {}),
           tools: { zstd: tools.zstd, lz4: tools.lz4, python3: tools.python3, perl: tools.perl },
+          ...(checkpoint ? { checkpoint } : {}),
+          fingerprints,
         };
       }),
     );

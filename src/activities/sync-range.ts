@@ -1,12 +1,15 @@
 import { Context } from '@temporalio/activity';
-import { blockDelta, type BlockHashTool } from '../domain/block-delta';
+import { blockDelta, type BlockDelta, type BlockHashTool } from '../domain/block-delta';
+import type { TrackedFileChanges } from '../domain/change-tracking';
+import { clipExtents, mergeExtents } from '../domain/extent-set';
 import type { CompressionCodec } from '../domain/compression';
 import type { HostRef } from '../domain/schemas/host';
-import { batchExtents, MiB, type Extent } from '../domain/transfer-plan';
+import { batchExtents, MiB, totalLength, type Extent } from '../domain/transfer-plan';
 import { remoteBlockHashes } from '../hosts/block-hashes';
 import type { DirectRoute } from '../domain/schemas/direct-route';
 import { copyExtents } from './copy-extents';
 import { RemoteDisk } from '../hosts/remote-disk';
+import type { SshSession } from '../hosts/ssh-session';
 import { activityBody, throttledHeartbeat, withHost, type ActivityDeps } from './deps';
 
 export interface SyncRangeInput {
@@ -16,8 +19,13 @@ export interface SyncRangeInput {
   destinationPath: string;
   /** A tile of the file, holes included: the destination may hold data where the source now has none. */
   range: Extent;
-  /** `delta` compares block hashes and sends what differs; `full` clears the tile and sends all source data. */
-  mode: 'delta' | 'full';
+  /**
+   * `delta` compares block hashes and sends what differs; `full` clears the tile and sends
+   * all source data; `tracked` sends `tracked.changed` as is and compares only `tracked.compare`.
+   */
+  mode: 'delta' | 'full' | 'tracked';
+  /** For `tracked`: the tile's part of what a checkpoint's bitmap found. */
+  tracked?: TrackedFileChanges;
   hashTool: BlockHashTool;
   blockSize: number;
   compression?: CompressionCodec;
@@ -54,6 +62,16 @@ export interface SyncRangeResult {
 /** Blocks hashed per step: the grain of resume and of heartbeats. */
 const stepBytes = 256 * MiB;
 
+/** Hashes `extents` on both hosts at once and compares: what differs, and how. */
+async function compareBlocks(source: SshSession, destination: SshSession, input: SyncRangeInput, extents: Extent[]): Promise<BlockDelta> {
+  if (extents.length === 0 || input.hashTool === 'none') return { copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 0 };
+  const [sourceHashes, destinationHashes] = await Promise.all([
+    remoteBlockHashes(source, input.hashTool, input.sourcePath, extents, input.blockSize),
+    remoteBlockHashes(destination, input.hashTool, input.destinationPath, extents, input.blockSize),
+  ]);
+  return blockDelta(sourceHashes, destinationHashes, extents, input.blockSize);
+}
+
 export function syncRange(deps: ActivityDeps) {
   /**
    * Brings one tile of a destination file up to date with the source: both hosts hash
@@ -81,13 +99,19 @@ export function syncRange(deps: ActivityDeps) {
             let punch: Extent[];
             let blocksChanged: number;
             let bytesUnchanged = 0;
-            if (input.mode === 'delta' && input.hashTool !== 'none') {
-              const [sourceHashes, destinationHashes] = await Promise.all([
-                remoteBlockHashes(source, input.hashTool, input.sourcePath, step, input.blockSize),
-                remoteBlockHashes(destination, input.hashTool, input.destinationPath, step, input.blockSize),
-              ]);
-              const delta = blockDelta(sourceHashes, destinationHashes, step, input.blockSize);
-              ({ copy, punch, blocksChanged, bytesUnchanged } = delta);
+            let bytesCompared = step.length;
+            if (input.mode === 'tracked' && input.tracked && input.hashTool !== 'none') {
+              const compare = clipExtents(input.tracked.compare, step);
+              const changed = clipExtents(input.tracked.changed, step);
+              const delta = await compareBlocks(source, destination, input, compare);
+              copy = mergeExtents([...delta.copy, ...changed]);
+              punch = delta.punch;
+              blocksChanged = delta.blocksChanged + changed.reduce((sum, extent) => sum + Math.ceil(extent.length / input.blockSize), 0);
+              bytesCompared = totalLength(compare);
+              // What the bitmap saw untouched counts as unchanged, with what compared equal.
+              bytesUnchanged = step.length - totalLength(changed) - (bytesCompared - delta.bytesUnchanged);
+            } else if (input.mode !== 'full' && input.hashTool !== 'none') {
+              ({ copy, punch, blocksChanged, bytesUnchanged } = await compareBlocks(source, destination, input, [step]));
             } else {
               punch = [step];
               copy = await new RemoteDisk(source).dataExtents(input.sourcePath, step);
@@ -115,7 +139,7 @@ export function syncRange(deps: ActivityDeps) {
               sentBefore = progress.bytesSentInStep;
             }
             progress.committedOffset = step.start + step.length;
-            progress.bytesCompared += step.length;
+            progress.bytesCompared += bytesCompared;
             progress.bytesSent += progress.bytesSentInStep;
             progress.bytesSentInStep = 0;
             progress.blocksChanged += blocksChanged;

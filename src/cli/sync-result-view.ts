@@ -12,11 +12,12 @@ export function syncResultText(result: SyncResult): string {
   if (result.files.length > 0) {
     lines.push(
       table(
-        ['TARGET', 'ROLE', 'ACTION', 'SENT', 'UNCHANGED', 'SHA-256'],
+        ['TARGET', 'ROLE', 'ACTION', 'TRACKING', 'SENT', 'UNCHANGED', 'SHA-256'],
         result.files.map((file) => [
           file.target,
           file.role,
           file.action,
+          file.changeTracking,
           formatBytes(file.bytesTransferred),
           formatBytes(file.bytesUnchanged),
           file.digest ? `${file.digest.destination.slice(0, 16)}… (verified)` : 'not verified',
@@ -24,6 +25,7 @@ export function syncResultText(result: SyncResult): string {
       ).trimEnd(),
     );
   }
+  if (result.checkpoint) lines.push(`left checkpoint ${result.checkpoint} on the source for the next sync`);
   lines.push(...result.warnings.map((warning) => `warning: ${warning}`));
   lines.push(`operation ${result.operationId}`);
   return `${lines.join('\n')}\n`;

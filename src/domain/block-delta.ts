@@ -32,24 +32,27 @@ function append(extents: Extent[], start: number, length: number): void {
 }
 
 /**
- * Compares the block hashes of one range on both hosts. `0` marks a zero block, so
- * zeros on the source become holes punched on the destination instead of bytes sent.
+ * Compares the block hashes of extents on both hosts, in the order `remoteBlockHashes`
+ * gives them: each extent starts a new block. `0` marks a zero block, so zeros on the
+ * source become holes punched on the destination instead of bytes sent.
  */
-export function blockDelta(sourceHashes: readonly string[], destinationHashes: readonly string[], range: Extent, blockSize: number): BlockDelta {
+export function blockDelta(sourceHashes: readonly string[], destinationHashes: readonly string[], extents: readonly Extent[], blockSize: number): BlockDelta {
   const delta: BlockDelta = { copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 0 };
-  const blocks = Math.ceil(range.length / blockSize);
+  const blocks = extents.reduce((sum, extent) => sum + Math.ceil(extent.length / blockSize), 0);
   if (sourceHashes.length !== blocks || destinationHashes.length !== blocks) {
     throw new Error(`expected ${blocks} block hashes per host, got ${sourceHashes.length} and ${destinationHashes.length}`);
   }
-  for (let index = 0; index < blocks; index++) {
-    const start = range.start + index * blockSize;
-    const length = Math.min(blockSize, range.start + range.length - start);
-    if (sourceHashes[index] === destinationHashes[index]) {
-      delta.bytesUnchanged += length;
-      continue;
+  let index = 0;
+  for (const extent of extents) {
+    for (let start = extent.start; start < extent.start + extent.length; start += blockSize, index++) {
+      const length = Math.min(blockSize, extent.start + extent.length - start);
+      if (sourceHashes[index] === destinationHashes[index]) {
+        delta.bytesUnchanged += length;
+        continue;
+      }
+      delta.blocksChanged++;
+      append(sourceHashes[index] === '0' ? delta.punch : delta.copy, start, length);
     }
-    delta.blocksChanged++;
-    append(sourceHashes[index] === '0' ? delta.punch : delta.copy, start, length);
   }
   return delta;
 }

@@ -1,5 +1,6 @@
 import type { Consistency, FileDigest } from './clone-result';
 import type { BlockHashTool } from './block-delta';
+import type { ChangeTracking } from './change-tracking';
 import type { FileRole } from './copied-file';
 
 export interface FileSyncResult {
@@ -13,6 +14,8 @@ export interface FileSyncResult {
   bytesTransferred: number;
   blocksSynchronized: number;
   bytesUnchanged: number;
+  /** How this file's changed blocks were found. */
+  changeTracking: ChangeTracking;
   digest?: { algorithm: FileDigest['algorithm']; source: string; destination: string };
 }
 
@@ -30,8 +33,14 @@ export interface SyncResult {
   bytesCompared: number;
   bytesUnchanged: number;
   blockSize: number;
-  /** How changed blocks were found: block hashes on both hosts, or none (a full re-copy). */
-  changeTracking: 'block-hash' | 'full-copy';
+  /**
+   * How changed blocks were found: `checkpoint` when a libvirt checkpoint's bitmaps
+   * answered for at least one disk (each file says how it was done), else block hashes
+   * on both hosts, or none (a full re-copy).
+   */
+  changeTracking: ChangeTracking;
+  /** The source checkpoint this sync left for the next one (with `checkpoint: true`). */
+  checkpoint?: string;
   hashTool: BlockHashTool;
   files: FileSyncResult[];
   consistency: Consistency;

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { joinShell, sh } from '../domain/shell-quote';
+import type { ImageMapEntry } from '../domain/change-tracking';
 import type { Extent } from '../domain/transfer-plan';
 import { parseBackingChain, type BackingChainEntry } from './backing-chain';
 import type { SshSession } from './ssh-session';
@@ -80,6 +81,31 @@ export class RemoteDisk {
       failureCode: ErrorCode.TRANSFER_ERROR,
     });
     return (JSON.parse(output) as QemuImgMapEntry[]).filter((entry) => entry.data).map((entry) => ({ start: entry.start, length: entry.length }));
+  }
+
+  /**
+   * Where a qcow2 image keeps each guest range, from `qemu-img map` of the image itself.
+   * `-U` because the image may be a running domain's base, held read-only under an overlay.
+   */
+  async imageMap(path: string): Promise<ImageMapEntry[]> {
+    const output = await this.session.run(sh`qemu-img map -U --output=json -f qcow2 -- ${path}`, { what: `mapping ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+    return (JSON.parse(output) as ImageMapEntry[]).map((entry) => ({
+      start: entry.start,
+      length: entry.length,
+      depth: entry.depth,
+      ...(entry.offset === undefined ? {} : { offset: entry.offset }),
+    }));
+  }
+
+  /**
+   * Size, modification and change time of each file, by path: any write, truncation,
+   * chown or relabel (libvirt does both when a VM starts) changes one of them.
+   */
+  async fingerprints(paths: readonly string[]): Promise<Record<string, string>> {
+    if (paths.length === 0) return {};
+    const output = await this.session.run(sh`stat -L -c '%s %.9Y %.9Z' -- ${[...paths]}`, { what: 'reading file times', failureCode: ErrorCode.TRANSFER_ERROR });
+    const lines = output.split('\n').filter((line) => line.length > 0);
+    return Object.fromEntries(paths.map((path, index) => [path, lines[index] ?? '']));
   }
 
   /** Creates an empty sparse file of `size` bytes, replacing any file at `path`. */

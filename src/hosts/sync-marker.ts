@@ -1,8 +1,11 @@
 import { ErrorCode } from '../errors';
 import { sh } from '../domain/shell-quote';
+import type { CheckpointRecord } from '../domain/change-tracking';
+import { checkpointRecordXml, parseCheckpointRecord } from '../domain/checkpoint-record';
 import type { SshSession } from './ssh-session';
 
 const namespaceUri = 'https://kvm-clone.dev/xmlns/sync/1';
+const checkpointNamespaceUri = 'https://kvm-clone.dev/xmlns/checkpoint/1';
 
 /**
  * A note in a destination domain's persistent definition that a sync into it has not
@@ -37,5 +40,19 @@ export class SyncMarker {
     if (result.exitCode !== 0) return undefined;
     const match = /state="incomplete"\s+operation="([^"]*)"/.exec(result.stdout.toString('utf8'));
     return match?.[1];
+  }
+
+  /** Which source checkpoint the target's disks equal, left by the last completed checkpoint sync. */
+  async checkpointRecord(): Promise<CheckpointRecord | undefined> {
+    const result = await this.session.exec(this.virsh(sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --config`));
+    if (result.exitCode !== 0) return undefined;
+    return parseCheckpointRecord(result.stdout.toString('utf8'));
+  }
+
+  async recordCheckpoint(record: CheckpointRecord): Promise<void> {
+    await this.session.run(this.virsh(sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --key kvmclonecp --set ${checkpointRecordXml(record)} --config`), {
+      what: 'recording the sync checkpoint on the target',
+      failureCode: ErrorCode.LIBVIRT_ERROR,
+    });
   }
 }

@@ -35,3 +35,9 @@ export const cleanupOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 };
+
+/** Steps a sync can do without (change tracking): a few tries, then the sync hashes instead. */
+export const optionalHostCallOptions: ActivityOptions = {
+  ...hostCallOptions,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+};

@@ -2,6 +2,8 @@ import { ApplicationFailure, CancelledFailure, isCancellation, proxyActivities, 
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../domain/block-delta';
+import { checkpointPrefix, planChangeTracking, type ChangeTrackingPlan, type TrackedFileChanges } from '../domain/change-tracking';
+import { clipExtents } from '../domain/extent-set';
 import { destinationFileName } from '../domain/clone-rewrite';
 import type { Consistency } from '../domain/clone-result';
 import { joinPath, randomMac } from '../domain/clone-plan';
@@ -10,10 +12,11 @@ import { backingChains, isLiveDisk, operationTag, overlayPathFor, type SourceFil
 import { parseDomainXml, type CloneRewrite } from '../domain/domain-xml';
 import { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
 import { validate } from '../domain/schemas/validate';
+import type { Extent } from '../domain/transfer-plan';
 import type { FileSyncResult, SyncResult } from '../domain/sync-result';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { failureFromInfo, failureInfo, toApplicationFailure } from '../failures';
-import { cleanupOptions, hostCallOptions, transferOptions, verifyOptions } from './activity-options';
+import { cleanupOptions, hostCallOptions, optionalHostCallOptions, transferOptions, verifyOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
 import { notifiedOperation, notifyOf, withNotifications } from './notifications';
@@ -25,11 +28,14 @@ const hostCalls = proxyActivities<Activities>(hostCallOptions);
 const transfers = proxyActivities<Activities>(transferOptions);
 const verification = proxyActivities<Activities>(verifyOptions);
 const cleanup = proxyActivities<Activities>(cleanupOptions);
+const optionalCalls = proxyActivities<Activities>(optionalHostCallOptions);
 
 /** A source file and the destination file it updates. */
 interface SyncedFile extends SourceFile {
   destinationPath: string;
   action: FileSyncResult['action'];
+  /** The destination file's size: the target's own, or what an added disk's file is created with. */
+  destinationSize: number;
 }
 
 function fileKey(file: Pick<SourceFile, 'role' | 'target' | 'depth'>): string {
@@ -79,7 +85,6 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     const target = await hostCalls.inspectTarget({ destination, targetName, operationId });
     targetMarked = true;
     if (target.unfinishedOperation) warnings.push(`completing the interrupted sync ${target.unfinishedOperation}`);
-    if (options.checkpoint) warnings.push('checkpoint change tracking is not available on these hosts yet; changed blocks are found by hashing');
 
     const targetFiles = new Map(target.files.map((file) => [fileKey(file), file]));
     const homeDir = directoryOf(target.files[0]?.sourcePath ?? '/');
@@ -87,9 +92,9 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       const existing = targetFiles.get(fileKey(file));
       if (!existing) {
         const destinationPath = file.role === 'tpm' && target.tpmDir ? joinPath(target.tpmDir, file.target) : joinPath(homeDir, destinationFileName(targetName, file));
-        return { ...file, destinationPath, action: 'added' };
+        return { ...file, destinationPath, action: 'added', destinationSize: file.fileSize };
       }
-      return { ...file, destinationPath: existing.sourcePath, action: existing.fileSize === file.fileSize ? 'updated' : 'resized' };
+      return { ...file, destinationPath: existing.sourcePath, action: existing.fileSize === file.fileSize ? 'updated' : 'resized', destinationSize: existing.fileSize };
     });
     const sourceKeys = new Set(inspection.files.map(fileKey));
     const detachedDisks = target.files.filter((file) => file.role === 'disk' && !sourceKeys.has(fileKey(file))).map((file) => file.target);
@@ -109,6 +114,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       bytesTransferred: 0,
       blocksSynchronized: 0,
       bytesUnchanged: 0,
+      changeTracking: 'block-hash',
     }));
     let rangesRecopied = 0;
     // The relay is where the bandwidth limit is enforced; a direct push cannot be paced.
@@ -120,30 +126,100 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     if (options.deltaOnly && hashTool === 'none') warnings.push('neither python3 nor perl is on both hosts, so blocks cannot be compared in place; every disk is copied whole');
     if (options.deltaOnly && hashTool === 'perl') warnings.push('python3 is missing on a host; blocks are hashed with perl, which is slower');
 
+    const sourceUuid = parseDomainXml(inspection.inactiveXml).uuid;
+    const prefix = checkpointPrefix(hostLabel(destination), targetName);
+    const newCheckpoint = `${prefix}${Date.now()}`;
+    let checkpointCreated = false;
+    let tracking: ChangeTrackingPlan = { bitmapTargets: [], trackedTargets: [], warnings: [] };
+    if (options.checkpoint) {
+      tracking = planChangeTracking({
+        sourceRunning: inspection.state !== 'shut off',
+        sourceUuid,
+        targetName,
+        files,
+        record: target.checkpoint,
+        fingerprints: target.fingerprints,
+      });
+      warnings.push(...tracking.warnings);
+      // A full re-copy or a copy without hashing reads no bitmap, but still leaves a checkpoint for the next sync.
+      if (!options.deltaOnly || hashTool === 'none') tracking = { ...tracking, trackedTargets: [] };
+    }
+    /** What the previous checkpoint's bitmap says changed, by disk target. */
+    const trackedChanges = new Map<string, TrackedFileChanges>();
+
     const added = files.filter((file) => file.action === 'added');
     if (added.length > 0) {
       const addedPaths = added.map((file) => file.destinationPath);
       compensations.add('remove the files of added disks', () => cleanup.removeClone({ destination, paths: addedPaths }));
       await hostCalls.prepareDisks({ destination, disks: added.map((file) => ({ path: file.destinationPath, size: file.fileSize })) });
     }
-    const resized = files.filter((file) => file.action === 'resized');
-    if (resized.length > 0) await hostCalls.resizeFiles({ destination, files: resized.map((file) => ({ path: file.destinationPath, size: file.fileSize })) });
+    /** Gives each destination file its source's size, as measured last (after the freeze, for a running source). */
+    const matchSizes = async (): Promise<void> => {
+      const differing = files.filter((file) => file.destinationSize !== file.fileSize);
+      if (differing.length === 0) return;
+      await hostCalls.resizeFiles({ destination, files: differing.map((file) => ({ path: file.destinationPath, size: file.fileSize })) });
+      for (const file of differing) {
+        file.destinationSize = file.fileSize;
+        if (file.action === 'updated') file.action = 'resized';
+        stats[files.indexOf(file)]!.action = file.action;
+      }
+    };
 
     let consistency: Consistency = 'offline';
     if (inspection.state !== 'shut off') {
       progress.phase = 'snapshotting';
       const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({ target: file.target, basePath: file.sourcePath, overlayPath: overlayPathFor(file.sourcePath, tag) }));
       const mergeBack = () => cleanup.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
+      if (tracking.bitmapTargets.length > 0 && sourceUuid) {
+        // Before the freeze: every write after this instant is in the new bitmap, so the next sync misses none.
+        const keep = target.checkpoint ? [target.checkpoint.name] : [];
+        compensations.add('remove the new checkpoint', () => cleanup.removeCheckpoints({ source, vmName, prefix, keep }).then(() => undefined));
+        checkpointCreated = await optional('create a checkpoint for the next sync', () =>
+          optionalCalls.createCheckpoint({ source, vmName, name: newCheckpoint, bitmapTargets: tracking.bitmapTargets }),
+        );
+      }
       const dropMerge = compensations.add('merge the source back', mergeBack);
       const frozen = await hostCalls.freezeSource({ source, vmName, disks: frozenDisks, quiesce: inspection.guestAgent });
       consistency = frozen.consistency;
       warnings.push(...frozen.warnings);
+      for (const file of files) file.fileSize = frozen.sizes?.[file.sourcePath] ?? file.fileSize;
+      await matchSizes();
+      if (tracking.since && tracking.trackedTargets.length > 0) await readTrackedChanges(tracking.since);
       await syncFiles();
       progress.phase = 'merging';
       await mergeBack();
       dropMerge();
     } else {
+      await matchSizes();
       await syncFiles();
+    }
+
+    /** Lets a change-tracking step fail without failing the sync: it says why and the sync hashes. */
+    async function optional(what: string, step: () => Promise<unknown>): Promise<boolean> {
+      try {
+        await step();
+        return true;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        warnings.push(`could not ${what} (${failureInfo(error).message}); changed blocks are found by hashing`);
+        return false;
+      }
+    }
+
+    async function readTrackedChanges(since: string): Promise<void> {
+      const disks = files.filter((file) => file.role === 'disk' && file.depth === 0 && tracking.trackedTargets.includes(file.target));
+      await optional(`read checkpoint ${since}'s bitmaps`, async () => {
+        const tracked = await optionalCalls.trackChanges({
+          source,
+          vmName,
+          since,
+          disks: disks.map((file) => ({ target: file.target, path: file.sourcePath, fileSize: file.fileSize })),
+          blockSize: SYNC_BLOCK_SIZE,
+          tag,
+        });
+        if ('unavailable' in tracked) warnings.push(`${tracked.unavailable}; changed blocks are found by hashing`);
+        else for (const [diskTarget, changes] of Object.entries(tracked.disks)) trackedChanges.set(diskTarget, changes);
+      });
     }
 
     async function syncFiles(): Promise<void> {
@@ -157,53 +233,78 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       progress.bytesTotal = files.reduce((sum, file) => sum + file.fileSize, 0);
       const tileBytes = syncTileBytes(progress.bytesTotal, options.parallel);
       const bytesPerSecond = options.bandwidthLimit === undefined ? undefined : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
-      await runLimited(
-        files.flatMap((file, index) =>
-          tileFile(file.fileSize, tileBytes).map((range) => async () => {
-            progress.disks[index]!.phase = 'copying';
-            const request = {
-              source,
-              destination,
-              sourcePath: file.sourcePath,
-              destinationPath: file.destinationPath,
-              range,
-              hashTool,
-              blockSize: SYNC_BLOCK_SIZE,
-              compression: compression.codec,
-              label: progress.disks[index]!.target,
-              ...(bytesPerSecond ? { bytesPerSecond } : {}),
-              ...(direct ? { direct } : {}),
-            };
-            // A new disk has nothing to compare against.
-            const synced = await transfers.syncRange({ ...request, mode: file.action === 'added' || hashTool === 'none' ? 'full' : 'delta' });
-            stats[index]!.bytesCompared += synced.bytesCompared;
-            stats[index]!.bytesTransferred += synced.bytesSent;
-            stats[index]!.blocksSynchronized += synced.blocksChanged;
-            stats[index]!.bytesUnchanged += synced.bytesUnchanged;
-            if (options.verify) {
-              const check = () => verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath, range });
-              let digests = await check();
+      const trackedOf = (file: SyncedFile) => (file.role === 'disk' && file.depth === 0 ? trackedChanges.get(file.target) : undefined);
+      files.forEach((file, index) => {
+        stats[index]!.changeTracking = file.action === 'added' || hashTool === 'none' ? 'full-copy' : trackedOf(file) ? 'checkpoint' : 'block-hash';
+      });
+
+      /** One tile of one file; `tracked` files skip the per-range check, their whole-file digest decides. */
+      const syncTile = async (index: number, range: Extent, tracked: TrackedFileChanges | undefined): Promise<void> => {
+        const file = files[index]!;
+        progress.disks[index]!.phase = 'copying';
+        const request = {
+          source,
+          destination,
+          sourcePath: file.sourcePath,
+          destinationPath: file.destinationPath,
+          range,
+          hashTool,
+          blockSize: SYNC_BLOCK_SIZE,
+          compression: compression.codec,
+          label: progress.disks[index]!.target,
+          ...(bytesPerSecond ? { bytesPerSecond } : {}),
+          ...(direct ? { direct } : {}),
+        };
+        const account = (synced: { bytesCompared: number; bytesSent: number; blocksChanged: number; bytesUnchanged: number }) => {
+          stats[index]!.bytesCompared += synced.bytesCompared;
+          stats[index]!.bytesTransferred += synced.bytesSent;
+          stats[index]!.blocksSynchronized += synced.blocksChanged;
+          stats[index]!.bytesUnchanged += synced.bytesUnchanged;
+        };
+        if (tracked) {
+          const inTile = { changed: clipExtents(tracked.changed, range), compare: clipExtents(tracked.compare, range) };
+          // Nothing written and nothing to compare: the bitmap vouches for the whole tile.
+          if (inTile.changed.length === 0 && inTile.compare.length === 0) account({ bytesCompared: 0, bytesSent: 0, blocksChanged: 0, bytesUnchanged: range.length });
+          else account(await transfers.syncRange({ ...request, mode: 'tracked', tracked: inTile }));
+        } else {
+          // A new disk has nothing to compare against.
+          account(await transfers.syncRange({ ...request, mode: file.action === 'added' || hashTool === 'none' ? 'full' : 'delta' }));
+          if (options.verify) {
+            const check = () => verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath, range });
+            let digests = await check();
+            if (digests.source.hex !== digests.destination.hex) {
+              rangesRecopied++;
+              warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the sync and was copied again`);
+              stats[index]!.bytesTransferred += (await transfers.syncRange({ ...request, mode: 'full' })).bytesSent;
+              digests = await check();
               if (digests.source.hex !== digests.destination.hex) {
-                rangesRecopied++;
-                warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the sync and was copied again`);
-                stats[index]!.bytesTransferred += (await transfers.syncRange({ ...request, mode: 'full' })).bytesSent;
-                digests = await check();
-                if (digests.source.hex !== digests.destination.hex) {
-                  throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `range ${range.start}+${range.length} of ${file.sourcePath} still differs after copying it again`);
-                }
+                throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `range ${range.start}+${range.length} of ${file.sourcePath} still differs after copying it again`);
               }
             }
-            progress.disks[index]!.bytesDone += range.length;
-            progress.bytesDone += range.length;
-          }),
-        ),
+          }
+        }
+        progress.disks[index]!.bytesDone += range.length;
+        progress.bytesDone += range.length;
+      };
+
+      await runLimited(
+        files.flatMap((file, index) => tileFile(file.fileSize, tileBytes).map((range) => () => syncTile(index, range, trackedOf(file)))),
         options.parallel,
       );
       if (options.verify) {
         progress.phase = 'verifying';
         await runLimited(
           files.map((file, index) => async () => {
-            const digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
+            let digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
+            if (digests.source.hex !== digests.destination.hex && trackedOf(file)) {
+              // The bitmap missed a change (someone wrote the destination and kept its times): hashing finds it.
+              warnings.push(`${file.destinationPath} still differed after the checkpoint sync, so every block was compared`);
+              stats[index]!.changeTracking = 'block-hash';
+              progress.disks[index]!.bytesDone = 0;
+              progress.bytesDone -= file.fileSize;
+              for (const range of tileFile(file.fileSize, tileBytes)) await syncTile(index, range, undefined);
+              digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
+            }
             if (digests.source.hex !== digests.destination.hex) {
               throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${file.destinationPath} differs from ${file.sourcePath} after the sync`);
             }
@@ -225,6 +326,17 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       redefine: true,
     });
 
+    let checkpointLeft: string | undefined;
+    if (checkpointCreated && sourceUuid) {
+      const paths = files.filter((file) => tracking.bitmapTargets.includes(file.target) && file.role === 'disk' && file.depth === 0).map((file) => file.destinationPath);
+      const recorded = await optional(`record checkpoint ${newCheckpoint} on '${targetName}'`, () =>
+        optionalCalls.recordCheckpoint({ destination, targetName, checkpoint: newCheckpoint, sourceUuid, paths }),
+      );
+      if (recorded) checkpointLeft = newCheckpoint;
+      // The old checkpoints of this target are spent; an unrecorded new one is useless.
+      await optional('remove spent checkpoints', () => optionalCalls.removeCheckpoints({ source, vmName, prefix, keep: recorded ? [newCheckpoint] : [] }));
+    }
+
     progress.phase = 'done';
     const sum = (pick: (file: FileSyncResult) => number) => stats.reduce((total, file) => total + pick(file), 0);
     return {
@@ -240,7 +352,8 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       bytesCompared: sum((file) => file.bytesCompared),
       bytesUnchanged: sum((file) => file.bytesUnchanged),
       blockSize: SYNC_BLOCK_SIZE,
-      changeTracking: hashTool === 'none' ? 'full-copy' : 'block-hash',
+      changeTracking: stats.some((file) => file.changeTracking === 'checkpoint') ? 'checkpoint' : hashTool === 'none' ? 'full-copy' : 'block-hash',
+      ...(checkpointLeft ? { checkpoint: checkpointLeft } : {}),
       hashTool,
       files: stats,
       consistency,

@@ -75,6 +75,8 @@ export interface MakeVmOptions {
   guestAgent?: boolean;
   /** An emulated TPM 2.0 (swtpm), whose state appears on the first boot. */
   tpm?: boolean;
+  /** The root disk's size (default 32M); past 32M it is free space a test may write. */
+  rootSize?: string;
 }
 
 /** The simulated KVM hosts that scripts/lab/up created, as tests reach them. */
@@ -144,6 +146,7 @@ export class Lab {
     if (options.cdrom) args.push('--cdrom', options.cdrom);
     if (options.guestAgent) args.push('--guest-agent');
     if (options.tpm) args.push('--tpm');
+    if (options.rootSize) args.push('--root-size', options.rootSize);
     const { stdout } = await run(path.join(scripts, 'make-vm'), args);
     return { name, ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<LabVm, 'name'>) };
   }

@@ -39,7 +39,7 @@ describe.each(['python3', 'perl'] as const)('block hashes with %s on a lab host'
     const first = randomBytes(block);
     await makeFile(first);
     const range = { start: 0, length: 6 * block };
-    const hashes = await remoteBlockHashes(session, tool, file, range, block);
+    const hashes = await remoteBlockHashes(session, tool, file, [range], block);
     expect(hashes).toHaveLength(6);
     expect(hashes[1]).toBe('0');
     expect(hashes[2]).toBe('0');
@@ -52,8 +52,22 @@ describe.each(['python3', 'perl'] as const)('block hashes with %s on a lab host'
     const handle = await open(file, 'r+');
     await handle.write(first, 0, block, 0);
     await handle.close();
-    const again = await remoteBlockHashes(session, tool, file, range, block);
+    const again = await remoteBlockHashes(session, tool, file, [range], block);
     expect(again[0]).not.toBe(hashes[0]);
     expect(again.slice(1)).toEqual(hashes.slice(1));
+
+    // Several extents in one call: each starts its own block, in the order given.
+    const scattered = await remoteBlockHashes(
+      session,
+      tool,
+      file,
+      [
+        { start: 4 * block, length: block },
+        { start: block, length: 2 * block },
+        { start: 0, length: block },
+      ],
+      block,
+    );
+    expect(scattered).toEqual([again[4], again[1], again[2], again[0]]);
   });
 });

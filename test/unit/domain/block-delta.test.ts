@@ -8,7 +8,7 @@ describe('blockDelta', () => {
     const range = { start: 1000 * KiB, length: 6 * 64 * KiB };
     const source = ['aa', 'bb', 'cc', '0', '0', 'ff'];
     const target = ['aa', 'b2', 'c2', 'dd', '0', 'f2'];
-    expect(blockDelta(source, target, range, 64 * KiB)).toEqual({
+    expect(blockDelta(source, target, [range], 64 * KiB)).toEqual({
       copy: [
         { start: range.start + 64 * KiB, length: 128 * KiB },
         { start: range.start + 320 * KiB, length: 64 * KiB },
@@ -20,17 +20,17 @@ describe('blockDelta', () => {
   });
 
   it('counts a short last block by its real length', () => {
-    const delta = blockDelta(['x', 'y'], ['x', 'z'], { start: 0, length: 64 * KiB + 10 }, 64 * KiB);
+    const delta = blockDelta(['x', 'y'], ['x', 'z'], [{ start: 0, length: 64 * KiB + 10 }], 64 * KiB);
     expect(delta.copy).toEqual([{ start: 64 * KiB, length: 10 }]);
     expect(delta.bytesUnchanged).toBe(64 * KiB);
   });
 
   it('refuses hash lists that do not cover the range, rather than skipping blocks', () => {
-    expect(() => blockDelta(['a'], ['a', 'b'], { start: 0, length: 128 * KiB }, 64 * KiB)).toThrow(/expected 2 block hashes/);
+    expect(() => blockDelta(['a'], ['a', 'b'], [{ start: 0, length: 128 * KiB }], 64 * KiB)).toThrow(/expected 2 block hashes/);
   });
 
   it('finds nothing to do for identical hashes', () => {
-    expect(blockDelta(['a', '0'], ['a', '0'], { start: 0, length: 128 * KiB }, 64 * KiB)).toEqual({ copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 128 * KiB });
+    expect(blockDelta(['a', '0'], ['a', '0'], [{ start: 0, length: 128 * KiB }], 64 * KiB)).toEqual({ copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 128 * KiB });
   });
 });
 
