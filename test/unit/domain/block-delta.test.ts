@@ -4,6 +4,19 @@ import { blockDelta, chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFi
 const KiB = 1024;
 
 describe('blockDelta', () => {
+  it('walks several extents block by block, each starting a new block', () => {
+    const extents = [
+      { start: 0, length: 64 * KiB },
+      { start: 10 * 64 * KiB, length: 128 * KiB },
+    ];
+    expect(blockDelta(['a', 'b', '0'], ['a', 'c', 'd'], extents, 64 * KiB)).toEqual({
+      copy: [{ start: 10 * 64 * KiB, length: 64 * KiB }],
+      punch: [{ start: 11 * 64 * KiB, length: 64 * KiB }],
+      blocksChanged: 2,
+      bytesUnchanged: 64 * KiB,
+    });
+  });
+
   it('sends differing data blocks, merged when adjacent, and punches blocks that are zero on the source', () => {
     const range = { start: 1000 * KiB, length: 6 * 64 * KiB };
     const source = ['aa', 'bb', 'cc', '0', '0', 'ff'];
