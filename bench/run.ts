@@ -21,10 +21,11 @@ import { denseClone, parallelism, sparseClone } from './scenarios/full-clone';
 import { digest } from './scenarios/digest';
 import { memory, overhead, resume } from './scenarios/worker';
 import { sync } from './scenarios/sync';
+import { syncCheckpoint } from './scenarios/sync-checkpoint';
 
 const load = createRequire(__filename);
 
-export const scenarios: Scenario[] = [denseClone, sparseClone, parallelism, compression, sparseVersusNaive, digest, nativeBinding, memory, overhead, resume, sync];
+export const scenarios: Scenario[] = [denseClone, sparseClone, parallelism, compression, sparseVersusNaive, digest, nativeBinding, memory, overhead, resume, sync, syncCheckpoint];
 
 export const presets: Record<'quick' | 'default' | 'full', Sizes> = {
   quick: {

@@ -20,7 +20,7 @@ const changedShare = 0.01;
 /** The longest line python's block hasher prints for a block ("%08x\n"): what each host sends per block. */
 const digestBytesPerBlock = 9;
 
-interface SyncSample extends Sample {
+export interface SyncSample extends Sample {
   /** Bytes of the data disk rewritten on the source before this run (0: unchanged). */
   changedBytes: number;
   /** Per-block digests both hosts send to compare the disk: an upper bound, 9 B per 64 KiB block per host. */
@@ -79,15 +79,15 @@ function activitySpan(
   return Number.isFinite(first) && Number.isFinite(last) ? (last - first) / 1000 : undefined;
 }
 
-interface SyncSetup {
+export interface SyncSetup {
   vm: BenchVm;
-  /** The target's files on b, by the source file they copy. */
-  targetPaths: { root: string; data: string };
+  /** The target's files on b, by the source file they copy (a VM without a data disk has none). */
+  targetPaths: { root: string; data?: string };
   digestBytes: number;
 }
 
 /** One syncVM into the target through the bench's worker, measured like Bench.clone. */
-async function measureSync(bench: Bench, setup: SyncSetup, changedBytes: number, input: Partial<SyncInput> = {}): Promise<SyncSample> {
+export async function measureSync(bench: Bench, setup: SyncSetup, changedBytes: number, input: Partial<SyncInput> = {}): Promise<SyncSample> {
   const { vm } = setup;
   await bench.resetWorkerMemory();
   const pid = bench.workerPid;
@@ -105,7 +105,7 @@ async function measureSync(bench: Bench, setup: SyncSetup, changedBytes: number,
   const events = history.events ?? [];
   const retries = events.filter((event) => event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes).length;
   const peak = await bench.workerPeak();
-  await settle(setup.targetPaths.data);
+  await settle(setup.targetPaths.root);
   const delta = result.changeTracking === 'block-hash';
   return {
     seconds,
@@ -139,14 +139,12 @@ const statsNumber = (stdout: string, label: string): number => {
   return total;
 };
 
-/** rsync --inplace --no-whole-file from host a to host b into the target's own files, as host a's user. */
-async function measureRsync(bench: Bench, setup: SyncSetup, changedBytes: number): Promise<SyncSample> {
+/** rsync --inplace --no-whole-file from host a to host b into `setup.targetPaths`, as host a's user. */
+export async function measureRsync(bench: Bench, setup: SyncSetup, changedBytes: number): Promise<SyncSample> {
   const b = bench.lab.host('b');
   const rsh = `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -c aes128-gcm@openssh.com -p ${b.port}`;
-  const pairs: [string, string][] = [
-    [setup.vm.rootPath, setup.targetPaths.root],
-    [setup.vm.dataPath, setup.targetPaths.data],
-  ];
+  const pairs: [string, string][] = [[setup.vm.rootPath, setup.targetPaths.root]];
+  if (setup.targetPaths.data) pairs.push([setup.vm.dataPath, setup.targetPaths.data]);
   // --ignore-times: compare every block, as syncVM does. rsync's man page says a missing
   // --times implies it, but rsync 3.5.0 skipped a changed file of the same size and mtime second.
   const remote = pairs.map(([from, to]) => `rsync --inplace --no-whole-file --ignore-times --stats -e ${q(rsh)} ${q(from)} ${q(`${b.user}@${b.address}:${to}`)}`).join(' && ');
@@ -160,7 +158,7 @@ async function measureRsync(bench: Bench, setup: SyncSetup, changedBytes: number
     };
     return stats.sent;
   });
-  await settle(setup.targetPaths.data);
+  await settle(setup.targetPaths.root);
   if (changedBytes > 0 && !stats?.literal) throw new Error(`rsync sent no literal data after ${changedBytes} bytes changed: it skipped the file`);
   return { ...sample, changedBytes, ...(stats ? { rsync: stats } : {}) };
 }
@@ -194,9 +192,9 @@ async function prepare(bench: Bench): Promise<SyncSetup> {
   return setup;
 }
 
-const mb = (bytes: number | undefined, digits = 1) => (bytes === undefined ? '?' : (bytes / MB).toFixed(digits));
+export const mb = (bytes: number | undefined, digits = 1) => (bytes === undefined ? '?' : (bytes / MB).toFixed(digits));
 
-function medianOf(samples: Sample[], pick: (sample: SyncSample) => number | undefined): number | undefined {
+export function medianOf(samples: Sample[], pick: (sample: SyncSample) => number | undefined): number | undefined {
   const values = (samples as SyncSample[]).map(pick).filter((value): value is number => value !== undefined && Number.isFinite(value));
   return values.length === 0 ? undefined : median(values);
 }

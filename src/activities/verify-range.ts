@@ -10,6 +10,8 @@ export interface VerifyRangeInput {
   sourcePath: string;
   destinationPath: string;
   range: Extent;
+  /** Only these parts of the range, hashed as one stream: what a checkpoint sync wrote or compared. */
+  extents?: Extent[];
 }
 
 export interface RangeDigests {
@@ -25,8 +27,8 @@ export function verifyRange(deps: ActivityDeps) {
   return async function verifyRange(input: VerifyRangeInput): Promise<RangeDigests> {
     return activityBody(async () => {
       const [source, destination] = await Promise.all([
-        withHost(deps, input.source, (session) => remoteSha256(session, input.sourcePath, input.range)),
-        withHost(deps, input.destination, (session) => remoteSha256(session, input.destinationPath, input.range)),
+        withHost(deps, input.source, (session) => remoteSha256(session, input.sourcePath, input.extents ?? [input.range])),
+        withHost(deps, input.destination, (session) => remoteSha256(session, input.destinationPath, input.extents ?? [input.range])),
       ]);
       return { source, destination };
     });

@@ -46,6 +46,7 @@ export function syncOptions(): Option[] {
     new Option('--delta', 'send only the blocks that differ (default)').hideHelp(),
     new Option('--no-delta', 'clear and re-copy every disk instead of comparing blocks'),
     new Option('--checkpoint', 'track changes with libvirt checkpoints on a running source'),
+    new Option('--full-verify', 'with --checkpoint, still compare whole-file digests, not only the ranges synced'),
     ...shared('synced'),
     new Option('--timeout <seconds>', 'give up after this many seconds; the target stays marked incomplete (default 7200)'),
   ];

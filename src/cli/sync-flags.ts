@@ -8,6 +8,7 @@ export interface SyncFlags extends DataPathFlags {
   /** `--no-delta` sets it false: clear and re-copy every disk. */
   delta?: boolean;
   checkpoint?: boolean;
+  fullVerify?: boolean;
   detach?: boolean;
 }
 
@@ -26,6 +27,7 @@ export function syncInputFromFlags(subject: SyncSubject, flags: SyncFlags, defau
   given('targetName', flags.targetName);
   given('deltaOnly', flags.delta);
   given('checkpoint', flags.checkpoint);
+  given('fullVerify', flags.fullVerify);
   Object.assign(input, dataPathInputFromFlags(flags));
   return input;
 }

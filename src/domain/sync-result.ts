@@ -16,6 +16,11 @@ export interface FileSyncResult {
   bytesUnchanged: number;
   /** How this file's changed blocks were found. */
   changeTracking: ChangeTracking;
+  /**
+   * What SHA-256 checked on both hosts: the whole file, or (checkpoint tracking without
+   * fullVerify) only the ranges the sync wrote or compared; the rest the bitmap vouches for.
+   */
+  verification: 'file' | 'synced-ranges' | 'none';
   digest?: { algorithm: FileDigest['algorithm']; source: string; destination: string };
 }
 

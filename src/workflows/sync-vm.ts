@@ -3,7 +3,7 @@ import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../domain/block-delta';
 import { checkpointPrefix, planChangeTracking, type ChangeTrackingPlan, type TrackedFileChanges } from '../domain/change-tracking';
-import { clipExtents } from '../domain/extent-set';
+import { clipExtents, mergeExtents } from '../domain/extent-set';
 import { destinationFileName } from '../domain/clone-rewrite';
 import type { Consistency } from '../domain/clone-result';
 import { joinPath, randomMac } from '../domain/clone-plan';
@@ -115,6 +115,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       blocksSynchronized: 0,
       bytesUnchanged: 0,
       changeTracking: 'block-hash',
+      verification: options.verify ? 'file' : 'none',
     }));
     let rangesRecopied = 0;
     // The relay is where the bandwidth limit is enforced; a direct push cannot be paced.
@@ -236,10 +237,11 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       const trackedOf = (file: SyncedFile) => (file.role === 'disk' && file.depth === 0 ? trackedChanges.get(file.target) : undefined);
       files.forEach((file, index) => {
         stats[index]!.changeTracking = file.action === 'added' || hashTool === 'none' ? 'full-copy' : trackedOf(file) ? 'checkpoint' : 'block-hash';
+        if (options.verify && trackedOf(file) && !options.fullVerify) stats[index]!.verification = 'synced-ranges';
       });
 
       /** One tile of one file; `tracked` files skip the per-range check, their whole-file digest decides. */
-      const syncTile = async (index: number, range: Extent, tracked: TrackedFileChanges | undefined): Promise<void> => {
+      const syncTile = async (index: number, range: Extent, tracked: TrackedFileChanges | undefined, countProgress = true): Promise<void> => {
         const file = files[index]!;
         progress.disks[index]!.phase = 'copying';
         const request = {
@@ -266,6 +268,17 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
           // Nothing written and nothing to compare: the bitmap vouches for the whole tile.
           if (inTile.changed.length === 0 && inTile.compare.length === 0) account({ bytesCompared: 0, bytesSent: 0, blocksChanged: 0, bytesUnchanged: range.length });
           else account(await transfers.syncRange({ ...request, mode: 'tracked', tracked: inTile }));
+          const synced = mergeExtents([...inTile.changed, ...inTile.compare]);
+          if (options.verify && synced.length > 0) {
+            // What was written or compared is checked; the bitmap vouches for the rest of the tile.
+            const digests = await verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath, range, extents: synced });
+            if (digests.source.hex !== digests.destination.hex) {
+              rangesRecopied++;
+              warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the checkpoint sync and was compared block by block`);
+              await syncTile(index, range, undefined, false);
+              return;
+            }
+          }
         } else {
           // A new disk has nothing to compare against.
           account(await transfers.syncRange({ ...request, mode: file.action === 'added' || hashTool === 'none' ? 'full' : 'delta' }));
@@ -283,6 +296,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
             }
           }
         }
+        if (!countProgress) return;
         progress.disks[index]!.bytesDone += range.length;
         progress.bytesDone += range.length;
       };
@@ -295,14 +309,16 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         progress.phase = 'verifying';
         await runLimited(
           files.map((file, index) => async () => {
+            if (stats[index]!.verification === 'synced-ranges') {
+              progress.disks[index]!.phase = 'done';
+              return;
+            }
             let digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
             if (digests.source.hex !== digests.destination.hex && trackedOf(file)) {
               // The bitmap missed a change (someone wrote the destination and kept its times): hashing finds it.
               warnings.push(`${file.destinationPath} still differed after the checkpoint sync, so every block was compared`);
               stats[index]!.changeTracking = 'block-hash';
-              progress.disks[index]!.bytesDone = 0;
-              progress.bytesDone -= file.fileSize;
-              for (const range of tileFile(file.fileSize, tileBytes)) await syncTile(index, range, undefined);
+              for (const range of tileFile(file.fileSize, tileBytes)) await syncTile(index, range, undefined, false);
               digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
             }
             if (digests.source.hex !== digests.destination.hex) {

@@ -11,6 +11,12 @@ export const syncInputSchema = z.object({
   deltaOnly: z.boolean().default(true),
   /** Track changes with libvirt checkpoints (dirty bitmaps) on a running source. */
   checkpoint: z.boolean().default(false),
+  /**
+   * With checkpoints, still check whole files with SHA-256 on both hosts (reading every
+   * block), not only the ranges the sync wrote or compared; a difference the bitmap missed
+   * is then repaired by hashing. Worth running now and then, e.g. on a weekly schedule.
+   */
+  fullVerify: z.boolean().default(false),
   ...dataPathFields,
   /** Give the target the source's MAC addresses instead of keeping its own. */
   preserveMac: z.boolean().default(false),

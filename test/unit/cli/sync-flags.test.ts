@@ -13,6 +13,7 @@ describe('syncInputFromFlags', () => {
         targetName: 'web01-standby',
         delta: false,
         checkpoint: true,
+        fullVerify: true,
         parallel: '8',
         compress: true,
         verify: false,
@@ -20,7 +21,19 @@ describe('syncInputFromFlags', () => {
         bandwidthLimit: '10M',
         timeout: '600',
       }),
-    ).toEqual({ ...subject, targetName: 'web01-standby', deltaOnly: false, checkpoint: true, parallel: 8, compress: true, verify: false, preserveMac: true, bandwidthLimit: '10M', timeout: 600 });
+    ).toEqual({
+      ...subject,
+      targetName: 'web01-standby',
+      deltaOnly: false,
+      checkpoint: true,
+      fullVerify: true,
+      parallel: 8,
+      compress: true,
+      verify: false,
+      preserveMac: true,
+      bandwidthLimit: '10M',
+      timeout: 600,
+    });
   });
 
   it('lets flags win over the config defaults, which stay when no flag is given', () => {
