@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { blockDelta, type BlockDelta, type BlockHashTool } from '../domain/block-delta';
-import type { TrackedFileChanges } from '../domain/change-tracking';
-import { clipExtents, mergeExtents } from '../domain/extent-set';
+import { MAX_TRACKED_EXTENTS, type TrackedFileChanges } from '../domain/change-tracking';
+import { boundExtents, clipExtents, mergeExtents } from '../domain/extent-set';
 import type { CompressionCodec } from '../domain/compression';
 import type { HostRef } from '../domain/schemas/host';
 import { batchExtents, MiB, totalLength, type Extent } from '../domain/transfer-plan';
@@ -57,6 +57,11 @@ export interface SyncRangeResult {
   bytesSent: number;
   blocksChanged: number;
   bytesUnchanged: number;
+  /**
+   * What this attempt wrote (sent or punched), bounded in count: what the workflow checks
+   * per range. A lost attempt's writes are not in it; the whole-file check covers them.
+   */
+  written: Extent[];
 }
 
 /** Blocks hashed per step: the grain of resume and of heartbeats. */
@@ -92,6 +97,7 @@ export function syncRange(deps: ActivityDeps) {
           heartbeat(progress, true);
           const end = input.range.start + input.range.length;
           const destinationDisk = new RemoteDisk(destination);
+          const written: Extent[] = [];
           while (progress.committedOffset < end) {
             context.cancellationSignal.throwIfAborted();
             const step = { start: progress.committedOffset, length: Math.min(stepBytes, end - progress.committedOffset) };
@@ -117,6 +123,7 @@ export function syncRange(deps: ActivityDeps) {
               copy = await new RemoteDisk(source).dataExtents(input.sourcePath, step);
               blocksChanged = Math.ceil(step.length / input.blockSize);
             }
+            written.push(...punch, ...copy);
             for (const batch of batchExtents(punch, Number.MAX_SAFE_INTEGER, 256)) await destinationDisk.punchHoles(input.destinationPath, batch);
             let sentBefore = 0;
             for (const batch of batchExtents(copy, 128 * MiB, 256)) {
@@ -146,7 +153,13 @@ export function syncRange(deps: ActivityDeps) {
             progress.bytesUnchanged += bytesUnchanged;
             heartbeat(progress, true);
           }
-          return { bytesCompared: progress.bytesCompared, bytesSent: progress.bytesSent, blocksChanged: progress.blocksChanged, bytesUnchanged: progress.bytesUnchanged };
+          return {
+            bytesCompared: progress.bytesCompared,
+            bytesSent: progress.bytesSent,
+            blocksChanged: progress.blocksChanged,
+            bytesUnchanged: progress.bytesUnchanged,
+            written: boundExtents(written, MAX_TRACKED_EXTENTS),
+          };
         }),
       ),
     );

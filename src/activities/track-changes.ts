@@ -33,7 +33,8 @@ export function trackChanges(deps: ActivityDeps) {
         const checkpoints = new Checkpoints(session, input.vmName);
         if (!(await checkpoints.names()).includes(input.since)) return { unavailable: `checkpoint ${input.since} is gone from '${input.vmName}'` };
         const libvirt = new Libvirt(session);
-        if ((await libvirt.domainState(input.vmName)) !== 'running') return { unavailable: `'${input.vmName}' stopped, and bitmaps are read from a running domain` };
+        const state = await libvirt.domainState(input.vmName);
+        if (state !== 'running' && state !== 'paused') return { unavailable: `'${input.vmName}' is ${state ?? 'gone'}, and bitmaps are read from a running domain` };
         const allTargets = parseDomainXml(await libvirt.dumpXml(input.vmName, { inactive: false })).disks.map((disk) => disk.target);
         const first = input.disks[0]?.path ?? session.host.storageDir;
         const workDir = first.slice(0, first.lastIndexOf('/')) || '/';

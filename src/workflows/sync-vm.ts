@@ -240,11 +240,9 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         if (options.verify && trackedOf(file) && !options.fullVerify) stats[index]!.verification = 'synced-ranges';
       });
 
-      /** One tile of one file; `tracked` files skip the per-range check, their whole-file digest decides. */
-      const syncTile = async (index: number, range: Extent, tracked: TrackedFileChanges | undefined, countProgress = true): Promise<void> => {
+      const requestFor = (index: number, range: Extent) => {
         const file = files[index]!;
-        progress.disks[index]!.phase = 'copying';
-        const request = {
+        return {
           source,
           destination,
           sourcePath: file.sourcePath,
@@ -257,6 +255,33 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
           ...(bytesPerSecond ? { bytesPerSecond } : {}),
           ...(direct ? { direct } : {}),
         };
+      };
+
+      /**
+       * SHA-256 on both hosts of what the sync wrote or compared in a tile (`undefined`: the
+       * whole tile). A tile that differs is copied again whole, once; then it is 1006.
+       */
+      const verifyTile = async (index: number, range: Extent, extents: Extent[] | undefined): Promise<void> => {
+        if (!options.verify || extents?.length === 0) return;
+        const file = files[index]!;
+        const check = (only?: Extent[]) =>
+          verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath, range, ...(only ? { extents: only } : {}) });
+        let digests = await check(extents);
+        if (digests.source.hex === digests.destination.hex) return;
+        rangesRecopied++;
+        warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the sync and was copied again`);
+        stats[index]!.bytesTransferred += (await transfers.syncRange({ ...requestFor(index, range), mode: 'full' })).bytesSent;
+        digests = await check();
+        if (digests.source.hex !== digests.destination.hex) {
+          throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `range ${range.start}+${range.length} of ${file.sourcePath} still differs after copying it again`);
+        }
+      };
+
+      /** One tile of one file: send what differs, then check what was sent. */
+      const syncTile = async (index: number, range: Extent, tracked: TrackedFileChanges | undefined): Promise<void> => {
+        const file = files[index]!;
+        progress.disks[index]!.phase = 'copying';
+        const request = requestFor(index, range);
         const account = (synced: { bytesCompared: number; bytesSent: number; blocksChanged: number; bytesUnchanged: number }) => {
           stats[index]!.bytesCompared += synced.bytesCompared;
           stats[index]!.bytesTransferred += synced.bytesSent;
@@ -268,35 +293,16 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
           // Nothing written and nothing to compare: the bitmap vouches for the whole tile.
           if (inTile.changed.length === 0 && inTile.compare.length === 0) account({ bytesCompared: 0, bytesSent: 0, blocksChanged: 0, bytesUnchanged: range.length });
           else account(await transfers.syncRange({ ...request, mode: 'tracked', tracked: inTile }));
-          const synced = mergeExtents([...inTile.changed, ...inTile.compare]);
-          if (options.verify && synced.length > 0) {
-            // What was written or compared is checked; the bitmap vouches for the rest of the tile.
-            const digests = await verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath, range, extents: synced });
-            if (digests.source.hex !== digests.destination.hex) {
-              rangesRecopied++;
-              warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the checkpoint sync and was compared block by block`);
-              await syncTile(index, range, undefined, false);
-              return;
-            }
-          }
+          // What was written or compared is checked; the bitmap vouches for the rest of the tile.
+          await verifyTile(index, range, mergeExtents([...inTile.changed, ...inTile.compare]));
         } else {
           // A new disk has nothing to compare against.
-          account(await transfers.syncRange({ ...request, mode: file.action === 'added' || hashTool === 'none' ? 'full' : 'delta' }));
-          if (options.verify) {
-            const check = () => verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath, range });
-            let digests = await check();
-            if (digests.source.hex !== digests.destination.hex) {
-              rangesRecopied++;
-              warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the sync and was copied again`);
-              stats[index]!.bytesTransferred += (await transfers.syncRange({ ...request, mode: 'full' })).bytesSent;
-              digests = await check();
-              if (digests.source.hex !== digests.destination.hex) {
-                throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `range ${range.start}+${range.length} of ${file.sourcePath} still differs after copying it again`);
-              }
-            }
-          }
+          const mode = file.action === 'added' || hashTool === 'none' ? 'full' : 'delta';
+          const synced = await transfers.syncRange({ ...request, mode });
+          account(synced);
+          // A delta checks the blocks it wrote (a result without `written`, from an older worker, checks the tile); the whole-file digest covers the blocks whose CRC-32 matched.
+          await verifyTile(index, range, mode === 'delta' ? synced.written : undefined);
         }
-        if (!countProgress) return;
         progress.disks[index]!.bytesDone += range.length;
         progress.bytesDone += range.length;
       };
@@ -314,11 +320,10 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
               return;
             }
             let digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
-            if (digests.source.hex !== digests.destination.hex && trackedOf(file)) {
-              // The bitmap missed a change (someone wrote the destination and kept its times): hashing finds it.
-              warnings.push(`${file.destinationPath} still differed after the checkpoint sync, so every block was compared`);
-              stats[index]!.changeTracking = 'block-hash';
-              for (const range of tileFile(file.fileSize, tileBytes)) await syncTile(index, range, undefined, false);
+            if (digests.source.hex !== digests.destination.hex) {
+              // Something the delta could not see: a CRC-32 collision, or a write the bitmap missed. The tiles that differ are copied again.
+              warnings.push(`${file.destinationPath} still differed from its source after the sync; the tiles that differ were copied again`);
+              for (const range of tileFile(file.fileSize, tileBytes)) await verifyTile(index, range, undefined);
               digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
             }
             if (digests.source.hex !== digests.destination.hex) {

@@ -13,8 +13,8 @@ export const syncInputSchema = z.object({
   checkpoint: z.boolean().default(false),
   /**
    * With checkpoints, still check whole files with SHA-256 on both hosts (reading every
-   * block), not only the ranges the sync wrote or compared; a difference the bitmap missed
-   * is then repaired by hashing. Worth running now and then, e.g. on a weekly schedule.
+   * block), not only the ranges the sync wrote or compared; tiles with a difference the
+   * bitmap missed are then copied again. Worth running now and then, e.g. weekly.
    */
   fullVerify: z.boolean().default(false),
   ...dataPathFields,

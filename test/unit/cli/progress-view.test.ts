@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressStyle, streamingFormat } from '../../../src/cli/progress-follow';
+import { progressStyle, streamingFormat, TerminalBars } from '../../../src/cli/progress-follow';
 import { formatDuration, percentOf, progressDocument, progressLines } from '../../../src/cli/progress-view';
 import { RateMeter } from '../../../src/cli/rate-meter';
 import type { OperationProgress } from '../../../src/workflows/progress';
@@ -71,5 +71,33 @@ describe('helpers', () => {
     expect(progressStyle({ format: 'text', quiet: false, stderrIsTty: true })).toBe('bars');
     expect(progressStyle({ format: 'yaml', quiet: false, stderrIsTty: false })).toBe('none');
     expect(progressStyle({ format: 'json', quiet: true, stderrIsTty: true })).toBe('none');
+  });
+});
+
+describe('TerminalBars', () => {
+  it('redraws its lines in place: back up over the last frame, each line cleared and cut to the terminal width', () => {
+    const written: string[] = [];
+    const stream = { columns: 40, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+    const bars = new TerminalBars(stream);
+    bars.update({ progress, bytesPerSecond: 10 * MiB, etaSeconds: 15 });
+    bars.update({ progress: { ...progress, bytesDone: 300 * MiB }, bytesPerSecond: 10 * MiB, etaSeconds: 0 });
+    expect(written).toHaveLength(2);
+    expect(written[0]!.startsWith('\r')).toBe(true);
+    expect(written[1]!.startsWith('\u001b[3A\r')).toBe(true);
+    const clearLine = '\u001b[K';
+    for (const [index, frame] of written.entries()) {
+      const body = index === 0 ? frame : frame.slice('\u001b[3A'.length);
+      const lines = body.slice(0, -1).split('\n');
+      expect(lines).toHaveLength(3);
+      for (const line of lines) {
+        expect(line.startsWith('\r') && line.endsWith(clearLine)).toBe(true);
+        expect(line.length - 1 - clearLine.length).toBeLessThanOrEqual(39);
+      }
+    }
+    expect(written[1]).toContain('total [');
+    // After finish, the next frame starts where the cursor is: nothing is drawn over.
+    bars.finish();
+    bars.update({ progress, bytesPerSecond: 0 });
+    expect(written[2]!.startsWith('\r')).toBe(true);
   });
 });
