@@ -1,4 +1,5 @@
 import { alignExtents, boundExtents, mergeExtents, subtractExtents } from './extent-set';
+import { shortHash } from './short-hash';
 import type { Extent } from './transfer-plan';
 
 /**
@@ -64,22 +65,12 @@ export function trackedFileChanges(dirty: readonly Extent[], map: readonly Image
   return { changed: boundExtents(changed, MAX_TRACKED_EXTENTS), compare: boundExtents(compare, MAX_TRACKED_EXTENTS) };
 }
 
-/** FNV-1a: a short stable key, computed the same way in workflow code and in tests. */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, '0');
-}
-
 /**
  * The prefix of the checkpoints kept on a source for one sync target: each standby of a
  * VM has its own, so syncing one never deletes the checkpoint another relies on.
  */
 export function checkpointPrefix(destinationLabel: string, targetName: string): string {
-  return `kvm-clone-${fnv1a(`${destinationLabel}\n${targetName}`)}-`;
+  return `kvm-clone-${shortHash(`${destinationLabel}\n${targetName}`)}-`;
 }
 
 /** What a completed checkpoint sync leaves on the destination for the next one. */

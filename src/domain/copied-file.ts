@@ -1,3 +1,4 @@
+import { shortHash } from './short-hash';
 import type { DataWindow } from './transfer-plan';
 
 /**
@@ -57,12 +58,7 @@ export function overlayPathFor(basePath: string, operationTag: string): string {
 
 /** A short tag from a workflow ID, for file names: stable across retries and replays. */
 export function operationTag(workflowId: string, runId: string): string {
-  let hash = 0x811c9dc5;
-  for (const char of `${workflowId}/${runId}`) {
-    hash ^= char.charCodeAt(0);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, '0');
+  return shortHash(`${workflowId}/${runId}`);
 }
 
 /** Each disk's copied layers, top first, for the disks that have a backing chain: they are re-linked to each other on the destination. */

@@ -18,6 +18,18 @@ function escapeImageOpt(value: string): string {
   return value.replace(/,/g, ',,');
 }
 
+/** Longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const maxSocketPath = 107;
+
+/**
+ * Where the backup's NBD socket goes: beside the disks, where qemu may create files, unless
+ * that path is too long for a Unix socket; then in /tmp.
+ */
+export function backupSocketPath(workDir: string, tag: string): string {
+  const beside = `${workDir}/.kvm-clone-${tag}.sock`;
+  return Buffer.byteLength(beside) <= maxSocketPath ? beside : `/tmp/kvm-clone-${tag}.sock`;
+}
+
 /**
  * libvirt checkpoints of a running domain: persistent dirty bitmaps in its qcow2 images,
  * named checkpoints over them, and reading which guest blocks a bitmap saw written. The
@@ -76,7 +88,7 @@ export class Checkpoints {
    */
   async dirtyExtents(since: string, targets: readonly string[], allTargets: readonly string[], workDir: string, tag: string): Promise<Map<string, Extent[]>> {
     await this.abortBackup();
-    const socket = `${workDir}/.kvm-clone-${tag}.sock`;
+    const socket = backupSocketPath(workDir, tag);
     const scratch = (target: string) => `${workDir}/.kvm-clone-${tag}-${target}.scratch`;
     const disks = allTargets.map((target) =>
       targets.includes(target)
