@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
@@ -12,6 +15,7 @@ import { sha256OfFile } from '../../helpers/local-files';
 const lab = new Lab(inject('labFile'));
 const testEnvironment = useTestEnvironment(lab.aliases());
 const MiB = 1024 * 1024;
+const run = promisify(execFile);
 
 /** Overwrites `count` blocks of `blockSize` bytes spread evenly over the file (past its marker block) with random data. */
 async function scribble(file: string, count: number, blockSize: number): Promise<void> {
@@ -92,6 +96,34 @@ describe('syncVM on the lab hosts', () => {
     expect(shrunk.warnings.join('\n')).toContain('disk vdb is gone from the source');
     expect(parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', vm.name)).disks.map((disk) => disk.target)).toEqual(['vda', 'vdc']);
     expect((await stat(copyOf('vdb'))).size).toBe(320 * MiB);
+  });
+
+  it('refuses with 1204 a disk added on the source that the target directory has no room for, and writes nothing', async () => {
+    const name = uniqueVmName('syncfull');
+    const vm = await lab.makeVm('a', name);
+    const small = `${path.dirname(lab.host('b').storageDir)}/small-${name}`;
+    await mkdir(small, { recursive: true });
+    // Room for the clone (the space check counts its data disk's apparent 256 MiB), not for 330 MiB more.
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=320m,mode=0777', 'tmpfs', small]);
+    try {
+      const clone = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: name, destDir: small });
+      const added = `${vm.dir}/big.img`;
+      await lab.sshAs('a', `head -c ${330 * MiB} /dev/urandom > '${added}'`);
+      await lab.virsh('a', 'attach-disk', '--domain', name, added, 'vdc', '--config', '--targetbus', 'virtio', '--subdriver', 'raw');
+      const before = await Promise.all(clone.files.map((file) => sha256OfFile(file.destinationPath)));
+
+      await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+        code: ErrorCode.DISK_SPACE_ERROR,
+        message: expect.stringContaining('the disks added on the source need'),
+      });
+      expect(await Promise.all(clone.files.map((file) => sha256OfFile(file.destinationPath)))).toEqual(before);
+      expect(parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', name)).disks.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
+    } finally {
+      await lab.virsh('b', 'undefine', '--domain', name).catch(() => undefined);
+      await lab.removeVm('a', vm);
+      await run('umount', [small]);
+      await rm(small, { recursive: true, force: true });
+    }
   });
 
   it('refuses a running target with 1201 and touches nothing', async () => {
