@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { blockDelta, type BlockDelta, type BlockHashTool } from '../domain/block-delta';
-import { MAX_TRACKED_EXTENTS, type TrackedFileChanges } from '../domain/change-tracking';
+import type { TrackedFileChanges } from '../domain/change-tracking';
 import { boundExtents, clipExtents, mergeExtents } from '../domain/extent-set';
 import type { CompressionCodec } from '../domain/compression';
 import type { HostRef } from '../domain/schemas/host';
@@ -63,6 +63,9 @@ export interface SyncRangeResult {
    */
   written: Extent[];
 }
+
+/** Extents a result lists as written: a superset is checked when there are more, and history stays small. */
+const maxWrittenExtents = 1024;
 
 /** Blocks hashed per step: the grain of resume and of heartbeats. */
 const stepBytes = 256 * MiB;
@@ -158,7 +161,7 @@ export function syncRange(deps: ActivityDeps) {
             bytesSent: progress.bytesSent,
             blocksChanged: progress.blocksChanged,
             bytesUnchanged: progress.bytesUnchanged,
-            written: boundExtents(written, MAX_TRACKED_EXTENTS),
+            written: boundExtents(written, maxWrittenExtents),
           };
         }),
       ),
