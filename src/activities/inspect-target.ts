@@ -1,5 +1,6 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import type { CheckpointRecord } from '../domain/change-tracking';
+import { directoryOf } from '../domain/clone-plan';
 import type { SourceFile } from '../domain/copied-file';
 import { parseDomainXml } from '../domain/domain-xml';
 import type { HostRef } from '../domain/schemas/host';
@@ -74,7 +75,7 @@ export function inspectTarget(deps: ActivityDeps) {
         const fingerprints = await new RemoteDisk(session).fingerprints(files.filter((file) => file.role === 'disk' && file.depth === 0).map((file) => file.sourcePath));
         await marker.markIncomplete(input.operationId);
         const firstDisk = files[0]?.sourcePath ?? session.host.storageDir;
-        const freeBytes = await new RemoteDisk(session).freeSpace(firstDisk.slice(0, firstDisk.lastIndexOf('/')) || '/');
+        const freeBytes = await new RemoteDisk(session).freeSpace(directoryOf(firstDisk));
         const tools = await remoteTools(session);
         return {
           inactiveXml,

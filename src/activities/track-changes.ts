@@ -1,4 +1,5 @@
 import { trackedFileChanges, type TrackedFileChanges } from '../domain/change-tracking';
+import { directoryOf } from '../domain/clone-plan';
 import { parseDomainXml } from '../domain/domain-xml';
 import type { HostRef } from '../domain/schemas/host';
 import { Checkpoints } from '../hosts/checkpoints';
@@ -37,7 +38,7 @@ export function trackChanges(deps: ActivityDeps) {
         if (state !== 'running' && state !== 'paused') return { unavailable: `'${input.vmName}' is ${state ?? 'gone'}, and bitmaps are read from a running domain` };
         const allTargets = parseDomainXml(await libvirt.dumpXml(input.vmName, { inactive: false })).disks.map((disk) => disk.target);
         const first = input.disks[0]?.path ?? session.host.storageDir;
-        const workDir = first.slice(0, first.lastIndexOf('/')) || '/';
+        const workDir = directoryOf(first);
         const dirty = await checkpoints.dirtyExtents(
           input.since,
           input.disks.map((disk) => disk.target),

@@ -36,6 +36,11 @@ export function joinPath(dir: string, fileName: string): string {
   return `${dir.replace(/\/+$/, '')}/${fileName}`;
 }
 
+/** The directory of an absolute path; `/` for a file at the root. Pure string work, so workflows can use it. */
+export function directoryOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
 /** `<newName>-<target>-backing<depth><ext>`: depth 1 is the image right under the disk's own, 2 the one under that, … */
 export function destinationBackingFileName(newName: string, target: string, depth: number, sourcePath: string): string {
   if (!Number.isInteger(depth) || depth < 1) {

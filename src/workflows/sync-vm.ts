@@ -6,11 +6,12 @@ import { checkpointPrefix, planChangeTracking, type ChangeTrackingPlan, type Tra
 import { clipExtents, mergeExtents } from '../domain/extent-set';
 import { destinationFileName } from '../domain/clone-rewrite';
 import type { Consistency } from '../domain/clone-result';
-import { joinPath, randomMac } from '../domain/clone-plan';
+import { directoryOf, joinPath } from '../domain/clone-plan';
 import { chooseCompression } from '../domain/compression';
 import { backingChains, isLiveDisk, operationTag, overlayPathFor, type SourceFile } from '../domain/copied-file';
-import { parseDomainXml, type CloneRewrite } from '../domain/domain-xml';
+import { parseDomainXml } from '../domain/domain-xml';
 import { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
+import { syncRewrite } from '../domain/sync-rewrite';
 import { validate } from '../domain/schemas/validate';
 import type { Extent } from '../domain/transfer-plan';
 import type { FileSyncResult, SyncResult } from '../domain/sync-result';
@@ -40,10 +41,6 @@ interface SyncedFile extends SourceFile {
 
 function fileKey(file: Pick<SourceFile, 'role' | 'target' | 'depth'>): string {
   return `${file.role}:${file.target}:${file.depth}`;
-}
-
-function directoryOf(path: string): string {
-  return path.slice(0, path.lastIndexOf('/')) || '/';
 }
 
 /**
@@ -342,7 +339,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     await hostCalls.defineClone({
       destination,
       sourceXml: inspection.inactiveXml,
-      rewrite: syncRewrite(options, targetName, inspection.inactiveXml, target.inactiveXml, files),
+      rewrite: syncRewrite({ targetName, preserveMac: options.preserveMac, sourceXml: inspection.inactiveXml, targetXml: target.inactiveXml, files, random: Math.random }),
       start: false,
       redefine: true,
     });
@@ -405,32 +402,4 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     const info = failureInfo(error);
     throw failureFromInfo(targetMarked ? { ...info, message: `${info.message}; '${targetName}' stays marked incomplete until a sync finishes` } : info);
   }
-}
-
-/**
- * The source's definition with the target's identity: its name, UUID, MACs (unless
- * preserveMac), disk and NVRAM paths, log directory and networks.
- */
-function syncRewrite(options: SyncOptions, targetName: string, sourceXml: string, targetXml: string, files: SyncedFile[]): CloneRewrite {
-  const source = parseDomainXml(sourceXml);
-  const target = parseDomainXml(targetXml);
-  const tops = files.filter((file) => file.role === 'disk');
-  const nvram = files.find((file) => file.role === 'nvram');
-  const networkMap: Record<string, string> = {};
-  source.interfaces.forEach((iface, index) => {
-    const kept = target.interfaces[index];
-    if (iface.source && kept?.source && kept.type === iface.type) networkMap[iface.source] = kept.source;
-  });
-  const volumeDisks = Object.fromEntries(target.disks.filter((disk) => disk.type === 'volume' && disk.pool && disk.volume).map((disk) => [disk.target, { pool: disk.pool!, volume: disk.volume! }]));
-  const rewrite: CloneRewrite = {
-    newName: targetName,
-    diskPaths: Object.fromEntries(tops.map((file) => [file.target, file.destinationPath])),
-    logDir: directoryOf(target.logFiles[0] ?? tops[0]?.destinationPath ?? '/'),
-    networkMap,
-    volumeDisks,
-  };
-  if (target.uuid) rewrite.uuid = target.uuid;
-  if (!options.preserveMac) rewrite.macAddresses = source.interfaces.map((_, index) => target.interfaces[index]?.mac ?? randomMac(Math.random));
-  if (nvram) rewrite.nvramPath = nvram.destinationPath;
-  return rewrite;
 }
