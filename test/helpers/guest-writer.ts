@@ -46,10 +46,10 @@ export async function waitForWriter(consoleLog: string, timeoutMs = 90_000): Pro
 }
 
 /** A run script that keeps the guest up, idle, with a stand-in guest agent. */
-export async function idleWithGuestAgentScript(): Promise<string> {
+export async function idleWithGuestAgentScript(options: { refusesFreeze?: boolean } = {}): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-guest-'));
   const agent = await readFile(path.resolve(__dirname, '../fixtures/guest-agent.sh'), 'utf8');
   const file = path.join(dir, 'run.sh');
-  await writeFile(file, `(\n${agent}\n) &\nsleep 600\n`);
+  await writeFile(file, `${options.refusesFreeze ? 'AGENT_REFUSES_FREEZE=1\n' : ''}(\n${agent}\n) &\nsleep 600\n`);
   return file;
 }

@@ -104,6 +104,23 @@ describe('cloneVM of a running VM', () => {
     }
   });
 
+  it('falls back to a crash-consistent copy, with a warning, when the agent answers but cannot freeze', async () => {
+    const name = uniqueVmName('nofreeze');
+    const vm = await lab.makeVm('a', name, { runScript: await idleWithGuestAgentScript({ refusesFreeze: true }), guestAgent: true });
+    const originalXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
+    try {
+      await startWithAnsweringAgent(vm);
+      const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
+      expect(result.consistency).toBe('crash-consistent');
+      expect(result.warnings.join('\n')).toContain('the guest agent could not freeze filesystems');
+      for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
+      expect(await readFile(`${vm.dir}/console.log`, 'utf8')).toContain('KVMCLONE-AGENT-REFUSED');
+      await expectSourceRestored(vm, originalXml);
+    } finally {
+      if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
+    }
+  });
+
   it('freezes the guest filesystems through its agent, so the copy is quiesced', async () => {
     const name = uniqueVmName('quiesce');
     const vm = await lab.makeVm('a', name, { runScript: await idleWithGuestAgentScript(), guestAgent: true });
