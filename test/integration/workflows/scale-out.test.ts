@@ -72,8 +72,10 @@ describe('scale-out: two workers on one task queue', () => {
     // Two disks: the qcow2 root and a raw data disk with 768 MiB of data, so three 256 MiB ranges plus the root's.
     vm = await lab.makeVm('a', name, { dataSize: '2G', fillMib: 768 });
     await Promise.all([startWorkerProcess('scale-w1'), startWorkerProcess('scale-w2')]);
-    // 30 MiB/s per stream: a 256 MiB range takes about 8 s, long enough to kill a worker inside one.
-    const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 2, bandwidthLimit: '60M' });
+    // 18 MiB/s per stream: a range's second 128 MiB batch takes about 7 s. The kill must land
+    // inside it, after the heartbeat (throttled to 2 s) showed the first batch and before the
+    // range completes, even when coverage slows this process and the workers down.
+    const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 2, bandwidthLimit: '36M' });
 
     // Wait until both workers have finished a range (the history names them), then kill a
     // worker while it is inside a range that has confirmed a batch.
