@@ -1,15 +1,11 @@
 import { DOMParser } from '@xmldom/xmldom';
 import type { CheckpointRecord } from './change-tracking';
-import { attribute, children } from './xml-dom';
-
-function escapeAttribute(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/\n/g, '&#10;');
-}
+import { attribute, children, escapeXmlAttribute } from './xml-dom';
 
 /** The record as the element kept in the destination domain's metadata. */
 export function checkpointRecordXml(record: CheckpointRecord): string {
-  const files = Object.entries(record.fingerprints).map(([path, fingerprint]) => `<file path="${escapeAttribute(path)}" stat="${escapeAttribute(fingerprint)}"/>`);
-  return `<checkpoint name="${escapeAttribute(record.name)}" source-uuid="${escapeAttribute(record.sourceUuid)}">${files.join('')}</checkpoint>`;
+  const files = Object.entries(record.fingerprints).map(([path, fingerprint]) => `<file path="${escapeXmlAttribute(path)}" stat="${escapeXmlAttribute(fingerprint)}"/>`);
+  return `<checkpoint name="${escapeXmlAttribute(record.name)}" source-uuid="${escapeXmlAttribute(record.sourceUuid)}">${files.join('')}</checkpoint>`;
 }
 
 /** The record from `virsh metadata` output; anything unreadable is no record, so the sync hashes. */

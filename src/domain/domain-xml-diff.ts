@@ -1,22 +1,14 @@
 import type { Element, Node } from '@xmldom/xmldom';
 import { createTwoFilesPatch } from 'diff';
-import { isElement, parseDomainDocument } from './xml-dom';
+import { escapeXmlAttribute, escapeXmlText, isElement, parseDomainDocument } from './xml-dom';
 
 const INDENT = '  ';
-
-function escapeText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function escapeAttribute(value: string): string {
-  return escapeText(value).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
-}
 
 function openTag(element: Element): string {
   let tag = `<${element.nodeName}`;
   for (let index = 0; index < element.attributes.length; index += 1) {
     const attribute = element.attributes.item(index)!;
-    tag += ` ${attribute.name}="${escapeAttribute(attribute.value)}"`;
+    tag += ` ${attribute.name}="${escapeXmlAttribute(attribute.value)}"`;
   }
   return tag;
 }
@@ -32,7 +24,7 @@ function significantChildren(element: Element): Node[] {
 }
 
 function leafLine(node: Node): string | undefined {
-  if (node.nodeType === node.TEXT_NODE) return escapeText(node.nodeValue ?? '');
+  if (node.nodeType === node.TEXT_NODE) return escapeXmlText(node.nodeValue ?? '');
   if (node.nodeType === node.CDATA_SECTION_NODE) return `<![CDATA[${node.nodeValue ?? ''}]]>`;
   if (node.nodeType === node.COMMENT_NODE) return `<!--${node.nodeValue ?? ''}-->`;
   return undefined;

@@ -83,3 +83,13 @@ export function removeElement(element: Element): void {
   if (indent && indent.nodeType === indent.TEXT_NODE && !indent.nodeValue?.trim()) parent.removeChild(indent);
   parent.removeChild(element);
 }
+
+/** Text content with XML's special characters escaped. */
+export function escapeXmlText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A value for a double-quoted XML attribute; whitespace escaped so that parsing gives it back as it was. */
+export function escapeXmlAttribute(value: string): string {
+  return escapeXmlText(value).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+}

@@ -1,5 +1,6 @@
 import { ErrorCode } from '../errors';
 import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
+import { escapeXmlAttribute } from '../domain/xml-dom';
 import type { Extent } from '../domain/transfer-plan';
 import type { SshSession } from './ssh-session';
 
@@ -7,10 +8,6 @@ interface DirtyMapEntry {
   start: number;
   length: number;
   data: boolean;
-}
-
-function escapeXmlAttribute(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
 /** qemu's --image-opts splits at commas; a literal comma is written twice. */
