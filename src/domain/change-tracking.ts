@@ -67,10 +67,11 @@ export function trackedFileChanges(dirty: readonly Extent[], map: readonly Image
 
 /**
  * The prefix of the checkpoints kept on a source for one sync target: each standby of a
- * VM has its own, so syncing one never deletes the checkpoint another relies on.
+ * VM has its own, so syncing one never deletes the checkpoint another relies on. Named
+ * by the target's UUID, which stays the same however its host is addressed.
  */
-export function checkpointPrefix(destinationLabel: string, targetName: string): string {
-  return `kvm-clone-${shortHash(`${destinationLabel}\n${targetName}`)}-`;
+export function checkpointPrefix(targetUuid: string): string {
+  return `kvm-clone-${shortHash(targetUuid)}-`;
 }
 
 /** What a completed checkpoint sync leaves on the destination for the next one. */

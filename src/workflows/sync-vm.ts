@@ -125,7 +125,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     if (options.deltaOnly && hashTool === 'perl') warnings.push('python3 is missing on a host; blocks are hashed with perl, which is slower');
 
     const sourceUuid = parseDomainXml(inspection.inactiveXml).uuid;
-    const prefix = checkpointPrefix(hostLabel(destination), targetName);
+    const prefix = checkpointPrefix(parseDomainXml(target.inactiveXml).uuid ?? `${hostLabel(destination)}/${targetName}`);
     const newCheckpoint = `${prefix}${Date.now()}`;
     let checkpointCreated = false;
     let tracking: ChangeTrackingPlan = { bitmapTargets: [], trackedTargets: [], warnings: [] };

@@ -55,7 +55,7 @@ describe('syncVM with checkpoints on the lab hosts', () => {
       expect(first.changeTracking).toBe('block-hash');
       expect(first.warnings.join('\n')).toContain('no checkpoint from an earlier sync');
       expect(first.warnings.join('\n')).toContain('disk vdb is raw');
-      expect(first.checkpoint).toMatch(new RegExp(`^${checkpointPrefix('b', name)}`));
+      expect(first.checkpoint).toMatch(new RegExp(`^${checkpointPrefix((await lab.virsh('b', 'domuuid', '--domain', name)).trim())}`));
       expect(await checkpointNames(name)).toEqual([first.checkpoint]);
 
       // The guest writes 1 MiB of its root disk; the bitmap sees it.

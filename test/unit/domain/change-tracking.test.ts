@@ -45,11 +45,11 @@ describe('trackedFileChanges', () => {
 });
 
 describe('checkpointPrefix', () => {
-  it('differs per destination and target, and is stable', () => {
-    expect(checkpointPrefix('b', 'web')).toBe(checkpointPrefix('b', 'web'));
-    expect(checkpointPrefix('b', 'web')).not.toBe(checkpointPrefix('c', 'web'));
-    expect(checkpointPrefix('b', 'web')).not.toBe(checkpointPrefix('b', 'web2'));
-    expect(checkpointPrefix('b', 'web')).toMatch(/^kvm-clone-[0-9a-f]{8}-$/);
+  it('differs per target VM, and is stable', () => {
+    const uuid = '22222222-2222-2222-2222-222222222222';
+    expect(checkpointPrefix(uuid)).toBe(checkpointPrefix(uuid));
+    expect(checkpointPrefix(uuid)).not.toBe(checkpointPrefix('33333333-3333-3333-3333-333333333333'));
+    expect(checkpointPrefix(uuid)).toMatch(/^kvm-clone-[0-9a-f]{8}-$/);
   });
 });
 
