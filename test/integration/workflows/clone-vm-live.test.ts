@@ -29,7 +29,8 @@ async function startWithAnsweringAgent(vm: LabVm): Promise<void> {
   for (let boot = 0; boot < 3; boot++) {
     await writeFile(`${vm.dir}/console.log`, '');
     await lab.virsh('a', 'start', '--domain', vm.name);
-    for (let poll = 0; poll < 40; poll++) {
+    // Up to 45 s a boot: under TCG on a loaded machine (a coverage run of the suite) the agent opens its port late.
+    for (let poll = 0; poll < 90; poll++) {
       if ((await readFile(`${vm.dir}/console.log`, 'utf8').catch(() => '')).includes('KVMCLONE-AGENT-OPEN') && (await agentAnswers(vm.name))) return;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -119,7 +120,7 @@ describe('cloneVM of a running VM', () => {
     } finally {
       if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
     }
-  });
+  }, 360_000);
 
   it('freezes the guest filesystems through its agent, so the copy is quiesced', async () => {
     const name = uniqueVmName('quiesce');
@@ -137,5 +138,5 @@ describe('cloneVM of a running VM', () => {
     } finally {
       if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
     }
-  });
+  }, 360_000);
 });
