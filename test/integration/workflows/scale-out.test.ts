@@ -51,6 +51,24 @@ async function transferIdentities(handle: WorkflowHandle): Promise<string[]> {
     .map((event) => event.activityTaskStartedEventAttributes!.identity ?? '');
 }
 
+interface PendingTransfer {
+  activityId: string;
+  attempt: number;
+  identity: string;
+  progress: TransferProgress;
+}
+
+/** The transferRange activities a worker of this test is running, with their last heartbeat on the server. */
+async function pendingTransfers(handle: WorkflowHandle): Promise<PendingTransfer[]> {
+  const description = await handle.describe();
+  return (description.raw.pendingActivities ?? []).flatMap((activity) => {
+    const data = activity.heartbeatDetails?.payloads?.[0]?.data;
+    const identity = activity.lastWorkerIdentity ?? '';
+    if (activity.activityType?.name !== 'transferRange' || !data || !workers.has(identity)) return [];
+    return [{ activityId: activity.activityId ?? '', attempt: activity.attempt ?? 1, identity, progress: JSON.parse(Buffer.from(data).toString('utf8')) as TransferProgress }];
+  });
+}
+
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new KvmCloneClient(new Client({ connection }), taskQueue);
@@ -78,25 +96,29 @@ describe('scale-out: two workers on one task queue', () => {
     const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 2, bandwidthLimit: '36M' });
 
     // Wait until both workers have finished a range (the history names them), then kill a
-    // worker while it is inside a range that has confirmed a batch.
+    // worker while it is inside a range that has confirmed a batch. The worker is stopped
+    // first and the server asked again, so the kill cannot land after the range completed.
     let killed: string | undefined;
     let committedAtKill = 0;
     for (let poll = 0; poll < 1200 && !killed; poll++) {
       const finishedOn = new Set(await transferIdentities(handle));
       if (finishedOn.has('scale-w1') && finishedOn.has('scale-w2')) {
-        const description = await handle.describe();
-        for (const activity of description.raw.pendingActivities ?? []) {
-          const data = activity.heartbeatDetails?.payloads?.[0]?.data;
-          const identity = activity.lastWorkerIdentity ?? '';
-          if (activity.activityType?.name !== 'transferRange' || !data || !workers.has(identity)) continue;
-          const details = JSON.parse(Buffer.from(data).toString('utf8')) as TransferProgress;
-          if (details.bytesCommitted > 0 && details.bytesCommitted < details.bytesTotal) {
-            const worker = workers.get(identity)!;
+        const midRange = (await pendingTransfers(handle)).find((transfer) => transfer.progress.bytesCommitted > 0 && transfer.progress.bytesCommitted < transfer.progress.bytesTotal);
+        if (midRange) {
+          const worker = workers.get(midRange.identity)!;
+          worker.kill('SIGSTOP');
+          // Long enough for a completion already written to the socket to reach the server.
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          const stillRunning = (await pendingTransfers(handle)).find(
+            (transfer) => transfer.activityId === midRange.activityId && transfer.attempt === midRange.attempt && transfer.identity === midRange.identity,
+          );
+          if (stillRunning) {
             worker.kill('SIGKILL');
             await new Promise((resolve) => worker.once('exit', resolve));
-            killed = identity;
-            committedAtKill = details.bytesCommitted;
-            break;
+            killed = midRange.identity;
+            committedAtKill = stillRunning.progress.bytesCommitted;
+          } else {
+            worker.kill('SIGCONT');
           }
         }
       }
