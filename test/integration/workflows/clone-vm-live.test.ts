@@ -15,9 +15,8 @@ async function startWriter(vm: LabVm): Promise<void> {
   await waitForWriter(`${vm.dir}/console.log`);
 }
 
-async function agentAnswers(name: string): Promise<boolean> {
-  const answer = await lab.virsh('a', 'qemu-agent-command', '--timeout', '5', '--domain', name, '{"execute":"guest-ping"}').catch(() => '');
-  return answer.includes('return');
+async function agentAnswer(name: string): Promise<string> {
+  return lab.virsh('a', 'qemu-agent-command', '--timeout', '15', '--domain', name, '{"execute":"guest-ping"}').catch((error: Error) => error.message);
 }
 
 /**
@@ -26,17 +25,24 @@ async function agentAnswers(name: string): Promise<boolean> {
  * connected; a fresh boot gets past that.
  */
 async function startWithAnsweringAgent(vm: LabVm): Promise<void> {
+  const boots: string[] = [];
   for (let boot = 0; boot < 3; boot++) {
     await writeFile(`${vm.dir}/console.log`, '');
     await lab.virsh('a', 'start', '--domain', vm.name);
-    // Up to 45 s a boot: under TCG on a loaded machine (a coverage run of the suite) the agent opens its port late.
-    for (let poll = 0; poll < 90; poll++) {
-      if ((await readFile(`${vm.dir}/console.log`, 'utf8').catch(() => '')).includes('KVMCLONE-AGENT-OPEN') && (await agentAnswers(vm.name))) return;
+    // Up to 60 s a boot: under TCG on a loaded machine (a coverage run of the suite) the guest boots and answers slowly.
+    let answer = '(the agent never opened its port)';
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      if ((await readFile(`${vm.dir}/console.log`, 'utf8').catch(() => '')).includes('KVMCLONE-AGENT-OPEN')) {
+        answer = await agentAnswer(vm.name);
+        if (answer.includes('return')) return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+    const guestConsole = await readFile(`${vm.dir}/console.log`, 'utf8').catch(() => '');
+    boots.push(`boot ${boot + 1}: ${answer.trim()}; console ends: ${guestConsole.split('\n').slice(-6).join(' | ')}`);
     await lab.virsh('a', 'destroy', '--domain', vm.name);
   }
-  throw new Error(`libvirt never reached the guest agent of ${vm.name}`);
+  throw new Error(`libvirt never reached the guest agent of ${vm.name}:\n${boots.join('\n')}`);
 }
 
 /** The source ended as it began: on its own files, with no overlay left beside them. */
@@ -120,7 +126,7 @@ describe('cloneVM of a running VM', () => {
     } finally {
       if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
     }
-  }, 360_000);
+  }, 480_000);
 
   it('freezes the guest filesystems through its agent, so the copy is quiesced', async () => {
     const name = uniqueVmName('quiesce');
@@ -138,5 +144,5 @@ describe('cloneVM of a running VM', () => {
     } finally {
       if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
     }
-  }, 360_000);
+  }, 480_000);
 });
