@@ -17,7 +17,9 @@ RUN npm ci --no-audit --no-fund
 # Fail the build rather than ship a worker that relays about 4x slower.
 RUN node -e "if (!require('ssh2/lib/protocol/crypto.js').bindingAvailable) { console.error('ssh2 native crypto binding did not build'); process.exit(1); }"
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle-workflows.cjs ./scripts/
 COPY src ./src
+# tsc, then the workflow bundle the worker loads at start (dist/workflow-bundle.js).
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createActivityDeps, type Activities, type ActivityDeps } from './activities';
 import { HostRegistry } from './activities/host-registry';
@@ -15,7 +17,7 @@ export interface KvmCloneWorkerOptions {
   taskQueue?: string;
   /** Host aliases that workflow inputs may name. */
   hosts?: Record<string, HostSpecInput>;
-  /** A prebuilt workflow bundle (tests bundle once); default: bundle from source. */
+  /** A prebuilt workflow bundle (tests bundle once); default: the one `npm run build` writes, else bundle from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Wraps the activities, e.g. to instrument them or, in tests, to inject faults at a real boundary. */
   decorateActivities?: (activities: Activities, deps: ActivityDeps) => Activities;
@@ -26,6 +28,19 @@ export interface KvmCloneWorkerOptions {
 export interface KvmCloneWorker {
   worker: Worker;
   deps: ActivityDeps;
+}
+
+/**
+ * `npm run build` bundles the workflows beside the compiled worker, so that a worker run
+ * from dist/ (the CLI, the image) does not load webpack and bundle at every start. Run from
+ * source (tsx), there is no such file and the workflows are bundled from source.
+ */
+const buildBundlePath = path.join(__dirname, 'workflow-bundle.js');
+
+function workflowCode(bundle: WorkerOptions['workflowBundle']): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (bundle) return { workflowBundle: bundle };
+  if (existsSync(buildBundlePath)) return { workflowBundle: { codePath: buildBundlePath } };
+  return { workflowsPath: require.resolve('./workflows') };
 }
 
 export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Promise<KvmCloneWorker> {
@@ -46,7 +61,7 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
     defaultHeartbeatThrottleInterval: '2 seconds',
     // A log line at each activity's start and end, tagged with the operation (workflow) id.
     interceptors: { activity: [operationLogInterceptor] },
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...workflowCode(options.workflowBundle),
     ...options.tuning,
   });
   return { worker, deps };

@@ -6,11 +6,10 @@
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { KvmCloneClient } from '../../src/client';
 import type { CloneInput } from '../../src/domain/schemas/clone-input';
 import { hostSpecSchema, type HostSpec } from '../../src/domain/schemas/host';
@@ -22,7 +21,7 @@ import { findFreePort } from '../../src/temporal/free-port';
 import { Lab, type LabVm } from '../../test/helpers/lab';
 import { processCpuSeconds, processIo } from './proc';
 import { q, runShell } from './shell';
-import type { MemoryPeak } from './worker-child';
+import type { MemoryPeak } from './memory-peak';
 
 const run = promisify(execFile);
 export const root = path.resolve(__dirname, '../..');
@@ -90,8 +89,6 @@ export interface SampleFile {
   size: number;
 }
 
-const quiet = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} };
-
 export class Bench {
   readonly lab: Lab;
   readonly labFile: string;
@@ -100,7 +97,6 @@ export class Bench {
   client!: KvmCloneClient;
   private server!: DevServerHandle;
   private connection!: Connection;
-  private bundlePath!: string;
   private taskQueue = `bench-${randomBytes(4).toString('hex')}`;
   private worker: WorkerHandle | undefined;
   private readonly vms = new Map<VmKind, Promise<BenchVm>>();
@@ -124,18 +120,11 @@ export class Bench {
   }
 
   static async start(sizes: Sizes, log: (line: string) => void): Promise<Bench> {
-    log('setting up the lab (scripts/lab/up), the Temporal dev server and the workflow bundle…');
-    const [lab, binary, bundle] = await Promise.all([
-      run(path.join(root, 'scripts/lab/up'), [], { maxBuffer: 16 * 1024 * 1024 }),
-      findTemporalBinary(),
-      bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows/index.ts'), logger: quiet }),
-    ]);
+    log('setting up the lab (scripts/lab/up) and the Temporal dev server…');
+    const [lab, binary] = await Promise.all([run(path.join(root, 'scripts/lab/up'), [], { maxBuffer: 16 * 1024 * 1024 }), findTemporalBinary()]);
     if (!binary.path) throw new Error('no Temporal CLI: run scripts/setup first');
     const bench = new Bench(lab.stdout.trim(), sizes, log);
     bench.server = await startDevServer({ binary: binary.path, port: await findFreePort(), headless: true });
-    bench.bundlePath = path.join(root, `.cache/bench/workflow-bundle-${process.pid}.js`);
-    await mkdir(path.dirname(bench.bundlePath), { recursive: true });
-    await writeFile(bench.bundlePath, bundle.code);
     bench.connection = await Connection.connect({ address: bench.server.address });
     bench.client = new KvmCloneClient(new Client({ connection: bench.connection }), bench.taskQueue);
     await bench.startWorker();
@@ -158,7 +147,6 @@ export class Bench {
     for (const host of ['a', 'b']) await rm(path.join(this.lab.host(host).vmDir, '..', this.workDir), { recursive: true, force: true });
     await this.connection?.close().catch(() => undefined);
     await this.server?.stop();
-    if (this.bundlePath) await rm(this.bundlePath, { force: true });
     const sampler = await this.sampler?.catch(() => undefined);
     sampler?.kill();
   }
@@ -340,9 +328,9 @@ export class Bench {
   }
 
   async startWorker(): Promise<void> {
-    const options = { address: this.server.address, taskQueue: this.taskQueue, hosts: this.lab.aliases(), workflowBundlePath: this.bundlePath };
-    const child = fork(path.join(__dirname, 'worker-child.ts'), [JSON.stringify(options)], {
-      execArgv: ['--import', 'tsx', '--no-warnings=KVM_CLONE_SSH2_NO_BINDING'],
+    const options = { address: this.server.address, taskQueue: this.taskQueue, hosts: this.lab.aliases() };
+    const child = fork(path.join(__dirname, 'worker-child.cjs'), [JSON.stringify(options)], {
+      execArgv: ['--no-warnings=KVM_CLONE_SSH2_NO_BINDING'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -95,6 +95,8 @@ describe('kvm-clone worker: metrics, JSON logs, SIGTERM', () => {
       expect(activityLines.map((record) => record.activityType)).toContain('transferRange');
       for (const record of activityLines) expect(record.operationId).toBe(operationId);
       expect(records.at(-1)?.msg).toBe('worker stopped');
+      // The compiled worker loads the bundle `npm run build` wrote; it does not bundle at start.
+      expect(records.map((record) => record.msg)).not.toContain('Workflow bundle created');
     } finally {
       if (exitCode === undefined) worker.child.kill('SIGKILL');
     }

@@ -119,6 +119,9 @@ describe('Dockerfile', () => {
     expect(instructions).toContain('COPY package.json package-lock.json ./');
     expect(instructions.some((line) => /^RUN npm ci\b/.test(line))).toBe(true);
     expect(instructions.some((line) => /^RUN npm install\b/.test(line))).toBe(false);
+    // The build writes the workflow bundle the worker loads, so the image needs its script.
+    expect(instructions).toContain('COPY scripts/bundle-workflows.cjs ./scripts/');
+    expect(instructions.some((line) => /^RUN npm run build\b/.test(line))).toBe(true);
     expect(instructions.some((line) => line.includes('bindingAvailable') && line.includes('process.exit(1)'))).toBe(true);
     const copied = instructions.filter((line) => /^(COPY|ADD) /i.test(line)).join('\n');
     expect(copied).not.toMatch(/ssh|known_hosts|id_|\.pem|\.key|config\.yaml|secrets/i);
@@ -128,6 +131,14 @@ describe('Dockerfile', () => {
     const ignore = (await readFile(path.join(root, '.dockerignore'), 'utf8')).split('\n').filter((line) => line && !line.startsWith('#'));
     // Everything is excluded unless listed: no key, config, cache or lab file can slip into the context.
     expect(ignore[0]).toBe('*');
-    expect(ignore.filter((line) => line.startsWith('!')).sort()).toEqual(['!bin/', '!package-lock.json', '!package.json', '!src/', '!tsconfig.build.json', '!tsconfig.json']);
+    expect(ignore.filter((line) => line.startsWith('!')).sort()).toEqual([
+      '!bin/',
+      '!package-lock.json',
+      '!package.json',
+      '!scripts/bundle-workflows.cjs',
+      '!src/',
+      '!tsconfig.build.json',
+      '!tsconfig.json',
+    ]);
   });
 });
