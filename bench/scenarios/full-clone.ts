@@ -34,12 +34,15 @@ export const denseClone: Scenario = {
       baselineVariant(bench, () => vm, 'ssh host-to-host dd', trust.ok ? undefined : trust.reason),
       // Direct mode: host a pushes to b over its own OpenSSH, with its user's default key and known_hosts.
       { name: 'kvm-clone direct, verify off', kind: 'kvm-clone', ...(trust.ok ? {} : { skip: trust.reason }), measure: () => bench.clone(vm, { verify: false, direct: {} }) },
+      // One stream, as the baseline: on few cores, parallel pushes compete for the hosts' CPU.
+      { name: 'kvm-clone direct, verify off, parallel 1', kind: 'kvm-clone', ...(trust.ok ? {} : { skip: trust.reason }), measure: () => bench.clone(vm, { verify: false, direct: {}, parallel: 1 }) },
     ];
     const rows = await measureAll(bench, id, variants);
     const best = faster(rows.get('scp -3'), rows.get('ssh dd relay'));
     judge(rows.get('kvm-clone relay, verify off')!, best, { min: 1.2, text: '≥ 1.2× faster baseline' });
     judge(rows.get('kvm-clone relay, verify on')!, best, { min: 1.0, text: '≥ 1.0× faster baseline' });
     judge(rows.get('kvm-clone direct, verify off')!, rows.get('ssh host-to-host dd'), { min: 0.95, text: '≥ 0.95× ssh host-to-host dd' });
+    judge(rows.get('kvm-clone direct, verify off, parallel 1')!, rows.get('ssh host-to-host dd'), { min: 0.95, text: '≥ 0.95× ssh host-to-host dd' });
     for (const row of rows.values()) row.note ??= `disk ${formatSize(vm.apparentBytes)} (${formatSize(vm.dataBytes)} data)`;
     return [...rows.values()];
   },

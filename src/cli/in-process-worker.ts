@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { NativeConnection } from '@temporalio/worker';
 import type { Connection } from '@temporalio/client';
 import { createKvmCloneWorker } from '../worker';
@@ -17,8 +18,24 @@ const LIVE_POLLER_MS = 75_000;
 const TASK_QUEUE_KIND_NORMAL = 1;
 const TASK_QUEUE_TYPE_WORKFLOW = 1;
 
+/**
+ * Whether a poller's identity names a process of this machine that has exited. The SDK's
+ * default identity is `<pid>@<hostname>`; the previous command's own worker is such a
+ * poller, and it stays listed as recent for a minute after that command ended.
+ */
+export function isExitedLocalWorker(identity: string | null | undefined, localHost = hostname()): boolean {
+  const match = /^(\d+)@(.+)$/.exec(identity ?? '');
+  if (!match || match[2] !== localHost) return false;
+  try {
+    process.kill(Number(match[1]), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** Whether some worker is polling the task queue for workflow tasks now. */
-export async function workerIsPolling(connection: Connection, namespace: string, taskQueue: string, now = Date.now()): Promise<boolean> {
+export async function workerIsPolling(connection: Pick<Connection, 'workflowService'>, namespace: string, taskQueue: string, now = Date.now()): Promise<boolean> {
   const response = await connection.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue, kind: TASK_QUEUE_KIND_NORMAL },
@@ -26,7 +43,7 @@ export async function workerIsPolling(connection: Connection, namespace: string,
   });
   return (response.pollers ?? []).some((poller) => {
     const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
-    return now - seconds * 1000 < LIVE_POLLER_MS;
+    return now - seconds * 1000 < LIVE_POLLER_MS && !isExitedLocalWorker(poller.identity);
   });
 }
 

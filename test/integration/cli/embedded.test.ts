@@ -32,8 +32,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopDetachedServer();
   if (vm) await lab.removeVm('a', vm);
-  await lab.virsh('b', 'undefine', '--domain', `${vm.name}-e`).catch(() => undefined);
-  await lab.sshAs('b', `rm -f ${lab.host('b').storageDir}/${vm.name}-e-*`).catch(() => undefined);
+  for (const clone of [`${vm.name}-e`, `${vm.name}-e2`]) {
+    await lab.virsh('b', 'undefine', '--domain', clone).catch(() => undefined);
+    await lab.sshAs('b', `rm -f ${lab.host('b').storageDir}/${clone}-*`).catch(() => undefined);
+  }
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -66,5 +68,12 @@ describe('the embedded Temporal (the real CLI binary)', () => {
     const all = operationsDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'], env)).stdout));
     expect(all.operations).toContainEqual(expect.objectContaining({ operationId: `clone:a:${vm.name}:b`, state: 'COMPLETED' }));
     await eventually(async () => (await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.db')).catch(() => undefined)) !== undefined, 'the state file');
+
+    // Right after: the server still lists the first command's worker as a recent poller,
+    // though its process is gone. The next command must run the work itself, not wait for it.
+    const again = await kvmClone(['-c', config, '-o', 'json', '--verbose', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e2`], env);
+    expect(again.stderr).toContain('running a worker in this process');
+    expect(again.code).toBe(0);
+    expect(cloneResultDocument.parse(jsonLines(again.stdout).at(-1)).newName).toBe(`${vm.name}-e2`);
   });
 });
