@@ -20,9 +20,9 @@ async function agentAnswer(name: string): Promise<string> {
 }
 
 /**
- * Boots a VM whose run script starts the stand-in agent, until libvirt reaches it. Under
- * TCG, libvirt sometimes misses the port's open event at boot and never marks the agent
- * connected; a fresh boot gets past that.
+ * Boots a VM whose run script starts the stand-in agent, until libvirt reaches it. libvirt
+ * misses a port opened before it attached; the agent reopens its port until libvirt's first
+ * request (test/fixtures/guest-agent.sh), and a fresh boot is the fallback.
  */
 async function startWithAnsweringAgent(vm: LabVm): Promise<void> {
   const boots: string[] = [];
