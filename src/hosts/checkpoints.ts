@@ -1,6 +1,6 @@
 import { ErrorCode } from '../errors';
 import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
-import { escapeXmlAttribute } from '../domain/xml-dom';
+import { escapeXmlAttribute, escapeXmlText } from '../domain/xml-dom';
 import type { Extent } from '../domain/transfer-plan';
 import type { SshSession } from './ssh-session';
 
@@ -92,7 +92,7 @@ export class Checkpoints {
         ? `<disk name="${escapeXmlAttribute(target)}" backup="yes" type="file"><scratch file="${escapeXmlAttribute(scratch(target))}"/></disk>`
         : `<disk name="${escapeXmlAttribute(target)}" backup="no"/>`,
     );
-    const backupXml = `<domainbackup mode="pull"><incremental>${escapeXmlAttribute(since)}</incremental><server transport="unix" socket="${escapeXmlAttribute(socket)}"/><disks>${disks.join('')}</disks></domainbackup>`;
+    const backupXml = `<domainbackup mode="pull"><incremental>${escapeXmlText(since)}</incremental><server transport="unix" socket="${escapeXmlAttribute(socket)}"/><disks>${disks.join('')}</disks></domainbackup>`;
     await this.session.run(this.virsh(sh`backup-begin --domain ${this.vmName} --backupxml /dev/stdin`), {
       what: `virsh backup-begin since checkpoint ${since}`,
       failureCode: ErrorCode.LIBVIRT_ERROR,
