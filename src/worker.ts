@@ -4,6 +4,8 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, createActivityDeps, type Activities, type ActivityDeps } from './activities';
 import { HostRegistry } from './activities/host-registry';
 import type { HostSpecInput } from './domain/schemas/host';
+import { validate } from './domain/schemas/validate';
+import { workerPolicySchema, type WorkerPolicyInput } from './domain/schemas/worker-policy';
 import { sshCryptoBindingLoaded } from './hosts/crypto-binding';
 import { operationLogInterceptor } from './observability';
 
@@ -17,6 +19,8 @@ export interface KvmCloneWorkerOptions {
   taskQueue?: string;
   /** Host aliases that workflow inputs may name. */
   hosts?: Record<string, HostSpecInput>;
+  /** The operator's policy (policy: in the config): inline hosts, webhook URLs, devices, host files. */
+  policy?: WorkerPolicyInput;
   /** A prebuilt workflow bundle (tests bundle once); default: the one `npm run build` writes, else bundle from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Wraps the activities, e.g. to instrument them or, in tests, to inject faults at a real boundary. */
@@ -49,7 +53,8 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
       code: 'KVM_CLONE_SSH2_NO_BINDING',
     });
   }
-  const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}) });
+  const policy = validate(workerPolicySchema, options.policy ?? {}, 'worker policy');
+  const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}, policy), policy });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',

@@ -3,16 +3,20 @@ import { toApplicationFailure } from '../failures';
 import type { HostRef } from '../domain/schemas/host';
 import { SshPool } from '../hosts/ssh-pool';
 import type { SshSession } from '../hosts/ssh-session';
+import { DEFAULT_WORKER_POLICY, type WorkerPolicy } from '../domain/schemas/worker-policy';
 import { HostRegistry } from './host-registry';
 
 /** What activities share inside one worker process. */
 export interface ActivityDeps {
   pool: SshPool;
   hosts: HostRegistry;
+  /** The operator's policy: what a workflow input may ask of this worker. */
+  policy: WorkerPolicy;
 }
 
-export function createActivityDeps(options: { hosts?: HostRegistry; pool?: SshPool } = {}): ActivityDeps {
-  return { pool: options.pool ?? new SshPool(), hosts: options.hosts ?? new HostRegistry() };
+export function createActivityDeps(options: { hosts?: HostRegistry; pool?: SshPool; policy?: WorkerPolicy } = {}): ActivityDeps {
+  const policy = options.policy ?? DEFAULT_WORKER_POLICY;
+  return { pool: options.pool ?? new SshPool(), hosts: options.hosts ?? new HostRegistry({}, policy), policy };
 }
 
 export function withHost<T>(deps: ActivityDeps, ref: HostRef, use: (session: SshSession) => Promise<T>): Promise<T> {

@@ -12,6 +12,12 @@ export const absolutePathSchema = z
   .refine((path) => !path.includes('\0'), 'must not contain NUL bytes')
   .refine((path) => !path.split('/').includes('..'), "must not contain '..'");
 
+export const storagePoolNameSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'not a valid storage pool name');
+
 export const hostKeyPolicySchema = z.enum(['strict', 'accept-new']);
 
 /** Everything needed to reach one KVM host and store disks on it. */
@@ -32,13 +38,27 @@ export const hostSpecSchema = z.object({
   libvirtUri: z.string().min(1).default('qemu:///system'),
   storageDir: absolutePathSchema.default('/var/lib/libvirt/images'),
   /** A directory-type libvirt storage pool for copies made on this host; wins over storageDir. */
-  storagePool: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/, 'not a valid storage pool name')
-    .optional(),
+  storagePool: storagePoolNameSchema.optional(),
+  /**
+   * Directories a clone or sync may write into on this host (and under them). Absent: the
+   * storage directory alone. A destination directory or a target's file elsewhere is 1302.
+   */
+  writableDirs: z.array(absolutePathSchema).min(1).optional(),
+  /** Storage pools whose directory a clone may write into. Absent: storagePool alone, if set. */
+  storagePools: z.array(storagePoolNameSchema).optional(),
 });
 
 export type HostSpec = z.output<typeof hostSpecSchema>;
+
+/** The directories an operation may write into on a host: writableDirs, else the storage directory. */
+export function writableRoots(host: Pick<HostSpec, 'writableDirs' | 'storageDir'>): string[] {
+  return host.writableDirs ?? [host.storageDir];
+}
+
+/** The storage pools an operation may put volumes into on a host. */
+export function writablePools(host: Pick<HostSpec, 'storagePools' | 'storagePool'>): string[] {
+  return host.storagePools ?? (host.storagePool ? [host.storagePool] : []);
+}
 export type HostSpecInput = z.input<typeof hostSpecSchema>;
 
 /** A host is either an alias from the worker's configuration or a full specification. */
