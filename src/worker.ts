@@ -3,7 +3,8 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createActivityDeps, type Activities, type ActivityDeps } from './activities';
 import { HostRegistry } from './activities/host-registry';
-import type { HostSpecInput } from './domain/schemas/host';
+import type { HostAliasInput } from './activities/host-registry';
+import { configuredWebhookSchema, webhookNameSchema, type ConfiguredWebhookInput } from './domain/schemas/notify';
 import { validate } from './domain/schemas/validate';
 import { workerPolicySchema, type WorkerPolicyInput } from './domain/schemas/worker-policy';
 import { sshCryptoBindingLoaded } from './hosts/crypto-binding';
@@ -17,10 +18,12 @@ export interface KvmCloneWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   taskQueue?: string;
-  /** Host aliases that workflow inputs may name. */
-  hosts?: Record<string, HostSpecInput>;
+  /** Host aliases that workflow inputs may name, with their direct routes (`direct.<destination alias>`). */
+  hosts?: Record<string, HostAliasInput>;
   /** The operator's policy (policy: in the config): inline hosts, webhook URLs, devices, host files. */
   policy?: WorkerPolicyInput;
+  /** Webhooks by name (webhooks: in the config) that workflow inputs may name: `{ name }`. */
+  webhooks?: Record<string, ConfiguredWebhookInput>;
   /** A prebuilt workflow bundle (tests bundle once); default: the one `npm run build` writes, else bundle from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Wraps the activities, e.g. to instrument them or, in tests, to inject faults at a real boundary. */
@@ -54,7 +57,10 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
     });
   }
   const policy = validate(workerPolicySchema, options.policy ?? {}, 'worker policy');
-  const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}, policy), policy });
+  const webhooks = Object.fromEntries(
+    Object.entries(options.webhooks ?? {}).map(([name, webhook]) => [validate(webhookNameSchema, name, 'webhook name'), validate(configuredWebhookSchema, webhook, `webhook '${name}'`)]),
+  );
+  const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}, policy), policy, webhooks });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',

@@ -328,7 +328,7 @@ export class Bench {
   }
 
   async startWorker(): Promise<void> {
-    const options = { address: this.server.address, taskQueue: this.taskQueue, hosts: this.lab.aliases() };
+    const options = { address: this.server.address, taskQueue: this.taskQueue, hosts: this.lab.aliases(), policy: this.lab.policy() };
     const child = fork(path.join(__dirname, 'worker-child.cjs'), [JSON.stringify(options)], {
       execArgv: ['--no-warnings=KVM_CLONE_SSH2_NO_BINDING'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

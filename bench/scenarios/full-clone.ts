@@ -33,9 +33,14 @@ export const denseClone: Scenario = {
       baselineVariant(bench, () => vm, 'ssh dd relay'),
       baselineVariant(bench, () => vm, 'ssh host-to-host dd', trust.ok ? undefined : trust.reason),
       // Direct mode: host a pushes to b over its own OpenSSH, with its user's default key and known_hosts.
-      { name: 'kvm-clone direct, verify off', kind: 'kvm-clone', ...(trust.ok ? {} : { skip: trust.reason }), measure: () => bench.clone(vm, { verify: false, direct: {} }) },
+      { name: 'kvm-clone direct, verify off', kind: 'kvm-clone', ...(trust.ok ? {} : { skip: trust.reason }), measure: () => bench.clone(vm, { verify: false, direct: true }) },
       // One stream, as the baseline: on few cores, parallel pushes compete for the hosts' CPU.
-      { name: 'kvm-clone direct, verify off, parallel 1', kind: 'kvm-clone', ...(trust.ok ? {} : { skip: trust.reason }), measure: () => bench.clone(vm, { verify: false, direct: {}, parallel: 1 }) },
+      {
+        name: 'kvm-clone direct, verify off, parallel 1',
+        kind: 'kvm-clone',
+        ...(trust.ok ? {} : { skip: trust.reason }),
+        measure: () => bench.clone(vm, { verify: false, direct: true, parallel: 1 }),
+      },
     ];
     const rows = await measureAll(bench, id, variants);
     const best = faster(rows.get('scp -3'), rows.get('ssh dd relay'));

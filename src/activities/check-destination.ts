@@ -1,14 +1,19 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import { joinPath } from '../domain/clone-plan';
-import { parseDomainXml, type DomainSummary, type RequiredNetwork } from '../domain/domain-xml';
-import type { HostRef } from '../domain/schemas/host';
+import type { DomainSummary, RequiredNetwork } from '../domain/domain-xml';
+import { isSafeFileName } from '../domain/paths';
+import { decideReplaceable, replacementCandidates, type KeptFile } from '../domain/replaced-files';
+import { writablePools, type HostRef } from '../domain/schemas/host';
 import { formatBytes } from '../domain/sizes';
+import { pathsOfOtherDomains } from '../hosts/domain-references';
 import { Libvirt } from '../hosts/libvirt';
+import { resolvePaths } from '../hosts/path-probe';
 import { RemoteDisk } from '../hosts/remote-disk';
 import { remoteTools } from '../hosts/remote-tools';
-import { describeHost } from '../hosts/ssh-session';
+import { describeHost, type SshSession } from '../hosts/ssh-session';
 import { tpmStateDir } from '../hosts/tpm-state';
 import { activityBody, withHost, type ActivityDeps } from './deps';
+import { assertWritableDirectory, writableAreas } from './writable-paths';
 
 export interface CheckDestinationInput {
   destination: HostRef;
@@ -33,8 +38,12 @@ export interface CheckDestinationInput {
 export interface DestinationCheck {
   destDir: string;
   freeBytes: number;
-  /** With force: the VM that the clone will replace, and its files. */
-  replaced?: { vmName: string; paths: string[] };
+  /**
+   * With force: the VM that the clone will replace, the files of it the clone may delete
+   * (regular files inside the writable roots that no other domain uses, not read-only or
+   * shareable disks), and those it must leave in place, with why.
+   */
+  replaced?: { vmName: string; paths: string[]; kept: KeptFile[] };
   /** Where the clone's TPM state goes, for tpmUuid. */
   tpmDir?: string;
   /** The storage pool the disks go into, when they become pool volumes. */
@@ -48,11 +57,43 @@ export function spaceMargin(bytesNeeded: number): number {
   return Math.max(256 * 1024 * 1024, Math.ceil(bytesNeeded * 0.05));
 }
 
-/** The files a replaced VM owns: its disks' images and its variable store. */
-function ownedFiles(xml: string): string[] {
-  const domain = parseDomainXml(xml);
-  const disks = domain.disks.filter((disk) => disk.device === 'disk' && disk.type === 'file' && disk.sourcePath).map((disk) => disk.sourcePath!);
-  return domain.nvramPath ? [...disks, domain.nvramPath] : disks;
+/**
+ * The files of the VM that force replaces which the clone may delete: see
+ * DestinationCheck.replaced. Whatever cannot be vouched for is kept.
+ */
+async function replaceableFiles(session: SshSession, vmName: string, xml: string): Promise<{ paths: string[]; kept: KeptFile[] }> {
+  const { candidates, kept } = replacementCandidates(xml);
+  if (candidates.length === 0) return { paths: [], kept };
+  const others = await pathsOfOtherDomains(session, vmName);
+  if (others.unreadDomains.length > 0) {
+    const reason = `the definition of ${others.unreadDomains.map((name) => `'${name}'`).join(', ')} could not be read, so no file can be shown to be unused`;
+    return { paths: [], kept: [...kept, ...candidates.map((path) => ({ path, reason }))] };
+  }
+  const areas = await writableAreas(session);
+  const resolved = await resolvePaths(session, [...areas.diskRoots, ...candidates, ...others.paths]);
+  const roots = resolved.slice(0, areas.diskRoots.length);
+  const files = resolved.slice(areas.diskRoots.length, areas.diskRoots.length + candidates.length);
+  const references = resolved.slice(areas.diskRoots.length + candidates.length);
+  const decided = decideReplaceable(files, roots, references);
+  return { paths: decided.paths, kept: [...kept, ...decided.kept] };
+}
+
+/** The pool the disks go into must be one the host lets clones write into, or one whose directory lies under the writable roots. */
+async function requireWritablePool(session: SshSession, libvirt: Libvirt, pool: string): Promise<string> {
+  const target = await libvirt.poolTargetPath(pool);
+  if (writablePools(session.host).includes(pool)) return target;
+  await assertWritableDirectory(session, target, `the directory of storage pool '${pool}'`).catch((error: unknown) => {
+    throw new KvmCloneError(
+      ErrorCode.INVALID_PATH,
+      `storage pool '${pool}' is not one clones may write into on ${describeHost(session.host)} (writable pools: ${writablePools(session.host).join(', ') || 'none'})`,
+      {
+        pool,
+        cause: error instanceof Error ? error.message : String(error),
+      },
+      { retryable: false },
+    );
+  });
+  return target;
 }
 
 export function checkDestination(deps: ActivityDeps) {
@@ -71,7 +112,7 @@ export function checkDestination(deps: ActivityDeps) {
           if (!input.force) {
             throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `a VM named '${input.newName}' already exists on ${where}; use force to replace it`, { vmName: input.newName, host: where });
           }
-          replaced = { vmName: input.newName, paths: ownedFiles(await libvirt.dumpXml(input.newName, { inactive: true })) };
+          replaced = { vmName: input.newName, ...(await replaceableFiles(session, input.newName, await libvirt.dumpXml(input.newName, { inactive: true }))) };
         }
         await libvirt.checkEmulator(input.machine);
         for (const network of input.networks) {
@@ -85,10 +126,17 @@ export function checkDestination(deps: ActivityDeps) {
         }
         // An explicit directory wins, then the operation's pool, then the host's own pool or directory.
         const pool = input.destDir ? undefined : (input.destPool ?? session.host.storagePool);
-        const destDir = input.destDir ?? (pool ? await libvirt.poolTargetPath(pool) : session.host.storageDir);
+        const destDir = input.destDir ?? (pool ? await requireWritablePool(session, libvirt, pool) : session.host.storageDir);
+        // Under the writable roots as written and as the host resolves it: a symlink inside a root leads nowhere else.
+        const resolvedDir = await assertWritableDirectory(session, destDir, 'destination directory');
         const disk = new RemoteDisk(session);
-        if (!(await disk.isDirectory(destDir))) {
+        if (resolvedDir.kind !== 'directory') {
           throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination directory ${destDir} does not exist on ${where}`, { path: destDir });
+        }
+        for (const fileName of input.fileNames) {
+          if (!isSafeFileName(fileName)) {
+            throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination file name ${JSON.stringify(fileName)} is not a single safe path component`, { fileName }, { retryable: false });
+          }
         }
         for (const fileName of input.fileNames) {
           const path = joinPath(destDir, fileName);
@@ -106,6 +154,7 @@ export function checkDestination(deps: ActivityDeps) {
           });
         }
         const warnings: string[] = [];
+        for (const { path, reason } of replaced?.kept ?? []) warnings.push(`force: ${path} of the replaced VM '${input.newName}' is left in place: ${reason}`);
         for (const path of input.referencedFiles) {
           if (!(await disk.exists(path))) warnings.push(`${path} is referenced by the clone but missing on ${where}; the clone starts once it is there (or copy it with copyCdroms)`);
         }

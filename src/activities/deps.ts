@@ -4,6 +4,7 @@ import type { HostRef } from '../domain/schemas/host';
 import { SshPool } from '../hosts/ssh-pool';
 import type { SshSession } from '../hosts/ssh-session';
 import { DEFAULT_WORKER_POLICY, type WorkerPolicy } from '../domain/schemas/worker-policy';
+import type { ConfiguredWebhook } from '../domain/schemas/notify';
 import { HostRegistry } from './host-registry';
 
 /** What activities share inside one worker process. */
@@ -12,11 +13,13 @@ export interface ActivityDeps {
   hosts: HostRegistry;
   /** The operator's policy: what a workflow input may ask of this worker. */
   policy: WorkerPolicy;
+  /** Webhooks configured on this worker, by name: workflow inputs name them, their URLs and secrets stay here. */
+  webhooks: Readonly<Record<string, ConfiguredWebhook>>;
 }
 
-export function createActivityDeps(options: { hosts?: HostRegistry; pool?: SshPool; policy?: WorkerPolicy } = {}): ActivityDeps {
+export function createActivityDeps(options: { hosts?: HostRegistry; pool?: SshPool; policy?: WorkerPolicy; webhooks?: Record<string, ConfiguredWebhook> } = {}): ActivityDeps {
   const policy = options.policy ?? DEFAULT_WORKER_POLICY;
-  return { pool: options.pool ?? new SshPool(), hosts: options.hosts ?? new HostRegistry({}, policy), policy };
+  return { pool: options.pool ?? new SshPool(), hosts: options.hosts ?? new HostRegistry({}, policy), policy, webhooks: options.webhooks ?? {} };
 }
 
 export function withHost<T>(deps: ActivityDeps, ref: HostRef, use: (session: SshSession) => Promise<T>): Promise<T> {

@@ -12,9 +12,13 @@ async function resolveDiskPath(libvirt: Libvirt, disk: DomainDisk): Promise<stri
   return disk.sourcePath!;
 }
 
-/** A disk's image and every layer below it, top first. */
+/**
+ * A disk's image and every layer below it, top first. The top's format is the XML's
+ * `<driver type>` (libvirt reads a disk without one as raw): never what the file's first
+ * bytes claim, which the guest wrote.
+ */
 async function diskFiles(remoteDisk: RemoteDisk, vmName: string, disk: DomainDisk, path: string): Promise<SourceFile[]> {
-  const chain = await remoteDisk.backingChain(path);
+  const chain = await remoteDisk.backingChain(path, disk.format ?? 'raw', [undefined, ...(disk.backingFormats ?? [])]);
   const files: SourceFile[] = [];
   for (const [depth, layer] of chain.entries()) {
     // qemu-img has described every layer already; only the apparent size is left to ask.

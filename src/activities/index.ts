@@ -1,5 +1,6 @@
 import { checkDestination } from './check-destination';
-import { defineClone } from './define-clone';
+import { defineClone, removeDefinedClone } from './define-clone';
+import { acquireDestinationLock, releaseDestinationLock } from './destination-lock';
 import type { ActivityDeps } from './deps';
 import { finalizeFiles } from './finalize-files';
 import { freezeSource } from './freeze-source';
@@ -11,6 +12,8 @@ import { notify } from './notify';
 import { prepareDisks } from './prepare-disks';
 import { recordCheckpoint } from './record-checkpoint';
 import { removeClone } from './remove-clone';
+import { removeRenamedFiles } from './remove-renamed-files';
+import { discardReplacedDomain, restoreDomain, setAsideDomain } from './replace-domain';
 import { resizeFiles } from './resize-files';
 import { createCheckpoint, removeCheckpoints } from './source-checkpoints';
 import { syncRange } from './sync-range';
@@ -41,7 +44,14 @@ export function createActivities(deps: ActivityDeps) {
     finalizeFiles: finalizeFiles(deps),
     defineClone: defineClone(deps),
     removeClone: removeClone(deps),
-    notify: notify(),
+    removeDefinedClone: removeDefinedClone(deps),
+    removeRenamedFiles: removeRenamedFiles(deps),
+    acquireDestinationLock: acquireDestinationLock(deps),
+    releaseDestinationLock: releaseDestinationLock(deps),
+    setAsideDomain: setAsideDomain(deps),
+    restoreDomain: restoreDomain(deps),
+    discardReplacedDomain: discardReplacedDomain(deps),
+    notify: notify(deps),
   };
 }
 

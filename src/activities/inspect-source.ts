@@ -1,8 +1,9 @@
 import { ErrorCode, KvmCloneError } from '../errors';
-import { unsupportedDisks } from '../domain/clone-plan';
+import { isCopiedDisk, unsupportedDisks } from '../domain/clone-plan';
+import { enforceDomainPolicy } from '../domain/domain-policy';
 import type { SourceFile } from '../domain/copied-file';
-import { parseDomainXml } from '../domain/domain-xml';
-import type { HostRef } from '../domain/schemas/host';
+import { graphicsPasswordCount, parseDomainXml } from '../domain/domain-xml';
+import { writableRoots, type HostRef } from '../domain/schemas/host';
 import { Libvirt, type DomainState } from '../hosts/libvirt';
 import { LiveSnapshot } from '../hosts/live-snapshot';
 import { remoteTools } from '../hosts/remote-tools';
@@ -15,11 +16,17 @@ export interface InspectSourceInput {
   vmName: string;
   copyCdroms: boolean;
   excludeDisks: string[];
+  /**
+   * Where the clone goes, when known: the domain's host paths are then checked against
+   * the destination's writable directories and the worker's hostFiles before anything is
+   * copied. Device kinds are checked either way.
+   */
+  destination?: HostRef;
 }
 
 export interface SourceInspection {
   state: DomainState;
-  /** The persistent definition, read before anything touched the domain. */
+  /** The persistent definition, read before anything touched the domain. Without secrets (no graphics passwords). */
   inactiveXml: string;
   files: SourceFile[];
   /** A running guest whose agent answers can have its filesystems frozen for the snapshot. */
@@ -66,7 +73,21 @@ export function inspectSource(deps: ActivityDeps) {
             { retryable: false },
           );
         }
+        // Before a byte is copied: the domain must not reach the destination host's resources.
+        enforceDomainPolicy(
+          inactiveXml,
+          {
+            policy: deps.policy,
+            ...(input.destination === undefined ? {} : { writableRoots: writableRoots(deps.hosts.resolve(input.destination)) }),
+            selection: { ...selection, copiedTargets: domain.disks.filter((disk) => isCopiedDisk(disk, selection)).map((disk) => disk.target) },
+          },
+          input.vmName,
+        );
         const { files, warnings } = await listDomainFiles(session, input.vmName, domain, selection);
+        // Passwords are read here, on the worker, only to say that they exist: they never enter history.
+        if (graphicsPasswordCount(await libvirt.securityInfoXml(input.vmName)) > 0) {
+          warnings.push(`the graphics (VNC/SPICE) password of '${input.vmName}' is not copied: it would have to pass through workflow history; set one on the clone with virsh edit`);
+        }
         const guestAgent = state === 'running' && (await new LiveSnapshot(session, input.vmName).guestAgentResponds());
         const tools = await remoteTools(session);
         return { state, inactiveXml, files, guestAgent, compressors: { zstd: tools.zstd, lz4: tools.lz4 }, hashers: { python3: tools.python3, perl: tools.perl }, warnings };

@@ -1,17 +1,19 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import type { CheckpointRecord } from '../domain/change-tracking';
 import { directoryOf } from '../domain/clone-plan';
+import { cloneRecordOf, fileOutsideRecord } from '../domain/clone-record';
 import type { SourceFile } from '../domain/copied-file';
 import { parseDomainXml } from '../domain/domain-xml';
 import type { HostRef } from '../domain/schemas/host';
 import { Libvirt } from '../hosts/libvirt';
 import { RemoteDisk } from '../hosts/remote-disk';
 import { remoteTools } from '../hosts/remote-tools';
-import { describeHost } from '../hosts/ssh-session';
+import { describeHost, type SshSession } from '../hosts/ssh-session';
 import { SyncMarker } from '../hosts/sync-marker';
 import { tpmStateDir } from '../hosts/tpm-state';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 import { listDomainFiles } from './domain-files';
+import { assertWritable, requireRegularFile } from './writable-paths';
 
 export interface InspectTargetInput {
   destination: HostRef;
@@ -33,6 +35,40 @@ export interface TargetInspection {
   checkpoint?: CheckpointRecord;
   /** Size and times of each disk's top image now, by path, to compare with the record's. */
   fingerprints: Record<string, string>;
+}
+
+/**
+ * A sync writes into every file of the target, so each must be the target's own: under
+ * the host's writable roots, a regular file (1302 otherwise), and listed in the record of
+ * the clone that made the target (1201 otherwise: a shared base image, a file someone
+ * attached by hand, a domain kvm-clone never made). Reads only.
+ */
+async function requireOwnFiles(session: SshSession, targetName: string, inactiveXml: string, files: readonly SourceFile[], tpmDir: string | undefined): Promise<void> {
+  const where = describeHost(session.host);
+  const resolved = await assertWritable(
+    session,
+    files.map((file) => file.sourcePath),
+    `file of sync target '${targetName}'`,
+  );
+  for (const path of resolved) requireRegularFile(path, where, `file of sync target '${targetName}'`);
+  const record = cloneRecordOf(inactiveXml);
+  if (!record) {
+    throw new KvmCloneError(
+      ErrorCode.SYNC_ERROR,
+      `sync target '${targetName}' on ${where} carries no record of the kvm-clone clone that made it; a sync writes only into files a clone made, so clone the VM there first`,
+      { vmName: targetName },
+      { retryable: false },
+    );
+  }
+  const outside = fileOutsideRecord(record, files, tpmDir);
+  if (outside) {
+    throw new KvmCloneError(
+      ErrorCode.SYNC_ERROR,
+      `sync target '${targetName}' on ${where} uses ${outside.file.sourcePath}: ${outside.reason}; a sync never writes into it`,
+      { vmName: targetName, path: outside.file.sourcePath },
+      { retryable: false },
+    );
+  }
 }
 
 export function inspectTarget(deps: ActivityDeps) {
@@ -69,6 +105,7 @@ export function inspectTarget(deps: ActivityDeps) {
         const domain = parseDomainXml(inactiveXml);
         const { files } = await listDomainFiles(session, input.targetName, domain, { copyCdroms: false, excludeDisks: [] });
         const tpmDir = domain.uuid ? await tpmStateDir(session, domain.uuid) : undefined;
+        await requireOwnFiles(session, input.targetName, inactiveXml, files, tpmDir);
         const marker = new SyncMarker(session, input.targetName);
         const unfinished = await marker.incompleteOperation();
         const checkpoint = await marker.checkpointRecord();

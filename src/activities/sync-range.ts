@@ -6,11 +6,12 @@ import type { CompressionCodec } from '../domain/compression';
 import type { HostRef } from '../domain/schemas/host';
 import { batchExtents, MiB, totalLength, type Extent } from '../domain/transfer-plan';
 import { remoteBlockHashes } from '../hosts/block-hashes';
-import type { DirectRoute } from '../domain/schemas/direct-route';
 import { copyExtents } from './copy-extents';
 import { RemoteDisk } from '../hosts/remote-disk';
-import type { SshSession } from '../hosts/ssh-session';
+import { describeHost, type SshSession } from '../hosts/ssh-session';
 import { activityBody, throttledHeartbeat, withHost, type ActivityDeps } from './deps';
+import { whileTicking } from './heartbeat-ticker';
+import { assertWritable, requireRegularFile } from './writable-paths';
 
 export interface SyncRangeInput {
   source: HostRef;
@@ -30,8 +31,8 @@ export interface SyncRangeInput {
   blockSize: number;
   compression?: CompressionCodec;
   bytesPerSecond?: number;
-  /** How the source host reaches the destination for a direct push; absent means relay. */
-  direct?: DirectRoute;
+  /** Push straight from the source host, by the route in the worker's config (hosts.<source>.direct.<destination>); absent: relay. */
+  direct?: boolean;
   label?: string;
 }
 
@@ -91,6 +92,11 @@ export function syncRange(deps: ActivityDeps) {
       withHost(deps, input.source, (source) =>
         withHost(deps, input.destination, async (destination) => {
           const context = Context.current();
+          // The route is the worker's own config; the input only asks for direct mode.
+          const direct = input.direct ? deps.hosts.directRoute(input.source, input.destination) : undefined;
+          // Only into a regular file under the destination's writable roots, whatever the workflow computed.
+          const [target] = await assertWritable(destination, [input.destinationPath], 'destination file');
+          requireRegularFile(target!, describeHost(destination.host), 'destination file');
           const resumed = context.info.heartbeatDetails as SyncProgress | undefined;
           const progress: SyncProgress = resumed
             ? { ...resumed, bytesSent: resumed.bytesSent + resumed.bytesSentInStep, bytesSentInStep: 0 }
@@ -112,7 +118,12 @@ export function syncRange(deps: ActivityDeps) {
             if (input.mode === 'tracked' && input.tracked && input.hashTool !== 'none') {
               const compare = clipExtents(input.tracked.compare, step);
               const changed = clipExtents(input.tracked.changed, step);
-              const delta = await compareBlocks(source, destination, input, compare);
+              // Hashing a step takes minutes on a slow disk: the ticker keeps the 30 s heartbeat going.
+              const delta = await whileTicking(
+                heartbeat,
+                () => progress,
+                () => compareBlocks(source, destination, input, compare),
+              );
               copy = mergeExtents([...delta.copy, ...changed]);
               punch = delta.punch;
               blocksChanged = delta.blocksChanged + changed.reduce((sum, extent) => sum + Math.ceil(extent.length / input.blockSize), 0);
@@ -120,7 +131,11 @@ export function syncRange(deps: ActivityDeps) {
               // What the bitmap saw untouched counts as unchanged, with what compared equal.
               bytesUnchanged = step.length - totalLength(changed) - (bytesCompared - delta.bytesUnchanged);
             } else if (input.mode !== 'full' && input.hashTool !== 'none') {
-              ({ copy, punch, blocksChanged, bytesUnchanged } = await compareBlocks(source, destination, input, [step]));
+              ({ copy, punch, blocksChanged, bytesUnchanged } = await whileTicking(
+                heartbeat,
+                () => progress,
+                () => compareBlocks(source, destination, input, [step]),
+              ));
             } else {
               punch = [step];
               copy = await new RemoteDisk(source).dataExtents(input.sourcePath, step);
@@ -139,7 +154,7 @@ export function syncRange(deps: ActivityDeps) {
                 signal: context.cancellationSignal,
                 ...(input.compression ? { compression: input.compression } : {}),
                 ...(input.bytesPerSecond ? { bytesPerSecond: input.bytesPerSecond } : {}),
-                ...(input.direct ? { direct: input.direct } : {}),
+                ...(direct ? { direct } : {}),
                 onBytes: (bytes) => {
                   progress.bytesSentInStep += bytes;
                   heartbeat(progress);

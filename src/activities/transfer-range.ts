@@ -2,10 +2,11 @@ import { Context } from '@temporalio/activity';
 import type { CompressionCodec } from '../domain/compression';
 import type { HostRef } from '../domain/schemas/host';
 import { batchExtents, extentsFrom, MiB, totalLength, type TransferRange } from '../domain/transfer-plan';
-import type { DirectRoute } from '../domain/schemas/direct-route';
 import { copyExtents } from './copy-extents';
 import { RemoteDisk } from '../hosts/remote-disk';
+import { describeHost } from '../hosts/ssh-session';
 import { activityBody, throttledHeartbeat, withHost, type ActivityDeps } from './deps';
+import { assertWritable, requireRegularFile } from './writable-paths';
 
 export interface TransferRangeInput {
   source: HostRef;
@@ -16,8 +17,8 @@ export interface TransferRangeInput {
   compression?: CompressionCodec;
   /** This stream's share of the operation's bandwidth limit. */
   bytesPerSecond?: number;
-  /** How the source host reaches the destination for a direct push; absent means relay. */
-  direct?: DirectRoute;
+  /** Push straight from the source host, by the route in the worker's config (hosts.<source>.direct.<destination>); absent: relay. */
+  direct?: boolean;
   /** The progress label of the file, echoed in heartbeats so live progress can be shown per disk. */
   label?: string;
 }
@@ -59,6 +60,11 @@ export function transferRange(deps: ActivityDeps) {
       withHost(deps, input.source, (source) =>
         withHost(deps, input.destination, async (destination) => {
           const context = Context.current();
+          // The route is the worker's own config; the input only asks for direct mode.
+          const direct = input.direct ? deps.hosts.directRoute(input.source, input.destination) : undefined;
+          // Only into a regular file under the destination's writable roots, whatever the workflow computed.
+          const [target] = await assertWritable(destination, [input.destinationPath], 'destination file');
+          requireRegularFile(target!, describeHost(destination.host), 'destination file');
           const resumed = context.info.heartbeatDetails as TransferProgress | undefined;
           const extents = await new RemoteDisk(source).dataExtents(input.sourcePath, input.range);
           const dataBytes = totalLength(extents);
@@ -85,7 +91,7 @@ export function transferRange(deps: ActivityDeps) {
               signal: context.cancellationSignal,
               ...(input.compression ? { compression: input.compression } : {}),
               ...(input.bytesPerSecond ? { bytesPerSecond: input.bytesPerSecond } : {}),
-              ...(input.direct ? { direct: input.direct } : {}),
+              ...(direct ? { direct } : {}),
               onBytes: (bytes) => {
                 wireInFlight += bytes;
                 // Wire bytes stand in for data bytes until the batch completes; compressed they undercount.

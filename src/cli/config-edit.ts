@@ -3,6 +3,8 @@ import path from 'node:path';
 import { isMap, parse } from 'yaml';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { parseConfigText, validateConfigDocument, type ConfigDocument } from './config';
+import type { ConfiguredWebhook } from '../domain/schemas/notify';
+import { webhookOrigin } from '../domain/webhook-target';
 import type { KvmCloneConfig } from './config-schema';
 
 /**
@@ -87,13 +89,19 @@ export function configValueAt(config: KvmCloneConfig, key: string): unknown {
   return value;
 }
 
-/** The config for display: the API key is replaced, so a shared terminal does not leak it. */
+/** A webhook for display: its URL by origin (a Slack or Teams URL is a secret itself), its secret as set or not. */
+function redactedWebhook(webhook: ConfiguredWebhook): ConfiguredWebhook {
+  return { ...webhook, url: webhookOrigin(webhook.url), ...(webhook.secret === undefined ? {} : { secret: '(set)' }) };
+}
+
+/** The config for display: the API key, webhook secrets and URLs are replaced, so a shared terminal does not leak them. */
 export function redactedConfig(config: KvmCloneConfig): KvmCloneConfig {
-  const webhooks = config.notifications.webhooks.map((webhook) => (webhook.secret === undefined ? webhook : { ...webhook, secret: '(set)' }));
+  const inPlace = config.notifications.webhooks.map((entry) => (typeof entry === 'string' ? entry : redactedWebhook(entry)));
   return {
     ...config,
     ...(config.temporal.apiKey === undefined ? {} : { temporal: { ...config.temporal, apiKey: '(set)' } }),
-    notifications: { ...config.notifications, webhooks },
+    webhooks: Object.fromEntries(Object.entries(config.webhooks).map(([name, webhook]) => [name, redactedWebhook(webhook)])),
+    notifications: { ...config.notifications, webhooks: inPlace },
   };
 }
 
@@ -113,6 +121,8 @@ hosts: {}
 #    hostKeyPolicy: strict                 # strict (default) | accept-new
 #    libvirtUri: qemu:///system            # default
 #    storageDir: /var/lib/libvirt/images   # default
+#    writableDirs: [/var/lib/libvirt/images, /srv/vms]   # where clones may write; default: storageDir
+#    storagePools: [default]               # pools clones may put volumes in; default: storagePool
 #    direct:                               # direct mode: how prod-a itself reaches other hosts
 #      standby-b: { address: 10.1.0.12, identityFile: /root/.ssh/id_ed25519 }   # paths on prod-a
 
@@ -135,13 +145,26 @@ defaults:
   #  parallel: 4
   #  bandwidthLimit: 100M
 
-# Webhooks told how every operation ends (success, failure, cancelled).
+# What a workflow input may ask of a worker run with this config (the Temporal UI and
+# schedules can start workflows too). Read by the worker; these are the defaults.
+# policy:
+#   inlineHosts: false                     # true: take full host objects from inputs (keys, addresses)
+#   webhookUrls: []                        # URL prefixes ad-hoc webhooks (--notify URL) must start with
+#   allowDevices: []                       # e.g. [hostdev, filesystem]: device kinds a clone may keep
+#   hostFiles: [/usr/share]                # dirs of files a clone may reference without copying
+
+# Webhooks by name. Operations name them, so URLs and secrets stay on the worker.
+webhooks: {}
+#  ops:
+#    url: https://hooks.example/kvm-clone
+#    secretEnv: KVM_CLONE_WEBHOOK_SECRET   # read by the worker; or secret: …
+#    events: [failure, cancelled]
+#    format: json                          # or slack: { "text": … } for Slack/Teams incoming webhooks
+
+# Webhooks (names from webhooks:) told how every operation started from the CLI ends.
 notifications:
   webhooks: []
-  #  - url: https://hooks.example/kvm-clone
-  #    secretEnv: KVM_CLONE_WEBHOOK_SECRET   # read by the worker; or secret: … (kept in Temporal's history)
-  #    events: [failure, cancelled]
-  #    format: json                          # or slack: { "text": … } for Slack/Teams incoming webhooks
+  #  - ops
 `;
 }
 

@@ -3,7 +3,8 @@ import { hostSpecSchema } from '../domain/schemas/host';
 import { cloneInputSchema } from '../domain/schemas/clone-input';
 import { directRouteSchema } from '../domain/schemas/direct-route';
 import { syncInputSchema } from '../domain/schemas/sync-input';
-import { webhookSchema } from '../domain/schemas/notify';
+import { configuredWebhookSchema, webhookNameSchema, type ConfiguredWebhook } from '../domain/schemas/notify';
+import { workerPolicySchema } from '../domain/schemas/worker-policy';
 
 /**
  * A schema field without its default, as optional: config defaults must stay absent when
@@ -69,11 +70,36 @@ export const workerConfigSchema = z
   })
   .strict();
 
-/** A configured host: how the worker reaches it, and how it reaches others directly (by destination alias). */
+/**
+ * A configured host: how the worker reaches it, where clones may write on it (writableDirs,
+ * storagePools), and how it reaches others directly (by destination alias). The worker
+ * takes direct routes from here only; a workflow input just asks for direct mode.
+ */
 export const hostConfigSchema = hostSpecSchema
   .partial({ port: true, user: true, hostKeyPolicy: true, libvirtUri: true, storageDir: true })
   .extend({ direct: z.record(z.string(), directRouteSchema).optional() })
   .strict();
+
+/**
+ * One entry of notifications.webhooks: the name of a webhook under `webhooks:`, or (the
+ * older form) a webhook written in place, which is then named `notifications-<n>` (its
+ * 1-based position). Either way operations name it, so its URL and secret stay in the config.
+ */
+const notificationWebhookSchema = z.unknown().transform((value, context): string | ConfiguredWebhook => {
+  const result = typeof value === 'string' ? webhookNameSchema.safeParse(value) : configuredWebhookSchema.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    // An unknown key is reported at the key itself, where the typo is (as for every section).
+    const key = issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [];
+    context.addIssue({ code: 'custom', message: issue.message, path: [...issue.path, ...key] });
+  }
+  return z.NEVER;
+});
+
+/** The name a webhook written in place in notifications.webhooks gets, by its index. */
+export function implicitWebhookName(index: number): string {
+  return `notifications-${index + 1}`;
+}
 
 export const configSchema = z
   .object({
@@ -87,13 +113,34 @@ export const configSchema = z
       .strict()
       .default({ clone: {}, sync: {} }),
     worker: workerConfigSchema.optional(),
-    /** Webhooks every operation started from the CLI notifies, besides its own. */
+    /**
+     * What the worker lets a workflow input ask for (inline hosts, ad-hoc webhook URLs,
+     * host-reaching devices, host files). Read by the worker only; absent: the defaults.
+     */
+    policy: workerPolicySchema.optional(),
+    /** Webhooks by name, with their URL and secret: inputs name them (`{ name }`), so neither reaches Temporal. */
+    webhooks: z.record(webhookNameSchema, configuredWebhookSchema).default({}),
+    /** Webhooks every operation started from the CLI notifies, besides its own: names of `webhooks:` entries. */
     notifications: z
-      .object({ webhooks: z.array(webhookSchema).default([]) })
+      .object({ webhooks: z.array(notificationWebhookSchema).default([]) })
       .strict()
       .default({ webhooks: [] }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    config.notifications.webhooks.forEach((entry, index) => {
+      if (typeof entry === 'string' && !Object.hasOwn(config.webhooks, entry)) {
+        context.addIssue({ code: 'custom', message: `no webhook '${entry}' under webhooks:`, path: ['notifications', 'webhooks', index] });
+      }
+      if (typeof entry !== 'string' && Object.hasOwn(config.webhooks, implicitWebhookName(index))) {
+        context.addIssue({
+          code: 'custom',
+          message: `this webhook is named ${implicitWebhookName(index)} by its place, which webhooks.${implicitWebhookName(index)} already is: move it under webhooks: and list its name here`,
+          path: ['notifications', 'webhooks', index],
+        });
+      }
+    });
+  });
 
 export type KvmCloneConfig = Omit<z.output<typeof configSchema>, 'defaults'> & {
   defaults: { clone: CloneDefaults; sync: SyncDefaults };

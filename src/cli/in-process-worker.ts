@@ -3,6 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Connection } from '@temporalio/client';
 import { createKvmCloneWorker } from '../worker';
 import type { KvmCloneConfig } from './config-schema';
+import { configuredWebhooks } from './notify-merge';
 import type { CliContext } from './global-options';
 import { installSdkLogger } from './log-level';
 import type { TemporalAccess } from './temporal-access';
@@ -63,7 +64,15 @@ export async function startWorkerUnlessPolling(context: CliContext, config: KvmC
   context.detail(`running a worker in this process on task queue ${access.taskQueue}`);
   installSdkLogger(context.logLevel);
   const native = await NativeConnection.connect(access.connectionOptions);
-  const { worker, deps } = await createKvmCloneWorker({ connection: native, namespace: access.namespace, taskQueue: access.taskQueue, hosts: config.hosts });
+  const { worker, deps } = await createKvmCloneWorker({
+    connection: native,
+    namespace: access.namespace,
+    taskQueue: access.taskQueue,
+    hosts: config.hosts,
+    // The same config's policy and named webhooks: `--notify URL` works when the URL is under policy.webhookUrls.
+    ...(config.policy ? { policy: config.policy } : {}),
+    webhooks: configuredWebhooks(config),
+  });
   const running = worker.run();
   return {
     async stop() {

@@ -18,7 +18,7 @@ const shared = (verb: string): Option[] => [
   new Option('--preserve-mac', "keep the source's MAC addresses"),
   new Option('--bandwidth-limit <rate>', 'cap the transfer rate, e.g. 100M (per second, K = 1024)'),
   new Option('--relay', 'carry the data through the worker even when the config has a direct route (hosts.<source>.direct.<dest>)'),
-  repeatable('--notify <url>', 'also POST the outcome to this webhook (repeatable; besides notifications.webhooks)'),
+  repeatable('--notify <url>', 'also POST the outcome to this URL, unsigned; the worker calls it only under its policy.webhookUrls (repeatable; besides notifications.webhooks)'),
 ];
 
 /** The clone command's options, one per cloneVM input field. */

@@ -60,7 +60,7 @@ export class KvmCloneClient {
   /** Validates the input here, so a bad field fails fast with its code, then starts the clone. */
   async startClone(input: CloneInput): Promise<WorkflowHandle<typeof cloneVM>> {
     const options = validate(cloneInputSchema, input, 'clone input');
-    const workflowId = cloneOperationId(options.source, options.vmName, options.destination);
+    const workflowId = cloneOperationId(options.source, options.vmName, options.destination, options.newName);
     try {
       return await this.temporal.workflow.start<typeof cloneVM>('cloneVM', {
         taskQueue: this.taskQueue,
@@ -69,7 +69,7 @@ export class KvmCloneClient {
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new KvmCloneError(ErrorCode.CLONE_ERROR, `a clone of '${options.vmName}' to the same destination is already running (operation ${workflowId})`, {
+        throw new KvmCloneError(ErrorCode.CLONE_ERROR, `a clone of '${options.vmName}' to the same destination and name is already running (operation ${workflowId})`, {
           operationId: workflowId,
         });
       }

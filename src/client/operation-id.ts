@@ -2,11 +2,13 @@ import type { HostRef } from '../domain/schemas/host';
 import { hostLabel } from '../workflows/host-label';
 
 /**
- * The workflow id of a clone: one per source VM and destination, so Temporal itself
- * refuses a second clone of the same VM to the same host while one runs.
+ * The workflow id of a clone: one per source VM, destination and new name, so Temporal
+ * itself refuses a second clone of the same VM to the same name while one runs. Starts
+ * with ids of their own (the Web UI, another client) are kept apart by the destination
+ * lock the workflow takes on the new name.
  */
-export function cloneOperationId(source: HostRef, vmName: string, destination: HostRef): string {
-  return `clone:${hostLabel(source)}:${vmName}:${hostLabel(destination)}`;
+export function cloneOperationId(source: HostRef, vmName: string, destination: HostRef, newName: string = `${vmName}_clone`): string {
+  return `clone:${hostLabel(source)}:${vmName}:${hostLabel(destination)}:${newName}`;
 }
 
 /**

@@ -18,9 +18,25 @@ import type { OperationState } from './operations';
 /** What a schedule runs: a sync, or a clone whose new name may hold {date}, {time} or {datetime}. */
 export type ScheduledAction = { kind: 'sync'; input: SyncInput } | { kind: 'clone'; input: CloneInput };
 
-/** What happens when a run is due while the previous one still runs. */
-export const OVERLAP_POLICIES = ['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all'] as const;
-export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+/**
+ * What happens when a run is due while the previous one still runs. Temporal's
+ * TERMINATE_OTHER is not among them: a terminated workflow runs no code at all, so the
+ * run it stops would leave its source on overlays and its partial files on the
+ * destination. `cancel-other` stops the previous run the way `kvm-clone cancel` does,
+ * with its cleanup.
+ */
+export const OVERLAP_POLICIES = ['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'allow-all'] as const;
+/** 'terminate-other' only describes a schedule made outside kvm-clone (the Temporal UI); kvm-clone never sets it. */
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number] | 'terminate-other';
+
+function terminateRefused(where: string): KvmCloneError {
+  return new KvmCloneError(
+    ErrorCode.VALIDATION_ERROR,
+    `${where}: 'terminate-other' stops the previous run without its cleanup (its source left on overlays, partial files left behind); use 'cancel-other', which cleans up`,
+    { value: 'terminate-other' },
+    { retryable: false },
+  );
+}
 
 export interface CreateScheduleOptions {
   /** The schedule's id in Temporal, and its name in the CLI. */
@@ -108,6 +124,7 @@ export function parseInterval(text: string, what = '--every'): number {
 }
 
 export function parseOverlapPolicy(text: string): OverlapPolicy {
+  if (text === 'terminate-other') throw terminateRefused('--overlap');
   if ((OVERLAP_POLICIES as readonly string[]).includes(text)) return text as OverlapPolicy;
   throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--overlap: '${text}' is not one of ${OVERLAP_POLICIES.join(', ')}`, { value: text }, { retryable: false });
 }
@@ -129,7 +146,7 @@ function actionOf(action: ScheduledAction): { workflowType: string; workflowId: 
   // The dated name is checked as it will be on a run, with a sample time.
   const sample = action.input.newName === undefined ? action.input : { ...action.input, newName: expandNameTemplate(action.input.newName, new Date()) };
   const options = validate(cloneInputSchema, sample, 'clone input');
-  return { workflowType: WORKFLOW_OF_KIND.clone, workflowId: cloneOperationId(options.source, options.vmName, options.destination), input: action.input };
+  return { workflowType: WORKFLOW_OF_KIND.clone, workflowId: cloneOperationId(options.source, options.vmName, options.destination, action.input.newName), input: action.input };
 }
 
 function scheduleError(error: unknown, name: string): KvmCloneError {
@@ -166,6 +183,7 @@ export class KvmCloneSchedules {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/.test(options.name)) {
       throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `schedule name '${options.name}': letters, digits, '_', '.', ':' and '-' only`, {}, { retryable: false });
     }
+    if (options.overlap === 'terminate-other') throw terminateRefused(`schedule '${options.name}'`);
     const action = actionOf(options.action);
     const spec: ScheduleOptions['spec'] = options.every !== undefined ? { intervals: [{ every: parseInterval(options.every) }] } : { cronExpressions: cron };
     try {
@@ -241,9 +259,14 @@ export class KvmCloneSchedules {
   /**
    * Runs the action now. The SDK would allow a triggered run beside a running one
    * (ALLOW_ALL); this passes the schedule's own policy, so a trigger skips like a due run.
+   * A schedule made elsewhere with TERMINATE_OTHER is triggered with CANCEL_OTHER: the
+   * running operation gets to clean up.
    */
   async trigger(name: string): Promise<void> {
-    await this.patch(name, async (handle) => handle.trigger((await handle.describe()).policies.overlap));
+    await this.patch(name, async (handle) => {
+      const overlap = (await handle.describe()).policies.overlap;
+      await handle.trigger(overlap === ScheduleOverlapPolicy.TERMINATE_OTHER ? ScheduleOverlapPolicy.CANCEL_OTHER : overlap);
+    });
   }
 
   async delete(name: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import type { DomainDisk } from './domain-xml';
+import { isSafeFileName, isSafeRelativePath, isUnder, normalizeAbsolutePath } from './paths';
 import type { DataWindow } from './transfer-plan';
 
 /** A disk of the source VM that the clone copies, as found on the source host. */
@@ -27,13 +28,37 @@ function extensionOf(path: string): string {
   return dot > 0 ? file.slice(dot).replace(/[^A-Za-z0-9.]/g, '') : '';
 }
 
-/** `<newName>-<target><ext>`: unique per clone and per disk, recognisable by name. */
-export function destinationDiskFileName(newName: string, disk: { target: string; sourcePath: string }): string {
-  return `${newName}-${disk.target}${extensionOf(disk.sourcePath)}`;
+/**
+ * A destination file name built from source data (the new name, a disk target, an
+ * extension): it must stay one path component, or the copy would land outside its
+ * directory. 1302 names the file otherwise.
+ */
+function safeFileName(name: string): string {
+  if (!isSafeFileName(name)) {
+    throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination file name ${JSON.stringify(name)} is not a single safe path component`, { fileName: name });
+  }
+  return name;
 }
 
+/** `<newName>-<target><ext>`: unique per clone and per disk, recognisable by name. */
+export function destinationDiskFileName(newName: string, disk: { target: string; sourcePath: string }): string {
+  return safeFileName(`${newName}-${disk.target}${extensionOf(disk.sourcePath)}`);
+}
+
+/**
+ * `dir/fileName`, normalised. `fileName` is one safe component, or a relative path of safe
+ * components (a TPM state file below its directory), so the result always lies under
+ * `dir`; anything else (`..`, an absolute path, control characters) is 1302.
+ */
 export function joinPath(dir: string, fileName: string): string {
-  return `${dir.replace(/\/+$/, '')}/${fileName}`;
+  if (!isSafeRelativePath(fileName)) {
+    throw new KvmCloneError(ErrorCode.INVALID_PATH, `${JSON.stringify(fileName)} is not a relative path that stays inside ${dir}`, { dir, fileName });
+  }
+  const joined = normalizeAbsolutePath(`${dir}/${fileName}`);
+  if (!isUnder(dir, joined) || joined === normalizeAbsolutePath(dir)) {
+    throw new KvmCloneError(ErrorCode.INVALID_PATH, `${JSON.stringify(fileName)} leaves ${dir}`, { dir, fileName });
+  }
+  return joined;
 }
 
 /** The directory of an absolute path; `/` for a file at the root. Pure string work, so workflows can use it. */
@@ -46,12 +71,12 @@ export function destinationBackingFileName(newName: string, target: string, dept
   if (!Number.isInteger(depth) || depth < 1) {
     throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `backing depth must be a whole number from 1, got ${depth}`, { target, depth });
   }
-  return `${newName}-${target}-backing${depth}${extensionOf(sourcePath)}`;
+  return safeFileName(`${newName}-${target}-backing${depth}${extensionOf(sourcePath)}`);
 }
 
 /** `<newName>_VARS.fd`: the name libvirt itself gives a domain's UEFI variable store. */
 export function destinationNvramFileName(newName: string): string {
-  return `${newName}_VARS.fd`;
+  return safeFileName(`${newName}_VARS.fd`);
 }
 
 /** Which disks a clone copies, beyond the defaults. */

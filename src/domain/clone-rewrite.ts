@@ -9,6 +9,9 @@ export function destinationFileName(newName: string, file: SourceFile): string {
       return destinationNvramFileName(newName);
     case 'backing':
       return destinationBackingFileName(newName, file.target, file.depth, file.sourcePath);
+    case 'tpm':
+      // A path inside the clone's TPM state directory, as in the source's; joinPath checks it stays inside.
+      return file.target;
     default:
       return destinationDiskFileName(newName, file);
   }

@@ -23,6 +23,12 @@ export interface DomainDisk {
   pool?: string;
   volume?: string;
   readonly: boolean;
+  /**
+   * Formats of the layers below the top, top down, as the XML's `<backingStore>` chain
+   * declares them (undefined where it does not): a fallback for overlays that do not
+   * record their backing format, since formats are never probed.
+   */
+  backingFormats?: (string | undefined)[];
 }
 
 export interface DomainInterface {
@@ -121,9 +127,34 @@ function diskSourcePath(disk: Element): string | undefined {
   return attribute(source, 'file') ?? attribute(source, 'dev') ?? attribute(source, 'dir');
 }
 
+/**
+ * Guest device names as libvirt spells them (`vda`, `sdb`, `hdc`, `xvda`, `fda`, `nvme0n1`):
+ * a bus prefix, then lower-case letters and digits. The name becomes part of destination
+ * file names, so nothing else (no `/`, `.`, upper case or punctuation) may pass.
+ */
+const DISK_TARGET_PATTERN = /^(hd|sd|vd|xvd|ubd|fd|mmcblk|nvme)[a-z0-9]{1,10}$/;
+
+export function isValidDiskTarget(target: string): boolean {
+  return DISK_TARGET_PATTERN.test(target);
+}
+
+/** The disk's `<target dev>`, refused (1302) unless it is a name libvirt itself would accept. */
+function diskTarget(disk: Element): string {
+  const target = attribute(child(disk, 'target'), 'dev') ?? '';
+  if (!isValidDiskTarget(target)) {
+    throw new KvmCloneError(
+      ErrorCode.INVALID_PATH,
+      `disk target ${JSON.stringify(target)} is not a device name libvirt accepts (vda, sdb, hdc, ...); the domain XML is refused`,
+      { target },
+      { retryable: false },
+    );
+  }
+  return target;
+}
+
 function parseDisk(disk: Element): DomainDisk {
   const entry: DomainDisk = {
-    target: attribute(child(disk, 'target'), 'dev') ?? '',
+    target: diskTarget(disk),
     device: attribute(disk, 'device') ?? 'disk',
     type: attribute(disk, 'type') ?? 'file',
     readonly: child(disk, 'readonly') !== undefined,
@@ -132,6 +163,11 @@ function parseDisk(disk: Element): DomainDisk {
   if (format) entry.format = format;
   const sourcePath = diskSourcePath(disk);
   if (sourcePath) entry.sourcePath = sourcePath;
+  const backingFormats: (string | undefined)[] = [];
+  for (let store = child(disk, 'backingStore'); store && child(store, 'source'); store = child(store, 'backingStore')) {
+    backingFormats.push(attribute(child(store, 'format'), 'type'));
+  }
+  if (backingFormats.some((each) => each !== undefined)) entry.backingFormats = backingFormats;
   if (entry.type === 'volume') {
     const source = child(disk, 'source');
     const pool = attribute(source, 'pool');
@@ -315,5 +351,44 @@ export function rewriteDomainForClone(xml: string, rewrite: CloneRewrite): strin
     element.setAttribute(attributeName, cloneLogPath(rewrite.logDir, rewrite.newName, element.getAttribute(attributeName)!));
   }
 
+  return new XMLSerializer().serializeToString(document);
+}
+
+/** Graphics attributes that `virsh dumpxml --security-info` adds: the password and its expiry. */
+const GRAPHICS_SECRET_ATTRIBUTES = ['passwd', 'passwdValidTo'];
+
+/** How many `<graphics>` of a domain carry a password (VNC, SPICE). Read on the worker only. */
+export function graphicsPasswordCount(xml: string): number {
+  const root = parseDomainDocument(xml).documentElement!;
+  return path(root, 'devices', 'graphics').filter((graphics) => graphics.hasAttribute('passwd')).length;
+}
+
+/**
+ * `xml` with each `<graphics>` given the password of the same-typed `<graphics>` at the same
+ * position in `withPasswords` (a `--security-info` dump). Runs on the worker right before a
+ * define, so passwords never travel through workflow history.
+ */
+export function withGraphicsPasswords(xml: string, withPasswords: string): string {
+  if (graphicsPasswordCount(withPasswords) === 0) return xml;
+  const document = parseDomainDocument(xml);
+  const targets = path(document.documentElement!, 'devices', 'graphics');
+  const sources = path(parseDomainDocument(withPasswords).documentElement!, 'devices', 'graphics');
+  targets.forEach((graphics, index) => {
+    const from = sources[index];
+    if (!from || attribute(from, 'type') !== attribute(graphics, 'type')) return;
+    for (const name of GRAPHICS_SECRET_ATTRIBUTES) {
+      const value = from.getAttribute(name);
+      if (value !== null && value !== '') graphics.setAttribute(name, value);
+    }
+  });
+  return new XMLSerializer().serializeToString(document);
+}
+
+/** The XML without graphics passwords: what may be returned, logged or diffed. */
+export function withoutGraphicsPasswords(xml: string): string {
+  const document = parseDomainDocument(xml);
+  const graphics = path(document.documentElement!, 'devices', 'graphics');
+  if (!graphics.some((each) => GRAPHICS_SECRET_ATTRIBUTES.some((name) => each.hasAttribute(name)))) return xml;
+  for (const each of graphics) for (const name of GRAPHICS_SECRET_ATTRIBUTES) each.removeAttribute(name);
   return new XMLSerializer().serializeToString(document);
 }

@@ -147,6 +147,13 @@ export interface PushOptions {
   /** Codec both hosts have (see chooseCompression); default 'none'. */
   compression?: CompressionCodec;
   signal?: AbortSignal;
+  /**
+   * Called every `tickMs` while the push runs. The worker sees none of the bytes, and a
+   * 128 MiB batch on a slow link takes minutes: this keeps the activity's heartbeat going.
+   */
+  onTick?: () => void;
+  /** Default 5 s: well inside transferOptions' 30 s heartbeat timeout. */
+  tickMs?: number;
 }
 
 /**
@@ -167,6 +174,7 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
   const done = channelOutcome(channel);
   const abort = () => channel.close();
   options.signal?.addEventListener('abort', abort, { once: true });
+  const ticker = options.onTick ? setInterval(options.onTick, options.tickMs ?? 5000) : undefined;
   try {
     const outcome = await done;
     options.signal?.throwIfAborted();
@@ -188,6 +196,7 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
     const wireBytes = Number.parseInt(Buffer.concat(stdout).toString('utf8').trim(), 10);
     return { dataBytes, wireBytes: Number.isFinite(wireBytes) ? wireBytes : dataBytes };
   } finally {
+    clearInterval(ticker);
     options.signal?.removeEventListener('abort', abort);
   }
 }

@@ -64,9 +64,26 @@ export class Libvirt {
     return state;
   }
 
-  /** The domain XML; `inactive` gives the persistent definition without runtime aliases. */
+  /**
+   * The domain XML; `inactive` gives the persistent definition without runtime aliases.
+   * Without `--security-info`, so VNC/SPICE passwords are left out: this XML travels
+   * through activity results and workflow history (see `securityInfoXml`).
+   */
   dumpXml(name: string, options: { inactive: boolean }): Promise<string> {
-    return this.runVirsh(options.inactive ? sh`dumpxml --inactive --security-info --domain ${name}` : sh`dumpxml --security-info --domain ${name}`, 'virsh dumpxml');
+    return this.runVirsh(options.inactive ? sh`dumpxml --inactive --domain ${name}` : sh`dumpxml --domain ${name}`, 'virsh dumpxml');
+  }
+
+  /**
+   * The persistent definition with its secrets (`--security-info`: graphics passwords).
+   * For use on the worker only, e.g. to carry passwords into a define: never return it from
+   * an activity, log it, or put it in an error.
+   */
+  async securityInfoXml(name: string): Promise<string> {
+    const result = await this.session.exec(this.virsh(sh`dumpxml --inactive --security-info --domain ${name}`));
+    if (result.exitCode !== 0) {
+      throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh dumpxml --security-info of '${name}' failed: ${virshReason(result)}`, { vmName: name });
+    }
+    return result.stdout.toString('utf8');
   }
 
   /** Defines a domain from XML sent on stdin, so no file of ours is left on the host. */
@@ -80,6 +97,29 @@ export class Libvirt {
     if (result.exitCode !== 0 && !/failed to get domain|Domain not found/i.test(result.stderr)) {
       throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh undefine failed: ${result.stderr.trim()}`);
     }
+  }
+
+  /**
+   * Removes a domain's definition but keeps its NVRAM and TPM state, so that the same XML
+   * defined again brings the VM back as it was (a VM set aside while a clone replaces it).
+   * A libvirt older than 8.9 has no --keep-tpm; it keeps the TPM state without being asked.
+   */
+  async undefineKeepingState(name: string): Promise<void> {
+    let result = await this.session.exec(this.virsh(sh`undefine --keep-nvram --keep-tpm --checkpoints-metadata --snapshots-metadata --domain ${name}`));
+    if (result.exitCode !== 0 && /--keep-tpm/.test(result.stderr)) {
+      result = await this.session.exec(this.virsh(sh`undefine --keep-nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`));
+    }
+    if (result.exitCode !== 0 && !/failed to get domain|Domain not found/i.test(result.stderr)) {
+      throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh undefine failed: ${result.stderr.trim()}`);
+    }
+  }
+
+  /** The domain's UUID, or undefined when the host has no domain of that name. */
+  async domainUuid(name: string): Promise<string | undefined> {
+    const result = await this.session.exec(this.virsh(sh`domuuid --domain ${name}`));
+    if (result.exitCode === 0) return result.stdout.toString('utf8').trim().toLowerCase();
+    if (/failed to get domain|Domain not found/i.test(result.stderr)) return undefined;
+    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh domuuid failed: ${result.stderr.trim()}`);
   }
 
   async start(name: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { ErrorCode, KvmCloneError } from '../errors';
-import { parseDomainXml } from '../domain/domain-xml';
+import { parseDomainXml, withGraphicsPasswords } from '../domain/domain-xml';
 import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
+import { Libvirt } from './libvirt';
 import { describeHost, type SshSession } from './ssh-session';
 
 /** A disk held still by an external overlay while the guest keeps running on top of it. */
@@ -15,13 +16,37 @@ export type SnapshotConsistency = 'quiesced' | 'crash-consistent';
 
 export type MergeOutcome = 'merged-live' | 'merged-offline' | 'nothing-to-merge';
 
+/** How far a merge has got, for the activity's heartbeat. */
+export interface MergeProgress {
+  target: string;
+  /** The block job's progress as virsh reports it; absent for an offline `qemu-img commit`. */
+  percent?: number;
+}
+
+export interface MergeBackOptions {
+  /** Called at every poll of a live block commit, and as each offline commit starts. */
+  onProgress?: (progress: MergeProgress) => void;
+  /** Stops following a block job (the job itself runs on in libvirt, for a retry to pick up). */
+  signal?: AbortSignal;
+}
+
 const blockJobPollMs = 500;
+/**
+ * A job at 100 % may not be ready to pivot yet for a moment; a pivot refused this many
+ * polls in a row (a minute) is a real failure.
+ */
+const pivotAttempts = 120;
 
 /** virsh splits --diskspec at commas; a literal comma is written twice. */
 function escapeDiskspec(value: string): string {
   return value.replace(/,/g, ',,');
 }
-const blockJobPolls = 1200;
+
+/** The percentage in virsh's `blockjob --info` line, e.g. "Active Block Commit: [ 45.3 %]". */
+export function blockJobPercent(text: string): number | undefined {
+  const match = /\[\s*(\d+(?:\.\d+)?)\s*%\]/.exec(text);
+  return match ? Number.parseFloat(match[1]!) : undefined;
+}
 
 /**
  * External disk-only snapshots of a running domain, and merging them back: the way to
@@ -84,24 +109,34 @@ export class LiveSnapshot {
 
   /**
    * Folds each overlay back into its base and removes it, leaving the domain on its
-   * original files. A running domain is merged live (`blockcommit --active --pivot`);
-   * one that stopped meanwhile is merged with `qemu-img commit` and its persistent
-   * definition restored from `originalXml`.
+   * original files. A running domain is merged live (a block commit, then a pivot); one
+   * that stopped meanwhile is merged with `qemu-img commit` and its persistent definition
+   * restored from `originalXml`. A big overlay takes as long as it takes: `onProgress`
+   * reports at every poll so the activity can heartbeat, and a retry follows a block job a
+   * lost attempt started instead of starting another.
    */
-  async mergeBack(disks: FrozenDisk[], originalXml: string): Promise<MergeOutcome> {
+  async mergeBack(disks: FrozenDisk[], originalXml: string, options: MergeBackOptions = {}): Promise<MergeOutcome> {
     const state = await this.state();
     const current = await this.currentSources();
     const onOverlay = disks.filter((disk) => current.get(disk.target) === disk.overlayPath);
     let outcome: MergeOutcome = 'nothing-to-merge';
     if (onOverlay.length > 0) {
       if (state === 'running' || state === 'paused') {
-        for (const disk of onOverlay) await this.commitLive(disk);
+        for (const disk of onOverlay) await this.commitLive(disk, options);
         outcome = 'merged-live';
       } else {
         for (const disk of onOverlay) {
-          await this.session.run(sh`qemu-img commit -f qcow2 -- ${disk.overlayPath}`, { what: `qemu-img commit ${disk.overlayPath}`, failureCode: ErrorCode.LIBVIRT_ERROR });
+          options.onProgress?.({ target: disk.target });
+          // Runs as long as the overlay is big; the activity heartbeats meanwhile.
+          await this.session.run(sh`qemu-img commit -f qcow2 -- ${disk.overlayPath}`, {
+            what: `qemu-img commit ${disk.overlayPath}`,
+            failureCode: ErrorCode.LIBVIRT_ERROR,
+            timeoutMs: Infinity,
+          });
         }
-        await this.session.run(this.virsh(sh`define --file /dev/stdin`), { what: 'virsh define', failureCode: ErrorCode.LIBVIRT_ERROR, stdin: originalXml });
+        // originalXml carries no graphics password (it passed through history): keep the domain's own.
+        const restored = withGraphicsPasswords(originalXml, await new Libvirt(this.session).securityInfoXml(this.vmName));
+        await this.session.run(this.virsh(sh`define --file /dev/stdin`), { what: 'virsh define', failureCode: ErrorCode.LIBVIRT_ERROR, stdin: restored });
         outcome = 'merged-offline';
       }
     }
@@ -109,23 +144,34 @@ export class LiveSnapshot {
     return outcome;
   }
 
-  private async commitLive(disk: FrozenDisk): Promise<void> {
-    const commit = await this.session.exec(this.virsh(sh`blockcommit --domain ${this.vmName} ${disk.target} --active --pivot --wait`));
-    if (commit.exitCode === 0) return;
-    // A commit that a lost attempt started is still running: wait for it and pivot.
-    for (let poll = 0; poll < blockJobPolls; poll++) {
+  /**
+   * Starts an active block commit without waiting in virsh (`--wait` would hold one SSH
+   * call for the whole merge, with nothing to report), then polls the job until it can
+   * pivot. A job that a lost attempt started makes the start fail; the polls then follow
+   * that job, so a retry resumes the commit in progress rather than starting over.
+   */
+  private async commitLive(disk: FrozenDisk, options: MergeBackOptions): Promise<void> {
+    const start = await this.session.exec(this.virsh(sh`blockcommit --domain ${this.vmName} ${disk.target} --active`));
+    let pivotRefusals = 0;
+    for (;;) {
+      options.signal?.throwIfAborted();
       const info = await this.session.exec(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --info`));
       const text = `${info.stdout.toString('utf8')}${info.stderr}`;
       if (/No current block job/i.test(text)) {
         if ((await this.currentSources()).get(disk.target) !== disk.overlayPath) return;
-        throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: merging ${disk.overlayPath} back into ${disk.basePath} failed: ${commit.stderr.trim()}`);
+        const reason = start.exitCode !== 0 ? start.stderr.trim() : 'the block job ended without a pivot';
+        throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: merging ${disk.overlayPath} back into ${disk.basePath} failed: ${reason}`);
       }
-      if (/100 %/.test(text)) {
-        await this.session.run(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --pivot`), { what: 'virsh blockjob --pivot', failureCode: ErrorCode.LIBVIRT_ERROR });
-        return;
+      const percent = blockJobPercent(text);
+      options.onProgress?.({ target: disk.target, ...(percent === undefined ? {} : { percent }) });
+      if (percent === 100) {
+        const pivot = await this.session.exec(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --pivot`));
+        if (pivot.exitCode === 0) return;
+        if (++pivotRefusals >= pivotAttempts) {
+          throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: virsh blockjob --pivot of ${disk.target} of '${this.vmName}' failed: ${pivot.stderr.trim()}`);
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, blockJobPollMs));
     }
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: the block commit of ${disk.target} of '${this.vmName}' did not finish`);
   }
 }

@@ -68,10 +68,12 @@ print $sha->hexdigest, "\n";
 export function digestCommand(tool: FileDigest['tool'], path: string, extents: readonly Extent[] | undefined): ShellFragment {
   const ranges = extents ? extents.flatMap((extent) => [extent.start, extent.length]) : [0, -1];
   switch (tool) {
+    // python stops reading options at -c's script; perl does not, so '--' keeps a path
+    // starting with '-' from being read as a perl switch (-i would edit files in place).
     case 'python3':
       return sh`python3 -c ${pythonSha256} ${path} ${ranges}`;
     case 'perl':
-      return sh`perl -e ${perlSha256} ${path} ${ranges}`;
+      return sh`perl -e ${perlSha256} -- ${path} ${ranges}`;
     case 'coreutils':
       if (!extents) return sh`sha256sum < ${path}`;
       return sh`{ ${joinShell(
@@ -85,6 +87,11 @@ export function digestCommand(tool: FileDigest['tool'], path: string, extents: r
 export async function remoteSha256(session: SshSession, path: string, extents?: readonly Extent[]): Promise<FileDigest> {
   const tools = await remoteTools(session);
   const tool: FileDigest['tool'] = tools.python3 ? 'python3' : tools.perl ? 'perl' : 'coreutils';
-  const output = await session.run(digestCommand(tool, path, extents), { what: `hashing ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+  const output = await session.run(digestCommand(tool, path, extents), {
+    what: `hashing ${path}`,
+    failureCode: ErrorCode.TRANSFER_ERROR,
+    // A whole disk takes as long as it takes: the verify activities heartbeat meanwhile.
+    timeoutMs: Infinity,
+  });
   return { algorithm: 'sha256', hex: output.trim().split(/\s+/)[0] ?? '', tool };
 }

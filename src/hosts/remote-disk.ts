@@ -3,7 +3,7 @@ import { ErrorCode, KvmCloneError } from '../errors';
 import { joinShell, sh } from '../domain/shell-quote';
 import type { ImageMapEntry } from '../domain/change-tracking';
 import type { Extent } from '../domain/transfer-plan';
-import { parseBackingChain, type BackingChainEntry } from './backing-chain';
+import { parseImageInfo, requireCopyableFormat, type BackingChainEntry } from './backing-chain';
 import type { SshSession } from './ssh-session';
 
 export type { BackingChainEntry } from './backing-chain';
@@ -22,13 +22,38 @@ export class RemoteDisk {
   /**
    * The image and every image below it, top first, with absolute paths. Fails when a
    * backing file is missing or unreadable, since a chain with a hole cannot be copied.
+   *
+   * Formats are declared, never probed: `format` is the top's (the domain XML's
+   * `<driver type>`), each lower layer's is what its overlay records as backing format
+   * (or, failing that, `declaredFormats[depth]` from the XML's `<backingStore>`). Each
+   * layer is read on its own with `-f`, since `--backing-chain` would let qemu probe a
+   * layer whose overlay does not record a format.
    */
-  async backingChain(path: string): Promise<BackingChainEntry[]> {
-    const output = await this.session.run(sh`qemu-img info -U --backing-chain --output=json -- ${path}`, {
-      what: `reading the backing chain of ${path}`,
-      failureCode: ErrorCode.TRANSFER_ERROR,
-    });
-    return parseBackingChain(output, path);
+  async backingChain(path: string, format: string, declaredFormats: readonly (string | undefined)[] = []): Promise<BackingChainEntry[]> {
+    const chain: BackingChainEntry[] = [];
+    let layer: { path: string; format: string } | undefined = { path, format: requireCopyableFormat(path, format, 'the domain XML') };
+    while (layer) {
+      if (chain.length >= 64 || chain.some((entry) => entry.path === layer!.path)) {
+        throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `the backing chain of ${path} loops or is deeper than 64 images`, { path });
+      }
+      const output = await this.session.run(sh`qemu-img info -U -f ${layer.format} --output=json -- ${layer.path}`, {
+        what: `reading the backing chain of ${path}`,
+        failureCode: ErrorCode.TRANSFER_ERROR,
+      });
+      const image = parseImageInfo(output, layer.path, layer.format);
+      chain.push(image);
+      layer =
+        image.backingFile === undefined
+          ? undefined
+          : { path: image.backingFile, format: requireCopyableFormat(image.backingFile, image.backingFormat ?? declaredFormats[chain.length], `its overlay ${image.path}`) };
+    }
+    return chain;
+  }
+
+  /** One image as `qemu-img info -f` describes it, its backing file named but not opened. */
+  async imageInfo(path: string, format: string): Promise<BackingChainEntry> {
+    const output = await this.session.run(sh`qemu-img info -U -f ${format} --output=json -- ${path}`, { what: `reading ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+    return parseImageInfo(output, path, format);
   }
 
   /**
@@ -45,11 +70,10 @@ export class RemoteDisk {
   /**
    * Writes the guest-visible contents of an image and everything below it into one
    * standalone image. qemu-img convert skips zeroes, so the output stays sparse.
-   * `sourceFormat` avoids format probing, which a raw guest disk could fool.
+   * `sourceFormat` is required: probing the format is what a raw guest disk could fool.
    */
-  async flattenInto(topPath: string, outputPath: string, format: string, options: { sourceFormat?: string } = {}): Promise<void> {
-    const source = options.sourceFormat === undefined ? sh`` : sh`-f ${options.sourceFormat} `;
-    await this.session.run(sh`mkdir -p -- ${posix.dirname(outputPath)} && qemu-img convert ${source}-O ${format} -- ${topPath} ${outputPath}`, {
+  async flattenInto(topPath: string, outputPath: string, format: string, sourceFormat: string): Promise<void> {
+    await this.session.run(sh`mkdir -p -- ${posix.dirname(outputPath)} && qemu-img convert -f ${sourceFormat} -O ${format} -- ${topPath} ${outputPath}`, {
       what: `flattening ${topPath} into ${outputPath}`,
       failureCode: ErrorCode.TRANSFER_ERROR,
     });
@@ -108,12 +132,18 @@ export class RemoteDisk {
     return Object.fromEntries(paths.map((path, index) => [path, lines[index] ?? '']));
   }
 
-  /** Creates an empty sparse file of `size` bytes, replacing any file at `path`. */
+  /**
+   * Creates an empty sparse file of `size` bytes, exclusively: anything already at `path`
+   * (a file, a symlink, even a dangling one) is left alone and the call fails with 1004.
+   */
   async createSparseFile(path: string, size: number): Promise<void> {
-    await this.session.run(sh`mkdir -p -- ${posix.dirname(path)} && rm -f -- ${path} && truncate -s ${size} -- ${path}`, {
-      what: `creating ${path}`,
-      failureCode: ErrorCode.TRANSFER_ERROR,
-    });
+    const result = await this.session.exec(sh`mkdir -p -- ${posix.dirname(path)} || exit 1; (set -C && : > ${path}) 2>/dev/null || exit 17; truncate -s ${size} -- ${path}`);
+    if (result.exitCode === 17) {
+      throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `${path} already exists on the destination; it is left as it is`, { path }, { retryable: false });
+    }
+    if (result.exitCode !== 0) {
+      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `creating ${path} failed: ${result.stderr.trim() || `exit status ${result.exitCode ?? result.signal}`}`, { path });
+    }
   }
 
   /** Deallocates byte ranges of a file, which then read as zeros: a sync's way to write zeros. */
@@ -138,9 +168,16 @@ export class RemoteDisk {
     return result.exitCode === 0;
   }
 
-  async removeFiles(paths: string[]): Promise<void> {
-    if (paths.length === 0) return;
-    await this.session.run(sh`rm -f -- ${paths}`, { what: 'removing files' });
+  /**
+   * Removes regular files; a missing one is fine. A symlink or anything else that is not a
+   * regular file is not removed (nothing is removed through a link) and comes back in `kept`.
+   */
+  async removeFiles(paths: readonly string[]): Promise<{ kept: string[] }> {
+    if (paths.length === 0) return { kept: [] };
+    const output = await this.session.run(sh`for p in ${[...paths]}; do if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then printf '%s\\0' "$p"; else rm -f -- "$p" || exit 1; fi; done`, {
+      what: 'removing files',
+    });
+    return { kept: output.split('\0').filter((path) => path.length > 0) };
   }
 
   /** Bytes available to unprivileged writers in the filesystem holding `dir`. */

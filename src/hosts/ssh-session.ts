@@ -14,6 +14,91 @@ export interface ExecResult {
   signal?: string;
 }
 
+/**
+ * Limits of one command run with exec or run. A host that has been taken over, or a
+ * command that hangs (an NFS mount, a stuck libvirtd), must not fill the worker's memory
+ * or hold an activity forever.
+ */
+export interface CommandLimits {
+  /**
+   * Milliseconds before the command is stopped and fails with CONNECTION_ERROR (1002, as
+   * for a host that stopped answering: retryable). `Infinity` for none: only for calls
+   * whose activity heartbeats meanwhile (hashing a whole disk, a block commit).
+   */
+  timeoutMs?: number;
+  /** Bytes of stdout collected; a command that prints more fails (GENERAL_ERROR, 1000, not retried). */
+  maxStdoutBytes?: number;
+  /** Bytes of stderr kept for error messages; the rest is dropped with a note. */
+  maxStderrBytes?: number;
+}
+
+export interface ExecOptions extends CommandLimits {
+  stdin?: string | Buffer;
+  /** Names the command in errors; defaults to the start of its command line. */
+  what?: string;
+}
+
+/** Longer than any virsh or qemu-img call that answers from metadata; long calls pass their own. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5 * 60_000;
+/** Far above any listing or XML a host returns (a qemu-img map of a fragmented 1 TiB image is a few MiB). */
+export const DEFAULT_MAX_STDOUT_BYTES = 64 * 1024 * 1024;
+/** Enough for any real error message; a flood is cut. */
+export const DEFAULT_MAX_STDERR_BYTES = 64 * 1024;
+
+/** How long a stopped command's channel gets to close before exec reports the error anyway. */
+const stopGraceMs = 5_000;
+
+/**
+ * Asks sshd to send `signal` to the command. ssh2's own channel.signal() sends nothing
+ * once stdin has been ended, which exec does at once, so the request goes out directly;
+ * a server that does not support it ignores it.
+ */
+function signalRemote(channel: ClientChannel, signal: string): void {
+  const internals = channel as unknown as { outgoing?: { id?: number; state?: string }; _client?: { _protocol?: { signal?: (id: number, name: string) => void } } };
+  const id = internals.outgoing?.id;
+  const protocol = internals._client?._protocol;
+  // 'eof' is the state after stdin has ended: the channel still carries requests.
+  const state = internals.outgoing?.state;
+  if (id === undefined || (state !== 'open' && state !== 'eof') || typeof protocol?.signal !== 'function') return;
+  try {
+    protocol.signal(id, signal);
+  } catch {
+    // A connection going down meanwhile: closing the channel is all that is left to do.
+  }
+}
+
+/** The command as errors name it: its first 120 characters. */
+function commandLabel(command: ShellFragment): string {
+  return command.text.length > 120 ? `${command.text.slice(0, 117)}...` : command.text;
+}
+
+/** Collects a stream's chunks up to a byte limit; what comes after is counted, not kept. */
+class CappedBuffer {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  dropped = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** Keeps what fits under the limit; false once something had to be dropped. */
+  push(chunk: Buffer): boolean {
+    const room = this.limit - this.kept;
+    if (chunk.length <= room) {
+      this.chunks.push(chunk);
+      this.kept += chunk.length;
+      return this.dropped === 0;
+    }
+    if (room > 0) this.chunks.push(chunk.subarray(0, room));
+    this.kept += Math.max(room, 0);
+    this.dropped += chunk.length - Math.max(room, 0);
+    return false;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
 export function describeHost(host: HostSpec): string {
   return `${host.user}@${knownHostsName(host.address, host.port)}`;
 }
@@ -38,14 +123,16 @@ export interface ChannelOutcome {
  * its stderr. ssh2 closes a channel only once its stdout has been consumed, so the
  * caller reads or resumes it.
  */
-export function channelOutcome(channel: ClientChannel): Promise<ChannelOutcome> {
+export function channelOutcome(channel: ClientChannel, maxStderrBytes = DEFAULT_MAX_STDERR_BYTES): Promise<ChannelOutcome> {
   return new Promise((resolve, reject) => {
-    const stderr: Buffer[] = [];
+    const stderr = new CappedBuffer(maxStderrBytes);
     channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     channel.on('error', reject);
     channel.on('close', () => {
       const exit = exits.get(channel) ?? {};
-      const outcome: ChannelOutcome = { exitCode: exit.code ?? null, stderr: Buffer.concat(stderr).toString('utf8').trim() };
+      const text = stderr.bytes().toString('utf8').trim();
+      const note = stderr.dropped > 0 ? `${text}\n[stderr truncated: ${stderr.dropped} more bytes]` : text;
+      const outcome: ChannelOutcome = { exitCode: exit.code ?? null, stderr: note };
       if (exit.signal) outcome.signal = exit.signal;
       resolve(outcome);
     });
@@ -99,20 +186,68 @@ export class SshSession {
     });
   }
 
-  /** Runs a command to completion, collecting its output. */
-  async exec(command: ShellFragment, stdin?: string | Buffer): Promise<ExecResult> {
+  /**
+   * Runs a command to completion, collecting its output within `options`' limits (see
+   * CommandLimits). A command past its timeout, or printing more than its stdout limit,
+   * is sent SIGTERM (when the SSH server honours signal requests) and its channel closed.
+   */
+  async exec(command: ShellFragment, options: ExecOptions = {}): Promise<ExecResult> {
+    const what = options.what ?? commandLabel(command);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
     const channel = await this.openExec(command);
-    const stdout: Buffer[] = [];
-    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-    channel.end(stdin);
-    const outcome = await channelOutcome(channel);
+    const stdout = new CappedBuffer(maxStdoutBytes);
+    let stopped: 'timeout' | 'flood' | undefined;
+    let abandon: (() => void) | undefined;
+    const abandoned = new Promise<undefined>((resolve) => {
+      abandon = () => resolve(undefined);
+    });
+    let graceTimer: NodeJS.Timeout | undefined;
+    const stop = (why: 'timeout' | 'flood') => {
+      if (stopped) return;
+      stopped = why;
+      signalRemote(channel, 'TERM');
+      // The data listener stays: ssh2 emits 'close' only once stdout has been consumed.
+      channel.close();
+      // sshd holds a channel open until its command exits, which a server that ignores
+      // signal requests leaves to the command: the error does not wait for that.
+      graceTimer = setTimeout(() => abandon?.(), stopGraceMs);
+    };
+    channel.on('data', (chunk: Buffer) => {
+      if (!stdout.push(chunk)) stop('flood');
+    });
+    const timer = Number.isFinite(timeoutMs) ? setTimeout(() => stop('timeout'), timeoutMs) : undefined;
+    channel.end(options.stdin);
+    let outcome: ChannelOutcome | undefined;
+    try {
+      outcome = await Promise.race([channelOutcome(channel, options.maxStderrBytes), abandoned]);
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(graceTimer);
+    }
+    const details = { host: describeHost(this.host), command: what };
+    if (stopped === 'flood') {
+      throw new KvmCloneError(
+        ErrorCode.GENERAL_ERROR,
+        `${describeHost(this.host)}: '${what}' printed more than ${maxStdoutBytes} bytes on stdout, more than any answer it should give; stopped it`,
+        { ...details, maxStdoutBytes },
+        { retryable: false },
+      );
+    }
+    if (stopped === 'timeout') {
+      throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: '${what}' did not finish within ${timeoutMs / 1000} s; stopped it`, {
+        ...details,
+        timeoutMs,
+      });
+    }
+    if (outcome === undefined) throw new Error('unreachable: a channel is abandoned only once stopped');
     if (outcome.exitCode === null && outcome.signal === undefined) {
       // No exit status: the command's outcome is unknown, which must not read as "false",
       // and a connection that loses channels this way is not handed out again.
       this.closed = true;
       throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`);
     }
-    const result: ExecResult = { stdout: Buffer.concat(stdout), stderr: outcome.stderr, exitCode: outcome.exitCode };
+    const result: ExecResult = { stdout: stdout.bytes(), stderr: outcome.stderr, exitCode: outcome.exitCode };
     if (outcome.signal) result.signal = outcome.signal;
     return result;
   }
@@ -121,12 +256,13 @@ export class SshSession {
    * Runs a command that must succeed and returns its stdout as text. A failure becomes
    * a KvmCloneError with `failureCode`, carrying the command's stderr.
    */
-  async run(command: ShellFragment, options: { stdin?: string | Buffer; failureCode?: ErrorCodeValue; what?: string } = {}): Promise<string> {
-    const result = await this.exec(command, options.stdin);
+  async run(command: ShellFragment, options: ExecOptions & { failureCode?: ErrorCodeValue } = {}): Promise<string> {
+    const { failureCode, ...execOptions } = options;
+    const result = await this.exec(command, execOptions);
     if (result.exitCode !== 0) {
       const what = options.what ?? command.text.split(' ')[0];
       const reason = result.stderr.trim() || `exit status ${result.exitCode ?? result.signal}`;
-      throw new KvmCloneError(options.failureCode ?? ErrorCode.GENERAL_ERROR, `${describeHost(this.host)}: ${what} failed: ${reason}`, {
+      throw new KvmCloneError(failureCode ?? ErrorCode.GENERAL_ERROR, `${describeHost(this.host)}: ${what} failed: ${reason}`, {
         host: describeHost(this.host),
         exitCode: result.exitCode,
       });

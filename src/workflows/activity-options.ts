@@ -36,6 +36,19 @@ export const cleanupOptions: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 };
 
+/**
+ * Merging a live snapshot's overlays back into the source's disks: one block job per disk
+ * that runs as long as the guest wrote during the copy (a busy guest: many GiB, so far
+ * longer than a host call). The activity heartbeats at every poll of the job, so a dead
+ * worker shows within a minute, and a retry follows the job already running instead of
+ * starting another. The source must not stay on its overlays, so it keeps trying like cleanup.
+ */
+export const mergeBackOptions: ActivityOptions = {
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+};
+
 /** Steps a sync can do without (change tracking): a few tries, then the sync hashes instead. */
 export const optionalHostCallOptions: ActivityOptions = {
   ...hostCallOptions,

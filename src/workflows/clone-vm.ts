@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancelledFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { cloneRewriteFor, destinationFileName } from '../domain/clone-rewrite';
@@ -10,9 +10,11 @@ import { domainXmlDiff, parseDomainXml, requiredNetworks, rewriteDomainForClone,
 import { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
 import { validate } from '../domain/schemas/validate';
 import { planTransferRanges, targetRangeBytes, type TransferRange } from '../domain/transfer-plan';
-import { ErrorCode, KvmCloneError } from '../errors';
-import { failureFromInfo, failureInfo, toApplicationFailure } from '../failures';
-import { cleanupOptions, hostCallOptions, transferOptions, verifyOptions } from './activity-options';
+import { planReplacement } from '../domain/replacement';
+import { ErrorCode, errorCodeName, KvmCloneError } from '../errors';
+import { failureFromInfo, failureInfo, toApplicationFailure, type FailureInfo } from '../failures';
+import { cleanupOptions, hostCallOptions, mergeBackOptions, transferOptions, verifyOptions } from './activity-options';
+import { operationFailure } from './cleanup-report';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
 import { notifiedOperation, notifyOf, withNotifications } from './notifications';
@@ -24,6 +26,7 @@ const hostCalls = proxyActivities<Activities>(hostCallOptions);
 const transfers = proxyActivities<Activities>(transferOptions);
 const verification = proxyActivities<Activities>(verifyOptions);
 const cleanup = proxyActivities<Activities>(cleanupOptions);
+const mergeBacks = proxyActivities<Activities>(mergeBackOptions);
 
 function timeoutFailure(options: CloneOptions): ApplicationFailure {
   return ApplicationFailure.create({
@@ -39,7 +42,15 @@ function timeoutFailure(options: CloneOptions): ApplicationFailure {
  * moves; a running source is snapshotted so its disks hold still; data ranges are copied
  * in parallel and verified by digests taken on each host; the rewritten domain is
  * defined on the destination. On failure, cancellation or timeout, every change is
- * undone in reverse: the source is merged back and the destination cleaned up.
+ * undone in reverse: the source is merged back and the destination cleaned up; an undo
+ * that fails makes the failure say what it left (1200, see cleanup-report.ts).
+ *
+ * The operation holds a lock on its new name on the destination from preflight to the
+ * end, so two clones to one name never interleave, whatever their workflow ids. It
+ * chooses its clone's UUID, and defineClone adopts no domain with another one. With force,
+ * the old VM is set aside (stopped, saved, its colliding files moved, undefined) only
+ * once the copy is verified, brought back if anything fails before the clone is defined,
+ * and its files removed only after.
  */
 export async function cloneVM(input: CloneInput): Promise<CloneResult> {
   return withNotifications(notifyOf(input), notifiedOperation('clone', input, input.newName ?? `${input.vmName}_clone`), () => cloneOperation(input));
@@ -63,16 +74,35 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
   const compensations = new Compensations();
   const warnings: string[] = [];
   const timeout: TimeoutState = { timedOut: false };
+  // Runs started before the destination lock, the chosen UUID and force's new order keep their old commands.
+  const ownsDestination = patched('destination-lock');
+  const lockHeld = ownsDestination && !options.dryRun;
+
+  /** Releases the lock at the end of a clone that worked; a failed release is a warning, the clone stands. */
+  const releaseLock = async (): Promise<void> => {
+    try {
+      await cleanup.releaseDestinationLock({ destination, name: newName });
+    } catch (error) {
+      warnings.push(`the lock on '${newName}' could not be released: ${failureInfo(error).message}`);
+    }
+  };
 
   const clone = async (): Promise<CloneResult> => {
     progress.phase = 'preflight';
-    const inspection = await hostCalls.inspectSource({ source, vmName, copyCdroms: options.copyCdroms, excludeDisks: options.excludeDisks });
+    if (lockHeld) {
+      await hostCalls.acquireDestinationLock({ destination, name: newName });
+      // Registered once held (so unwound last): a lock never acquired, on a host never reached, needs no release.
+      compensations.add('release the destination lock', () => cleanup.releaseDestinationLock({ destination, name: newName }), `'${newName}' stays locked on ${hostLabel(destination)}`);
+    }
+    const inspection = await hostCalls.inspectSource({ source, destination, vmName, copyCdroms: options.copyCdroms, excludeDisks: options.excludeDisks });
     warnings.push(...inspection.warnings);
     const domain = parseDomainXml(inspection.inactiveXml);
     for (const entry of unusedNetworkMapEntries(domain, options.networkMap)) warnings.push(`networkMap entry '${entry}' matches no interface of '${vmName}'`);
     const fileNames = inspection.files.map((file) => destinationFileName(newName, file));
-    // TPM state lives in a directory named by the domain's UUID, so the clone's is chosen now.
-    const tpmUuid = inspection.files.some((file) => file.role === 'tpm') ? uuidFromRandom(Math.random) : undefined;
+    // The clone's UUID is chosen now: defineClone adopts an existing domain only when it carries this UUID, and TPM state lives in a directory named by it.
+    const hasTpm = inspection.files.some((file) => file.role === 'tpm');
+    const cloneUuid = ownsDestination || hasTpm ? uuidFromRandom(Math.random) : undefined;
+    const tpmUuid = hasTpm ? cloneUuid : undefined;
     const destinationCheck = await hostCalls.checkDestination({
       destination,
       newName,
@@ -105,7 +135,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     if (compression.warning) warnings.push(compression.warning);
     const live = inspection.state !== 'shut off';
     const rewrite = cloneRewriteFor({
-      ...(tpmUuid ? { uuid: tpmUuid } : {}),
+      ...(cloneUuid ? { uuid: cloneUuid } : {}),
       newName,
       files,
       logDir: destinationCheck.destDir,
@@ -146,16 +176,24 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
 
     const partialPaths = files.map((file) => file.partialPath);
     const createdDirectories = destinationCheck.tpmDir ? [destinationCheck.tpmDir] : [];
-    compensations.add('remove partial copies', () => cleanup.removeClone({ destination, paths: partialPaths, directories: createdDirectories }));
+    compensations.add(
+      'remove partial copies',
+      () => cleanup.removeClone({ destination, paths: partialPaths, directories: createdDirectories }),
+      `partial copies may remain on ${hostLabel(destination)}: ${[...partialPaths, ...createdDirectories].join(', ')}`,
+    );
     await hostCalls.prepareDisks({ destination, disks: files.map((file) => ({ path: file.partialPath, size: file.fileSize })) });
 
     let consistency: Consistency = 'offline';
     const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({ target: file.target, basePath: file.sourcePath, overlayPath: overlayPathFor(file.sourcePath, tag) }));
-    const mergeBack = () => cleanup.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
+    const mergeBack = () => mergeBacks.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
     let dropMergeCompensation = () => {};
     if (live) {
       progress.phase = 'snapshotting';
-      dropMergeCompensation = compensations.add('merge the source back', mergeBack);
+      dropMergeCompensation = compensations.add(
+        'merge the source back',
+        mergeBack,
+        `'${vmName}' on ${hostLabel(source)} may still run on its overlays ${frozenDisks.map((disk) => disk.overlayPath).join(', ')}`,
+      );
       const frozen = await hostCalls.freezeSource({ source, vmName, disks: frozenDisks, quiesce: inspection.guestAgent });
       consistency = frozen.consistency;
       warnings.push(...frozen.warnings);
@@ -263,21 +301,65 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
 
     progress.phase = 'defining';
     const replaced = destinationCheck.replaced;
-    if (replaced) {
-      // The old VM goes only now, with a verified copy ready to take its place.
+    const finalPaths = files.map((file) => file.destinationPath);
+    const replacement = replaced && ownsDestination ? planReplacement(replaced.paths, finalPaths, tag) : undefined;
+    if (replaced && replacement) {
+      // The old VM steps aside, restorable, with a verified copy ready to take its place; it goes for good only once the clone is defined.
+      const aside = { destination, vmName: replaced.vmName, moves: replacement.moves };
+      compensations.add(
+        'restore the replaced VM',
+        () => cleanup.restoreDomain(aside),
+        `the replaced VM '${replaced.vmName}' may be left undefined on ${hostLabel(destination)}: its definition is kept in the destination lock (replaced.xml)${
+          replacement.moves.length > 0 ? ` and its files set aside as ${replacement.moves.map((move) => move.to).join(', ')}` : ''
+        }`,
+      );
+      await hostCalls.setAsideDomain(aside);
+    } else if (replaced) {
+      // Runs started before the set-aside: the old VM goes now, as it always did.
       await hostCalls.removeClone({ destination, vmName: replaced.vmName, paths: replaced.paths });
     }
-    const finalPaths = files.map((file) => file.destinationPath);
-    compensations.add('remove copied files', () => cleanup.removeClone({ destination, paths: finalPaths }));
+    const renames = files.map((file) => ({ from: file.partialPath, to: file.destinationPath }));
+    compensations.add(
+      'remove copied files',
+      // Only files this clone's renames made: a rename refused because a file was in the way must not make the cleanup remove that file.
+      () => (ownsDestination ? cleanup.removeRenamedFiles({ destination, renames }) : cleanup.removeClone({ destination, paths: finalPaths })),
+      `copied files may remain on ${hostLabel(destination)}: ${finalPaths.join(', ')}`,
+    );
     await hostCalls.finalizeFiles({
       destination,
-      renames: files.map((file) => ({ from: file.partialPath, to: file.destinationPath })),
+      renames,
       chains: backingChains(files),
       flatten: options.flattenBackingChain,
       ...(destinationCheck.pool ? { pool: destinationCheck.pool } : {}),
     });
-    compensations.add('undefine the clone', () => cleanup.removeClone({ destination, vmName: newName, paths: [] }));
-    await hostCalls.defineClone({ destination, sourceXml: inspection.inactiveXml, rewrite, start: options.start });
+    compensations.add(
+      'undefine the clone',
+      // Only the domain this clone defined: a define refused because another VM has the name must not remove that VM.
+      () => (ownsDestination && cloneUuid ? cleanup.removeDefinedClone({ destination, vmName: newName, uuid: cloneUuid }) : cleanup.removeClone({ destination, vmName: newName, paths: [] })),
+      `'${newName}' may still be defined on ${hostLabel(destination)}`,
+    );
+    await hostCalls.defineClone({
+      destination,
+      sourceXml: inspection.inactiveXml,
+      rewrite,
+      start: options.start,
+      // The clone's record: the files a later sync may write into (TPM state is vouched for by its directory; flattened layers are gone).
+      operationId: workflowInfo().workflowId,
+      createdFiles: files.filter((file) => file.role !== 'tpm' && !(options.flattenBackingChain && file.role === 'backing')).map((file) => file.destinationPath),
+    });
+
+    if (replaced && replacement) {
+      // The clone is defined, so the old VM is not coming back: its files go, whatever happens to the workflow now.
+      await CancellationScope.nonCancellable(async () => {
+        try {
+          await cleanup.removeClone({ destination, paths: replacement.removeAfterDefine });
+          await cleanup.discardReplacedDomain({ destination, vmName: replaced.vmName });
+        } catch (error) {
+          warnings.push(`the files of the replaced VM '${replaced.vmName}' could not all be removed (${failureInfo(error).message}): ${replacement.removeAfterDefine.join(', ')}`);
+        }
+      });
+    }
+    if (lockHeld) await releaseLock();
 
     progress.phase = 'done';
     return result({
@@ -320,8 +402,17 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     return await withTimeout(options.timeout, timeout, clone);
   } catch (error) {
     progress.phase = 'cleaning-up';
-    await compensations.unwind();
+    const cleanupFailures = await compensations.unwind();
     progress.phase = 'failed';
+    if (cleanupFailures.length > 0) {
+      // Whatever ended the clone, what cleanup left is the news: 1200, with the first cause in the details.
+      const cause: FailureInfo = timeout.timedOut
+        ? { code: ErrorCode.OPERATION_TIMEOUT, codeName: errorCodeName(ErrorCode.OPERATION_TIMEOUT), message: `clone of '${vmName}' did not finish within ${options.timeout} s` }
+        : isCancellation(error)
+          ? { code: ErrorCode.OPERATION_CANCELLED_ERROR, codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR), message: `clone of '${vmName}' was cancelled` }
+          : failureInfo(error);
+      throw operationFailure('clone', cause, cleanupFailures);
+    }
     if (timeout.timedOut) throw timeoutFailure(options);
     // A cancelled activity surfaces as an ActivityFailure; the workflow itself ends cancelled.
     if (isCancellation(error)) throw new CancelledFailure(`clone of '${vmName}' was cancelled; the destination was cleaned up and the source left as it was`);

@@ -3,7 +3,8 @@ import type { Activities } from '../activities';
 import type { CloneResult } from '../domain/clone-result';
 import { notificationDocument, type NotificationDocument, type NotifiedOperation } from '../domain/notification';
 import type { HostSpec, HostSpecInput } from '../domain/schemas/host';
-import { notifySchema, type Notify } from '../domain/schemas/notify';
+import { isNamedWebhook, notifySchema, type Notify } from '../domain/schemas/notify';
+import { webhookLabel } from '../domain/webhook-target';
 import type { SyncResult } from '../domain/sync-result';
 import { ErrorCode, errorCodeName } from '../errors';
 import { failureInfo } from '../failures';
@@ -26,14 +27,16 @@ const notifier = proxyActivities<Activities>(notifyOptions);
  * webhook that keeps failing becomes a warning; it never changes how the operation ends.
  */
 export async function sendNotifications(notify: Notify | undefined, document: NotificationDocument): Promise<string[]> {
-  const webhooks = (notify?.webhooks ?? []).filter((webhook) => webhook.events.includes(document.event));
+  // A named webhook's events are in the worker's config: the activity decides for it.
+  const webhooks = (notify?.webhooks ?? []).filter((webhook) => isNamedWebhook(webhook) || webhook.events.includes(document.event));
   if (webhooks.length === 0) return [];
   return CancellationScope.nonCancellable(async () => {
     const outcomes = await Promise.all(
       webhooks.map((webhook) =>
         notifier.notify({ webhook, document }).then(
           () => undefined,
-          (error: unknown) => `notification to ${webhook.url} failed: ${failureInfo(error).message}`,
+          // Named by its name or origin: a webhook URL (Slack's, Teams') is a secret itself.
+          (error: unknown) => `notification to ${webhookLabel(webhook)} failed: ${failureInfo(error).message}`,
         ),
       ),
     );

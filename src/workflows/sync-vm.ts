@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancelledFailure, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancelledFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../domain/block-delta';
@@ -8,16 +8,17 @@ import { destinationFileName } from '../domain/clone-rewrite';
 import type { Consistency } from '../domain/clone-result';
 import { directoryOf, joinPath } from '../domain/clone-plan';
 import { chooseCompression } from '../domain/compression';
-import { backingChains, isLiveDisk, operationTag, overlayPathFor, type SourceFile } from '../domain/copied-file';
+import { backingChains, isLiveDisk, operationTag, overlayPathFor, partialPathFor, type SourceFile } from '../domain/copied-file';
 import { parseDomainXml } from '../domain/domain-xml';
 import { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
 import { syncRewrite } from '../domain/sync-rewrite';
 import { validate } from '../domain/schemas/validate';
 import type { Extent } from '../domain/transfer-plan';
 import type { FileSyncResult, SyncResult } from '../domain/sync-result';
-import { ErrorCode, KvmCloneError } from '../errors';
-import { failureFromInfo, failureInfo, toApplicationFailure } from '../failures';
-import { cleanupOptions, hostCallOptions, optionalHostCallOptions, transferOptions, verifyOptions } from './activity-options';
+import { ErrorCode, errorCodeName, KvmCloneError } from '../errors';
+import { failureFromInfo, failureInfo, toApplicationFailure, type FailureInfo } from '../failures';
+import { cleanupOptions, hostCallOptions, mergeBackOptions, optionalHostCallOptions, transferOptions, verifyOptions } from './activity-options';
+import { operationFailure } from './cleanup-report';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
 import { notifiedOperation, notifyOf, withNotifications } from './notifications';
@@ -29,11 +30,14 @@ const hostCalls = proxyActivities<Activities>(hostCallOptions);
 const transfers = proxyActivities<Activities>(transferOptions);
 const verification = proxyActivities<Activities>(verifyOptions);
 const cleanup = proxyActivities<Activities>(cleanupOptions);
+const mergeBacks = proxyActivities<Activities>(mergeBackOptions);
 const optionalCalls = proxyActivities<Activities>(optionalHostCallOptions);
 
 /** A source file and the destination file it updates. */
 interface SyncedFile extends SourceFile {
   destinationPath: string;
+  /** Where the sync writes the file: its destination path, or for an added disk a partial path that finalizeFiles renames. */
+  writePath: string;
   action: FileSyncResult['action'];
   /** The destination file's size: the target's own, or what an added disk's file is created with. */
   destinationSize: number;
@@ -48,6 +52,11 @@ function fileKey(file: Pick<SourceFile, 'role' | 'target' | 'depth'>): string {
  * hash their blocks in place and only differing blocks cross the wire; a running source
  * is snapshotted and merged back, as in a clone. The target keeps its name, UUID, MACs
  * and disk paths, and stays marked incomplete until a sync into it finishes.
+ *
+ * The sync holds the destination lock on the target's name (the one clones take on their
+ * new name), writes added disks under partial names renamed at the end, and redefines the
+ * target only while it is still the domain it inspected (same UUID). An undo that fails
+ * makes the failure say what it left (1201, see cleanup-report.ts).
  */
 export async function syncVM(input: SyncInput): Promise<SyncResult> {
   return withNotifications(notifyOf(input), notifiedOperation('sync', input, input.targetName ?? input.vmName), () => syncOperation(input));
@@ -74,10 +83,17 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
   const timeout: TimeoutState = { timedOut: false };
   /** Once the target is marked incomplete, every failure says so: it must not be started. */
   let targetMarked = false;
+  // Runs started before the destination lock and partial files for added disks keep their old commands.
+  const ownsDestination = patched('destination-lock');
 
   const sync = async (): Promise<SyncResult> => {
     progress.phase = 'preflight';
-    const inspection = await hostCalls.inspectSource({ source, vmName, copyCdroms: false, excludeDisks: [] });
+    if (ownsDestination) {
+      await hostCalls.acquireDestinationLock({ destination, name: targetName });
+      // Registered once held (so unwound last): a lock never acquired, on a host never reached, needs no release.
+      compensations.add('release the destination lock', () => cleanup.releaseDestinationLock({ destination, name: targetName }), `'${targetName}' stays locked on ${hostLabel(destination)}`);
+    }
+    const inspection = await hostCalls.inspectSource({ source, destination, vmName, copyCdroms: false, excludeDisks: [] });
     warnings.push(...inspection.warnings);
     const target = await hostCalls.inspectTarget({ destination, targetName, operationId });
     targetMarked = true;
@@ -89,9 +105,16 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       const existing = targetFiles.get(fileKey(file));
       if (!existing) {
         const destinationPath = file.role === 'tpm' && target.tpmDir ? joinPath(target.tpmDir, file.target) : joinPath(homeDir, destinationFileName(targetName, file));
-        return { ...file, destinationPath, action: 'added', destinationSize: file.fileSize };
+        const writePath = ownsDestination ? partialPathFor(destinationPath, tag) : destinationPath;
+        return { ...file, destinationPath, writePath, action: 'added', destinationSize: file.fileSize };
       }
-      return { ...file, destinationPath: existing.sourcePath, action: existing.fileSize === file.fileSize ? 'updated' : 'resized', destinationSize: existing.fileSize };
+      return {
+        ...file,
+        destinationPath: existing.sourcePath,
+        writePath: existing.sourcePath,
+        action: existing.fileSize === file.fileSize ? 'updated' : 'resized',
+        destinationSize: existing.fileSize,
+      };
     });
     const sourceKeys = new Set(inspection.files.map(fileKey));
     const detachedDisks = target.files.filter((file) => file.role === 'disk' && !sourceKeys.has(fileKey(file))).map((file) => file.target);
@@ -147,15 +170,20 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
 
     const added = files.filter((file) => file.action === 'added');
     if (added.length > 0) {
-      const addedPaths = added.map((file) => file.destinationPath);
-      compensations.add('remove the files of added disks', () => cleanup.removeClone({ destination, paths: addedPaths }));
-      await hostCalls.prepareDisks({ destination, disks: added.map((file) => ({ path: file.destinationPath, size: file.fileSize })) });
+      // Only what this sync creates: the added disks' partial files (their final names are taken at the end).
+      const addedPaths = added.map((file) => file.writePath);
+      compensations.add(
+        'remove the files of added disks',
+        () => cleanup.removeClone({ destination, paths: addedPaths }),
+        `files of added disks may remain on ${hostLabel(destination)}: ${addedPaths.join(', ')}`,
+      );
+      await hostCalls.prepareDisks({ destination, disks: added.map((file) => ({ path: file.writePath, size: file.fileSize })) });
     }
     /** Gives each destination file its source's size, as measured last (after the freeze, for a running source). */
     const matchSizes = async (): Promise<void> => {
       const differing = files.filter((file) => file.destinationSize !== file.fileSize);
       if (differing.length === 0) return;
-      await hostCalls.resizeFiles({ destination, files: differing.map((file) => ({ path: file.destinationPath, size: file.fileSize })) });
+      await hostCalls.resizeFiles({ destination, files: differing.map((file) => ({ path: file.writePath, size: file.fileSize })) });
       for (const file of differing) {
         file.destinationSize = file.fileSize;
         if (file.action === 'updated') file.action = 'resized';
@@ -167,7 +195,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     if (inspection.state !== 'shut off') {
       progress.phase = 'snapshotting';
       const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({ target: file.target, basePath: file.sourcePath, overlayPath: overlayPathFor(file.sourcePath, tag) }));
-      const mergeBack = () => cleanup.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
+      const mergeBack = () => mergeBacks.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
       if (tracking.bitmapTargets.length > 0 && sourceUuid) {
         // Before the freeze: every write after this instant is in the new bitmap, so the next sync misses none.
         const keep = target.checkpoint ? [target.checkpoint.name] : [];
@@ -176,7 +204,11 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
           optionalCalls.createCheckpoint({ source, vmName, name: newCheckpoint, bitmapTargets: tracking.bitmapTargets }),
         );
       }
-      const dropMerge = compensations.add('merge the source back', mergeBack);
+      const dropMerge = compensations.add(
+        'merge the source back',
+        mergeBack,
+        `'${vmName}' on ${hostLabel(source)} may still run on its overlays ${frozenDisks.map((disk) => disk.overlayPath).join(', ')}`,
+      );
       const frozen = await hostCalls.freezeSource({ source, vmName, disks: frozenDisks, quiesce: inspection.guestAgent });
       consistency = frozen.consistency;
       warnings.push(...frozen.warnings);
@@ -243,7 +275,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
           source,
           destination,
           sourcePath: file.sourcePath,
-          destinationPath: file.destinationPath,
+          destinationPath: file.writePath,
           range,
           hashTool,
           blockSize: SYNC_BLOCK_SIZE,
@@ -261,8 +293,7 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       const verifyTile = async (index: number, range: Extent, extents: Extent[] | undefined): Promise<void> => {
         if (!options.verify || extents?.length === 0) return;
         const file = files[index]!;
-        const check = (only?: Extent[]) =>
-          verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath, range, ...(only ? { extents: only } : {}) });
+        const check = (only?: Extent[]) => verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.writePath, range, ...(only ? { extents: only } : {}) });
         let digests = await check(extents);
         if (digests.source.hex === digests.destination.hex) return;
         rangesRecopied++;
@@ -316,12 +347,12 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
               progress.disks[index]!.phase = 'done';
               return;
             }
-            let digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
+            let digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.writePath });
             if (digests.source.hex !== digests.destination.hex) {
               // Something the delta could not see: a CRC-32 collision, or a write the bitmap missed. The tiles that differ are copied again.
               warnings.push(`${file.destinationPath} still differed from its source after the sync; the tiles that differ were copied again`);
               for (const range of tileFile(file.fileSize, tileBytes)) await verifyTile(index, range, undefined);
-              digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.destinationPath });
+              digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.writePath });
             }
             if (digests.source.hex !== digests.destination.hex) {
               throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${file.destinationPath} differs from ${file.sourcePath} after the sync`);
@@ -335,13 +366,25 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     }
 
     progress.phase = 'defining';
-    await hostCalls.finalizeFiles({ destination, renames: [], chains: backingChains(files), flatten: false });
+    const renames = files.filter((file) => file.writePath !== file.destinationPath).map((file) => ({ from: file.writePath, to: file.destinationPath }));
+    if (renames.length > 0) {
+      // Only files this sync's renames made: a rename refused because a file was in the way must not make the cleanup remove that file.
+      compensations.add(
+        'remove the renamed files of added disks',
+        () => cleanup.removeRenamedFiles({ destination, renames }),
+        `files of added disks may remain on ${hostLabel(destination)}: ${renames.map((rename) => rename.to).join(', ')}`,
+      );
+    }
+    await hostCalls.finalizeFiles({ destination, renames, chains: backingChains(files), flatten: false });
     await hostCalls.defineClone({
       destination,
       sourceXml: inspection.inactiveXml,
       rewrite: syncRewrite({ targetName, preserveMac: options.preserveMac, sourceXml: inspection.inactiveXml, targetXml: target.inactiveXml, files, random: Math.random }),
       start: false,
       redefine: true,
+      // Added disks join the target's clone record, so the next sync writes into them too.
+      operationId,
+      createdFiles: files.filter((file) => file.action === 'added' && file.role !== 'tpm').map((file) => file.destinationPath),
     });
 
     let checkpointLeft: string | undefined;
@@ -353,6 +396,14 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       if (recorded) checkpointLeft = newCheckpoint;
       // The old checkpoints of this target are spent; an unrecorded new one is useless.
       await optional('remove spent checkpoints', () => optionalCalls.removeCheckpoints({ source, vmName, prefix, keep: recorded ? [newCheckpoint] : [] }));
+    }
+
+    if (ownsDestination) {
+      try {
+        await cleanup.releaseDestinationLock({ destination, name: targetName });
+      } catch (error) {
+        warnings.push(`the lock on '${targetName}' could not be released: ${failureInfo(error).message}`);
+      }
     }
 
     progress.phase = 'done';
@@ -388,8 +439,18 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     return await withTimeout(options.timeout, timeout, sync);
   } catch (error) {
     progress.phase = 'cleaning-up';
-    await compensations.unwind();
+    const cleanupFailures = await compensations.unwind();
     progress.phase = 'failed';
+    const incomplete = targetMarked ? `; '${targetName}' stays marked incomplete until a sync finishes` : '';
+    if (cleanupFailures.length > 0) {
+      // Whatever ended the sync, what cleanup left is the news: 1201, with the first cause in the details.
+      const cause: FailureInfo = timeout.timedOut
+        ? { code: ErrorCode.OPERATION_TIMEOUT, codeName: errorCodeName(ErrorCode.OPERATION_TIMEOUT), message: `sync of '${vmName}' did not finish within ${options.timeout} s${incomplete}` }
+        : isCancellation(error)
+          ? { code: ErrorCode.OPERATION_CANCELLED_ERROR, codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR), message: `sync of '${vmName}' was cancelled${incomplete}` }
+          : { ...failureInfo(error), message: `${failureInfo(error).message}${incomplete}` };
+      throw operationFailure('sync', cause, cleanupFailures);
+    }
     if (timeout.timedOut) {
       throw ApplicationFailure.create({
         type: 'OPERATION_TIMEOUT',

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DOMParser } from '@xmldom/xmldom';
 import type { DirectRoute } from '../../src/domain/schemas/direct-route';
+import type { HostAliasInput } from '../../src/activities/host-registry';
 import type { HostSpecInput } from '../../src/domain/schemas/host';
+import type { WorkerPolicyInput } from '../../src/domain/schemas/worker-policy';
 
 const run = promisify(execFile);
 const scripts = path.resolve(__dirname, '../../scripts/lab');
@@ -14,6 +16,10 @@ interface LabFile {
   labDir: string;
   identityFile: string;
   knownHostsFile: string;
+  /** The key host a accepts only with the hostile forced command (see scripts/lab/up). */
+  hostileIdentityFile: string;
+  /** `bin/` (the lying wrappers) and `scripts/` (what they run when a test asks) of the hostile host. */
+  hostileDir: string;
   hosts: {
     name: string;
     address: string;
@@ -93,7 +99,10 @@ export class Lab {
     return host;
   }
 
-  /** A full host specification, as a workflow input or a worker's alias table holds it. */
+  /**
+   * A full host specification, as a worker's alias table holds it. Clones may write into
+   * the dirs of writableDirs(); the home's .ssh and everything else stay off limits.
+   */
   hostSpec(name: string, overrides: Partial<HostSpecInput> = {}): HostSpecInput {
     const host = this.host(name);
     return {
@@ -104,8 +113,51 @@ export class Lab {
       knownHostsFile: this.file.knownHostsFile,
       libvirtUri: host.libvirtUri,
       storageDir: host.storageDir,
+      writableDirs: this.writableDirs(name),
       ...overrides,
     };
+  }
+
+  /** Where clones may write on a lab host: its images and vms dirs, the dir of test-made pools, and a scratch dir. */
+  writableDirs(name: string): string[] {
+    const host = this.host(name);
+    return [host.storageDir, host.vmDir, path.join(path.dirname(host.storageDir), 'pools'), this.scratchDir(name)];
+  }
+
+  /** A dir on a lab host that clones may write into, for a test's own directories and mounts: `<host home>/scratch`. */
+  scratchDir(name: string): string {
+    return path.join(path.dirname(this.host(name).storageDir), 'scratch');
+  }
+
+  /**
+   * The worker policy lab tests run with: the defaults, and the lab's guest dir as host
+   * files, since lab VMs boot a kernel and initrd from there (referenced, not copied).
+   */
+  policy(overrides: Partial<WorkerPolicyInput> = {}): WorkerPolicyInput {
+    return { hostFiles: ['/usr/share', path.join(this.file.labDir, 'guest')], ...overrides };
+  }
+
+  /**
+   * Host a as a hostile source: the same host reached with the hostile key, so its virsh,
+   * qemu-img and find run whatever `lie()` installed. Use it as the alias `a-hostile`.
+   */
+  hostileSpec(overrides: Partial<HostSpecInput> = {}): HostSpecInput {
+    return this.hostSpec('a', { identityFile: this.file.hostileIdentityFile, ...overrides });
+  }
+
+  /**
+   * Makes the hostile host's `tool` (virsh, qemu-img or find) run `script` (bash, with the
+   * real tools on PATH and the tool's arguments in "$@") until `truth()` is called.
+   */
+  async lie(tool: 'virsh' | 'qemu-img' | 'find', script: string): Promise<void> {
+    const file = path.join(this.file.hostileDir, 'scripts', tool);
+    await writeFile(`${file}.new`, `#!/bin/bash\n${script}\n`, { mode: 0o755 });
+    await rename(`${file}.new`, file);
+  }
+
+  /** Every hostile tool tells the truth again. */
+  async truth(): Promise<void> {
+    for (const tool of ['virsh', 'qemu-img', 'find']) await rm(path.join(this.file.hostileDir, 'scripts', tool), { force: true });
   }
 
   /** How lab host `from` reaches lab host `to` over its own SSH, with its user's key. */
@@ -123,8 +175,17 @@ export class Lab {
     };
   }
 
-  aliases(): Record<string, HostSpecInput> {
-    return Object.fromEntries(this.file.hosts.map((host) => [host.name, this.hostSpec(host.name)]));
+  /** Every lab host by its name, each with a direct route to every other (used only when an input asks for direct mode). */
+  aliases(): Record<string, HostAliasInput> {
+    return Object.fromEntries(
+      this.file.hosts.map((host) => [
+        host.name,
+        {
+          ...this.hostSpec(host.name),
+          direct: Object.fromEntries(this.file.hosts.filter((other) => other.name !== host.name).map((other) => [other.name, this.directRoute(host.name, other.name)])),
+        },
+      ]),
+    );
   }
 
   async makeVm(hostName: string, name: string, options: MakeVmOptions = {}): Promise<LabVm> {

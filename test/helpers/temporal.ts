@@ -3,8 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { KvmCloneClient } from '../../src/client';
-import type { HostSpecInput } from '../../src/domain/schemas/host';
+import type { HostAliasInput } from '../../src/activities/host-registry';
 import { createKvmCloneWorker, type KvmCloneWorkerOptions } from '../../src/worker';
+import { Lab } from './lab';
 
 export interface TestEnvironment {
   client: KvmCloneClient;
@@ -13,11 +14,15 @@ export interface TestEnvironment {
   stop(): Promise<void>;
 }
 
+export type TestEnvironmentOptions = Pick<KvmCloneWorkerOptions, 'decorateActivities' | 'policy' | 'webhooks'>;
+
 /**
  * A real worker on its own task queue against the run's dev server, running the
- * workflow bundle built once in global setup, and a client bound to that queue.
+ * workflow bundle built once in global setup, and a client bound to that queue. Its
+ * policy is the lab's (Lab.policy: the defaults, with the lab's guest dir as host files),
+ * with the keys a test gives replacing those.
  */
-export async function startTestEnvironment(hosts: Record<string, HostSpecInput>, options: Pick<KvmCloneWorkerOptions, 'decorateActivities'> = {}): Promise<TestEnvironment> {
+export async function startTestEnvironment(hosts: Record<string, HostAliasInput>, options: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
@@ -27,6 +32,7 @@ export async function startTestEnvironment(hosts: Record<string, HostSpecInput>,
     hosts,
     workflowBundle: { codePath: inject('workflowBundlePath') },
     ...options,
+    policy: new Lab(inject('labFile')).policy(options.policy),
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
@@ -46,7 +52,7 @@ export async function startTestEnvironment(hosts: Record<string, HostSpecInput>,
 }
 
 /** Registers hooks that start a test environment before a file's tests and stop it after. */
-export function useTestEnvironment(hosts: Record<string, HostSpecInput>, options: Pick<KvmCloneWorkerOptions, 'decorateActivities'> = {}): () => TestEnvironment {
+export function useTestEnvironment(hosts: Record<string, HostAliasInput>, options: TestEnvironmentOptions = {}): () => TestEnvironment {
   let env: TestEnvironment | undefined;
   beforeAll(async () => {
     env = await startTestEnvironment(hosts, options);

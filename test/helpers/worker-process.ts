@@ -2,16 +2,19 @@
  * A kvm-clone worker in a process of its own, so a test can SIGKILL it mid-copy the way
  * a crash or an OOM kill would. Configured by one JSON argument; prints READY once polling.
  *
- *   node --import tsx test/helpers/worker-process.ts '{"address": ..., "taskQueue": ..., "hosts": {...}, "workflowBundlePath": ..., "identity"?: ..., "maxConcurrentActivityTaskExecutions"?: ...}'
+ *   node --import tsx test/helpers/worker-process.ts '{"address": ..., "taskQueue": ..., "hosts": {...}, "policy"?: {...}, "workflowBundlePath": ..., "identity"?: ..., "maxConcurrentActivityTaskExecutions"?: ...}'
  */
 import { NativeConnection } from '@temporalio/worker';
-import type { HostSpecInput } from '../../src/domain/schemas/host';
+import type { HostAliasInput } from '../../src/activities/host-registry';
+import type { WorkerPolicyInput } from '../../src/domain/schemas/worker-policy';
 import { createKvmCloneWorker } from '../../src/worker';
 
 interface WorkerProcessOptions {
   address: string;
   taskQueue: string;
-  hosts: Record<string, HostSpecInput>;
+  hosts: Record<string, HostAliasInput>;
+  /** The worker policy; tests pass Lab.policy(). */
+  policy?: WorkerPolicyInput;
   workflowBundlePath: string;
   /** Shown as `identity` in the history's ActivityTaskStarted events. */
   identity?: string;
@@ -25,6 +28,7 @@ async function main(): Promise<void> {
     connection,
     taskQueue: options.taskQueue,
     hosts: options.hosts,
+    ...(options.policy ? { policy: options.policy } : {}),
     workflowBundle: { codePath: options.workflowBundlePath },
     tuning: {
       ...(options.identity ? { identity: options.identity } : {}),

@@ -20,8 +20,7 @@ function runClone(source: string, destination: string, vmName: string, flags: Cl
     text: cloneResultText,
     async start(config, access) {
       const input = cloneInputFromFlags({ source, destination, vmName }, flags, config.defaults.clone);
-      const direct = directRouteFor(config, source, destination, flags.relay);
-      if (direct) input.direct = direct;
+      if (directRouteFor(config, source, destination, flags.relay)) input.direct = true;
       const notify = notifyInputFor(config, flags.notify);
       if (notify) input.notify = notify;
       return (await access.client.startClone(input)).workflowId;

@@ -51,7 +51,7 @@ function actionFromArguments(kind: string, source: string, destination: string, 
   const subject = { source, destination, vmName };
   const direct = directRouteFor(config, source, destination, flags.relay);
   const notify = notifyInputFor(config, flags.notify);
-  const extras = { ...(direct ? { direct } : {}), ...(notify ? { notify } : {}) };
+  const extras = { ...(direct ? { direct: true } : {}), ...(notify ? { notify } : {}) };
   return kind === 'sync'
     ? { kind, input: { ...syncInputFromFlags(subject, flags, config.defaults.sync), ...extras } }
     : { kind, input: { ...cloneInputFromFlags(subject, flags, config.defaults.clone), ...extras } };
@@ -67,7 +67,7 @@ function createCommand(): Command {
     .argument('<vm>', 'name of the VM on the source')
     .option('--cron <expression>', "when to run, as a cron expression in UTC, e.g. '0 2 * * *'")
     .option('--every <interval>', 'or at a fixed interval: 90s, 30m, 6h, 1d')
-    .option('--overlap <policy>', 'when a run is due while the last one runs: skip (default), buffer-one, buffer-all, cancel-other, terminate-other, allow-all')
+    .option('--overlap <policy>', 'when a run is due while the last one runs: skip (default), buffer-one, buffer-all, cancel-other (the last one cleans up), allow-all')
     .option('--catchup-window <duration>', "how late a run missed while Temporal was down may still start (default '1 hour')")
     .option('--paused', 'create it paused')
     .option('--note <text>', 'a note shown by describe');

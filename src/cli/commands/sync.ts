@@ -20,8 +20,7 @@ function runSync(source: string, destination: string, vmName: string, flags: Syn
     text: syncResultText,
     async start(config, access) {
       const input = syncInputFromFlags({ source, destination, vmName }, flags, config.defaults.sync);
-      const direct = directRouteFor(config, source, destination, flags.relay);
-      if (direct) input.direct = direct;
+      if (directRouteFor(config, source, destination, flags.relay)) input.direct = true;
       const notify = notifyInputFor(config, flags.notify);
       if (notify) input.notify = notify;
       return (await access.client.startSync(input)).workflowId;

@@ -7,6 +7,7 @@ import { cliContext, loadCliConfig } from '../global-options';
 import { sdkLogLevel } from '../log-level';
 import { installWorkerRuntime, jsonLogLine, LOG_FORMAT_ENV, LOG_FORMATS, METRICS_ADDRESS_ENV, type LogFormat } from '../../observability';
 import { workerConfigSchema } from '../config-schema';
+import { configuredWebhooks } from '../notify-merge';
 import { fail } from '../output';
 import { resolveTemporalAddress } from '../temporal-access';
 import { temporalConnectionOptions } from '../temporal-connection';
@@ -62,6 +63,9 @@ async function runWorker(flags: WorkerFlags, command: Command): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue,
       hosts: config.hosts,
+      // The operator's policy and named webhooks: what workflow inputs may ask of this worker.
+      ...(config.policy ? { policy: config.policy } : {}),
+      webhooks: configuredWebhooks(config),
       ...(maxActivities ? { tuning: { maxConcurrentActivityTaskExecutions: maxActivities } } : {}),
     });
     note(`worker polling task queue ${taskQueue} on ${address} (namespace ${config.temporal.namespace}) with hosts ${Object.keys(config.hosts).join(', ') || '(none)'}; Ctrl-C stops it`);

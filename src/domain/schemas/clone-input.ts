@@ -18,7 +18,10 @@ const storagePoolNameSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9_.-]+$/, 'not a valid storage pool name');
 
-/** Input of the cloneVM workflow: a plain JSON object, startable from the Temporal UI. */
+/**
+ * Input of the cloneVM workflow: a plain JSON object, startable from the Temporal UI.
+ * Strict: an unknown key is refused by name, so a typo (`dryrun: true`) cannot run a real clone.
+ */
 export const cloneInputSchema = z
   .object({
     ...operationSubjectFields,
@@ -48,6 +51,7 @@ export const cloneInputSchema = z
     /** Merge a qcow2 backing chain into one image on the destination instead of copying its layers. */
     flattenBackingChain: z.boolean().default(false),
   })
+  .strict()
   .refine((input) => !(input.destDir && input.destPool), { message: 'give destDir or destPool, not both', path: ['destPool'] });
 
 export type CloneInput = z.input<typeof cloneInputSchema>;

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { bandwidthLimitSchema } from './bandwidth';
-import { directRouteSchema } from './direct-route';
 import { hostRefSchema } from './host';
 import { notifySchema } from './notify';
 import { vmNameSchema } from './vm-name';
@@ -22,8 +21,21 @@ export const dataPathFields = {
   verify: z.boolean().default(true),
   /** Cap on the whole operation's wire rate, e.g. '100M' per second; absent means none. */
   bandwidthLimit: bandwidthLimitSchema.optional(),
-  /** Push data from the source host straight to the destination over the source's own SSH (how it gets there). */
-  direct: directRouteSchema.optional(),
+  /**
+   * Push data from the source host straight to the destination over the source's own SSH.
+   * Only a yes or no: the route (address, user, the source's key) is the worker's config,
+   * `hosts.<source>.direct.<destination>`, so an input cannot point the source's SSH
+   * anywhere. `true` without a configured route fails with 1001 at the first copy (the
+   * copy is then cleaned up like any failed one); a dry run reports `transport: direct`.
+   */
+  direct: z
+    .boolean({
+      error: (issue) =>
+        issue.input !== null && typeof issue.input === 'object'
+          ? 'direct is true or false: the route itself (address, user, keys) is configured on the worker as hosts.<source>.direct.<destination>, never given in the input'
+          : 'expected true or false',
+    })
+    .optional(),
   /** Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning. */
   notify: notifySchema.optional(),
 };

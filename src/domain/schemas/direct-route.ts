@@ -9,6 +9,8 @@ const opensshPathSchema = absolutePathSchema.refine((path) => !/[\s%$"'\\]/.test
 
 /**
  * How the SOURCE host reaches the destination host over its own OpenSSH, for direct mode.
+ * Configured on the worker only (`hosts.<source>.direct.<destination>`); a workflow input
+ * only asks for direct mode with `direct: true`.
  * Every path is on the source host, not on the worker: the source's `ssh` reads them.
  * Left out, address, port and user are the destination's own, as the worker reaches it.
  */
@@ -33,3 +35,4 @@ export const directRouteSchema = z
   .strict();
 
 export type DirectRoute = z.output<typeof directRouteSchema>;
+export type DirectRouteInput = z.input<typeof directRouteSchema>;

@@ -2,8 +2,11 @@ import { z } from 'zod';
 import { dataPathFields, operationSubjectFields, timeoutField } from './data-path-options';
 import { vmNameSchema } from './vm-name';
 
-/** Input of the syncVM workflow: a plain JSON object, startable from the Temporal UI. */
-export const syncInputSchema = z.object({
+/**
+ * Input of the syncVM workflow: a plain JSON object, startable from the Temporal UI.
+ * Strict: an unknown key is refused by name, so a typo (`deltaonly: false`) is not ignored.
+ */
+export const syncInputSchema = z.strictObject({
   ...operationSubjectFields,
   /** The copy on the destination to update; defaults to the source's name. */
   targetName: vmNameSchema.optional(),

@@ -8,12 +8,15 @@ import { findFreePort } from '../../../src/temporal/free-port';
 import { cloneResultDocument, operationsDocument } from '../../helpers/cli-documents';
 import { eventually, jsonLines, kvmClone, spawnKvmClone, writeLabConfig } from '../../helpers/cli';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
+import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver';
 
 const lab = new Lab(inject('labFile'));
 let dir: string;
 let config: string;
 let vm: LabVm;
 let env: NodeJS.ProcessEnv;
+let named: WebhookReceiver;
+let adHoc: WebhookReceiver;
 
 /** A server a test started detached (the embedded default), found by the pid file it leaves. */
 async function stopDetachedServer(): Promise<void> {
@@ -27,10 +30,21 @@ beforeAll(async () => {
   config = await writeLabConfig(lab, path.join(dir, 'config.yaml'));
   env = { KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()), KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()), XDG_STATE_HOME: path.join(dir, 'state') };
   vm = await lab.makeVm('a', uniqueVmName('embedded'));
+  // The in-process worker takes the same config's named webhooks and policy: a named webhook
+  // every operation notifies (signed with its secret), and --notify URLs under policy.webhookUrls.
+  [named, adHoc] = await Promise.all([startWebhookReceiver(), startWebhookReceiver()]);
+  for (const [key, value] of [
+    ['webhooks.ops', `{ url: '${named.url}', secret: embedded-secret }`],
+    ['notifications.webhooks', '[ops]'],
+    ['policy.webhookUrls', `['${adHoc.url}']`],
+  ]) {
+    expect((await kvmClone(['-c', config, 'config', 'set', key!, value!])).code).toBe(0);
+  }
 });
 
 afterAll(async () => {
   await stopDetachedServer();
+  await Promise.all([named?.close(), adHoc?.close()]);
   if (vm) await lab.removeVm('a', vm);
   for (const clone of [`${vm.name}-e`, `${vm.name}-e2`]) {
     await lab.virsh('b', 'undefine', '--domain', clone).catch(() => undefined);
@@ -66,14 +80,22 @@ describe('the embedded Temporal (the real CLI binary)', () => {
     expect(cloneResultDocument.parse(jsonLines(stdout).at(-1)).newName).toBe(`${vm.name}-e`);
     expect(await isServerHealthy(`127.0.0.1:${env.KVM_CLONE_EMBEDDED_PORT}`)).toBe(true);
     const all = operationsDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'], env)).stdout));
-    expect(all.operations).toContainEqual(expect.objectContaining({ operationId: `clone:a:${vm.name}:b`, state: 'COMPLETED' }));
+    expect(all.operations).toContainEqual(expect.objectContaining({ operationId: `clone:a:${vm.name}:b:${vm.name}-e`, state: 'COMPLETED' }));
     await eventually(async () => (await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.db')).catch(() => undefined)) !== undefined, 'the state file');
 
     // Right after: the server still lists the first command's worker as a recent poller,
     // though its process is gone. The next command must run the work itself, not wait for it.
-    const again = await kvmClone(['-c', config, '-o', 'json', '--verbose', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e2`], env);
+    const from = [named.requests.length, adHoc.requests.length];
+    const again = await kvmClone(['-c', config, '-o', 'json', '--verbose', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e2`, '--notify', adHoc.url], env);
     expect(again.stderr).toContain('running a worker in this process');
     expect(again.code).toBe(0);
-    expect(cloneResultDocument.parse(jsonLines(again.stdout).at(-1)).newName).toBe(`${vm.name}-e2`);
+    const result = cloneResultDocument.parse(jsonLines(again.stdout).at(-1));
+    expect(result.newName).toBe(`${vm.name}-e2`);
+    expect(result.warnings.join('\n')).not.toContain('notification');
+    // This clone notified the configured webhook (signed) and its --notify URL (unsigned).
+    expect(named.requests.length - from[0]!).toBe(1);
+    expect(named.requests.at(-1)!.headers['x-kvmclone-signature']).toMatch(/^sha256=/);
+    expect(adHoc.requests.length - from[1]!).toBe(1);
+    expect(adHoc.requests.at(-1)!.headers['x-kvmclone-signature']).toBeUndefined();
   });
 });

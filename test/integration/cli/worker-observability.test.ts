@@ -68,7 +68,7 @@ describe('kvm-clone worker: metrics, JSON logs, SIGTERM', () => {
       const { code, stderr } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--new-name', newName]);
       expect(stderr).not.toContain('error');
       expect(code).toBe(0);
-      const operationId = `clone:a:${vm.name}:b`;
+      const operationId = `clone:a:${vm.name}:b:${newName}`;
 
       // Activity execution shows in the SDK's metrics once the clone ran here.
       const after = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());

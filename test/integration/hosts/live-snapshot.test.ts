@@ -68,6 +68,21 @@ describe('live snapshots of a running lab VM', () => {
     expect(await lab.domainState('a', vm.name)).toBe('running');
   });
 
+  it('a retry follows the block commit a lost attempt started, pivots it, and reports progress', async () => {
+    const { vm } = await runningVm('resume');
+    const snapshot = new LiveSnapshot(await sessionToA(), vm.name);
+    const disks = frozenDisks(vm);
+    await snapshot.freeze(disks, [], false);
+    // What a lost attempt leaves: the commit of vda running (ready to pivot), nobody following it.
+    await lab.virsh('a', 'blockcommit', '--domain', vm.name, 'vda', '--active');
+    const progress: { target: string; percent?: number }[] = [];
+    expect(await snapshot.mergeBack(disks, '', { onProgress: (each) => progress.push(each) })).toBe('merged-live');
+    expect(await diskSources(vm.name, false)).toEqual(disks.map((disk) => disk.basePath));
+    expect(await overlaysIn(vm.dir)).toEqual([]);
+    expect(progress.filter((each) => each.target === 'vda').length).toBeGreaterThan(0);
+    expect(progress.every((each) => each.percent === undefined || (each.percent >= 0 && each.percent <= 100))).toBe(true);
+  });
+
   it('merges offline and restores the definition when the VM stopped while frozen', async () => {
     const { vm, originalXml } = await runningVm('stopped');
     const snapshot = new LiveSnapshot(await sessionToA(), vm.name);

@@ -81,3 +81,50 @@ describe('SSH sessions to a lab host', () => {
     await expect(openSshSession(spec({ port: 2299 }))).rejects.toMatchObject({ code: ErrorCode.CONNECTION_ERROR });
   });
 });
+
+describe('limits on remote commands run on a lab host', () => {
+  it('attack: a command flooding stdout fails with 1000 at the cap, and the worker keeps its memory', async () => {
+    const session = await openSshSession(spec({}));
+    try {
+      const before = process.memoryUsage().rss;
+      // Endless output, as a host that has been taken over could send in answer to any listing.
+      const error = await session.exec(sh`cat /dev/zero`, { maxStdoutBytes: 8 * 1024 * 1024 }).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: ErrorCode.GENERAL_ERROR, message: expect.stringContaining("'cat /dev/zero' printed more than 8388608 bytes on stdout") });
+      expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+      // The session still runs commands afterwards.
+      expect((await session.run(sh`echo still here`)).trim()).toBe('still here');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('attack: a command that hangs times out with 1002, and the remote process is stopped', async () => {
+    const session = await openSshSession(spec({}));
+    try {
+      // An unusual duration, so that pgrep finds this sleep and no other.
+      const error = await session.exec(sh`sleep 6173`, { timeoutMs: 1_000 }).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: ErrorCode.CONNECTION_ERROR, message: expect.stringContaining("'sleep 6173' did not finish within 1 s") });
+      let left = '';
+      for (let attempt = 0; attempt < 20; attempt++) {
+        // The bracket keeps pgrep from finding the shell that runs it.
+        left = (await session.exec(sh`pgrep -f ${'^slee[p] 6173$'} || true`)).stdout.toString().trim();
+        if (left === '') break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(left).toBe('');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('keeps the first 64 KiB of a flood on stderr, with a note', async () => {
+    const session = await openSshSession(spec({}));
+    try {
+      const result = await session.exec(sh`head -c 1000000 /dev/zero | tr -c x e >&2; exit 4`);
+      expect(result.exitCode).toBe(4);
+      expect(result.stderr).toMatch(/^e{65536}\n\[stderr truncated: 934464 more bytes\]$/);
+    } finally {
+      session.close();
+    }
+  });
+});

@@ -12,7 +12,17 @@ import { sha256OfFile } from '../../helpers/local-files';
 
 const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
-const testEnvironment = useTestEnvironment(lab.aliases());
+/** The pool test's VM name, and the destination pool it makes: alias `b-pooled` names it as its storage pool. */
+const poolVmName = uniqueVmName('pool');
+const destinationPoolName = `kcdst-${poolVmName}`;
+// Direct routes come from the worker's config only: `b-nobody` is host b, reached from a as a user b refuses.
+const testEnvironment = useTestEnvironment({
+  ...lab.aliases(),
+  a: { ...lab.aliases().a!, direct: { b: lab.directRoute('a', 'b'), 'b-nobody': { ...lab.directRoute('a', 'b'), user: 'nobody' } } },
+  b: { ...lab.aliases().b!, storagePools: [destinationPoolName] },
+  'b-nobody': lab.hostSpec('b'),
+  'b-pooled': lab.hostSpec('b', { storagePool: destinationPoolName }),
+});
 const storageB = () => lab.host('b').storageDir;
 
 async function cloneXml(name: string): Promise<ReturnType<typeof parseDomainXml>> {
@@ -108,9 +118,9 @@ describe('cloneVM options', () => {
   });
 
   it('copies a pool volume disk as a file, and puts disks into a destination storage pool when asked', async () => {
-    const name = uniqueVmName('pool');
+    const name = poolVmName;
     const sourcePool = `kcsrc-${name}`;
-    const destinationPool = `kcdst-${name}`;
+    const destinationPool = destinationPoolName;
     const vm = await lab.makeVm('a', name, { dataVolume: sourcePool });
     const poolDir = `${path.dirname(storageB())}/pools/${destinationPool}`;
     await lab.sshAs(
@@ -133,7 +143,7 @@ describe('cloneVM options', () => {
       expect(await lab.virsh('b', 'vol-list', '--pool', destinationPool)).toContain(`${name}_pooled-vdb.img`);
 
       // A host whose configuration names a storage pool puts copies there by default.
-      const byHost = await testEnvironment().client.clone({ source: 'a', destination: lab.hostSpec('b', { storagePool: destinationPool }), vmName: name, newName: `${name}_hostpool` });
+      const byHost = await testEnvironment().client.clone({ source: 'a', destination: 'b-pooled', vmName: name, newName: `${name}_hostpool` });
       expect(byHost.files.map((file) => path.dirname(file.destinationPath))).toEqual([poolDir, poolDir]);
       expect((await cloneXml(`${name}_hostpool`)).disks.map((disk) => disk.pool)).toEqual([destinationPool, destinationPool]);
     } finally {
@@ -166,12 +176,8 @@ describe('cloneVM options', () => {
 
   it('references CD-ROM media by default, warning when the destination lacks it, and copies it with copyCdroms', async () => {
     const name = uniqueVmName('media');
-    const vm = await lab.makeVm('a', name, { cdrom: 'media.iso' });
-
-    const referenced = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
-    expect(referenced.files.map((file) => file.role)).toEqual(['disk', 'disk']);
-    expect((await cloneXml(`${name}_clone`)).disks.find((disk) => disk.device === 'cdrom')?.sourcePath).toBe(vm.cdromPath);
-    expect(referenced.warnings.join('\n')).toContain(`${vm.cdromPath} is referenced by the clone but missing`);
+    // Media the clone may reference must lie where the destination allows host files: here b's scratch dir.
+    const vm = await lab.makeVm('a', name, { cdrom: `${lab.scratchDir('b')}/${name}.iso` });
 
     const copied = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_media`, copyCdroms: true });
     const media = copied.files.find((file) => file.role === 'cdrom')!;
@@ -179,6 +185,13 @@ describe('cloneVM options', () => {
     expect(await sha256OfFile(media.destinationPath)).toBe(await sha256OfFile(vm.cdromPath!));
     expect((await cloneXml(`${name}_media`)).disks.find((disk) => disk.device === 'cdrom')?.sourcePath).toBe(media.destinationPath);
     expect(copied.warnings).toEqual([]);
+
+    // The lab's hosts share one filesystem: without the file, b lacks the media the clone references.
+    await rm(vm.cdromPath!, { force: true });
+    const referenced = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
+    expect(referenced.files.map((file) => file.role)).toEqual(['disk', 'disk']);
+    expect((await cloneXml(`${name}_clone`)).disks.find((disk) => disk.device === 'cdrom')?.sourcePath).toBe(vm.cdromPath);
+    expect(referenced.warnings.join('\n')).toContain(`${vm.cdromPath} is referenced by the clone but missing`);
   });
 
   it('maps networks with networkMap, and refuses with 1205 a network the destination lacks', async () => {
@@ -268,7 +281,7 @@ describe('cloneVM options', () => {
   it('refuses with 1204 a destination directory without room for the disks plus a margin', async () => {
     const name = uniqueVmName('full');
     await lab.makeVm('a', name, { fillMib: 64 });
-    const small = `${path.dirname(storageB())}/small-${name}`;
+    const small = `${lab.scratchDir('b')}/small-${name}`;
     await mkdir(small, { recursive: true });
     await run('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0777', 'tmpfs', small]);
     try {
@@ -283,14 +296,14 @@ describe('cloneVM options', () => {
     }
   });
 
-  it('pushes straight from the source host to the destination host with direct, compressed or not', async () => {
+  it("pushes straight from the source host to the destination host with direct (the worker's route), compressed or not", async () => {
     const name = uniqueVmName('direct');
     await lab.makeVm('a', name, { fillMib: 64 });
-    const plain = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, direct: lab.directRoute('a', 'b') });
+    const plain = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, direct: true });
     expect(plain.transport).toBe('direct');
     for (const file of plain.files) expect(await sha256OfFile(file.destinationPath)).toBe(await sha256OfFile(file.sourcePath));
 
-    const squeezed = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_z`, direct: lab.directRoute('a', 'b'), compress: true });
+    const squeezed = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_z`, direct: true, compress: true });
     expect(squeezed).toMatchObject({ transport: 'direct', compression: 'zstd' });
     for (const file of squeezed.files) expect(file.digest?.source).toBe(file.digest?.destination);
   });
@@ -298,7 +311,7 @@ describe('cloneVM options', () => {
   it('a direct route the source host cannot authenticate fails with 1100 and leaves nothing behind', async () => {
     const name = uniqueVmName('directauth');
     await lab.makeVm('a', name);
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, direct: { ...lab.directRoute('a', 'b'), user: 'nobody' } })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b-nobody', vmName: name, direct: true })).rejects.toMatchObject({
       code: ErrorCode.AUTH_ERROR,
     });
     expect(await filesOnB(`${name}_clone`)).toEqual([]);

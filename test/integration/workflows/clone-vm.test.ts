@@ -11,7 +11,13 @@ import { sha256OfFile } from '../../helpers/local-files';
 
 const run = promisify(execFile);
 const lab = new Lab(inject('labFile'));
-const testEnvironment = useTestEnvironment(lab.aliases());
+const emptyKnownHosts = `${lab.file.labDir}/client/empty_known_hosts`;
+// Hosts are aliases of the worker's config: one nobody listens on, one whose key the worker does not know.
+const testEnvironment = useTestEnvironment({
+  ...lab.aliases(),
+  unreachable: lab.hostSpec('b', { address: '127.0.0.254', port: 2299 }),
+  'b-unknown-key': lab.hostSpec('b', { knownHostsFile: emptyKnownHosts }),
+});
 
 describe('cloneVM on the lab hosts', () => {
   it('copies a shut-off VM with a qcow2 and a raw disk; the copy boots from its copied disks and the source is unchanged', async () => {
@@ -82,8 +88,7 @@ describe('cloneVM on the lab hosts', () => {
   it('reports an unreachable host with code 1002', async () => {
     const name = uniqueVmName('charlie');
     await lab.makeVm('a', name);
-    const unreachable = lab.hostSpec('b', { address: '127.0.0.254', port: 2299 });
-    await expect(testEnvironment().client.clone({ source: 'a', destination: unreachable, vmName: name })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'unreachable', vmName: name })).rejects.toMatchObject({
       code: ErrorCode.CONNECTION_ERROR,
     });
   });
@@ -123,9 +128,8 @@ describe('cloneVM and host keys', () => {
   it('fails with code 1103 when the destination presents a key that is not in known_hosts', async () => {
     const name = uniqueVmName('delta');
     await lab.makeVm('a', name);
-    const emptyKnownHosts = `${lab.file.labDir}/client/empty_known_hosts`;
     await writeFile(emptyKnownHosts, '');
-    await expect(testEnvironment().client.clone({ source: 'a', destination: lab.hostSpec('b', { knownHostsFile: emptyKnownHosts }), vmName: name })).rejects.toMatchObject({
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b-unknown-key', vmName: name })).rejects.toMatchObject({
       code: ErrorCode.HOST_KEY_ERROR,
     });
     expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();

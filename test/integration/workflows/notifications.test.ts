@@ -4,32 +4,42 @@ import { ErrorCode } from '../../../src/errors';
 import { verifyWebhookSignature } from '../../../src/notifications/signature';
 import { eventually } from '../../helpers/cli';
 import { Lab, uniqueVmName } from '../../helpers/lab';
-import { useTestEnvironment } from '../../helpers/temporal';
+import { startTestEnvironment, type TestEnvironment } from '../../helpers/temporal';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver';
 
 const lab = new Lab(inject('labFile'));
-const testEnvironment = useTestEnvironment(lab.aliases());
 const SECRET = 'shared-secret-Ünïcode';
+let env: TestEnvironment | undefined;
+const testEnvironment = (): TestEnvironment => env!;
 let signed: WebhookReceiver;
 let chat: WebhookReceiver;
 let failuresOnly: WebhookReceiver;
+let broken: WebhookReceiver;
+let adHoc: WebhookReceiver;
 
 beforeAll(async () => {
   // The worker runs in this process, so it reads the secret from this environment.
   process.env.KVM_CLONE_TEST_WEBHOOK_SECRET = SECRET;
-  [signed, chat, failuresOnly] = await Promise.all([startWebhookReceiver(), startWebhookReceiver(200), startWebhookReceiver()]);
+  [signed, chat, failuresOnly, broken, adHoc] = await Promise.all([startWebhookReceiver(), startWebhookReceiver(200), startWebhookReceiver(), startWebhookReceiver(500), startWebhookReceiver()]);
+  // Webhooks are configured on the worker, by name; inputs name them. Ad-hoc URLs must be under policy.webhookUrls.
+  env = await startTestEnvironment(lab.aliases(), {
+    webhooks: {
+      signed: { url: signed.url, secretEnv: 'KVM_CLONE_TEST_WEBHOOK_SECRET' },
+      chat: { url: chat.url, format: 'slack' },
+      'failures-only': { url: failuresOnly.url, events: ['failure'] },
+      broken: { url: broken.url },
+    },
+    policy: { webhookUrls: [adHoc.url] },
+  });
 });
 
 afterAll(async () => {
-  await Promise.all([signed?.close(), chat?.close(), failuresOnly?.close()]);
+  await env?.stop();
+  await Promise.all([signed?.close(), chat?.close(), failuresOnly?.close(), broken?.close(), adHoc?.close()]);
 });
 
 function webhooks() {
-  return [
-    { url: signed.url, secretEnv: 'KVM_CLONE_TEST_WEBHOOK_SECRET' },
-    { url: chat.url, format: 'slack' as const },
-    { url: failuresOnly.url, events: ['failure' as const] },
-  ];
+  return [{ name: 'signed' }, { name: 'chat' }, { name: 'failures-only' }];
 }
 
 /** The one signed request a receiver got since `from`, checked the way a receiver would. */
@@ -113,17 +123,26 @@ describe('notifications from cloneVM and syncVM', () => {
     expect(document).toMatchObject({ event: 'cancelled', kind: 'clone', operationId: handle.workflowId, error: { code: ErrorCode.OPERATION_CANCELLED_ERROR } });
   });
 
-  it('a receiver that keeps answering 500 gets every retry, and the clone succeeds with a warning', async () => {
-    const broken = await startWebhookReceiver(500);
-    try {
-      const vm = await lab.makeVm('a', uniqueVmName('notify500'));
-      const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: `${vm.name}-r`, notify: { webhooks: [{ url: broken.url }] } });
-      expect(result.success).toBe(true);
-      expect(broken.requests).toHaveLength(4); // notifyOptions: maximumAttempts 4
-      expect(result.warnings).toContainEqual(expect.stringMatching(new RegExp(`^notification to ${broken.url.replace(/[.]/g, '\\.')} failed: .*500`)));
-      expect(await lab.domainState('b', `${vm.name}-r`)).toBe('shut off');
-    } finally {
-      await broken.close();
-    }
+  it('a receiver that keeps answering 500 gets every retry, and the clone succeeds with a warning naming the webhook, not its URL', async () => {
+    const from = broken.requests.length;
+    const vm = await lab.makeVm('a', uniqueVmName('notify500'));
+    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: `${vm.name}-r`, notify: { webhooks: [{ name: 'broken' }] } });
+    expect(result.success).toBe(true);
+    expect(broken.requests.length - from).toBe(4); // notifyOptions: maximumAttempts 4
+    expect(result.warnings).toContainEqual(expect.stringMatching(/^notification to webhook 'broken' failed: .*500/));
+    expect(result.warnings.join('\n')).not.toContain(broken.url);
+    expect(await lab.domainState('b', `${vm.name}-r`)).toBe('shut off');
+  });
+
+  it('an ad-hoc webhook under policy.webhookUrls gets the document, unsigned', async () => {
+    const from = adHoc.requests.length;
+    const vm = await lab.makeVm('a', uniqueVmName('notifyadhoc'));
+    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name, dryRun: true, notify: { webhooks: [{ url: `${adHoc.url}/deeper`, events: ['success'] }] } });
+    expect(result.warnings.join('\n')).not.toContain('notification');
+    const received = adHoc.requests.slice(from);
+    expect(received).toHaveLength(1);
+    expect(received[0]!.path).toBe('/hook/deeper');
+    expect(received[0]!.headers['x-kvmclone-signature']).toBeUndefined();
+    expect(JSON.parse(received[0]!.body)).toMatchObject({ event: 'success', kind: 'clone', vmName: vm.name });
   });
 });

@@ -21,7 +21,7 @@ const workers: ChildProcess[] = [];
 
 /** Starts a worker process and resolves once it polls the task queue. */
 function startWorkerProcess(): Promise<ChildProcess> {
-  const options = { address: inject('temporalAddress'), taskQueue, hosts: lab.aliases(), workflowBundlePath: inject('workflowBundlePath') };
+  const options = { address: inject('temporalAddress'), taskQueue, hosts: lab.aliases(), policy: lab.policy(), workflowBundlePath: inject('workflowBundlePath') };
   // node itself, not the tsx wrapper, so that SIGKILL reaches the worker and not a parent of it.
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   workers.push(child);

@@ -24,6 +24,7 @@ function startWorkerProcess(identity: string): Promise<ChildProcess> {
     address: inject('temporalAddress'),
     taskQueue,
     hosts: lab.aliases(),
+    policy: lab.policy(),
     workflowBundlePath: inject('workflowBundlePath'),
     identity,
     maxConcurrentActivityTaskExecutions: 1,

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -101,7 +100,7 @@ describe('syncVM on the lab hosts', () => {
   it('refuses with 1204 a disk added on the source that the target directory has no room for, and writes nothing', async () => {
     const name = uniqueVmName('syncfull');
     const vm = await lab.makeVm('a', name);
-    const small = `${path.dirname(lab.host('b').storageDir)}/small-${name}`;
+    const small = `${lab.scratchDir('b')}/small-${name}`;
     await mkdir(small, { recursive: true });
     // Room for the clone (the space check counts its data disk's apparent 256 MiB), not for 330 MiB more.
     await run('mount', ['-t', 'tmpfs', '-o', 'size=320m,mode=0777', 'tmpfs', small]);

@@ -74,6 +74,7 @@ describe('the config schema', () => {
     );
     expect(config.hosts.a?.direct).toEqual({ b: { address: '10.1.0.2', identityFile: '/root/.ssh/id_ed25519' } });
     expect(config.defaults.sync).toEqual({ deltaOnly: false, bandwidthLimit: 10 * 1024 * 1024 });
+    // The older form, a webhook written in place: kept, and named notifications-1 for inputs.
     expect(config.notifications.webhooks).toEqual([{ url: 'https://hooks.example/x', secretEnv: 'HOOK_SECRET', events: ['success', 'failure', 'cancelled'], format: 'json' }]);
     expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    targetName: x\n', 'c.yaml'))).toThrow(/c\.yaml:3: defaults\.sync\.targetName: Unrecognized key/);
     expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    parallel: 0\n', 'c.yaml'))).toThrow(/defaults\.sync\.parallel/);
@@ -84,8 +85,62 @@ describe('the config schema', () => {
       hosts: {},
       temporal: { namespace: 'default' },
       defaults: { clone: {}, sync: {} },
+      webhooks: {},
       notifications: { webhooks: [] },
     });
+  });
+
+  it("takes the worker's policy, named webhooks listed by name in notifications, and hosts' writable dirs and pools", () => {
+    const config = validateConfigDocument(
+      parseConfigText(
+        [
+          'hosts:',
+          '  b:',
+          '    address: 10.0.0.2',
+          '    writableDirs: [/srv/vms, /var/lib/libvirt/images]',
+          '    storagePools: [fast]',
+          'policy:',
+          '  webhookUrls: [https://hooks.example/kvm/]',
+          '  hostFiles: [/usr/share, /srv/iso]',
+          'webhooks:',
+          '  ops: { url: https://hooks.slack.com/services/T0/B0/SECRET, format: slack }',
+          '  audit: { url: https://audit.example/k, secretEnv: AUDIT_SECRET, events: [failure] }',
+          'notifications:',
+          '  webhooks: [ops, audit]',
+          '',
+        ].join('\n'),
+        'c.yaml',
+      ),
+    );
+    expect(config.hosts.b).toMatchObject({ writableDirs: ['/srv/vms', '/var/lib/libvirt/images'], storagePools: ['fast'] });
+    expect(config.policy).toEqual({ inlineHosts: false, webhookUrls: ['https://hooks.example/kvm/'], allowDevices: [], hostFiles: ['/usr/share', '/srv/iso'] });
+    expect(config.webhooks.audit).toEqual({ url: 'https://audit.example/k', secretEnv: 'AUDIT_SECRET', events: ['failure'], format: 'json' });
+    expect(config.notifications.webhooks).toEqual(['ops', 'audit']);
+    // config show: no webhook URL (a Slack URL is a secret) nor secret on a shared terminal.
+    const shown = JSON.stringify(redactedConfig(config));
+    expect(shown).not.toContain('/T0/B0/SECRET');
+    expect(redactedConfig(config).webhooks.ops!.url).toBe('https://hooks.slack.com/…');
+  });
+
+  it('refuses with 1001 and the line: an unknown webhook name, a name taken by a webhook written in place, bad policy keys and pools', () => {
+    const problem = (text: string) => {
+      try {
+        validateConfigDocument(parseConfigText(text, 'c.yaml'));
+      } catch (error) {
+        expect(error).toMatchObject({ code: ErrorCode.CONFIGURATION_ERROR });
+        return (error as Error).message;
+      }
+      throw new Error('expected a configuration error');
+    };
+    expect(problem('webhooks: {}\nnotifications:\n  webhooks:\n    - ops\n')).toBe("c.yaml:4: notifications.webhooks.0: no webhook 'ops' under webhooks:");
+    expect(problem('webhooks:\n  notifications-1: { url: https://a.example/x }\nnotifications:\n  webhooks:\n    - { url: https://b.example/y }\n')).toMatch(
+      /^c\.yaml:5: notifications\.webhooks\.0: this webhook is named notifications-1 by its place/,
+    );
+    expect(problem('notifications:\n  webhooks:\n    - url: https://b.example/y\n      secrt: x\n')).toMatch(/^c\.yaml:4: notifications\.webhooks\.0\.secrt: Unrecognized key/);
+    expect(problem('policy:\n  inlinehosts: true\n')).toMatch(/^c\.yaml:2: policy\.inlinehosts: Unrecognized key/);
+    expect(problem('policy:\n  webhookUrls: [ftp://x.example/]\n')).toMatch(/^c\.yaml:2: policy\.webhookUrls\.0: only http and https/);
+    expect(problem('webhooks:\n  ops: { url: https://a.example/x, secret: a, secretEnv: B }\n')).toMatch(/webhooks\.ops\.secretEnv: give secret or secretEnv, not both/);
+    expect(problem('hosts:\n  b:\n    address: 10.0.0.2\n    writableDirs: [relative/dir]\n')).toMatch(/^c\.yaml:4: hosts\.b\.writableDirs\.0: must be an absolute path/);
   });
 
   it('takes clone defaults, TLS and an API key, and keeps absent defaults absent', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { directRouteFor } from '../../../src/cli/direct-route-choice';
-import { notifyInputFor } from '../../../src/cli/notify-merge';
+import { configuredWebhooks, notifyInputFor } from '../../../src/cli/notify-merge';
 import { syncInputFromFlags } from '../../../src/cli/sync-flags';
 import { ErrorCode } from '../../../src/errors';
 
@@ -49,21 +49,30 @@ describe('syncInputFromFlags', () => {
 describe('directRouteFor', () => {
   const config = { hosts: { a: { address: '10.0.0.1', direct: { b: { address: '10.1.0.2' } } }, b: { address: '10.0.0.2' } } };
 
-  it("takes the source's route to the destination, unless --relay", () => {
-    expect(directRouteFor(config, 'a', 'b')).toEqual({ address: '10.1.0.2' });
-    expect(directRouteFor(config, 'a', 'b', true)).toBeUndefined();
+  it('asks for direct mode (true, never the route: the worker has it) when the source has a route to the destination, unless --relay', () => {
+    expect(directRouteFor(config, 'a', 'b')).toBe(true);
+    expect(directRouteFor(config, 'a', 'b', true)).toBe(false);
   });
 
   it('relays when the pair has no route', () => {
-    expect(directRouteFor(config, 'b', 'a')).toBeUndefined();
-    expect(directRouteFor(config, 'c', 'b')).toBeUndefined();
+    expect(directRouteFor(config, 'b', 'a')).toBe(false);
+    expect(directRouteFor(config, 'c', 'b')).toBe(false);
+    expect(directRouteFor(config, 'a', 'constructor')).toBe(false);
   });
 });
 
 describe('notifyInputFor', () => {
-  it('puts the global webhooks first, then those of the command, and nothing when there are none', () => {
-    const global = { url: 'https://hooks.example/a', events: ['failure' as const], format: 'slack' as const };
-    expect(notifyInputFor({ notifications: { webhooks: [global] } }, ['http://127.0.0.1:9/x'])).toEqual({ webhooks: [global, { url: 'http://127.0.0.1:9/x' }] });
+  it('names the global webhooks first (written in place: by their implicit names), then the ad-hoc URLs of the command; never a secret', () => {
+    const inPlace = { url: 'https://hooks.example/a', secretEnv: 'HOOK', events: ['failure' as const], format: 'slack' as const };
+    expect(notifyInputFor({ notifications: { webhooks: ['ops', inPlace] } }, ['http://127.0.0.1:9/x'])).toEqual({
+      webhooks: [{ name: 'ops' }, { name: 'notifications-2' }, { url: 'http://127.0.0.1:9/x' }],
+    });
     expect(notifyInputFor({ notifications: { webhooks: [] } })).toBeUndefined();
+  });
+
+  it('configuredWebhooks: the named ones, and those written in place under their implicit names', () => {
+    const ops = { url: 'https://hooks.example/ops', events: ['success' as const], format: 'json' as const };
+    const inPlace = { url: 'https://hooks.example/a', secret: 's', events: ['failure' as const], format: 'slack' as const };
+    expect(configuredWebhooks({ webhooks: { ops }, notifications: { webhooks: ['ops', inPlace] } })).toEqual({ ops, 'notifications-2': inPlace });
   });
 });

@@ -61,6 +61,22 @@ describe('joinPath', () => {
     expect(joinPath('/pool///', 'a.qcow2')).toBe('/pool/a.qcow2');
     expect(joinPath('/', 'a.qcow2')).toBe('/a.qcow2');
   });
+
+  it('joins a relative path of safe components (TPM state) and normalises the directory', () => {
+    expect(joinPath('/state/./uuid', 'tpm2/tpm2-00.permall')).toBe('/state/uuid/tpm2/tpm2-00.permall');
+  });
+
+  it.each(['../../etc/cron.d/pwn', 'a/../../b', '/etc/passwd', '', '.', 'a//b', 'new\nline'])('attack: refuses %j, which would leave the directory, with 1302', (name) => {
+    expect(() => joinPath('/pool', name)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
+  });
+});
+
+describe('destination file names from source data', () => {
+  it('attack: a target or name that would not stay one path component is refused with 1302', () => {
+    expect(() => destinationDiskFileName('web', { target: 'a/../../../../etc/cron.d/pwn', sourcePath: '/x.qcow2' })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
+    expect(() => destinationBackingFileName('web', 'vda/..', 1, '/x.qcow2')).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
+    expect(destinationDiskFileName('web', { target: 'vda', sourcePath: '/x/../y.qc/ow2' })).toBe('web-vda');
+  });
 });
 
 describe('isCopiedDisk and unsupportedDisks', () => {

@@ -24,6 +24,12 @@ describe('destinationFileName', () => {
     expect(destinationFileName('web', planned({ role: 'backing', depth: 2, sourcePath: '/src/base.img' }))).toBe('web-vda-backing2.img');
     expect(destinationFileName('web', planned({ role: 'nvram', target: 'nvram', sourcePath: '/var/lib/nvram/x_VARS.fd' }))).toBe('web_VARS.fd');
     expect(destinationFileName('web', planned({ role: 'cdrom', target: 'hdc', sourcePath: '/iso/debian.iso' }))).toBe('web-hdc.iso');
+    expect(destinationFileName('web', planned({ role: 'tpm', target: 'tpm2/tpm2-00.permall', sourcePath: '/s/tpm2/tpm2-00.permall' }))).toBe('tpm2/tpm2-00.permall');
+  });
+
+  it('attack: a target that would leave the destination directory is refused with 1302', () => {
+    expect(() => destinationFileName('web', planned({ target: 'a/../../../../etc/cron.d/pwn' }))).toThrow(expect.objectContaining({ code: 1302 }));
+    expect(() => destinationFileName('web', planned({ role: 'backing', depth: 1, target: '../x' }))).toThrow(expect.objectContaining({ code: 1302 }));
   });
 });
 

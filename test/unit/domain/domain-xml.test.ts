@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { cloneLogPath, parseDomainXml, rewriteDomainForClone, type CloneRewrite } from '../../../src/domain/domain-xml';
+import {
+  cloneLogPath,
+  graphicsPasswordCount,
+  isValidDiskTarget,
+  parseDomainXml,
+  rewriteDomainForClone,
+  withGraphicsPasswords,
+  withoutGraphicsPasswords,
+  type CloneRewrite,
+} from '../../../src/domain/domain-xml';
 import { ErrorCode, KvmCloneError } from '../../../src/errors';
 import { autoFirmwareXml, uefiXml } from './fixtures/domains';
 
@@ -454,5 +463,45 @@ describe('rewriteDomainForClone for a complete clone', () => {
       expect(xml).toContain('<smm state="on"/>');
       expect(summary.uuid).toBeUndefined();
     });
+  });
+});
+
+describe('disk targets', () => {
+  const withTarget = (target: string) => sourceXml.replace("<target dev='vda' bus='virtio'/>", `<target dev='${target}' bus='virtio'/>`);
+
+  it('accepts the device names libvirt uses', () => {
+    for (const target of ['vda', 'vdaa', 'sdb', 'hdc', 'xvda', 'fda', 'ubda', 'nvme0n1', 'mmcblk0']) expect(isValidDiskTarget(target)).toBe(true);
+    expect(parseDomainXml(withTarget('sdz')).disks[0]!.target).toBe('sdz');
+  });
+
+  it.each(['a/../../../../etc/cron.d/pwn', 'vda/../x', '../vda', 'vda.', 'VDA', 'vd', '', 'foo', 'vda b'])('attack: refuses target %j with 1302 naming it', (target) => {
+    expect(() => parseDomainXml(withTarget(target))).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH, message: expect.stringContaining(JSON.stringify(target)) }));
+  });
+});
+
+describe('backing formats declared in the XML', () => {
+  it('lists the formats of the <backingStore> chain, top down', () => {
+    const xml = sourceXml.replace(
+      '<backingStore/>',
+      "<backingStore type='file'><format type='qcow2'/><source file='/b1'/><backingStore type='file'><source file='/b2'/><backingStore/></backingStore></backingStore>",
+    );
+    expect(parseDomainXml(xml).disks[0]!.backingFormats).toEqual(['qcow2', undefined]);
+    expect(parseDomainXml(sourceXml).disks[0]!.backingFormats).toBeUndefined();
+  });
+});
+
+describe('graphics passwords', () => {
+  const secured = sourceXml.replace('<devices>', "<devices><graphics type='vnc' port='-1' passwd='s3cret' passwdValidTo='2030-01-01T00:00:00'/><graphics type='spice' passwd='sp1ce'/>");
+  const plain = sourceXml.replace('<devices>', "<devices><graphics type='vnc' port='-1'/><graphics type='spice'/>");
+
+  it('counts, strips and restores them by position and type', () => {
+    expect(graphicsPasswordCount(secured)).toBe(2);
+    expect(graphicsPasswordCount(plain)).toBe(0);
+    expect(withoutGraphicsPasswords(secured)).not.toMatch(/passwd/);
+    const restored = withGraphicsPasswords(plain, secured);
+    expect(restored).toContain('passwd="s3cret"');
+    expect(restored).toContain('passwd="sp1ce"');
+    // A graphics of another type at that position gets nothing.
+    expect(withGraphicsPasswords(plain.replace("type='vnc'", "type='rdp'"), secured)).not.toContain('s3cret');
   });
 });

@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { EventEmitter } from 'node:events';
+import type { Client } from 'ssh2';
+import { describe, expect, it, vi } from 'vitest';
 import { directRouteSchema } from '../../../src/domain/schemas/direct-route';
 import { hostSpecSchema } from '../../../src/domain/schemas/host';
 import { sh } from '../../../src/domain/shell-quote';
-import { pushCommand, resolveRoute, sshCommand, type ResolvedRoute } from '../../../src/hosts/direct-push';
+import { pushCommand, pushExtents, resolveRoute, sshCommand, type ResolvedRoute } from '../../../src/hosts/direct-push';
+import { SshSession } from '../../../src/hosts/ssh-session';
 import { bashPipefail, readFramedExtentsScript, writeFramedExtentsScript } from '../../../src/hosts/extent-relay';
 
 const destination = hostSpecSchema.parse({ address: 'dst.example', port: 2222, user: 'kvm' });
@@ -119,5 +122,30 @@ describe('pushCommand', () => {
     expect(remote).toBe(write('none'));
     expect(remote).toContain('[ "$(head -c 25 | wc -c)" -eq 24 ]');
     expect(remote).not.toContain('zstd');
+  });
+});
+
+describe('pushExtents progress', () => {
+  it('ticks every few seconds while a slow batch is pushed, so the activity keeps heartbeating', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      // The source's channel: it runs for a while, then the push exits 0.
+      const channel = Object.assign(new EventEmitter(), { stderr: new EventEmitter(), close: () => undefined });
+      const client = Object.assign(new EventEmitter(), {
+        exec: (_command: string, callback: (error: Error | undefined, opened: typeof channel) => void) => callback(undefined, channel),
+      });
+      const source = new SshSession(hostSpecSchema.parse({ address: 'src.example' }), client as unknown as Client);
+      let ticks = 0;
+      const push = pushExtents({ source, destinationHost: destination, route: {}, sourcePath, destinationPath, extents, onTick: () => ticks++ });
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(ticks).toBe(12);
+      channel.emit('exit', 0);
+      channel.emit('close');
+      await expect(push).resolves.toEqual({ dataBytes: 12288, wireBytes: 12288 });
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(ticks).toBe(12);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { hostSpecSchema } from '../../../src/domain/schemas/host';
 import type { ShellFragment } from '../../../src/domain/shell-quote';
 import { ErrorCode, KvmCloneError } from '../../../src/errors';
-import { LiveSnapshot, type FrozenDisk } from '../../../src/hosts/live-snapshot';
-import { SshSession, type ExecResult } from '../../../src/hosts/ssh-session';
+import { blockJobPercent, LiveSnapshot, type FrozenDisk, type MergeProgress } from '../../../src/hosts/live-snapshot';
+import { SshSession, type ExecOptions, type ExecResult } from '../../../src/hosts/ssh-session';
 
 const host = hostSpecSchema.parse({ address: '10.0.0.11' });
 const disk: FrozenDisk = { target: 'vda', basePath: '/vms/web01.qcow2', overlayPath: '/vms/web01.kvm-clone-1.qcow2' };
@@ -16,18 +16,24 @@ function domainXml(source: string): string {
  * An SshSession whose channel is replaced by `respond`, keyed by the remote command line:
  * everything above exec (run, its error handling) is the real code.
  */
-function scriptedSession(respond: (command: string, stdin?: string | Buffer) => Partial<ExecResult> & { out?: string }): { session: SshSession; commands: string[] } {
+function scriptedSession(respond: (command: string, stdin?: string | Buffer) => Partial<ExecResult> & { out?: string }): {
+  session: SshSession;
+  commands: string[];
+  limits: ExecOptions[];
+} {
   const commands: string[] = [];
+  const limits: ExecOptions[] = [];
   const session = Object.create(SshSession.prototype) as SshSession;
   Object.assign(session, {
     host,
-    exec: async (command: ShellFragment, stdin?: string | Buffer): Promise<ExecResult> => {
+    exec: async (command: ShellFragment, options: ExecOptions = {}): Promise<ExecResult> => {
       commands.push(command.text);
-      const { out, ...result } = respond(command.text, stdin);
+      limits.push(options);
+      const { out, ...result } = respond(command.text, options.stdin);
       return { stdout: Buffer.from(out ?? ''), stderr: '', exitCode: 0, ...result };
     },
   });
-  return { session, commands };
+  return { session, commands, limits };
 }
 
 describe('LiveSnapshot.mergeBack', () => {
@@ -73,9 +79,56 @@ describe('LiveSnapshot.mergeBack', () => {
     expect(stuck.commands.some((command) => command.startsWith('rm '))).toBe(false);
   });
 
+  it('starts the commit without --wait, reports progress at every poll, and pivots once the job is ready', async () => {
+    const percents = ['Active Block Commit: [  0 %]', 'Active Block Commit: [ 37.5 %]', 'Active Block Commit: [100 %]', 'Active Block Commit: [100 %]'];
+    let pivots = 0;
+    const { session, commands } = scriptedSession((command) => {
+      if (command.includes('domstate')) return { out: 'running\n' };
+      if (command.includes('dumpxml')) return { out: domainXml(disk.overlayPath) };
+      if (command.includes('blockcommit')) return { out: 'Block Commit started' };
+      if (command.includes('--info')) return { out: percents.shift() ?? 'Active Block Commit: [100 %]' };
+      // The first pivot comes a moment before the job is ready.
+      if (command.includes('--pivot')) return pivots++ === 0 ? { exitCode: 1, stderr: 'error: block job not ready for pivot yet' } : {};
+      return {};
+    });
+    const progress: MergeProgress[] = [];
+    await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>', { onProgress: (each) => progress.push(each) })).resolves.toBe('merged-live');
+    expect(commands).toContain('virsh --quiet -c qemu:///system blockcommit --domain web01 vda --active');
+    expect(commands.some((command) => command.includes('--wait'))).toBe(false);
+    expect(progress).toEqual([
+      { target: 'vda', percent: 0 },
+      { target: 'vda', percent: 37.5 },
+      { target: 'vda', percent: 100 },
+      { target: 'vda', percent: 100 },
+    ]);
+    expect(pivots).toBe(2);
+  });
+
+  it('stops following the block job once its activity is cancelled; the job runs on for a retry', async () => {
+    const controller = new AbortController();
+    const { session, commands } = scriptedSession((command) => {
+      if (command.includes('domstate')) return { out: 'running\n' };
+      if (command.includes('dumpxml')) return { out: domainXml(disk.overlayPath) };
+      if (command.includes('--info')) {
+        controller.abort(new Error('activity cancelled'));
+        return { out: 'Active Block Commit: [ 10 %]' };
+      }
+      return {};
+    });
+    await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>', { signal: controller.signal })).rejects.toThrow('activity cancelled');
+    expect(commands.some((command) => command.includes('abort') || command.startsWith('rm '))).toBe(false);
+  });
+
+  it('reads the percentage of virsh blockjob --info', () => {
+    expect(blockJobPercent('Active Block Commit: [ 45 %]')).toBe(45);
+    expect(blockJobPercent('Block Commit: [100 %]\n')).toBe(100);
+    expect(blockJobPercent('Active Block Commit: [ 12.75 %]')).toBe(12.75);
+    expect(blockJobPercent('No current block job for vda')).toBeUndefined();
+  });
+
   it('merges a domain that stopped meanwhile offline and restores its definition from the original XML', async () => {
     const stdins: (string | Buffer | undefined)[] = [];
-    const { session, commands } = scriptedSession((command, stdin) => {
+    const { session, commands, limits } = scriptedSession((command, stdin) => {
       stdins.push(stdin);
       if (command.includes('domstate')) return { out: 'shut off\n' };
       if (command.includes('dumpxml')) return { out: domainXml(disk.overlayPath) };
@@ -83,6 +136,8 @@ describe('LiveSnapshot.mergeBack', () => {
     });
     await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain>original</domain>')).resolves.toBe('merged-offline');
     expect(commands).toContain(`qemu-img commit -f qcow2 -- ${disk.overlayPath}`);
+    // The commit of a big overlay has no time limit of its own: the activity heartbeats meanwhile.
+    expect(limits[commands.indexOf(`qemu-img commit -f qcow2 -- ${disk.overlayPath}`)]!.timeoutMs).toBe(Infinity);
     expect(commands.some((command) => command.includes('blockcommit'))).toBe(false);
     expect(stdins[commands.findIndex((command) => command.includes('define --file /dev/stdin'))]).toBe('<domain>original</domain>');
   });

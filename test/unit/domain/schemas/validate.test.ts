@@ -130,7 +130,7 @@ describe('validate error codes', () => {
     expect(error.code).toBe(ErrorCode.INVALID_PORT);
     expect(error.message).toMatch(/^invalid host 'kvm1': port: /);
     expect(validate(vmNameSchema, 'ok name', 'name')).toBe('ok name');
-    expect(validationError('x'.repeat(201), vmNameSchema, 'name').message).toBe('invalid name: name: VM name is longer than 200 characters');
+    expect(validationError('x'.repeat(201), vmNameSchema, 'name').message).toBe('invalid name: name: VM name is longer than 200 bytes in UTF-8');
   });
 
   it('produces non-retryable errors', () => {
