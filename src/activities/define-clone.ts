@@ -1,6 +1,6 @@
 import { withCloneRecord } from '../domain/clone-record';
 import { enforceDomainPolicy } from '../domain/domain-policy';
-import { rewriteDomainForClone, type CloneRewrite } from '../domain/domain-xml';
+import { rewriteDomainForClone, withGraphicsPasswords, type CloneRewrite } from '../domain/domain-xml';
 import { writableRoots, type HostRef } from '../domain/schemas/host';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { recordForDefine } from '../hosts/clone-record';
@@ -24,6 +24,19 @@ export interface DefineCloneInput {
    * the record the target has. Absent: the files the rewritten definition points at.
    */
   createdFiles?: string[];
+  /**
+   * The source domain whose VNC/SPICE passwords the clone keeps. They are read here, on the
+   * worker, right before the define: the XML in history has none (`virsh dumpxml` without
+   * `--security-info`), and the XML this activity returns has none either.
+   */
+  graphicsPasswordsFrom?: { source: HostRef; vmName: string };
+}
+
+/** `xml` with the graphics passwords of the source domain, read on the worker; never returned or logged. */
+async function withSourcePasswords(deps: ActivityDeps, input: DefineCloneInput, xml: string): Promise<string> {
+  const from = input.graphicsPasswordsFrom;
+  if (!from) return xml;
+  return withGraphicsPasswords(xml, await withHost(deps, from.source, (source) => new Libvirt(source).securityInfoXml(from.vmName)));
 }
 
 /**
@@ -61,11 +74,12 @@ export function defineClone(deps: ActivityDeps) {
         const xml = withCloneRecord(rewriteDomainForClone(input.sourceXml, input.rewrite), await recordForDefine(session, input));
         // The XML as it will be defined: nothing in it may reach the destination beyond what the operator allows.
         enforceDomainPolicy(xml, { policy: deps.policy, writableRoots: writableRoots(session.host) }, input.rewrite.newName);
+        const defined = await withSourcePasswords(deps, input, xml);
         const libvirt = new Libvirt(session);
         if (await ownDomainExists(libvirt, input, describeHost(session.host))) {
-          if (input.redefine) await libvirt.define(xml);
+          if (input.redefine) await libvirt.define(defined);
         } else {
-          await libvirt.define(xml);
+          await libvirt.define(defined);
         }
         if (input.start && (await libvirt.domainState(input.rewrite.newName)) !== 'running') await libvirt.start(input.rewrite.newName);
         return { xml };

@@ -2,7 +2,7 @@ import { ErrorCode, KvmCloneError } from '../errors';
 import { isCopiedDisk, unsupportedDisks } from '../domain/clone-plan';
 import { enforceDomainPolicy } from '../domain/domain-policy';
 import type { SourceFile } from '../domain/copied-file';
-import { graphicsPasswordCount, parseDomainXml } from '../domain/domain-xml';
+import { parseDomainXml } from '../domain/domain-xml';
 import { writableRoots, type HostRef } from '../domain/schemas/host';
 import { Libvirt, type DomainState } from '../hosts/libvirt';
 import { LiveSnapshot } from '../hosts/live-snapshot';
@@ -84,10 +84,6 @@ export function inspectSource(deps: ActivityDeps) {
           input.vmName,
         );
         const { files, warnings } = await listDomainFiles(session, input.vmName, domain, selection);
-        // Passwords are read here, on the worker, only to say that they exist: they never enter history.
-        if (graphicsPasswordCount(await libvirt.securityInfoXml(input.vmName)) > 0) {
-          warnings.push(`the graphics (VNC/SPICE) password of '${input.vmName}' is not copied: it would have to pass through workflow history; set one on the clone with virsh edit`);
-        }
         const guestAgent = state === 'running' && (await new LiveSnapshot(session, input.vmName).guestAgentResponds());
         const tools = await remoteTools(session);
         return { state, inactiveXml, files, guestAgent, compressors: { zstd: tools.zstd, lz4: tools.lz4 }, hashers: { python3: tools.python3, perl: tools.perl }, warnings };

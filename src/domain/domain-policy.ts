@@ -185,7 +185,33 @@ function checkDisk(check: PolicyCheck, disk: Element): void {
   }
   if (type === 'file' && !check.isCopied(target)) {
     check.hostFile(name, attribute(source, 'file'), `${device === 'cdrom' ? 'copy it with copyCdroms, ' : ''}${hostFileRemedy()}, ${exclude}`);
+    // Layers below media that stays where it is are host files too.
+    for (let store = child(disk, 'backingStore'); store; store = child(store, 'backingStore')) {
+      check.hostFile(`${name} <backingStore>`, attribute(child(store, 'source'), 'file') ?? attribute(child(store, 'source'), 'dev'), `${hostFileRemedy()}, ${exclude}`);
+    }
   }
+  // A qcow2 external data file (libvirt 10.10+): qemu would read and write that host file.
+  if (path(disk, 'source', 'dataStore').length > 0)
+    check.refuse(`${name} <dataStore>`, 'its data lives in a file of the host that kvm-clone does not copy', `leave it out with excludeDisks: ['${target ?? '?'}']`);
+}
+
+/** Security labels the source chose: turning confinement off, or a fixed label, applies on the destination too. */
+function checkSeclabels(check: PolicyCheck, root: Element): void {
+  for (const label of Array.from(root.getElementsByTagName('seclabel'))) {
+    const type = attribute(label, 'type') ?? 'dynamic';
+    if (type === 'none' || type === 'static' || attribute(label, 'relabel') === 'no') {
+      check.refuse(
+        `<seclabel type='${type}'>`,
+        'it turns off or fixes the confinement of qemu on the destination, or keeps libvirt from labelling files',
+        'remove it from the source VM before cloning',
+      );
+    }
+  }
+}
+
+/** `<sysinfo type='fwcfg'>` entries with a file: qemu reads that host file into the guest. */
+function checkSysinfo(check: PolicyCheck, root: Element): void {
+  for (const entry of path(root, 'sysinfo', 'entry')) check.hostFile(`<sysinfo><entry name='${attribute(entry, 'name') ?? '?'}'>`, attribute(entry, 'file'));
 }
 
 function checkInterface(check: PolicyCheck, iface: Element): void {
@@ -347,6 +373,8 @@ export function domainPolicyViolations(xml: string, context: DomainPolicyContext
   checkNamespaces(check, root);
   for (const devices of children(root, 'devices')) checkDevices(check, devices);
   for (const os of children(root, 'os')) checkOs(check, os);
+  checkSeclabels(check, root);
+  checkSysinfo(check, root);
   return check.violations;
 }
 

@@ -20,7 +20,8 @@ export type LockAttempt = { acquired: true } | { acquired: false; holderRecord: 
 export async function tryLock(session: SshSession, lockPath: string, record: string): Promise<LockAttempt> {
   const holder = `${lockPath}/${HOLDER_FILE}`;
   const output = await session.run(
-    sh`mkdir -p -- ${directoryOf(lockPath)} && if mkdir -- ${lockPath} 2>/dev/null; then printf %s ${record} > ${holder} && echo acquired; else echo held; if [ -e ${`${lockPath}/${REPLACED_XML_FILE}`} ]; then echo replaced; else echo free; fi; cat -- ${holder} 2>/dev/null || true; fi`,
+    // The locks directory is made inside the root, never the root itself: a root that is missing is the operator's to fix.
+    sh`locks=${directoryOf(lockPath)}; mkdir -- "$locks" 2>/dev/null; if [ ! -d "$locks" ]; then printf 'cannot create %s\\n' "$locks" >&2; exit 1; fi; if mkdir -- ${lockPath} 2>/dev/null; then if printf %s ${record} > ${holder}; then echo acquired; else rm -rf -- ${lockPath}; exit 1; fi; else echo held; if [ -e ${`${lockPath}/${REPLACED_XML_FILE}`} ]; then echo replaced; else echo free; fi; cat -- ${holder} 2>/dev/null || true; fi`,
     { what: `locking ${lockPath}`, failureCode: ErrorCode.CONFIGURATION_ERROR },
   );
   const [status, replaced, ...rest] = output.split('\n');

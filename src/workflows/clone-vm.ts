@@ -81,7 +81,8 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
   /** Releases the lock at the end of a clone that worked; a failed release is a warning, the clone stands. */
   const releaseLock = async (): Promise<void> => {
     try {
-      await cleanup.releaseDestinationLock({ destination, name: newName });
+      // The clone is done: a cancellation or timeout arriving now must not leave the lock behind.
+      await CancellationScope.nonCancellable(() => cleanup.releaseDestinationLock({ destination, name: newName }));
     } catch (error) {
       warnings.push(`the lock on '${newName}' could not be released: ${failureInfo(error).message}`);
     }
@@ -343,6 +344,8 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       sourceXml: inspection.inactiveXml,
       rewrite,
       start: options.start,
+      // Read on the worker at the define, so no password passes through history.
+      graphicsPasswordsFrom: { source, vmName },
       // The clone's record: the files a later sync may write into (TPM state is vouched for by its directory; flattened layers are gone).
       operationId: workflowInfo().workflowId,
       createdFiles: files.filter((file) => file.role !== 'tpm' && !(options.flattenBackingChain && file.role === 'backing')).map((file) => file.destinationPath),
@@ -353,9 +356,13 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       await CancellationScope.nonCancellable(async () => {
         try {
           await cleanup.removeClone({ destination, paths: replacement.removeAfterDefine });
-          await cleanup.discardReplacedDomain({ destination, vmName: replaced.vmName });
         } catch (error) {
           warnings.push(`the files of the replaced VM '${replaced.vmName}' could not all be removed (${failureInfo(error).message}): ${replacement.removeAfterDefine.join(', ')}`);
+        }
+        try {
+          await cleanup.discardReplacedDomain({ destination, vmName: replaced.vmName });
+        } catch (error) {
+          warnings.push(`the TPM state or saved definition of the replaced VM '${replaced.vmName}' could not be removed: ${failureInfo(error).message}`);
         }
       });
     }

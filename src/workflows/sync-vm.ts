@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancelledFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../domain/block-delta';
@@ -382,6 +382,8 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       rewrite: syncRewrite({ targetName, preserveMac: options.preserveMac, sourceXml: inspection.inactiveXml, targetXml: target.inactiveXml, files, random: Math.random }),
       start: false,
       redefine: true,
+      // Read on the worker at the define, so no password passes through history.
+      graphicsPasswordsFrom: { source, vmName },
       // Added disks join the target's clone record, so the next sync writes into them too.
       operationId,
       createdFiles: files.filter((file) => file.action === 'added' && file.role !== 'tpm').map((file) => file.destinationPath),
@@ -400,7 +402,8 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
 
     if (ownsDestination) {
       try {
-        await cleanup.releaseDestinationLock({ destination, name: targetName });
+        // The sync is done: a cancellation or timeout arriving now must not leave the lock behind.
+        await CancellationScope.nonCancellable(() => cleanup.releaseDestinationLock({ destination, name: targetName }));
       } catch (error) {
         warnings.push(`the lock on '${targetName}' could not be released: ${failureInfo(error).message}`);
       }

@@ -122,6 +122,25 @@ describe('destination paths stay under the host writable roots', () => {
     }
   });
 
+  it('attack: a destination file name that is not one safe path component is refused with 1302', async () => {
+    for (const fileName of ['../../../etc/cron.d/pwn', 'a/b.qcow2', '..', 'x\ny.qcow2']) {
+      await expect(run(checkDestination(deps), destinationInput({ fileNames: [fileName] }))).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, 'not a single safe path component'));
+    }
+  });
+
+  it('attack: a destPool that is not a writable pool and whose directory lies outside the roots is refused with 1302', async () => {
+    const pool = uniqueVmName('outpool');
+    await lab.virsh('b', 'pool-define-as', '--name', pool, '--type', 'dir', '--target', outside);
+    try {
+      await expect(run(checkDestination(deps), destinationInput({ destPool: pool }))).rejects.toMatchObject(
+        refusedWith(ErrorCode.INVALID_PATH, `storage pool '${pool}' is not one clones may write into`),
+      );
+      expect(await listing(outside)).toBe('');
+    } finally {
+      await lab.virsh('b', 'pool-undefine', '--pool', pool).catch(() => undefined);
+    }
+  });
+
   it('attack: prepareDisks, finalizeFiles, resizeFiles and removeClone with a path outside the roots are 1302 and touch nothing', async () => {
     const target = await victim('victim.img');
     const before = await stateOf(target);

@@ -188,7 +188,7 @@ async function historyBytes(workflowId: string): Promise<Buffer> {
 }
 
 describe('graphics passwords', () => {
-  it('attack: a VNC password never appears in workflow history, nor in a dry-run diff; the source keeps it', async () => {
+  it('attack: a VNC password never appears in workflow history, nor in a dry-run diff; source and clone keep it', async () => {
     const vm = await lab.makeVm('a', uniqueVmName('vnc'));
     // libvirt takes at most 8 characters for a VNC password.
     const password = `Kv${Math.random().toString(36).slice(2, 8)}`;
@@ -199,7 +199,8 @@ describe('graphics passwords', () => {
     expect(dryRun.plan!.xmlDiff).not.toContain(password);
     expect(dryRun.plan!.xmlDiff).not.toContain('passwd');
     const clone = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name });
-    expect(clone.warnings.join('\n')).toContain('graphics (VNC/SPICE) password');
+    // The clone keeps the password: defineClone read it on the worker, right before the define.
+    expect(await lab.virsh('b', 'dumpxml', '--inactive', '--security-info', '--domain', clone.newName)).toContain(`passwd='${password}'`);
     for (const operationId of [dryRun.operationId, clone.operationId]) {
       const bytes = await historyBytes(operationId);
       expect(bytes.length).toBeGreaterThan(1000);
@@ -212,7 +213,7 @@ describe('graphics passwords', () => {
 });
 
 describe('hashing a file whose path starts with -', () => {
-  it('attack: perl reads a path starting with - as a path, not a switch', async () => {
+  it('attack: perl, python and coreutils digests read a path starting with - as a path, not a switch', async () => {
     const session = await openSshSession(hostSpecSchema.parse(lab.hostSpec('a')));
     try {
       // Relative to the host user's home, where commands run: perl would read it as -M (load a module).
@@ -223,8 +224,11 @@ describe('hashing a file whose path starts with -', () => {
       await writeFile(local, content, { mode: 0o644 });
       const extents = [{ start: 0, length: 150_000 }];
       const expected = createHash('sha256').update(content.subarray(0, 150_000)).digest('hex');
-      const output = await session.run(digestCommand('perl', name, extents));
-      expect(output.trim()).toBe(expected);
+      // perl needs '--'; python's -c and the coreutils pipeline must stay immune too.
+      for (const tool of ['perl', 'python3', 'coreutils'] as const) {
+        expect((await session.run(digestCommand(tool, name, extents))).trim().split(/\s+/)[0]).toBe(expected);
+      }
+      expect((await session.run(digestCommand('coreutils', name, undefined))).trim().split(/\s+/)[0]).toBe(createHash('sha256').update(content).digest('hex'));
       expect(await remoteBlockHashes(session, 'perl', name, extents, 65536)).toHaveLength(3);
       await rm(local, { force: true });
     } finally {

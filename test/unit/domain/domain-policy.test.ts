@@ -127,6 +127,17 @@ describe('domainPolicyViolations', () => {
     expect(elements(domain(`<disk type='block' device='lun'><source dev='/dev/sda'/><target dev='sdb'/></disk>`), excluded)).toEqual([]);
   });
 
+  it('refuses labels that turn confinement off, fw_cfg files and external data files', () => {
+    expect(elements(domain('', '', `<seclabel type='none'/>`))).toEqual(["<seclabel type='none'>"]);
+    expect(elements(domain('', '', `<seclabel type='static' model='selinux'><label>system_u:system_r:unconfined_t:s0</label></seclabel>`))).toEqual(["<seclabel type='static'>"]);
+    expect(elements(domain('', '', `<seclabel type='dynamic' model='selinux' relabel='yes'/>`))).toEqual([]);
+    expect(elements(domain('', '', `<sysinfo type='fwcfg'><entry name='opt/x' file='/etc/shadow'/><entry name='opt/y'>text</entry></sysinfo>`))).toEqual(["<sysinfo><entry name='opt/x'>"]);
+    const dataStore = `<disk type='file' device='disk'><driver type='qcow2'/><source file='/var/lib/libvirt/images/d.qcow2'><dataStore type='block'><format type='raw'/><source dev='/dev/sda'/></dataStore></source><target dev='vdc'/></disk>`;
+    expect(elements(domain(dataStore))).toEqual(["<disk type='file' device='disk'> vdc <dataStore>"]);
+    const cdromOnShadow = `<disk type='file' device='cdrom'><source file='/usr/share/iso/top.qcow2'/><backingStore type='file'><format type='raw'/><source file='/etc/shadow'/></backingStore><target dev='hdc'/></disk>`;
+    expect(elements(domain(cdromOnShadow))).toEqual(["<disk type='file' device='cdrom'> hdc <backingStore>"]);
+  });
+
   it('without writable roots, checks device kinds but no paths', () => {
     const xml = domain(`<disk type='file' device='cdrom'><source file='/etc/shadow'/><target dev='hdc'/></disk><hostdev/>`);
     expect(elements(xml, { policy: DEFAULT_WORKER_POLICY })).toEqual(['<hostdev>']);

@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { cloneOperationId, syncOperationId } from '../../../src/client/operation-id';
+
+describe('operation ids', () => {
+  it('names the new name in a clone id, so clones of one VM to two names are two operations', () => {
+    expect(cloneOperationId('a', 'web01', 'b', 'web01-standby')).toBe('clone:a:web01:b:web01-standby');
+    expect(cloneOperationId('a', 'web01', 'b')).toBe('clone:a:web01:b:web01_clone');
+    expect(cloneOperationId('a', 'web01', 'b', 'x')).not.toBe(cloneOperationId('a', 'web01', 'b', 'y'));
+  });
+
+  it('names the target in a sync id', () => {
+    expect(syncOperationId('b', 'web01')).toBe('sync:b:web01');
+  });
+});
