@@ -148,6 +148,8 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
     writer.close();
   };
   options.signal?.addEventListener('abort', abort, { once: true });
+  // A cancellation that came while the channels opened fired no event for this listener.
+  if (options.signal?.aborted) abort();
   // Nothing reads the source once the writer has failed; it would wait forever for window
   // space. Its failure from being cut off then says nothing, so the writer's is reported.
   let readerCutOff = false;

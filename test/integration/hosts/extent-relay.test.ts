@@ -94,6 +94,26 @@ describe('relaying extents between two lab hosts', () => {
     });
   });
 
+  it('stops, without copying, when cancelled while its channels open (no abort event reaches it then)', async () => {
+    const path = await freshDestination('cancelled-while-opening');
+    const controller = new AbortController();
+    // The cancellation lands between the channels' opening and the relay's listening for it.
+    const cancellingDestination = new Proxy(destination, {
+      get(target, property) {
+        if (property !== 'openExec') return Reflect.get(target, property, target) as unknown;
+        return async (command: ShellFragment) => {
+          const channel = await target.openExec(command);
+          controller.abort(new Error('cancelled'));
+          return channel;
+        };
+      },
+    });
+    // A slow stream would have run to its end, unheeding, before the fix.
+    const relayed = relayExtents({ source, destination: cancellingDestination, sourcePath, extents, destinationPath: path, signal: controller.signal, bytesPerSecond: 1 * MiB });
+    await expect(relayed).rejects.toThrow('cancelled');
+    expect(await dataLayout(path)).not.toEqual(extents);
+  });
+
   it.each(['none', 'zstd'] as const)('copies a bandwidth-limited stream intact, compression %s', async (compression) => {
     const path = await freshDestination(`limited-${compression}`);
     const result = await relay({ destinationPath: path, compression, bytesPerSecond: 16 * MiB });

@@ -148,4 +148,26 @@ describe('pushExtents progress', () => {
       vi.useRealTimers();
     }
   });
+
+  it('closes its channel when the operation was cancelled while the channel opened (no abort event reaches it then)', async () => {
+    const controller = new AbortController();
+    let closed = false;
+    const channel = Object.assign(new EventEmitter(), {
+      stderr: new EventEmitter(),
+      close: () => {
+        closed = true;
+        channel.emit('close');
+      },
+    });
+    const client = Object.assign(new EventEmitter(), {
+      exec: (_command: string, callback: (error: Error | undefined, opened: typeof channel) => void) => {
+        controller.abort(new Error('cancelled'));
+        callback(undefined, channel);
+      },
+    });
+    const source = new SshSession(hostSpecSchema.parse({ address: 'src.example' }), client as unknown as Client);
+    const push = pushExtents({ source, destinationHost: destination, route: {}, sourcePath, destinationPath, extents, signal: controller.signal });
+    await expect(push).rejects.toThrow('cancelled');
+    expect(closed).toBe(true);
+  });
 });
