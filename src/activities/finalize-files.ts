@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { partialPathFor } from '../domain/copied-file';
 import { sh } from '../domain/shell-quote';
 import type { HostRef } from '../domain/schemas/host';
@@ -5,6 +6,7 @@ import { ErrorCode, KvmCloneError } from '../errors';
 import { Libvirt } from '../hosts/libvirt';
 import { RemoteDisk } from '../hosts/remote-disk';
 import { describeHost, type SshSession } from '../hosts/ssh-session';
+import { whileTicking } from './heartbeat-ticker';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 import { assertWritable } from './writable-paths';
 
@@ -96,7 +98,12 @@ export function finalizeFiles(deps: ActivityDeps) {
             // A merged image left by a lost attempt is this operation's (its partial name); anything else there is refused.
             await disk.removeFiles([flat]);
             await disk.createSparseFile(flat, 0);
-            await disk.flattenInto(top.path, flat, top.format, top.format);
+            // One qemu-img convert as long as the chain is big: the ticker keeps the heartbeat alive meanwhile.
+            await whileTicking(
+              (details) => Context.current().heartbeat(details),
+              () => ({ flattening: top.path }),
+              () => disk.flattenInto(top.path, flat, top.format, top.format),
+            );
             await session.run(sh`mv -f -T -- ${flat} ${top.path}`, { what: `replacing ${top.path}`, failureCode: ErrorCode.TRANSFER_ERROR });
             await disk.removeFiles(layers.slice(1).map((layer) => layer.path));
           }

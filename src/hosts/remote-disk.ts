@@ -76,6 +76,8 @@ export class RemoteDisk {
     await this.session.run(sh`mkdir -p -- ${posix.dirname(outputPath)} && qemu-img convert -f ${sourceFormat} -O ${format} -- ${topPath} ${outputPath}`, {
       what: `flattening ${topPath} into ${outputPath}`,
       failureCode: ErrorCode.TRANSFER_ERROR,
+      // As long as the chain is big; the activity heartbeats meanwhile.
+      timeoutMs: Infinity,
     });
   }
 

@@ -49,6 +49,17 @@ export const mergeBackOptions: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 };
 
+/**
+ * Giving verified copies their final names: renames and re-links take seconds, but
+ * flattening a backing chain is one qemu-img convert as long as the chain is big. The
+ * activity heartbeats while it converts, so a dead worker shows within a minute.
+ */
+export const finalizeOptions: ActivityOptions = {
+  ...hostCallOptions,
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '1 minute',
+};
+
 /** Steps a sync can do without (change tracking): a few tries, then the sync hashes instead. */
 export const optionalHostCallOptions: ActivityOptions = {
   ...hostCallOptions,

@@ -13,7 +13,7 @@ import { planTransferRanges, targetRangeBytes, type TransferRange } from '../dom
 import { planReplacement } from '../domain/replacement';
 import { ErrorCode, errorCodeName, KvmCloneError } from '../errors';
 import { failureFromInfo, failureInfo, toApplicationFailure, type FailureInfo } from '../failures';
-import { cleanupOptions, hostCallOptions, mergeBackOptions, transferOptions, verifyOptions } from './activity-options';
+import { cleanupOptions, finalizeOptions, hostCallOptions, mergeBackOptions, transferOptions, verifyOptions } from './activity-options';
 import { operationFailure } from './cleanup-report';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
@@ -27,6 +27,7 @@ const transfers = proxyActivities<Activities>(transferOptions);
 const verification = proxyActivities<Activities>(verifyOptions);
 const cleanup = proxyActivities<Activities>(cleanupOptions);
 const mergeBacks = proxyActivities<Activities>(mergeBackOptions);
+const finalizing = proxyActivities<Activities>(finalizeOptions);
 
 function timeoutFailure(options: CloneOptions): ApplicationFailure {
   return ApplicationFailure.create({
@@ -326,7 +327,7 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       () => (ownsDestination ? cleanup.removeRenamedFiles({ destination, renames }) : cleanup.removeClone({ destination, paths: finalPaths })),
       `copied files may remain on ${hostLabel(destination)}: ${finalPaths.join(', ')}`,
     );
-    await hostCalls.finalizeFiles({
+    await finalizing.finalizeFiles({
       destination,
       renames,
       chains: backingChains(files),
