@@ -5,6 +5,10 @@ import { absolutePathSchema } from './host';
  * Device kinds a domain may have only when the operator allows them: each reaches the
  * destination host's own resources (its PCI/USB devices, directories, block devices, or
  * qemu's command line). Anything else outside the clone's allowlist is refused too.
+ * `serial-file` stands for every character device (serial, console, channel, parallel,
+ * rng back end) whose back end is a host file, device, pipe, socket or network port;
+ * serial and console files and `<log file>` are moved into the clone's own directory and
+ * need no allowance.
  */
 export const HOST_REACHING_DEVICES = [
   'hostdev',
