@@ -14,14 +14,15 @@ export type LockAttempt = { acquired: true } | { acquired: false; holderRecord: 
 
 /**
  * Creates the lock directory with `mkdir`, which succeeds for exactly one caller, and
- * writes the holder into it; or reports who holds it. A lock already holding `record`
+ * writes the holder into it; or reports who holds it. Mode 700: a replaced VM's saved
+ * definition, passwords included, may come to lie in it. A lock already holding `record`
  * is this operation's own (a retry after a lost reply).
  */
 export async function tryLock(session: SshSession, lockPath: string, record: string): Promise<LockAttempt> {
   const holder = `${lockPath}/${HOLDER_FILE}`;
   const output = await session.run(
     // The locks directory is made inside the root, never the root itself: a root that is missing is the operator's to fix.
-    sh`locks=${directoryOf(lockPath)}; mkdir -- "$locks" 2>/dev/null; if [ ! -d "$locks" ]; then printf 'cannot create %s\\n' "$locks" >&2; exit 1; fi; if mkdir -- ${lockPath} 2>/dev/null; then if printf %s ${record} > ${holder}; then echo acquired; else rm -rf -- ${lockPath}; exit 1; fi; else echo held; if [ -e ${`${lockPath}/${REPLACED_XML_FILE}`} ]; then echo replaced; else echo free; fi; cat -- ${holder} 2>/dev/null || true; fi`,
+    sh`locks=${directoryOf(lockPath)}; mkdir -- "$locks" 2>/dev/null; if [ ! -d "$locks" ]; then printf 'cannot create %s\\n' "$locks" >&2; exit 1; fi; if mkdir -m 700 -- ${lockPath} 2>/dev/null; then if printf %s ${record} > ${holder}; then echo acquired; else rm -rf -- ${lockPath}; exit 1; fi; else echo held; if [ -e ${`${lockPath}/${REPLACED_XML_FILE}`} ]; then echo replaced; else echo free; fi; cat -- ${holder} 2>/dev/null || true; fi`,
     { what: `locking ${lockPath}`, failureCode: ErrorCode.CONFIGURATION_ERROR },
   );
   const [status, replaced, ...rest] = output.split('\n');

@@ -72,11 +72,14 @@ export class ReplacedDomain {
       const xml = await this.libvirt.securityInfoXml(this.vmName);
       const wasRunning = state !== 'shut off';
       // The state first, then the XML by rename: the XML's presence says both are complete.
-      await this.session.run(sh`printf %s ${wasRunning ? 'running' : 'shut off'} > ${this.statePath} && cat > ${`${this.xmlPath}.new`} && mv -f -- ${`${this.xmlPath}.new`} ${this.xmlPath}`, {
-        what: `saving the definition of '${this.vmName}'`,
-        failureCode: ErrorCode.CLONE_ERROR,
-        stdin: xml,
-      });
+      await this.session.run(
+        sh`umask 077 && printf %s ${wasRunning ? 'running' : 'shut off'} > ${this.statePath} && cat > ${`${this.xmlPath}.new`} && mv -f -- ${`${this.xmlPath}.new`} ${this.xmlPath}`,
+        {
+          what: `saving the definition of '${this.vmName}'`,
+          failureCode: ErrorCode.CLONE_ERROR,
+          stdin: xml,
+        },
+      );
       saved = { xml, wasRunning };
     }
     await this.libvirt.destroy(this.vmName);
