@@ -174,7 +174,7 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
   const done = channelOutcome(channel);
   const abort = () => channel.close();
   options.signal?.addEventListener('abort', abort, { once: true });
-  // A cancellation that came while the channel opened fired no event for this listener.
+  // A cancellation that came while the channel opened fired no event; the push is then waited for below, so it stops writing first.
   if (options.signal?.aborted) abort();
   const ticker = options.onTick ? setInterval(options.onTick, options.tickMs ?? 5000) : undefined;
   try {

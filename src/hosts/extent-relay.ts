@@ -147,9 +147,15 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
     stopReader();
     writer.close();
   };
+  if (options.signal?.aborted) {
+    // The cancellation came while the channels opened, so no abort event will come. Both are
+    // closed before anything is piped (a pipe would hold the closed reader back, and a
+    // reader not drained never closes), and waited for, so nothing writes after this returns.
+    abort();
+    await Promise.allSettled([readerDone, writerDone]);
+    options.signal.throwIfAborted();
+  }
   options.signal?.addEventListener('abort', abort, { once: true });
-  // A cancellation that came while the channels opened fired no event for this listener.
-  if (options.signal?.aborted) abort();
   // Nothing reads the source once the writer has failed; it would wait forever for window
   // space. Its failure from being cut off then says nothing, so the writer's is reported.
   let readerCutOff = false;
