@@ -76,7 +76,7 @@ describe('the embedded Temporal (the real CLI binary)', () => {
   it('clone with no address starts the server, runs its own worker, and leaves the server up', async () => {
     const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e`], env);
     expect(stderr).toContain(`Temporal Web UI: http://127.0.0.1:${env.KVM_CLONE_EMBEDDED_UI_PORT}`);
-    expect(code).toBe(0);
+    expect(code, `${stderr.slice(-4000)}\n${stdout.slice(-2000)}`).toBe(0);
     expect(cloneResultDocument.parse(jsonLines(stdout).at(-1)).newName).toBe(`${vm.name}-e`);
     expect(await isServerHealthy(`127.0.0.1:${env.KVM_CLONE_EMBEDDED_PORT}`)).toBe(true);
     const all = operationsDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'], env)).stdout));
@@ -88,7 +88,8 @@ describe('the embedded Temporal (the real CLI binary)', () => {
     const from = [named.requests.length, adHoc.requests.length];
     const again = await kvmClone(['-c', config, '-o', 'json', '--verbose', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e2`, '--notify', adHoc.url], env);
     expect(again.stderr).toContain('running a worker in this process');
-    expect(again.code).toBe(0);
+    // On failure, the message shows why: the CLI's own output.
+    expect(again.code, `${again.stderr.slice(-4000)}\n${again.stdout.slice(-2000)}`).toBe(0);
     const result = cloneResultDocument.parse(jsonLines(again.stdout).at(-1));
     expect(result.newName).toBe(`${vm.name}-e2`);
     expect(result.warnings.join('\n')).not.toContain('notification');
