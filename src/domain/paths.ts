@@ -24,23 +24,6 @@ export function isUnder(root: string, path: string): boolean {
   return full === base || full.startsWith(base === '/' ? '/' : `${base}/`);
 }
 
-/**
- * The normalised path, when it lies under one of `roots` and is not a root itself (a
- * root is a directory an operation writes into, never a file it replaces or removes).
- * Anything else is 1302, naming the path and the roots.
- */
-export function pathUnderRoots(path: string, roots: readonly string[], what: string): string {
-  const full = normalizeAbsolutePath(path);
-  const inside = roots.some((root) => isUnder(root, full) && normalizeAbsolutePath(root) !== full);
-  if (!inside) {
-    throw new KvmCloneError(ErrorCode.INVALID_PATH, `${what} ${JSON.stringify(path)} is outside the directories this host allows (${roots.join(', ') || 'none'})`, {
-      path,
-      roots: [...roots],
-    });
-  }
-  return full;
-}
-
 /** One component of a path: not empty, not `.` or `..`, no `/`, NUL or control characters. */
 export function isSafeFileName(name: string): boolean {
   // eslint-disable-next-line no-control-regex
