@@ -65,3 +65,13 @@ export function useTestEnvironment(hosts: Record<string, HostAliasInput>, option
     return env;
   };
 }
+
+/** Waits until an operation has copied its first bytes, so a fault lands mid-copy; fails after about 20-30 s. */
+export async function waitForCopying(client: KvmCloneClient, operationId: string, attempts = 300): Promise<void> {
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    const progress = await client.progress(operationId);
+    if (progress.phase === 'copying' && progress.bytesDone > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${operationId} never started copying`);
+}

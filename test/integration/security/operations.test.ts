@@ -19,7 +19,7 @@ import { failureInfo } from '../../../src/failures';
 import { guestWriterScript, waitForWriter } from '../../helpers/guest-writer';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { sha256OfFile } from '../../helpers/local-files';
-import { useTestEnvironment } from '../../helpers/temporal';
+import { useTestEnvironment, waitForCopying } from '../../helpers/temporal';
 
 const lab = new Lab(inject('labFile'));
 const storageB = () => lab.host('b').storageDir;
@@ -220,11 +220,7 @@ describe('the destination lock', () => {
     await lab.makeVm('a', name, { dataSize: '2G', fillMib: 384 });
     const client = testEnvironment().client;
     const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
-    for (let attempt = 0; attempt < 300; attempt++) {
-      const progress = await client.progress(handle.workflowId);
-      if (progress.phase === 'copying' && progress.bytesDone > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForCopying(client, handle.workflowId);
     await handle.terminate('attack test: terminate runs no cleanup');
     const locks = `${storageB()}/.kvm-clone-locks`;
     expect((await readdir(locks)).filter((lock) => lock.startsWith(newName))).toHaveLength(1);

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { ErrorCode } from '../../../src/errors';
 import { failureInfo } from '../../../src/failures';
 import { Lab, uniqueVmName } from '../../helpers/lab';
-import { useTestEnvironment } from '../../helpers/temporal';
+import { useTestEnvironment, waitForCopying } from '../../helpers/temporal';
 
 const lab = new Lab(inject('labFile'));
 const testEnvironment = useTestEnvironment(lab.aliases());
@@ -15,21 +15,12 @@ async function leftovers(newName: string): Promise<string[]> {
   return (await readdir(lab.host('b').storageDir)).filter((file) => file.startsWith(`${newName}-`));
 }
 
-async function waitForCopying(operationId: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    const progress = await testEnvironment().client.progress(operationId);
-    if (progress.phase === 'copying' && progress.bytesDone > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the clone never started copying');
-}
-
 describe('cloneVM failure paths leave nothing behind', () => {
   it('cancellation stops the copy, removes the partial files, defines nothing, and reports 1008', async () => {
     const name = uniqueVmName('cancel');
     await lab.makeVm('a', name, { dataSize: '4G', fillMib: 1536 });
     const handle = await testEnvironment().client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
-    await waitForCopying(handle.workflowId);
+    await waitForCopying(testEnvironment().client, handle.workflowId);
     expect(await leftovers(`${name}_clone`)).not.toEqual([]);
 
     await testEnvironment().client.cancel(handle.workflowId);

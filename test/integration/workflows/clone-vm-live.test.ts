@@ -6,7 +6,7 @@ import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { guestWriterScript, lastWriterRecord, waitForWriter, idleWithGuestAgentScript, writeStopFlag } from '../../helpers/guest-writer';
 import { readFile, writeFile } from 'node:fs/promises';
-import { useTestEnvironment } from '../../helpers/temporal';
+import { useTestEnvironment, waitForCopying } from '../../helpers/temporal';
 
 const lab = new Lab(inject('labFile'));
 const testEnvironment = useTestEnvironment(lab.aliases());
@@ -94,11 +94,7 @@ describe('cloneVM of a running VM', () => {
     try {
       const client = testEnvironment().client;
       const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1 });
-      for (let attempt = 0; attempt < 300; attempt++) {
-        const progress = await client.progress(handle.workflowId);
-        if (progress.phase === 'copying' && progress.bytesDone > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitForCopying(client, handle.workflowId);
       await client.cancel(handle.workflowId);
 
       await expect(client.result(handle.workflowId)).rejects.toMatchObject({ code: ErrorCode.OPERATION_CANCELLED_ERROR });
