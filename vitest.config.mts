@@ -31,7 +31,10 @@ export default defineConfig({
         test: {
           name: 'integration',
           // Recording replay fixtures is a tool run by scripts/record-histories, not a test.
-          include: ['test/integration/**/*.test.ts', ...(process.env.KVM_CLONE_RECORD_HISTORIES === '1' ? ['test/integration/**/*.record.ts'] : [])],
+          include: [
+            'test/integration/**/*.test.ts',
+            ...(process.env.KVM_CLONE_RECORD_HISTORIES === '1' ? ['test/integration/**/*.record.ts'] : []),
+          ],
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
           // Worker processes, not threads: two files creating Temporal Workers in threads segfault.

@@ -25,7 +25,20 @@ import { syncCheckpoint } from './scenarios/sync-checkpoint';
 
 const load = createRequire(__filename);
 
-export const scenarios: Scenario[] = [denseClone, sparseClone, parallelism, compression, sparseVersusNaive, digest, nativeBinding, memory, overhead, resume, sync, syncCheckpoint];
+export const scenarios: Scenario[] = [
+  denseClone,
+  sparseClone,
+  parallelism,
+  compression,
+  sparseVersusNaive,
+  digest,
+  nativeBinding,
+  memory,
+  overhead,
+  resume,
+  sync,
+  syncCheckpoint,
+];
 
 export const presets: Record<'quick' | 'default' | 'full', Sizes> = {
   quick: {
@@ -177,12 +190,16 @@ function machine(bench: Bench | undefined): Record<string, unknown> {
   return {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model ?? 'unknown',
-    cpuFlags: ['aes', 'sha_ni', 'avx2'].filter((flag) => new RegExp(`\\b${flag}\\b`).test(readFileSync('/proc/cpuinfo', 'utf8'))),
+    cpuFlags: ['aes', 'sha_ni', 'avx2'].filter((flag) =>
+      new RegExp(`\\b${flag}\\b`).test(readFileSync('/proc/cpuinfo', 'utf8')),
+    ),
     memoryGiB: Math.round((os.totalmem() / GiB) * 10) / 10,
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     ssh2: ssh2Version,
-    ssh2NativeBinding: Boolean((load('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable),
+    ssh2NativeBinding: Boolean(
+      (load('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable,
+    ),
     workerNativeBinding: bench?.workerBindingLoaded,
     openssh: ssh.trim().split('\n')[0] ?? 'unknown',
     rsync: version('rsync', ['--version']),
@@ -190,7 +207,8 @@ function machine(bench: Bench | undefined): Record<string, unknown> {
   };
 }
 
-const fmt = (value: number | undefined, digits = 1) => (value === undefined || !Number.isFinite(value) ? '' : value.toFixed(digits));
+const fmt = (value: number | undefined, digits = 1) =>
+  value === undefined || !Number.isFinite(value) ? '' : value.toFixed(digits);
 
 function ratioText(row: Row): string {
   if (row.ratio === undefined) return '';
@@ -207,10 +225,33 @@ function ratioText(row: Row): string {
 }
 
 export function table(rows: Row[]): string {
-  const header = ['scenario', 'variant', 'median s', 'MB/s', 'wire MB', 'client CPU s', 'host CPU s', 'peak RSS MB', 'retries', 'ratio', 'target', 'result', 'note'];
+  const header = [
+    'scenario',
+    'variant',
+    'median s',
+    'MB/s',
+    'wire MB',
+    'client CPU s',
+    'host CPU s',
+    'peak RSS MB',
+    'retries',
+    'ratio',
+    'target',
+    'result',
+    'note',
+  ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const row of rows) {
-    const result = row.met === undefined ? (row.target ? (row.seconds === undefined ? 'n/a' : 'no ratio') : '') : row.met ? 'met' : '**MISSED**';
+    const result =
+      row.met === undefined
+        ? row.target
+          ? row.seconds === undefined
+            ? 'n/a'
+            : 'no ratio'
+          : ''
+        : row.met
+          ? 'met'
+          : '**MISSED**';
     const cells = [
       row.scenario,
       row.variant,
@@ -236,7 +277,9 @@ function compact(row: Row): unknown {
   return {
     ...row,
     samples: row.samples.map((sample) => {
-      const { result, ...rest } = sample as typeof sample & { result?: { bytesTransferred: number; bytesResumed: number; compression: string } };
+      const { result, ...rest } = sample as typeof sample & {
+        result?: { bytesTransferred: number; bytesResumed: number; compression: string };
+      };
       return result ? { ...rest, bytesTransferred: result.bytesTransferred, bytesResumed: result.bytesResumed } : rest;
     }),
   };
@@ -245,8 +288,13 @@ function compact(row: Row): unknown {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const chosen = scenarios.filter((s) => (options.only ? options.only.includes(s.id) : options.mode !== 'quick' || s.quick) && !options.skip.includes(s.id));
-  const skippedInQuick = options.mode === 'quick' && !options.only ? scenarios.filter((s) => !s.quick).map((s) => s.id) : [];
+  const chosen = scenarios.filter(
+    (s) =>
+      (options.only ? options.only.includes(s.id) : options.mode !== 'quick' || s.quick) &&
+      !options.skip.includes(s.id),
+  );
+  const skippedInQuick =
+    options.mode === 'quick' && !options.only ? scenarios.filter((s) => !s.quick).map((s) => s.id) : [];
   const startedAt = new Date();
   const bench = await Bench.start(options.sizes, log);
   let interrupted = false;
@@ -269,12 +317,24 @@ async function main(): Promise<void> {
         rows.push(...(await scenario.run(bench)));
       } catch (error) {
         log(`  ${scenario.id} failed: ${(error as Error).stack ?? String(error)}`);
-        rows.push({ scenario: scenario.id, variant: 'ERROR', kind: 'info', note: `failed: ${(error as Error).message.slice(0, 300)}`, samples: [] });
+        rows.push({
+          scenario: scenario.id,
+          variant: 'ERROR',
+          kind: 'info',
+          note: `failed: ${(error as Error).message.slice(0, 300)}`,
+          samples: [],
+        });
       }
       log(`  (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     }
     for (const id of skippedInQuick) {
-      rows.push({ scenario: id, variant: '(skipped)', kind: 'info', note: 'not in --quick: it waits out the 30 s heartbeat timeout', samples: [] });
+      rows.push({
+        scenario: id,
+        variant: '(skipped)',
+        kind: 'info',
+        note: 'not in --quick: it waits out the 30 s heartbeat timeout',
+        samples: [],
+      });
     }
   } finally {
     await bench.stop();

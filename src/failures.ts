@@ -24,7 +24,12 @@ export function toApplicationFailure(error: unknown): ApplicationFailure {
     });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return ApplicationFailure.create({ type: 'GENERAL_ERROR', message, details: [{ code: ErrorCode.GENERAL_ERROR }], cause: error instanceof Error ? error : undefined });
+  return ApplicationFailure.create({
+    type: 'GENERAL_ERROR',
+    message,
+    details: [{ code: ErrorCode.GENERAL_ERROR }],
+    cause: error instanceof Error ? error : undefined,
+  });
 }
 
 function codeOfApplicationFailure(failure: ApplicationFailure): ErrorCodeValue | undefined {
@@ -54,5 +59,10 @@ export function failureInfo(error: unknown): FailureInfo {
 }
 
 export function failureFromInfo(info: FailureInfo): ApplicationFailure {
-  return ApplicationFailure.create({ type: info.codeName, message: info.message, nonRetryable: !isRetryableCode(info.code), details: [{ code: info.code }] });
+  return ApplicationFailure.create({
+    type: info.codeName,
+    message: info.message,
+    nonRetryable: !isRetryableCode(info.code),
+    details: [{ code: info.code }],
+  });
 }

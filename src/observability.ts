@@ -1,5 +1,13 @@
 import type { Context as ActivityContext } from '@temporalio/activity';
-import { DefaultLogger, Runtime, type ActivityInterceptors, type LogEntry, type LogLevel, type Logger, type TelemetryOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  Runtime,
+  type ActivityInterceptors,
+  type LogEntry,
+  type LogLevel,
+  type Logger,
+  type TelemetryOptions,
+} from '@temporalio/worker';
 
 /** How a worker process logs: `text` as the SDK prints it, or one JSON object per line. */
 export type LogFormat = 'text' | 'json';
@@ -50,7 +58,10 @@ export function jsonLogLine(entry: LogEntry): string {
 }
 
 /** A logger that writes JSON lines (see {@link jsonLogLine}), by default to stderr. */
-export function jsonLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+export function jsonLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
   return new DefaultLogger(level, (entry) => write(jsonLogLine(entry)));
 }
 
@@ -60,7 +71,8 @@ export function jsonLogger(level: LogLevel, write: (line: string) => void = (lin
  * The SDK allows this once, before the first worker or native connection.
  */
 export function installWorkerRuntime(telemetry: WorkerTelemetry): Logger {
-  const logger = telemetry.logFormat === 'json' ? jsonLogger(telemetry.logLevel) : new DefaultLogger(telemetry.logLevel);
+  const logger =
+    telemetry.logFormat === 'json' ? jsonLogger(telemetry.logLevel) : new DefaultLogger(telemetry.logLevel);
   const telemetryOptions: TelemetryOptions = {
     logging: { filter: { core: telemetry.logLevel, other: 'WARN' }, forward: {} },
     ...(telemetry.metricsAddress ? { metrics: { prometheus: { bindAddress: telemetry.metricsAddress } } } : {}),
@@ -87,7 +99,9 @@ export function operationLogInterceptor(context: ActivityContext): ActivityInter
         } catch (error) {
           const why: unknown = context.cancellationSignal.reason;
           // WORKER_SHUTDOWN on SIGTERM, CANCELLED when the workflow cancels the activity, …
-          const reason = context.cancellationSignal.aborted ? { cancelled: why instanceof Error ? why.message : String(why ?? 'cancelled') } : {};
+          const reason = context.cancellationSignal.aborted
+            ? { cancelled: why instanceof Error ? why.message : String(why ?? 'cancelled') }
+            : {};
           context.log.info('activity ended with an error', { durationMs: Date.now() - started, ...reason });
           throw error;
         }

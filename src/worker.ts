@@ -44,7 +44,9 @@ export interface KvmCloneWorker {
  */
 const buildBundlePath = path.join(__dirname, 'workflow-bundle.js');
 
-function workflowCode(bundle: WorkerOptions['workflowBundle']): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+function workflowCode(
+  bundle: WorkerOptions['workflowBundle'],
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (bundle) return { workflowBundle: bundle };
   if (existsSync(buildBundlePath)) return { workflowBundle: { codePath: buildBundlePath } };
   return { workflowsPath: require.resolve('./workflows') };
@@ -52,20 +54,28 @@ function workflowCode(bundle: WorkerOptions['workflowBundle']): Pick<WorkerOptio
 
 export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Promise<KvmCloneWorker> {
   if (!sshCryptoBindingLoaded()) {
-    process.emitWarning("ssh2's native crypto binding is not loaded: transfers will run about 4x slower. Reinstall without --ignore-scripts so node-gyp can build it.", {
-      code: 'KVM_CLONE_SSH2_NO_BINDING',
-    });
+    process.emitWarning(
+      "ssh2's native crypto binding is not loaded: transfers will run about 4x slower. Reinstall without --ignore-scripts so node-gyp can build it.",
+      {
+        code: 'KVM_CLONE_SSH2_NO_BINDING',
+      },
+    );
   }
   const policy = validate(workerPolicySchema, options.policy ?? {}, 'worker policy');
   const webhooks = Object.fromEntries(
-    Object.entries(options.webhooks ?? {}).map(([name, webhook]) => [validate(webhookNameSchema, name, 'webhook name'), validate(configuredWebhookSchema, webhook, `webhook '${name}'`)]),
+    Object.entries(options.webhooks ?? {}).map(([name, webhook]) => [
+      validate(webhookNameSchema, name, 'webhook name'),
+      validate(configuredWebhookSchema, webhook, `webhook '${name}'`),
+    ]),
   );
   const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}, policy), policy, webhooks });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    activities: options.decorateActivities ? options.decorateActivities(createActivities(deps), deps) : createActivities(deps),
+    activities: options.decorateActivities
+      ? options.decorateActivities(createActivities(deps), deps)
+      : createActivities(deps),
     // Progress shown by `status` and the CLI comes from heartbeat details, so send them
     // every few seconds rather than at the SDK's default of up to 30-60 s.
     maxHeartbeatThrottleInterval: '2 seconds',

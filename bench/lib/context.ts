@@ -121,7 +121,10 @@ export class Bench {
 
   static async start(sizes: Sizes, log: (line: string) => void): Promise<Bench> {
     log('setting up the lab (scripts/lab/up) and the Temporal dev server…');
-    const [lab, binary] = await Promise.all([run(path.join(root, 'scripts/lab/up'), [], { maxBuffer: 16 * 1024 * 1024 }), findTemporalBinary()]);
+    const [lab, binary] = await Promise.all([
+      run(path.join(root, 'scripts/lab/up'), [], { maxBuffer: 16 * 1024 * 1024 }),
+      findTemporalBinary(),
+    ]);
     if (!binary.path) throw new Error('no Temporal CLI: run scripts/setup first');
     const bench = new Bench(lab.stdout.trim(), sizes, log);
     bench.server = await startDevServer({ binary: binary.path, port: await findFreePort(), headless: true });
@@ -144,7 +147,8 @@ export class Bench {
       const made = await vm.catch(() => undefined);
       if (made) await this.lab.removeVm('a', made).catch(() => undefined);
     }
-    for (const host of ['a', 'b']) await rm(path.join(this.lab.host(host).vmDir, '..', this.workDir), { recursive: true, force: true });
+    for (const host of ['a', 'b'])
+      await rm(path.join(this.lab.host(host).vmDir, '..', this.workDir), { recursive: true, force: true });
     await this.connection?.close().catch(() => undefined);
     await this.server?.stop();
     const sampler = await this.sampler?.catch(() => undefined);
@@ -192,15 +196,24 @@ export class Bench {
 
   private hostSampler(): Promise<ChildProcess> {
     this.sampler ??= new Promise((resolve, reject) => {
-      const pids = ['a', 'b'].map((host) => Number(readFileSync(path.join(this.lab.file.labDir, 'sshd', host, 'sshd.pid'), 'utf8').trim()));
-      const child = fork(path.join(__dirname, 'host-cpu-sampler.ts'), [JSON.stringify(pids)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const pids = ['a', 'b'].map((host) =>
+        Number(readFileSync(path.join(this.lab.file.labDir, 'sshd', host, 'sshd.pid'), 'utf8').trim()),
+      );
+      const child = fork(path.join(__dirname, 'host-cpu-sampler.ts'), [JSON.stringify(pids)], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       child.once('message', () => resolve(child));
       child.once('exit', (code) => reject(new Error(`the host CPU sampler exited (${code})`)));
     });
     return this.sampler;
   }
 
-  private askSampler(sampler: ChildProcess, message: { type: string; id: string }, answer: string): Promise<{ seconds: number }> {
+  private askSampler(
+    sampler: ChildProcess,
+    message: { type: string; id: string },
+    answer: string,
+  ): Promise<{ seconds: number }> {
     if (answer === 'ready-window') {
       // 'start' has no answer; the sampler handles messages in order, so the window is open
       // before any later 'stop' is read.
@@ -243,12 +256,20 @@ export class Bench {
   hostToHostTrust(): Promise<{ ok: boolean; reason?: string }> {
     this.trust ??= (async () => {
       const key = path.join(this.homeOf('a'), '.ssh', 'id_ed25519');
-      if (!existsSync(key)) return { ok: false, reason: 'skipped: no host-to-host trust (no ~/.ssh/id_ed25519 for the lab users; scripts/lab/up does not set it up yet)' };
+      if (!existsSync(key))
+        return {
+          ok: false,
+          reason:
+            'skipped: no host-to-host trust (no ~/.ssh/id_ed25519 for the lab users; scripts/lab/up does not set it up yet)',
+        };
       try {
         await runShell(`${this.sshCommand('a')} ${q(`${this.hostToHostSsh()} true`)}`, { timeoutMs: 20_000 });
         return { ok: true };
       } catch (error) {
-        return { ok: false, reason: `skipped: host-to-host ssh from a to b fails: ${(error as Error).message.slice(0, 200)}` };
+        return {
+          ok: false,
+          reason: `skipped: host-to-host ssh from a to b fails: ${(error as Error).message.slice(0, 200)}`,
+        };
       }
     })();
     return this.trust;
@@ -277,7 +298,10 @@ export class Bench {
 
   private async makeVm(kind: VmKind): Promise<BenchVm> {
     const name = `bench-${kind}-${randomBytes(3).toString('hex')}`;
-    const made = await this.lab.makeVm('a', name, { dir: path.join(this.homeOf('a'), this.workDir, name), dataSize: '1M' });
+    const made = await this.lab.makeVm('a', name, {
+      dir: path.join(this.homeOf('a'), this.workDir, name),
+      dataSize: '1M',
+    });
     const s = this.sizes;
     const layout: { size: number; data: number } =
       kind === 'dense'
@@ -307,7 +331,10 @@ export class Bench {
         const dir = await this.scratchDir('a', 'samples');
         const filePath = path.join(dir, `${key}.img`);
         if (kind === 'random') await writeRandomLayout(filePath, size, size, key);
-        else await runShell(`tar -cf - /usr 2>/dev/null | head -c ${size} >${q(filePath)} || true; [ "$(stat -c %s ${q(filePath)})" -eq ${size} ]`);
+        else
+          await runShell(
+            `tar -cf - /usr 2>/dev/null | head -c ${size} >${q(filePath)} || true; [ "$(stat -c %s ${q(filePath)})" -eq ${size} ]`,
+          );
         await run('chown', [`${this.lab.host('a').user}:`, filePath]);
         return { path: filePath, size };
       })();
@@ -328,7 +355,12 @@ export class Bench {
   }
 
   async startWorker(): Promise<void> {
-    const options = { address: this.server.address, taskQueue: this.taskQueue, hosts: this.lab.aliases(), policy: this.lab.policy() };
+    const options = {
+      address: this.server.address,
+      taskQueue: this.taskQueue,
+      hosts: this.lab.aliases(),
+      policy: this.lab.policy(),
+    };
     const child = fork(path.join(__dirname, 'worker-child.cjs'), [JSON.stringify(options)], {
       execArgv: ['--no-warnings=KVM_CLONE_SSH2_NO_BINDING'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -385,7 +417,11 @@ export class Bench {
    * One clone through the real workflow, a → b, with the client's wall time; the clone is
    * removed from b afterwards. wireBytes are what the worker wrote to its sockets.
    */
-  async clone(vm: BenchVm, options: Partial<CloneInput> = {}, hooks: { whileRunning?: (operationId: string) => Promise<void> } = {}): Promise<Sample & { result: CloneResult }> {
+  async clone(
+    vm: BenchVm,
+    options: Partial<CloneInput> = {},
+    hooks: { whileRunning?: (operationId: string) => Promise<void> } = {},
+  ): Promise<Sample & { result: CloneResult }> {
     const newName = `${vm.name}-c${++this.cloneCount}`;
     const destDir = await this.scratchDir('b', newName);
     await this.resetWorkerMemory();
@@ -394,12 +430,21 @@ export class Bench {
     const io0 = processIo(pid);
     const stopHostCpu = await this.hostCpuWindow();
     const started = performance.now();
-    const handle = await this.client.startClone({ source: 'a', destination: 'b', vmName: vm.name, newName, destDir, ...options });
+    const handle = await this.client.startClone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      newName,
+      destDir,
+      ...options,
+    });
     const running = hooks.whileRunning?.(handle.workflowId);
     const result = await this.client.result<CloneResult>(handle.workflowId);
     const seconds = (performance.now() - started) / 1000;
     const history = await this.client.temporal.workflow.getHandle(handle.workflowId).fetchHistory();
-    const retries = (history.events ?? []).filter((event) => event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes).length;
+    const retries = (history.events ?? []).filter(
+      (event) => event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes,
+    ).length;
     await running;
     const hostCpu = await stopHostCpu();
     // The worker may have changed (resume): then the caller accounts for it.
@@ -429,7 +474,11 @@ export class Bench {
   }
 
   /** Runs a baseline shell script on this machine; host and client CPU measured around it. */
-  async baseline(script: string, logicalBytes: number, wireBytes?: (stdout: string) => number | undefined): Promise<Sample> {
+  async baseline(
+    script: string,
+    logicalBytes: number,
+    wireBytes?: (stdout: string) => number | undefined,
+  ): Promise<Sample> {
     const stopHostCpu = await this.hostCpuWindow();
     const started = performance.now();
     const outcome = await runShell(script, { timeoutMs: 30 * 60_000 });
@@ -457,9 +506,12 @@ export async function settle(anyPath: string): Promise<void> {
  * evenly spaced, MiB-aligned chunks (one contiguous run when data == size).
  */
 export async function writeRandomLayout(file: string, size: number, data: number, seed: string): Promise<void> {
-  const random = (bytes: number, chunkSeed: string) => `openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:${q(chunkSeed)} -in /dev/zero 2>/dev/null | head -c ${bytes}`;
+  const random = (bytes: number, chunkSeed: string) =>
+    `openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:${q(chunkSeed)} -in /dev/zero 2>/dev/null | head -c ${bytes}`;
   if (data >= size) {
-    await runShell(`rm -f ${q(file)}; { ${random(size, seed)} || true; } >${q(file)}; [ "$(stat -c %s ${q(file)})" -eq ${size} ]`);
+    await runShell(
+      `rm -f ${q(file)}; { ${random(size, seed)} || true; } >${q(file)}; [ "$(stat -c %s ${q(file)})" -eq ${size} ]`,
+    );
     return;
   }
   const chunks = 16;
@@ -468,7 +520,9 @@ export async function writeRandomLayout(file: string, size: number, data: number
   const spacing = Math.floor(size / chunks / MiB) * MiB;
   const lines = [`rm -f ${q(file)}`, `truncate -s ${size} ${q(file)}`];
   for (let i = 0; i < chunks; i++) {
-    lines.push(`{ ${random(chunk, `${seed}-${i}`)} || true; } | dd of=${q(file)} bs=4M iflag=fullblock oflag=seek_bytes seek=${i * spacing} conv=notrunc status=none`);
+    lines.push(
+      `{ ${random(chunk, `${seed}-${i}`)} || true; } | dd of=${q(file)} bs=4M iflag=fullblock oflag=seek_bytes seek=${i * spacing} conv=notrunc status=none`,
+    );
   }
   await runShell(lines.join('\n'));
 }

@@ -13,7 +13,15 @@ import { sshCryptoBindingLoaded } from '../../src/hosts/crypto-binding';
 import { openSshSession } from '../../src/hosts/ssh-session';
 
 type ProbeInput =
-  { kind: 'relay'; source: HostSpecInput; destination: HostSpecInput; sourcePath: string; destinationPath: string; size: number } | { kind: 'digest'; host: HostSpecInput; path: string };
+  | {
+      kind: 'relay';
+      source: HostSpecInput;
+      destination: HostSpecInput;
+      sourcePath: string;
+      destinationPath: string;
+      size: number;
+    }
+  | { kind: 'digest'; host: HostSpecInput; path: string };
 
 export interface ProbeOutput {
   seconds: number;
@@ -33,10 +41,21 @@ async function main(): Promise<void> {
     await new RemoteDisk(destination).createSparseFile(input.destinationPath, input.size);
     const cpu = process.cpuUsage();
     const started = performance.now();
-    const relayed = await relayExtents({ source, destination, sourcePath: input.sourcePath, destinationPath: input.destinationPath, extents: [{ start: 0, length: input.size }] });
+    const relayed = await relayExtents({
+      source,
+      destination,
+      sourcePath: input.sourcePath,
+      destinationPath: input.destinationPath,
+      extents: [{ start: 0, length: input.size }],
+    });
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
-    output = { seconds, cpuSeconds: (used.user + used.system) / 1e6, bindingLoaded: sshCryptoBindingLoaded(), wireBytes: relayed.wireBytes };
+    output = {
+      seconds,
+      cpuSeconds: (used.user + used.system) / 1e6,
+      bindingLoaded: sshCryptoBindingLoaded(),
+      wireBytes: relayed.wireBytes,
+    };
     source.close();
     destination.close();
   } else {
@@ -47,7 +66,12 @@ async function main(): Promise<void> {
     const digest = await remoteSha256(session, input.path);
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
-    output = { seconds, cpuSeconds: (used.user + used.system) / 1e6, bindingLoaded: sshCryptoBindingLoaded(), digest: { hex: digest.hex, tool: digest.tool } };
+    output = {
+      seconds,
+      cpuSeconds: (used.user + used.system) / 1e6,
+      bindingLoaded: sshCryptoBindingLoaded(),
+      digest: { hex: digest.hex, tool: digest.tool },
+    };
     session.close();
   }
   process.stdout.write(`${JSON.stringify(output)}\n`);

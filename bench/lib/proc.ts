@@ -21,7 +21,12 @@ function readStat(pid: number): ProcStat | undefined {
     // The command name is in parentheses and may hold spaces: fields start after the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     const num = (index: number) => Number(fields[index - 3]);
-    return { pid, ppid: num(4), own: (num(14) + num(15)) / ticksPerSecond, reaped: (num(16) + num(17)) / ticksPerSecond };
+    return {
+      pid,
+      ppid: num(4),
+      own: (num(14) + num(15)) / ticksPerSecond,
+      reaped: (num(16) + num(17)) / ticksPerSecond,
+    };
   } catch {
     return undefined;
   }

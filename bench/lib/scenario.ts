@@ -48,7 +48,12 @@ export interface Variant {
  * Runs every variant `runs` times, alternating them and rotating who goes first, so that
  * drift on a shared machine spreads evenly over the tool and its baselines.
  */
-export async function alternate(bench: Bench, scenario: string, variants: Variant[], runs = bench.sizes.runs): Promise<Map<string, Sample[]>> {
+export async function alternate(
+  bench: Bench,
+  scenario: string,
+  variants: Variant[],
+  runs = bench.sizes.runs,
+): Promise<Map<string, Sample[]>> {
   const samples = new Map<string, Sample[]>(variants.map((variant) => [variant.name, []]));
   const active = variants.filter((variant) => !variant.skip);
   for (let round = 0; round < runs; round++) {
@@ -60,7 +65,9 @@ export async function alternate(bench: Bench, scenario: string, variants: Varian
       } catch (error) {
         // The lab is shared: a transient failure (e.g. a channel closed under load) is
         // repeated once and reported in the note; a second failure fails the scenario.
-        bench.log(`  ${scenario} · ${variant.name} · run ${round + 1} failed, repeating once: ${(error as Error).message.slice(0, 200)}`);
+        bench.log(
+          `  ${scenario} · ${variant.name} · run ${round + 1} failed, repeating once: ${(error as Error).message.slice(0, 200)}`,
+        );
         sample = await variant.measure();
         sample.note = [sample.note, 'repeated after a transient failure'].filter(Boolean).join('; ');
       }
@@ -80,7 +87,8 @@ function medianOf(samples: Sample[], pick: (sample: Sample) => number | undefine
 
 /** A row of medians from a variant's samples. */
 export function summarize(scenario: string, variant: Variant, samples: Sample[]): Row {
-  if (variant.skip || samples.length === 0) return { scenario, variant: variant.name, kind: variant.kind, note: variant.skip ?? 'no samples', samples };
+  if (variant.skip || samples.length === 0)
+    return { scenario, variant: variant.name, kind: variant.kind, note: variant.skip ?? 'no samples', samples };
   const seconds = medianOf(samples, (s) => s.seconds)!;
   const logicalBytes = medianOf(samples, (s) => s.logicalBytes)!;
   return {
@@ -96,7 +104,9 @@ export function summarize(scenario: string, variant: Variant, samples: Sample[])
     hostCpu: medianOf(samples, (s) => s.hostCpu),
     peakRssBytes: medianOf(samples, (s) => s.peakRssBytes),
     peakHeapBytes: medianOf(samples, (s) => s.peakHeapBytes),
-    ...(samples.some((s) => s.retries !== undefined) ? { retries: samples.reduce((sum, s) => sum + (s.retries ?? 0), 0) } : {}),
+    ...(samples.some((s) => s.retries !== undefined)
+      ? { retries: samples.reduce((sum, s) => sum + (s.retries ?? 0), 0) }
+      : {}),
     samples,
   };
 }
@@ -108,7 +118,11 @@ export function speedRatio(row: Row, baseline: Row | undefined): number | undefi
 }
 
 /** Sets ratio, target and verdict on `row`, against `baseline` (skipped baselines leave it open). */
-export function judge(row: Row, baseline: Row | undefined, target?: { min?: number; max?: number; text: string }): void {
+export function judge(
+  row: Row,
+  baseline: Row | undefined,
+  target?: { min?: number; max?: number; text: string },
+): void {
   const ratio = speedRatio(row, baseline);
   if (ratio === undefined || !baseline) {
     if (target) row.target = target.text;
@@ -124,7 +138,12 @@ export function judge(row: Row, baseline: Row | undefined, target?: { min?: numb
   }
 }
 
-export async function measureAll(bench: Bench, scenario: string, variants: Variant[], runs?: number): Promise<Map<string, Row>> {
+export async function measureAll(
+  bench: Bench,
+  scenario: string,
+  variants: Variant[],
+  runs?: number,
+): Promise<Map<string, Row>> {
   const samples = await alternate(bench, scenario, variants, runs);
   return new Map(variants.map((variant) => [variant.name, summarize(scenario, variant, samples.get(variant.name)!)]));
 }

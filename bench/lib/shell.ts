@@ -21,10 +21,16 @@ function seconds(text: string): number {
  * Runs a bash script with pipefail and rejects when it fails. The CPU time of the
  * processes it started comes from bash's `times` builtin, printed on a file descriptor of its own.
  */
-export function runShell(script: string, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ShellOutcome> {
+export function runShell(
+  script: string,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ShellOutcome> {
   const wrapped = `set -o pipefail\n{\n${script}\n}\nrc=$?\ntimes >&3\nexit $rc\n`;
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', wrapped], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+    const child = spawn('bash', ['-c', wrapped], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const times: Buffer[] = [];
@@ -41,7 +47,11 @@ export function runShell(script: string, options: { env?: NodeJS.ProcessEnv; tim
       const childLine = Buffer.concat(times).toString('utf8').trim().split('\n')[1] ?? '';
       const [user = '', system = ''] = childLine.trim().split(/\s+/);
       if (code !== 0) {
-        reject(new Error(`script failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-2000) || script.slice(0, 300)}`));
+        reject(
+          new Error(
+            `script failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-2000) || script.slice(0, 300)}`,
+          ),
+        );
         return;
       }
       resolve({ stdout, stderr, childCpuSeconds: seconds(user) + seconds(system) });

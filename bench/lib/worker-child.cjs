@@ -56,7 +56,12 @@ async function main() {
   // The SDK logs every worker state change at INFO; the bench table is what matters.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: options.address });
-  const { worker, deps } = await createKvmCloneWorker({ connection, taskQueue: options.taskQueue, hosts: options.hosts, policy: options.policy });
+  const { worker, deps } = await createKvmCloneWorker({
+    connection,
+    taskQueue: options.taskQueue,
+    hosts: options.hosts,
+    policy: options.policy,
+  });
   const running = worker.run();
   setInterval(sample, 20).unref();
   resetWindow();

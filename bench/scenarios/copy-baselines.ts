@@ -22,7 +22,12 @@ export async function copyWithBaseline(bench: Bench, tool: BaselineTool, vm: Ben
       break;
     }
     case 'ssh dd relay':
-      script = files.map((file) => `${bench.sshCommand('a')} ${q(`dd if=${q(file)} bs=4M status=none`)} | ${bench.sshCommand('b')} ${q(`dd of=${q(target(file))} bs=4M status=none`)}`).join('\n');
+      script = files
+        .map(
+          (file) =>
+            `${bench.sshCommand('a')} ${q(`dd if=${q(file)} bs=4M status=none`)} | ${bench.sshCommand('b')} ${q(`dd of=${q(target(file))} bs=4M status=none`)}`,
+        )
+        .join('\n');
       break;
     case 'ssh host-to-host dd':
       script = `${bench.sshCommand('a')} ${q(files.map((file) => `dd if=${q(file)} bs=4M status=none | ${bench.hostToHostSsh()} ${q(`dd of=${q(target(file))} bs=4M status=none`)}`).join(' && '))}`;

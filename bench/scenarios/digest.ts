@@ -25,10 +25,19 @@ export const digest: Scenario = {
       kind: tool === 'coreutils' ? 'baseline' : 'kvm-clone',
       async measure(): Promise<Sample> {
         const stopHostCpu = await bench.hostCpuWindow();
-        const output = await runProbe({ kind: 'digest', host: bench.lab.hostSpec('a'), path: file.path }, { env: { KVM_CLONE_DISABLE_REMOTE_TOOLS: disable } });
-        if (output.digest?.tool !== tool) throw new Error(`asked for ${tool}, remote-digest used ${output.digest?.tool}`);
+        const output = await runProbe(
+          { kind: 'digest', host: bench.lab.hostSpec('a'), path: file.path },
+          { env: { KVM_CLONE_DISABLE_REMOTE_TOOLS: disable } },
+        );
+        if (output.digest?.tool !== tool)
+          throw new Error(`asked for ${tool}, remote-digest used ${output.digest?.tool}`);
         digests.add(output.digest.hex);
-        return { seconds: output.seconds, logicalBytes: file.size, clientCpu: output.cpuSeconds, hostCpu: await stopHostCpu() };
+        return {
+          seconds: output.seconds,
+          logicalBytes: file.size,
+          clientCpu: output.cpuSeconds,
+          hostCpu: await stopHostCpu(),
+        };
       },
     }));
     const rows = await measureAll(bench, this.id, variants);

@@ -9,7 +9,12 @@ import { copyWithBaseline, type BaselineTool } from './copy-baselines';
 
 function baselineVariant(bench: Bench, vm: () => BenchVm, tool: BaselineTool, skip?: string): Variant {
   let run = 0;
-  return { name: tool, kind: 'baseline', ...(skip ? { skip } : {}), measure: () => copyWithBaseline(bench, tool, vm(), ++run) };
+  return {
+    name: tool,
+    kind: 'baseline',
+    ...(skip ? { skip } : {}),
+    measure: () => copyWithBaseline(bench, tool, vm(), ++run),
+  };
 }
 
 function faster(a: Row | undefined, b: Row | undefined): Row | undefined {
@@ -33,7 +38,12 @@ export const denseClone: Scenario = {
       baselineVariant(bench, () => vm, 'ssh dd relay'),
       baselineVariant(bench, () => vm, 'ssh host-to-host dd', trust.ok ? undefined : trust.reason),
       // Direct mode: host a pushes to b over its own OpenSSH, with its user's default key and known_hosts.
-      { name: 'kvm-clone direct, verify off', kind: 'kvm-clone', ...(trust.ok ? {} : { skip: trust.reason }), measure: () => bench.clone(vm, { verify: false, direct: true }) },
+      {
+        name: 'kvm-clone direct, verify off',
+        kind: 'kvm-clone',
+        ...(trust.ok ? {} : { skip: trust.reason }),
+        measure: () => bench.clone(vm, { verify: false, direct: true }),
+      },
       // One stream, as the baseline: on few cores, parallel pushes compete for the hosts' CPU.
       {
         name: 'kvm-clone direct, verify off, parallel 1',
@@ -46,9 +56,16 @@ export const denseClone: Scenario = {
     const best = faster(rows.get('scp -3'), rows.get('ssh dd relay'));
     judge(rows.get('kvm-clone relay, verify off')!, best, { min: 1.2, text: '≥ 1.2× faster baseline' });
     judge(rows.get('kvm-clone relay, verify on')!, best, { min: 1.0, text: '≥ 1.0× faster baseline' });
-    judge(rows.get('kvm-clone direct, verify off')!, rows.get('ssh host-to-host dd'), { min: 0.95, text: '≥ 0.95× ssh host-to-host dd' });
-    judge(rows.get('kvm-clone direct, verify off, parallel 1')!, rows.get('ssh host-to-host dd'), { min: 0.95, text: '≥ 0.95× ssh host-to-host dd' });
-    for (const row of rows.values()) row.note ??= `disk ${formatSize(vm.apparentBytes)} (${formatSize(vm.dataBytes)} data)`;
+    judge(rows.get('kvm-clone direct, verify off')!, rows.get('ssh host-to-host dd'), {
+      min: 0.95,
+      text: '≥ 0.95× ssh host-to-host dd',
+    });
+    judge(rows.get('kvm-clone direct, verify off, parallel 1')!, rows.get('ssh host-to-host dd'), {
+      min: 0.95,
+      text: '≥ 0.95× ssh host-to-host dd',
+    });
+    for (const row of rows.values())
+      row.note ??= `disk ${formatSize(vm.apparentBytes)} (${formatSize(vm.dataBytes)} data)`;
     return [...rows.values()];
   },
 };
@@ -70,7 +87,8 @@ export const sparseClone: Scenario = {
     const versusScp: Row = { ...tool, variant: 'kvm-clone relay, verify on (vs scp)', samples: tool.samples };
     judge(tool, rows.get('rsync --sparse host-to-host'), { min: 1.5, text: '≥ 1.5× rsync --sparse' });
     judge(versusScp, rows.get('scp -3'), { min: 5, text: '≥ 5× scp -3' });
-    for (const row of [...rows.values(), versusScp]) row.note ??= `disk ${formatSize(vm.apparentBytes)}, ${formatSize(vm.dataBytes)} data; MB/s of apparent size`;
+    for (const row of [...rows.values(), versusScp])
+      row.note ??= `disk ${formatSize(vm.apparentBytes)}, ${formatSize(vm.dataBytes)} data; MB/s of apparent size`;
     return [tool, versusScp, ...[...rows.values()].filter((row) => row !== tool)];
   },
 };
@@ -82,8 +100,16 @@ export const parallelism: Scenario = {
   async run(bench) {
     const vm = await bench.vm('dense');
     const variants: Variant[] = [
-      { name: 'kvm-clone parallel 4', kind: 'kvm-clone', measure: () => bench.clone(vm, { verify: false, parallel: 4 }) },
-      { name: 'kvm-clone parallel 1', kind: 'baseline', measure: () => bench.clone(vm, { verify: false, parallel: 1 }) },
+      {
+        name: 'kvm-clone parallel 4',
+        kind: 'kvm-clone',
+        measure: () => bench.clone(vm, { verify: false, parallel: 4 }),
+      },
+      {
+        name: 'kvm-clone parallel 1',
+        kind: 'baseline',
+        measure: () => bench.clone(vm, { verify: false, parallel: 1 }),
+      },
     ];
     const rows = await measureAll(bench, this.id, variants);
     const four = rows.get('kvm-clone parallel 4')!;

@@ -17,7 +17,13 @@ import { formatSize } from '../lib/stats';
 let relayCount = 0;
 
 /** One relay a → b of `extents` of `sourcePath` into a fresh sparse file of `size` bytes. */
-export async function relayOnce(bench: Bench, sourcePath: string, size: number, extents: Extent[], compression: CompressionCodec = 'none'): Promise<Sample> {
+export async function relayOnce(
+  bench: Bench,
+  sourcePath: string,
+  size: number,
+  extents: Extent[],
+  compression: CompressionCodec = 'none',
+): Promise<Sample> {
   const { a, b } = await bench.relaySessions();
   const dir = await bench.scratchDir('b', 'relay');
   const destinationPath = path.join(dir, `out-${++relayCount}.img`);
@@ -28,7 +34,13 @@ export async function relayOnce(bench: Bench, sourcePath: string, size: number, 
   const relayed = await relayExtents({ source: a, destination: b, sourcePath, destinationPath, extents, compression });
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  const sample: Sample = { seconds, logicalBytes: size, wireBytes: relayed.wireBytes, clientCpu: (used.user + used.system) / 1e6, hostCpu: await stopHostCpu() };
+  const sample: Sample = {
+    seconds,
+    logicalBytes: size,
+    wireBytes: relayed.wireBytes,
+    clientCpu: (used.user + used.system) / 1e6,
+    hostCpu: await stopHostCpu(),
+  };
   await rm(destinationPath, { force: true });
   await settle(destinationPath);
   return sample;
@@ -71,12 +83,21 @@ export const sparseVersusNaive: Scenario = {
     const { a } = await bench.relaySessions();
     const extents = await new RemoteDisk(a).dataExtents(vm.dataPath, { start: 0, length: size });
     const variants: Variant[] = [
-      { name: 'relay of data extents (kvm-clone)', kind: 'kvm-clone', measure: () => relayOnce(bench, vm.dataPath, size, extents) },
-      { name: 'relay of the whole file (naive)', kind: 'baseline', measure: () => relayOnce(bench, vm.dataPath, size, [{ start: 0, length: size }]) },
+      {
+        name: 'relay of data extents (kvm-clone)',
+        kind: 'kvm-clone',
+        measure: () => relayOnce(bench, vm.dataPath, size, extents),
+      },
+      {
+        name: 'relay of the whole file (naive)',
+        kind: 'baseline',
+        measure: () => relayOnce(bench, vm.dataPath, size, [{ start: 0, length: size }]),
+      },
     ];
     const rows = await measureAll(bench, this.id, variants);
     judge(rows.get(variants[0]!.name)!, rows.get(variants[1]!.name));
-    for (const row of rows.values()) row.note = `data disk ${formatSize(size)} with ${formatSize(bench.sizes.sparse.data)} data in ${extents.length} extent(s); MB/s of apparent size`;
+    for (const row of rows.values())
+      row.note = `data disk ${formatSize(size)} with ${formatSize(bench.sizes.sparse.data)} data in ${extents.length} extent(s); MB/s of apparent size`;
     return [...rows.values()];
   },
 };
@@ -93,12 +114,20 @@ export const nativeBinding: Scenario = {
       const destinationPath = path.join(dir, `probe-${++count}.img`);
       const stopHostCpu = await bench.hostCpuWindow();
       const output = await runProbe(
-        { kind: 'relay', source: bench.lab.hostSpec('a'), destination: bench.lab.hostSpec('b'), sourcePath: file.path, destinationPath, size: file.size },
+        {
+          kind: 'relay',
+          source: bench.lab.hostSpec('a'),
+          destination: bench.lab.hostSpec('b'),
+          sourcePath: file.path,
+          destinationPath,
+          size: file.size,
+        },
         { withoutBinding },
       );
       await rm(destinationPath, { force: true });
       await settle(destinationPath);
-      if (output.bindingLoaded === withoutBinding) throw new Error(`the probe ${withoutBinding ? 'still loaded' : 'did not load'} ssh2's native binding`);
+      if (output.bindingLoaded === withoutBinding)
+        throw new Error(`the probe ${withoutBinding ? 'still loaded' : 'did not load'} ssh2's native binding`);
       return {
         seconds: output.seconds,
         logicalBytes: file.size,

@@ -41,7 +41,8 @@ async function changeGuest(bench: Bench, vmName: string, dataBytes: number): Pro
   const count = Math.max(1, Math.round((dataBytes * changedShare) / writeBytes));
   const picked = new Set<number>();
   while (picked.size < count) picked.add(randomInt(0, slots));
-  for (const slot of [...picked].sort((x, y) => x - y)) await guestWrite(bench, vmName, filesystemBytes + slot * writeBytes, writeBytes);
+  for (const slot of [...picked].sort((x, y) => x - y))
+    await guestWrite(bench, vmName, filesystemBytes + slot * writeBytes, writeBytes);
   return count * writeBytes;
 }
 
@@ -51,7 +52,12 @@ async function makeRunningVm(bench: Bench, dataBytes: number): Promise<BenchVm> 
   const dir = path.join(bench.homeOf('a'), bench.workDir, name);
   const idle = path.join(bench.homeOf('a'), bench.workDir, `${name}-idle.sh`);
   await writeFile(idle, 'echo KVMCLONE-IDLE\nwhile true; do sleep 60; done\n');
-  const made = await bench.lab.makeVm('a', name, { dir, dataSize: '1M', rootSize: `${filesystemBytes + dataBytes}`, runScript: idle });
+  const made = await bench.lab.makeVm('a', name, {
+    dir,
+    dataSize: '1M',
+    rootSize: `${filesystemBytes + dataBytes}`,
+    runScript: idle,
+  });
   bench.atStop(async () => {
     await bench.lab.virsh('a', 'destroy', '--domain', name).catch(() => undefined);
     await bench.lab.virsh('a', 'undefine', '--checkpoints-metadata', '--domain', name).catch(() => undefined);
@@ -90,12 +96,20 @@ export const syncCheckpoint: Scenario = {
     const hashTarget = `${vm.name}-h`;
     const targets = await bench.scratchDir('b', `${vm.name}-targets`);
     bench.atStop(async () => {
-      for (const name of [vm.name, hashTarget]) await bench.lab.virsh('b', 'undefine', '--domain', name).catch(() => undefined);
+      for (const name of [vm.name, hashTarget])
+        await bench.lab.virsh('b', 'undefine', '--domain', name).catch(() => undefined);
       await rm(targets, { recursive: true, force: true });
     });
     bench.log('cloning the running VM to b twice (checkpoint target, hashing target)…');
     const copyPaths = async (newName: string) => {
-      const clone = await bench.client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName, destDir: targets, verify: false });
+      const clone = await bench.client.clone({
+        source: 'a',
+        destination: 'b',
+        vmName: vm.name,
+        newName,
+        destDir: targets,
+        verify: false,
+      });
       const byPath = new Map(clone.files.map((file) => [file.sourcePath, file.destinationPath]));
       return { root: byPath.get(vm.rootPath)! };
     };
@@ -134,12 +148,29 @@ export const syncCheckpoint: Scenario = {
       rsyncUnchanged: 'rsync --inplace --no-whole-file host-to-host, unchanged',
     };
     const changedRows = await measureAll(bench, this.id, [
-      { name: names.checkpoint, kind: 'kvm-clone', measure: async () => measureSync(bench, checkpointSetup, await changed(names.checkpoint), checkpointInput) },
-      { name: names.hash, kind: 'kvm-clone', measure: async () => measureSync(bench, hashSetup, await changed(names.hash), hashInput) },
-      { name: names.rsync, kind: 'baseline', ...noTrust, measure: async () => measureRsync(bench, rsyncSetup, await changed(names.rsync)) },
+      {
+        name: names.checkpoint,
+        kind: 'kvm-clone',
+        measure: async () => measureSync(bench, checkpointSetup, await changed(names.checkpoint), checkpointInput),
+      },
+      {
+        name: names.hash,
+        kind: 'kvm-clone',
+        measure: async () => measureSync(bench, hashSetup, await changed(names.hash), hashInput),
+      },
+      {
+        name: names.rsync,
+        kind: 'baseline',
+        ...noTrust,
+        measure: async () => measureRsync(bench, rsyncSetup, await changed(names.rsync)),
+      },
     ] satisfies Variant[]);
     const unchangedRows = await measureAll(bench, this.id, [
-      { name: names.checkpointUnchanged, kind: 'kvm-clone', measure: () => measureSync(bench, checkpointSetup, 0, checkpointInput) },
+      {
+        name: names.checkpointUnchanged,
+        kind: 'kvm-clone',
+        measure: () => measureSync(bench, checkpointSetup, 0, checkpointInput),
+      },
       { name: names.rsyncUnchanged, kind: 'baseline', ...noTrust, measure: () => measureRsync(bench, rsyncSetup, 0) },
     ]);
     const rows = new Map([...changedRows, ...unchangedRows]);
@@ -151,11 +182,15 @@ export const syncCheckpoint: Scenario = {
 
     const describeSync = (name: string) => {
       const samples = row(name).samples;
-      const tracking = [...new Set(samples.map((s) => (s as { sync?: { changeTracking: string } }).sync?.changeTracking))].join('/');
+      const tracking = [
+        ...new Set(samples.map((s) => (s as { sync?: { changeTracking: string } }).sync?.changeTracking)),
+      ].join('/');
       return `change tracking ${tracking}; compared ${mb(medianOf(samples, (s) => s.sync?.bytesCompared))} MB, sent ${mb(medianOf(samples, (s) => s.sync?.bytesTransferred))} MB of ${mb(medianOf(samples, (s) => s.changedBytes))} MB changed; verifyFile ${(medianOf(samples, (s) => s.sync?.verifyFileSeconds) ?? 0).toFixed(1)} s of it`;
     };
-    for (const name of [names.checkpoint, names.hash, names.checkpointUnchanged]) row(name).note = [row(name).note, describeSync(name)].filter(Boolean).join('; ');
-    row(names.rsync).note ??= `one qcow2 disk of ${formatSize(vm.apparentBytes)} (${(dataBytes / MB).toFixed(0)} MB random guest data), the VM running`;
+    for (const name of [names.checkpoint, names.hash, names.checkpointUnchanged])
+      row(name).note = [row(name).note, describeSync(name)].filter(Boolean).join('; ');
+    row(names.rsync).note ??=
+      `one qcow2 disk of ${formatSize(vm.apparentBytes)} (${(dataBytes / MB).toFixed(0)} MB random guest data), the VM running`;
     return [...rows.values()];
   },
 };

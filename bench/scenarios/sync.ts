@@ -30,7 +30,15 @@ export interface SyncSample extends Sample {
   workerWriteBytes?: number;
   /** rsync --stats. */
   rsync?: { sent: number; received: number; literal: number; matched: number };
-  sync?: { bytesTransferred: number; blocksSynchronized: number; bytesCompared: number; rangesRecopied: number; hashTool: string; changeTracking: string; verifyFileSeconds?: number };
+  sync?: {
+    bytesTransferred: number;
+    blocksSynchronized: number;
+    bytesCompared: number;
+    rangesRecopied: number;
+    hashTool: string;
+    changeTracking: string;
+    verifyFileSeconds?: number;
+  };
 }
 
 /**
@@ -45,7 +53,8 @@ async function scribble(file: string, share: number): Promise<number> {
   while (picked.size < count) picked.add(randomInt(1, blocks));
   const handle = await open(file, 'r+');
   try {
-    for (const block of [...picked].sort((x, y) => x - y)) await handle.write(randomBytes(SYNC_BLOCK_SIZE), 0, SYNC_BLOCK_SIZE, block * SYNC_BLOCK_SIZE);
+    for (const block of [...picked].sort((x, y) => x - y))
+      await handle.write(randomBytes(SYNC_BLOCK_SIZE), 0, SYNC_BLOCK_SIZE, block * SYNC_BLOCK_SIZE);
     // On disk before the clock starts, so the source's writeback does not land in a timed run.
     await handle.datasync();
   } finally {
@@ -56,7 +65,12 @@ async function scribble(file: string, share: number): Promise<number> {
 
 /** Wall span of the activities of one type in a workflow's history, in seconds. */
 function activitySpan(
-  events: { eventTime?: unknown; eventId?: unknown; activityTaskScheduledEventAttributes?: unknown; activityTaskCompletedEventAttributes?: unknown }[],
+  events: {
+    eventTime?: unknown;
+    eventId?: unknown;
+    activityTaskScheduledEventAttributes?: unknown;
+    activityTaskCompletedEventAttributes?: unknown;
+  }[],
   type: string,
 ): number | undefined {
   const scheduled = new Map<string, number>();
@@ -87,7 +101,12 @@ export interface SyncSetup {
 }
 
 /** One syncVM into the target through the bench's worker, measured like Bench.clone. */
-export async function measureSync(bench: Bench, setup: SyncSetup, changedBytes: number, input: Partial<SyncInput> = {}): Promise<SyncSample> {
+export async function measureSync(
+  bench: Bench,
+  setup: SyncSetup,
+  changedBytes: number,
+  input: Partial<SyncInput> = {},
+): Promise<SyncSample> {
   const { vm } = setup;
   await bench.resetWorkerMemory();
   const pid = bench.workerPid;
@@ -103,7 +122,9 @@ export async function measureSync(bench: Bench, setup: SyncSetup, changedBytes: 
   const hostCpu = await stopHostCpu();
   const history = await bench.client.temporal.workflow.getHandle(handle.workflowId).fetchHistory();
   const events = history.events ?? [];
-  const retries = events.filter((event) => event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes).length;
+  const retries = events.filter(
+    (event) => event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes,
+  ).length;
   const peak = await bench.workerPeak();
   await settle(setup.targetPaths.root);
   const delta = result.changeTracking === 'block-hash';
@@ -135,7 +156,10 @@ export async function measureSync(bench: Bench, setup: SyncSetup, changedBytes: 
 }
 
 const statsNumber = (stdout: string, label: string): number => {
-  const total = [...stdout.matchAll(new RegExp(`^${label}: ([\\d,]+)`, 'gm'))].reduce((sum, match) => sum + Number(match[1]!.replace(/,/g, '')), 0);
+  const total = [...stdout.matchAll(new RegExp(`^${label}: ([\\d,]+)`, 'gm'))].reduce(
+    (sum, match) => sum + Number(match[1]!.replace(/,/g, '')),
+    0,
+  );
   return total;
 };
 
@@ -147,7 +171,12 @@ export async function measureRsync(bench: Bench, setup: SyncSetup, changedBytes:
   if (setup.targetPaths.data) pairs.push([setup.vm.dataPath, setup.targetPaths.data]);
   // --ignore-times: compare every block, as syncVM does. rsync's man page says a missing
   // --times implies it, but rsync 3.5.0 skipped a changed file of the same size and mtime second.
-  const remote = pairs.map(([from, to]) => `rsync --inplace --no-whole-file --ignore-times --stats -e ${q(rsh)} ${q(from)} ${q(`${b.user}@${b.address}:${to}`)}`).join(' && ');
+  const remote = pairs
+    .map(
+      ([from, to]) =>
+        `rsync --inplace --no-whole-file --ignore-times --stats -e ${q(rsh)} ${q(from)} ${q(`${b.user}@${b.address}:${to}`)}`,
+    )
+    .join(' && ');
   let stats: SyncSample['rsync'];
   const sample = await bench.baseline(`${bench.sshCommand('a')} ${q(remote)}`, setup.vm.apparentBytes, (stdout) => {
     stats = {
@@ -159,7 +188,8 @@ export async function measureRsync(bench: Bench, setup: SyncSetup, changedBytes:
     return stats.sent;
   });
   await settle(setup.targetPaths.root);
-  if (changedBytes > 0 && !stats?.literal) throw new Error(`rsync sent no literal data after ${changedBytes} bytes changed: it skipped the file`);
+  if (changedBytes > 0 && !stats?.literal)
+    throw new Error(`rsync sent no literal data after ${changedBytes} bytes changed: it skipped the file`);
   return { ...sample, changedBytes, ...(stats ? { rsync: stats } : {}) };
 }
 
@@ -173,16 +203,29 @@ async function prepare(bench: Bench): Promise<SyncSetup> {
   const targetDir = await bench.scratchDir('b', `${vm.name}-target`);
   const free = await statfs(targetDir);
   const needed = vm.apparentBytes + 1 * GiB;
-  if (free.bavail * free.bsize < needed) throw new Error(`not enough free space for the sync target: ${formatSize(free.bavail * free.bsize)} free, ${formatSize(needed)} needed`);
+  if (free.bavail * free.bsize < needed)
+    throw new Error(
+      `not enough free space for the sync target: ${formatSize(free.bavail * free.bsize)} free, ${formatSize(needed)} needed`,
+    );
   bench.atStop(async () => {
     await bench.lab.virsh('b', 'undefine', '--nvram', '--domain', vm.name).catch(() => undefined);
     await rm(targetDir, { recursive: true, force: true });
   });
   bench.log(`cloning ${vm.name} to b under the same name (the sync target)…`);
-  const clone = await bench.client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: vm.name, destDir: targetDir, verify: false });
+  const clone = await bench.client.clone({
+    source: 'a',
+    destination: 'b',
+    vmName: vm.name,
+    newName: vm.name,
+    destDir: targetDir,
+    verify: false,
+  });
   const byPath = new Map(clone.files.map((file) => [file.sourcePath, file.destinationPath]));
   const targetPaths = { root: byPath.get(vm.rootPath)!, data: byPath.get(vm.dataPath)! };
-  if (!targetPaths.root || !targetPaths.data) throw new Error(`the clone did not report the target's files: ${JSON.stringify(clone.files.map((file) => file.sourcePath))}`);
+  if (!targetPaths.root || !targetPaths.data)
+    throw new Error(
+      `the clone did not report the target's files: ${JSON.stringify(clone.files.map((file) => file.sourcePath))}`,
+    );
   let blocks = 0;
   for (const file of [vm.rootPath, vm.dataPath]) blocks += Math.ceil((await stat(file)).size / SYNC_BLOCK_SIZE);
   const setup: SyncSetup = { vm, targetPaths, digestBytes: 2 * digestBytesPerBlock * blocks };
@@ -195,7 +238,9 @@ async function prepare(bench: Bench): Promise<SyncSetup> {
 export const mb = (bytes: number | undefined, digits = 1) => (bytes === undefined ? '?' : (bytes / MB).toFixed(digits));
 
 export function medianOf(samples: Sample[], pick: (sample: SyncSample) => number | undefined): number | undefined {
-  const values = (samples as SyncSample[]).map(pick).filter((value): value is number => value !== undefined && Number.isFinite(value));
+  const values = (samples as SyncSample[])
+    .map(pick)
+    .filter((value): value is number => value !== undefined && Number.isFinite(value));
   return values.length === 0 ? undefined : median(values);
 }
 
@@ -220,8 +265,17 @@ export const sync: Scenario = {
     // source's blocks first (untimed), the unchanged ones find the target as the last run left it.
     const variants: Variant[] = [
       { name: names.changed, kind: 'kvm-clone', measure: async () => measureSync(bench, setup, await changed()) },
-      { name: names.rsyncChanged, kind: 'baseline', ...noTrust, measure: async () => measureRsync(bench, setup, await changed()) },
-      { name: names.full, kind: 'baseline', measure: async () => measureSync(bench, setup, await changed(), { deltaOnly: false }) },
+      {
+        name: names.rsyncChanged,
+        kind: 'baseline',
+        ...noTrust,
+        measure: async () => measureRsync(bench, setup, await changed()),
+      },
+      {
+        name: names.full,
+        kind: 'baseline',
+        measure: async () => measureSync(bench, setup, await changed(), { deltaOnly: false }),
+      },
       { name: names.unchanged, kind: 'kvm-clone', measure: () => measureSync(bench, setup, 0) },
       { name: names.rsyncUnchanged, kind: 'baseline', ...noTrust, measure: () => measureRsync(bench, setup, 0) },
     ];
@@ -236,10 +290,19 @@ export const sync: Scenario = {
     const full = row(names.full);
     const changedBytes = medianOf(tool.samples, (s) => s.changedBytes)!;
     // The wire target: data sent plus the per-block digests both hosts sent, against the changed bytes plus the same digests.
-    const wire: Row = { ...tool, variant: '(same row) bytes on the wire', samples: tool.samples, ratioTo: 'changed bytes + digests', ratioKind: 'bytes', target: 'wire ≤ 1.1× changed + digests' };
+    const wire: Row = {
+      ...tool,
+      variant: '(same row) bytes on the wire',
+      samples: tool.samples,
+      ratioTo: 'changed bytes + digests',
+      ratioKind: 'bytes',
+      target: 'wire ≤ 1.1× changed + digests',
+    };
     delete wire.met;
     delete wire.ratio;
-    const wireRatio = medianOf(tool.samples, (s) => (s.digestBytes === undefined ? undefined : (s.wireBytes! + s.digestBytes) / (s.changedBytes + s.digestBytes)));
+    const wireRatio = medianOf(tool.samples, (s) =>
+      s.digestBytes === undefined ? undefined : (s.wireBytes! + s.digestBytes) / (s.changedBytes + s.digestBytes),
+    );
     if (wireRatio !== undefined) {
       wire.ratio = wireRatio;
       wire.met = wireRatio <= 1.1;
@@ -261,9 +324,15 @@ export const sync: Scenario = {
       const recopied = syncRow.samples.reduce((sum, s) => sum + ((s as SyncSample).sync?.rangesRecopied ?? 0), 0);
       return `${seconds === undefined ? '' : `whole-file verification (verifyFile) ${seconds.toFixed(1)} s of it; `}blocks synchronized ${medianOf(syncRow.samples, (s) => s.sync?.blocksSynchronized)}${recopied ? `; ${recopied} range(s) recopied` : ''}`;
     };
-    const versusFull = (syncRow: Row) => (full.seconds && syncRow.seconds ? `${(full.seconds / syncRow.seconds).toFixed(1)}× faster than the full re-copy; ` : '');
+    const versusFull = (syncRow: Row) =>
+      full.seconds && syncRow.seconds
+        ? `${(full.seconds / syncRow.seconds).toFixed(1)}× faster than the full re-copy; `
+        : '';
     tool.note = [tool.note, `${versusFull(tool)}${verifyNote(tool)}; ${disk}`].filter(Boolean).join('; ');
-    row(names.unchanged).note = [row(names.unchanged).note, `${versusFull(row(names.unchanged))}${verifyNote(row(names.unchanged))}; data sent ${mb(row(names.unchanged).wireBytes, 3)} MB`]
+    row(names.unchanged).note = [
+      row(names.unchanged).note,
+      `${versusFull(row(names.unchanged))}${verifyNote(row(names.unchanged))}; data sent ${mb(row(names.unchanged).wireBytes, 3)} MB`,
+    ]
       .filter(Boolean)
       .join('; ');
     for (const name of [names.rsyncChanged, names.rsyncUnchanged]) row(name).note ??= rsyncNote(row(name));

@@ -22,8 +22,16 @@ export const memory: Scenario = {
     const small = await bench.vm('small');
     const large = await bench.vm('memory-large');
     const variants: Variant[] = [
-      { name: `larger disk (${formatSize(large.apparentBytes)}, ${formatSize(large.dataBytes)} data)`, kind: 'kvm-clone', measure: () => bench.clone(large, { parallel: 4 }) },
-      { name: `smaller disk (${formatSize(small.apparentBytes)}, ${formatSize(small.dataBytes)} data)`, kind: 'baseline', measure: () => bench.clone(small, { parallel: 4 }) },
+      {
+        name: `larger disk (${formatSize(large.apparentBytes)}, ${formatSize(large.dataBytes)} data)`,
+        kind: 'kvm-clone',
+        measure: () => bench.clone(large, { parallel: 4 }),
+      },
+      {
+        name: `smaller disk (${formatSize(small.apparentBytes)}, ${formatSize(small.dataBytes)} data)`,
+        kind: 'baseline',
+        measure: () => bench.clone(small, { parallel: 4 }),
+      },
     ];
     const rows = await measureAll(bench, this.id, variants);
     const [largeRow, smallRow] = [rows.get(variants[0]!.name)!, rows.get(variants[1]!.name)!];
@@ -33,7 +41,10 @@ export const memory: Scenario = {
       largeRow.ratioKind = 'memory';
       largeRow.target = 'peak RSS ≤ 300 MB; ratio ≈ 1 (flat)';
       largeRow.met = largeRow.peakRssBytes <= rssTarget;
-      const heap = largeRow.peakHeapBytes && smallRow.peakHeapBytes ? (largeRow.peakHeapBytes / smallRow.peakHeapBytes).toFixed(2) : '?';
+      const heap =
+        largeRow.peakHeapBytes && smallRow.peakHeapBytes
+          ? (largeRow.peakHeapBytes / smallRow.peakHeapBytes).toFixed(2)
+          : '?';
       const idle = median(largeRow.samples.map((sample) => sample.startRssBytes ?? Number.NaN));
       largeRow.note = `peak heap ratio ${heap}; data ratio ${(large.dataBytes / small.dataBytes).toFixed(1)}×; worker RSS at the start of the clone ${(idle / MB).toFixed(0)} MB, growth ${((largeRow.peakRssBytes - idle) / MB).toFixed(0)} MB (smaller disk: ${((smallRow.peakRssBytes - median(smallRow.samples.map((sample) => sample.startRssBytes ?? Number.NaN))) / MB).toFixed(0)} MB)`;
     }
@@ -82,8 +93,12 @@ export const resume: Scenario = {
       const afterWire = replacement ? processIo(replacement.pid).writeBytes - replacement.write0 : 0;
       sample.wireBytes = killedWire + afterWire;
       samples.push(sample);
-      notes.push(`killed at ${killedAt.toFixed(1)} s with ${formatSize(killedWire)} sent; bytesResumed ${formatSize(sample.result.bytesResumed)}`);
-      bench.log(`  resume · run ${round + 1}/${runs}: ${sample.seconds.toFixed(1)} s, ${(sample.wireBytes / vm.dataBytes).toFixed(3)}× the allocated bytes on the wire`);
+      notes.push(
+        `killed at ${killedAt.toFixed(1)} s with ${formatSize(killedWire)} sent; bytesResumed ${formatSize(sample.result.bytesResumed)}`,
+      );
+      bench.log(
+        `  resume · run ${round + 1}/${runs}: ${sample.seconds.toFixed(1)} s, ${(sample.wireBytes / vm.dataBytes).toFixed(3)}× the allocated bytes on the wire`,
+      );
     }
     const ratio = median(samples.map((s) => s.wireBytes! / vm.dataBytes));
     const row: Row = {

@@ -61,7 +61,11 @@ export function spaceMargin(bytesNeeded: number): number {
  * The files of the VM that force replaces which the clone may delete: see
  * DestinationCheck.replaced. Whatever cannot be vouched for is kept.
  */
-async function replaceableFiles(session: SshSession, vmName: string, xml: string): Promise<{ paths: string[]; kept: KeptFile[] }> {
+async function replaceableFiles(
+  session: SshSession,
+  vmName: string,
+  xml: string,
+): Promise<{ paths: string[]; kept: KeptFile[] }> {
   const { candidates, kept } = replacementCandidates(xml);
   if (candidates.length === 0) return { paths: [], kept };
   const others = await pathsOfOtherDomains(session, vmName);
@@ -110,60 +114,110 @@ export function checkDestination(deps: ActivityDeps) {
         let replaced: DestinationCheck['replaced'];
         if ((await libvirt.domainState(input.newName)) !== undefined) {
           if (!input.force) {
-            throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `a VM named '${input.newName}' already exists on ${where}; use force to replace it`, { vmName: input.newName, host: where });
+            throw new KvmCloneError(
+              ErrorCode.VM_EXISTS_ERROR,
+              `a VM named '${input.newName}' already exists on ${where}; use force to replace it`,
+              { vmName: input.newName, host: where },
+            );
           }
-          replaced = { vmName: input.newName, ...(await replaceableFiles(session, input.newName, await libvirt.dumpXml(input.newName, { inactive: true }))) };
+          replaced = {
+            vmName: input.newName,
+            ...(await replaceableFiles(
+              session,
+              input.newName,
+              await libvirt.dumpXml(input.newName, { inactive: true }),
+            )),
+          };
         }
         await libvirt.checkEmulator(input.machine);
         for (const network of input.networks) {
-          const exists = network.kind === 'network' ? await libvirt.networkExists(network.name) : await libvirt.bridgeExists(network.name);
+          const exists =
+            network.kind === 'network'
+              ? await libvirt.networkExists(network.name)
+              : await libvirt.bridgeExists(network.name);
           if (!exists) {
-            throw new KvmCloneError(ErrorCode.NETWORK_ERROR, `${where} has no ${network.kind} named '${network.name}'; map it to one that exists with networkMap`, {
-              kind: network.kind,
-              name: network.name,
-            });
+            throw new KvmCloneError(
+              ErrorCode.NETWORK_ERROR,
+              `${where} has no ${network.kind} named '${network.name}'; map it to one that exists with networkMap`,
+              {
+                kind: network.kind,
+                name: network.name,
+              },
+            );
           }
         }
         // An explicit directory wins, then the operation's pool, then the host's own pool or directory.
         const pool = input.destDir ? undefined : (input.destPool ?? session.host.storagePool);
-        const destDir = input.destDir ?? (pool ? await requireWritablePool(session, libvirt, pool) : session.host.storageDir);
+        const destDir =
+          input.destDir ?? (pool ? await requireWritablePool(session, libvirt, pool) : session.host.storageDir);
         // Under the writable roots as written and as the host resolves it: a symlink inside a root leads nowhere else.
         const resolvedDir = await assertWritableDirectory(session, destDir, 'destination directory');
         const disk = new RemoteDisk(session);
         if (resolvedDir.kind !== 'directory') {
-          throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination directory ${destDir} does not exist on ${where}`, { path: destDir });
+          throw new KvmCloneError(
+            ErrorCode.INVALID_PATH,
+            `destination directory ${destDir} does not exist on ${where}`,
+            { path: destDir },
+          );
         }
         for (const fileName of input.fileNames) {
           if (!isSafeFileName(fileName)) {
-            throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination file name ${JSON.stringify(fileName)} is not a single safe path component`, { fileName }, { retryable: false });
+            throw new KvmCloneError(
+              ErrorCode.INVALID_PATH,
+              `destination file name ${JSON.stringify(fileName)} is not a single safe path component`,
+              { fileName },
+              { retryable: false },
+            );
           }
         }
         for (const fileName of input.fileNames) {
           const path = joinPath(destDir, fileName);
           if (replaced?.paths.includes(path)) continue;
           if (await disk.exists(path)) {
-            throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `destination file ${path} already exists on ${where}`, { path });
+            throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `destination file ${path} already exists on ${where}`, {
+              path,
+            });
           }
         }
         const freeBytes = await disk.freeSpace(destDir);
         const required = input.bytesNeeded + spaceMargin(input.bytesNeeded);
         if (freeBytes < required) {
-          throw new KvmCloneError(ErrorCode.DISK_SPACE_ERROR, `not enough space in ${destDir} on ${where}: ${formatBytes(required)} needed (with margin), ${formatBytes(freeBytes)} free`, {
-            required,
-            freeBytes,
-          });
+          throw new KvmCloneError(
+            ErrorCode.DISK_SPACE_ERROR,
+            `not enough space in ${destDir} on ${where}: ${formatBytes(required)} needed (with margin), ${formatBytes(freeBytes)} free`,
+            {
+              required,
+              freeBytes,
+            },
+          );
         }
         const warnings: string[] = [];
-        for (const { path, reason } of replaced?.kept ?? []) warnings.push(`force: ${path} of the replaced VM '${input.newName}' is left in place: ${reason}`);
+        for (const { path, reason } of replaced?.kept ?? [])
+          warnings.push(`force: ${path} of the replaced VM '${input.newName}' is left in place: ${reason}`);
         for (const path of input.referencedFiles) {
-          if (!(await disk.exists(path))) warnings.push(`${path} is referenced by the clone but missing on ${where}; the clone starts once it is there (or copy it with copyCdroms)`);
+          if (!(await disk.exists(path)))
+            warnings.push(
+              `${path} is referenced by the clone but missing on ${where}; the clone starts once it is there (or copy it with copyCdroms)`,
+            );
         }
         const tpmDir = input.tpmUuid ? await tpmStateDir(session, input.tpmUuid) : undefined;
         if (tpmDir && (await disk.exists(tpmDir))) {
-          throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `TPM state directory ${tpmDir} already exists on ${where}`, { path: tpmDir });
+          throw new KvmCloneError(
+            ErrorCode.VM_EXISTS_ERROR,
+            `TPM state directory ${tpmDir} already exists on ${where}`,
+            { path: tpmDir },
+          );
         }
         const tools = await remoteTools(session);
-        return { destDir, freeBytes, ...(replaced ? { replaced } : {}), ...(tpmDir ? { tpmDir } : {}), ...(pool ? { pool } : {}), compressors: { zstd: tools.zstd, lz4: tools.lz4 }, warnings };
+        return {
+          destDir,
+          freeBytes,
+          ...(replaced ? { replaced } : {}),
+          ...(tpmDir ? { tpmDir } : {}),
+          ...(pool ? { pool } : {}),
+          compressors: { zstd: tools.zstd, lz4: tools.lz4 },
+          warnings,
+        };
       }),
     );
   };

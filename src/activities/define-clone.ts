@@ -36,7 +36,10 @@ export interface DefineCloneInput {
 async function withSourcePasswords(deps: ActivityDeps, input: DefineCloneInput, xml: string): Promise<string> {
   const from = input.graphicsPasswordsFrom;
   if (!from) return xml;
-  return withGraphicsPasswords(xml, await withHost(deps, from.source, (source) => new Libvirt(source).securityInfoXml(from.vmName)));
+  return withGraphicsPasswords(
+    xml,
+    await withHost(deps, from.source, (source) => new Libvirt(source).securityInfoXml(from.vmName)),
+  );
 }
 
 /**
@@ -50,7 +53,11 @@ async function ownDomainExists(libvirt: Libvirt, input: DefineCloneInput, where:
   const name = input.rewrite.newName;
   const existing = await libvirt.domainUuid(name);
   if (existing === undefined) {
-    if (input.redefine) throw new KvmCloneError(ErrorCode.VM_NOT_FOUND_ERROR, `the sync target '${name}' is gone from ${where}`, { vmName: name, host: where });
+    if (input.redefine)
+      throw new KvmCloneError(ErrorCode.VM_NOT_FOUND_ERROR, `the sync target '${name}' is gone from ${where}`, {
+        vmName: name,
+        host: where,
+      });
     return false;
   }
   if (input.rewrite.uuid === undefined || existing !== input.rewrite.uuid.toLowerCase()) {
@@ -71,9 +78,16 @@ export function defineClone(deps: ActivityDeps) {
     return activityBody(() =>
       withHost(deps, input.destination, async (session) => {
         // The record of the files the clone made travels inside the definition, so the domain never exists without it.
-        const xml = withCloneRecord(rewriteDomainForClone(input.sourceXml, input.rewrite), await recordForDefine(session, input));
+        const xml = withCloneRecord(
+          rewriteDomainForClone(input.sourceXml, input.rewrite),
+          await recordForDefine(session, input),
+        );
         // The XML as it will be defined: nothing in it may reach the destination beyond what the operator allows.
-        enforceDomainPolicy(xml, { policy: deps.policy, writableRoots: writableRoots(session.host) }, input.rewrite.newName);
+        enforceDomainPolicy(
+          xml,
+          { policy: deps.policy, writableRoots: writableRoots(session.host) },
+          input.rewrite.newName,
+        );
         const defined = await withSourcePasswords(deps, input, xml);
         const libvirt = new Libvirt(session);
         if (await ownDomainExists(libvirt, input, describeHost(session.host))) {
@@ -81,7 +95,8 @@ export function defineClone(deps: ActivityDeps) {
         } else {
           await libvirt.define(defined);
         }
-        if (input.start && (await libvirt.domainState(input.rewrite.newName)) !== 'running') await libvirt.start(input.rewrite.newName);
+        if (input.start && (await libvirt.domainState(input.rewrite.newName)) !== 'running')
+          await libvirt.start(input.rewrite.newName);
         return { xml };
       }),
     );

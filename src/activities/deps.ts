@@ -17,9 +17,21 @@ export interface ActivityDeps {
   webhooks: Readonly<Record<string, ConfiguredWebhook>>;
 }
 
-export function createActivityDeps(options: { hosts?: HostRegistry; pool?: SshPool; policy?: WorkerPolicy; webhooks?: Record<string, ConfiguredWebhook> } = {}): ActivityDeps {
+export function createActivityDeps(
+  options: {
+    hosts?: HostRegistry;
+    pool?: SshPool;
+    policy?: WorkerPolicy;
+    webhooks?: Record<string, ConfiguredWebhook>;
+  } = {},
+): ActivityDeps {
   const policy = options.policy ?? DEFAULT_WORKER_POLICY;
-  return { pool: options.pool ?? new SshPool(), hosts: options.hosts ?? new HostRegistry({}, policy), policy, webhooks: options.webhooks ?? {} };
+  return {
+    pool: options.pool ?? new SshPool(),
+    hosts: options.hosts ?? new HostRegistry({}, policy),
+    policy,
+    webhooks: options.webhooks ?? {},
+  };
 }
 
 export function withHost<T>(deps: ActivityDeps, ref: HostRef, use: (session: SshSession) => Promise<T>): Promise<T> {
@@ -36,7 +48,8 @@ export async function activityBody<T>(body: () => Promise<T>): Promise<T> {
     return await body();
   } catch (error) {
     const signal = Context.current().cancellationSignal;
-    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledFailure(String(signal.reason));
+    if (signal.aborted)
+      throw signal.reason instanceof Error ? signal.reason : new CancelledFailure(String(signal.reason));
     throw toApplicationFailure(error);
   }
 }

@@ -1,6 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { describeHolder, holderRecord, lockPathFor, parseHolderRecord, type LockHolder } from '../domain/destination-lock';
+import {
+  describeHolder,
+  holderRecord,
+  lockPathFor,
+  parseHolderRecord,
+  type LockHolder,
+} from '../domain/destination-lock';
 import { writableRoots, type HostRef, type HostSpec } from '../domain/schemas/host';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { takeOverLock, tryLock, unlock } from '../hosts/destination-lock';
@@ -21,7 +27,12 @@ export function destinationLockPath(host: HostSpec, name: string): string {
 /** The operation asking, from Temporal's own record of the activity: an input cannot pose as another operation. */
 function currentHolder(name: string): LockHolder {
   const info = Context.current().info;
-  return { namespace: info.namespace, operationId: info.workflowExecution?.workflowId ?? info.activityId, runId: info.workflowExecution?.runId ?? '', name };
+  return {
+    namespace: info.namespace,
+    operationId: info.workflowExecution?.workflowId ?? info.activityId,
+    runId: info.workflowExecution?.runId ?? '',
+    name,
+  };
 }
 
 /**
@@ -73,12 +84,16 @@ export function acquireDestinationLock(deps: ActivityDeps) {
         if (await holderIsGone(holder)) {
           if (await takeOverLock(session, lockPath, attempt.holderRecord, record)) return { lockPath };
         }
-        throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `'${input.name}' on ${where} is being written by ${describeHolder(holder)}; try again when it has finished (lock ${lockPath})`, {
-          vmName: input.name,
-          host: where,
-          lockPath,
-          ...(holder ? { holder: holder.operationId } : {}),
-        });
+        throw new KvmCloneError(
+          ErrorCode.VM_EXISTS_ERROR,
+          `'${input.name}' on ${where} is being written by ${describeHolder(holder)}; try again when it has finished (lock ${lockPath})`,
+          {
+            vmName: input.name,
+            host: where,
+            lockPath,
+            ...(holder ? { holder: holder.operationId } : {}),
+          },
+        );
       }),
     );
   };

@@ -17,13 +17,24 @@ async function resolveDiskPath(libvirt: Libvirt, disk: DomainDisk): Promise<stri
  * `<driver type>` (libvirt reads a disk without one as raw): never what the file's first
  * bytes claim, which the guest wrote.
  */
-async function diskFiles(remoteDisk: RemoteDisk, vmName: string, disk: DomainDisk, path: string): Promise<SourceFile[]> {
+async function diskFiles(
+  remoteDisk: RemoteDisk,
+  vmName: string,
+  disk: DomainDisk,
+  path: string,
+): Promise<SourceFile[]> {
   const chain = await remoteDisk.backingChain(path, disk.format ?? 'raw', [undefined, ...(disk.backingFormats ?? [])]);
   const files: SourceFile[] = [];
   for (const [depth, layer] of chain.entries()) {
     // qemu-img has described every layer already; only the apparent size is left to ask.
     const fileSize = await remoteDisk.fileSize(layer.path);
-    if (fileSize === undefined) throw new KvmCloneError(ErrorCode.CLONE_ERROR, `disk ${disk.target} of VM '${vmName}' is missing: ${layer.path}`, { path: layer.path }, { retryable: false });
+    if (fileSize === undefined)
+      throw new KvmCloneError(
+        ErrorCode.CLONE_ERROR,
+        `disk ${disk.target} of VM '${vmName}' is missing: ${layer.path}`,
+        { path: layer.path },
+        { retryable: false },
+      );
     const file: SourceFile = {
       role: depth === 0 ? (disk.device === 'cdrom' ? 'cdrom' : 'disk') : 'backing',
       target: disk.target,
@@ -44,7 +55,12 @@ async function diskFiles(remoteDisk: RemoteDisk, vmName: string, disk: DomainDis
  * Every file of a domain that a copy carries, as found on its host: each selected disk's
  * image with its backing layers, and the UEFI variable store. Reads only.
  */
-export async function listDomainFiles(session: SshSession, vmName: string, domain: DomainSummary, selection: DiskSelection): Promise<{ files: SourceFile[]; warnings: string[] }> {
+export async function listDomainFiles(
+  session: SshSession,
+  vmName: string,
+  domain: DomainSummary,
+  selection: DiskSelection,
+): Promise<{ files: SourceFile[]; warnings: string[] }> {
   const libvirt = new Libvirt(session);
   const remoteDisk = new RemoteDisk(session);
   const files: SourceFile[] = [];
@@ -55,20 +71,41 @@ export async function listDomainFiles(session: SshSession, vmName: string, domai
   if (domain.nvramPath) {
     if (await remoteDisk.exists(domain.nvramPath)) {
       const size = (await remoteDisk.fileSize(domain.nvramPath)) ?? 0;
-      files.push({ role: 'nvram', target: 'nvram', depth: 0, sourcePath: domain.nvramPath, format: 'raw', fileSize: size, virtualSize: size, allocatedSize: size });
+      files.push({
+        role: 'nvram',
+        target: 'nvram',
+        depth: 0,
+        sourcePath: domain.nvramPath,
+        format: 'raw',
+        fileSize: size,
+        virtualSize: size,
+        allocatedSize: size,
+      });
     } else {
       // libvirt creates the store from its template on first boot; there is nothing to copy yet.
-      warnings.push(`the UEFI variable store ${domain.nvramPath} of '${vmName}' does not exist yet; it starts from the firmware's template`);
+      warnings.push(
+        `the UEFI variable store ${domain.nvramPath} of '${vmName}' does not exist yet; it starts from the firmware's template`,
+      );
     }
   }
   if (domain.tpm?.backend === 'emulator' && domain.uuid) {
     const dir = await tpmStateDir(session, domain.uuid);
     const stateFiles = await tpmStateFiles(session, dir);
-    if (stateFiles.length === 0) warnings.push(`the emulated TPM of '${vmName}' has no state yet; the copy starts with a fresh TPM`);
+    if (stateFiles.length === 0)
+      warnings.push(`the emulated TPM of '${vmName}' has no state yet; the copy starts with a fresh TPM`);
     for (const relative of stateFiles) {
       const path = `${dir}/${relative}`;
       const size = (await remoteDisk.fileSize(path)) ?? 0;
-      files.push({ role: 'tpm', target: relative, depth: 0, sourcePath: path, format: 'raw', fileSize: size, virtualSize: size, allocatedSize: size });
+      files.push({
+        role: 'tpm',
+        target: relative,
+        depth: 0,
+        sourcePath: path,
+        format: 'raw',
+        fileSize: size,
+        virtualSize: size,
+        allocatedSize: size,
+      });
     }
   }
   return { files, warnings };

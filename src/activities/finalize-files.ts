@@ -47,15 +47,34 @@ fi`;
   if (result.exitCode === 0) return;
   const where = describeHost(session.host);
   if (result.exitCode === 17) {
-    throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `${to} already exists on ${where}; ${from} is not renamed over it, and both are left as they are`, { path: to, from }, { retryable: false });
+    throw new KvmCloneError(
+      ErrorCode.VM_EXISTS_ERROR,
+      `${to} already exists on ${where}; ${from} is not renamed over it, and both are left as they are`,
+      { path: to, from },
+      { retryable: false },
+    );
   }
   if (result.exitCode === 18) {
-    throw new KvmCloneError(ErrorCode.INVALID_PATH, `${from} on ${where} is not a regular file this operation made; it is not renamed`, { path: from }, { retryable: false });
+    throw new KvmCloneError(
+      ErrorCode.INVALID_PATH,
+      `${from} on ${where} is not a regular file this operation made; it is not renamed`,
+      { path: from },
+      { retryable: false },
+    );
   }
   if (result.exitCode === 19) {
-    throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `neither ${from} nor ${to} is a regular file on ${where}: the copy is gone`, { path: from, to }, { retryable: false });
+    throw new KvmCloneError(
+      ErrorCode.TRANSFER_ERROR,
+      `neither ${from} nor ${to} is a regular file on ${where}: the copy is gone`,
+      { path: from, to },
+      { retryable: false },
+    );
   }
-  throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${where}: renaming ${from} to ${to} failed: ${result.stderr.trim() || `exit status ${result.exitCode ?? result.signal}`}`, { path: from, to });
+  throw new KvmCloneError(
+    ErrorCode.TRANSFER_ERROR,
+    `${where}: renaming ${from} to ${to} failed: ${result.stderr.trim() || `exit status ${result.exitCode ?? result.signal}`}`,
+    { path: from, to },
+  );
 }
 
 export function finalizeFiles(deps: ActivityDeps) {
@@ -104,7 +123,10 @@ export function finalizeFiles(deps: ActivityDeps) {
               () => ({ flattening: top.path }),
               () => disk.flattenInto(top.path, flat, top.format, top.format),
             );
-            await session.run(sh`mv -f -T -- ${flat} ${top.path}`, { what: `replacing ${top.path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+            await session.run(sh`mv -f -T -- ${flat} ${top.path}`, {
+              what: `replacing ${top.path}`,
+              failureCode: ErrorCode.TRANSFER_ERROR,
+            });
             await disk.removeFiles(layers.slice(1).map((layer) => layer.path));
           }
         }

@@ -35,7 +35,9 @@ export function freezeSource(deps: ActivityDeps) {
         const state = await snapshot.state();
         if (state !== 'running' && state !== 'paused') return { consistency: 'offline', frozen: false, warnings: [] };
         const frozenTargets = new Set(input.disks.map((disk) => disk.target));
-        const otherTargets = [...(await snapshot.currentSources()).keys()].filter((target) => !frozenTargets.has(target));
+        const otherTargets = [...(await snapshot.currentSources()).keys()].filter(
+          (target) => !frozenTargets.has(target),
+        );
         const frozen = async (consistency: SnapshotConsistency, warnings: string[]): Promise<FreezeOutcome> => {
           const disk = new RemoteDisk(session);
           const sizes: Record<string, number> = {};
@@ -52,7 +54,9 @@ export function freezeSource(deps: ActivityDeps) {
           } catch (error) {
             const reason = error instanceof Error ? error.message : String(error);
             await snapshot.freeze(input.disks, otherTargets, false);
-            return frozen('crash-consistent', [`the guest agent could not freeze filesystems (${reason}); the copy is crash-consistent`]);
+            return frozen('crash-consistent', [
+              `the guest agent could not freeze filesystems (${reason}); the copy is crash-consistent`,
+            ]);
           }
         }
         await snapshot.freeze(input.disks, otherTargets, false);

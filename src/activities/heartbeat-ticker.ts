@@ -7,7 +7,12 @@ export const tickerIntervalMs = 5000;
  * heartbeat then says the worker and its SSH session are alive; the call's own timeout,
  * or SSH keepalives, catch a host that stopped answering.
  */
-export async function whileTicking<T>(heartbeat: (details: unknown) => void, details: () => unknown, work: () => Promise<T>, intervalMs = tickerIntervalMs): Promise<T> {
+export async function whileTicking<T>(
+  heartbeat: (details: unknown) => void,
+  details: () => unknown,
+  work: () => Promise<T>,
+  intervalMs = tickerIntervalMs,
+): Promise<T> {
   const ticker = setInterval(() => heartbeat(details()), intervalMs);
   try {
     return await work();

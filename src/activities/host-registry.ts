@@ -32,9 +32,13 @@ export class HostRegistry {
     const spec = Object.hasOwn(this.aliases, ref) ? this.aliases[ref] : undefined;
     if (!spec) {
       const known = Object.keys(this.aliases);
-      throw new KvmCloneError(ErrorCode.INVALID_HOST, `unknown host alias '${ref}'${known.length ? ` (configured: ${known.join(', ')})` : ' (no hosts are configured on this worker)'}`, {
-        alias: ref,
-      });
+      throw new KvmCloneError(
+        ErrorCode.INVALID_HOST,
+        `unknown host alias '${ref}'${known.length ? ` (configured: ${known.join(', ')})` : ' (no hosts are configured on this worker)'}`,
+        {
+          alias: ref,
+        },
+      );
     }
     return validate(hostSpecSchema, spec, `host '${ref}'`);
   }
@@ -47,10 +51,14 @@ export class HostRegistry {
    */
   directRoute(source: HostRef, destination: HostRef): DirectRoute {
     if (typeof source !== 'string' || typeof destination !== 'string') {
-      throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, 'direct mode needs both hosts as aliases: direct routes are configured as hosts.<source>.direct.<destination> on the worker', {
-        source: typeof source === 'string' ? source : describeInline(source),
-        destination: typeof destination === 'string' ? destination : describeInline(destination),
-      });
+      throw new KvmCloneError(
+        ErrorCode.CONFIGURATION_ERROR,
+        'direct mode needs both hosts as aliases: direct routes are configured as hosts.<source>.direct.<destination> on the worker',
+        {
+          source: typeof source === 'string' ? source : describeInline(source),
+          destination: typeof destination === 'string' ? destination : describeInline(destination),
+        },
+      );
     }
     this.resolve(source);
     this.resolve(destination);

@@ -78,15 +78,28 @@ export function inspectSource(deps: ActivityDeps) {
           inactiveXml,
           {
             policy: deps.policy,
-            ...(input.destination === undefined ? {} : { writableRoots: writableRoots(deps.hosts.resolve(input.destination)) }),
-            selection: { ...selection, copiedTargets: domain.disks.filter((disk) => isCopiedDisk(disk, selection)).map((disk) => disk.target) },
+            ...(input.destination === undefined
+              ? {}
+              : { writableRoots: writableRoots(deps.hosts.resolve(input.destination)) }),
+            selection: {
+              ...selection,
+              copiedTargets: domain.disks.filter((disk) => isCopiedDisk(disk, selection)).map((disk) => disk.target),
+            },
           },
           input.vmName,
         );
         const { files, warnings } = await listDomainFiles(session, input.vmName, domain, selection);
         const guestAgent = state === 'running' && (await new LiveSnapshot(session, input.vmName).guestAgentResponds());
         const tools = await remoteTools(session);
-        return { state, inactiveXml, files, guestAgent, compressors: { zstd: tools.zstd, lz4: tools.lz4 }, hashers: { python3: tools.python3, perl: tools.perl }, warnings };
+        return {
+          state,
+          inactiveXml,
+          files,
+          guestAgent,
+          compressors: { zstd: tools.zstd, lz4: tools.lz4 },
+          hashers: { python3: tools.python3, perl: tools.perl },
+          warnings,
+        };
       }),
     );
   };

@@ -43,7 +43,13 @@ export interface TargetInspection {
  * the clone that made the target (1201 otherwise: a shared base image, a file someone
  * attached by hand, a domain kvm-clone never made). Reads only.
  */
-async function requireOwnFiles(session: SshSession, targetName: string, inactiveXml: string, files: readonly SourceFile[], tpmDir: string | undefined): Promise<void> {
+async function requireOwnFiles(
+  session: SshSession,
+  targetName: string,
+  inactiveXml: string,
+  files: readonly SourceFile[],
+  tpmDir: string | undefined,
+): Promise<void> {
   const where = describeHost(session.host);
   const resolved = await assertWritable(
     session,
@@ -103,13 +109,18 @@ export function inspectTarget(deps: ActivityDeps) {
         }
         const inactiveXml = await libvirt.dumpXml(input.targetName, { inactive: true });
         const domain = parseDomainXml(inactiveXml);
-        const { files } = await listDomainFiles(session, input.targetName, domain, { copyCdroms: false, excludeDisks: [] });
+        const { files } = await listDomainFiles(session, input.targetName, domain, {
+          copyCdroms: false,
+          excludeDisks: [],
+        });
         const tpmDir = domain.uuid ? await tpmStateDir(session, domain.uuid) : undefined;
         await requireOwnFiles(session, input.targetName, inactiveXml, files, tpmDir);
         const marker = new SyncMarker(session, input.targetName);
         const unfinished = await marker.incompleteOperation();
         const checkpoint = await marker.checkpointRecord();
-        const fingerprints = await new RemoteDisk(session).fingerprints(files.filter((file) => file.role === 'disk' && file.depth === 0).map((file) => file.sourcePath));
+        const fingerprints = await new RemoteDisk(session).fingerprints(
+          files.filter((file) => file.role === 'disk' && file.depth === 0).map((file) => file.sourcePath),
+        );
         await marker.markIncomplete(input.operationId);
         const firstDisk = files[0]?.sourcePath ?? session.host.storageDir;
         const freeBytes = await new RemoteDisk(session).freeSpace(directoryOf(firstDisk));

@@ -35,7 +35,11 @@ function secretOf(name: string, webhook: ConfiguredWebhook, env: NodeJS.ProcessE
   if (webhook.secretEnv === undefined) return webhook.secret;
   const secret = env[webhook.secretEnv];
   if (!secret) {
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `webhook '${name}': the worker has no environment variable ${webhook.secretEnv} for its secret`, { webhook: name });
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      `webhook '${name}': the worker has no environment variable ${webhook.secretEnv} for its secret`,
+      { webhook: name },
+    );
   }
   return secret;
 }
@@ -46,7 +50,11 @@ function secretOf(name: string, webhook: ConfiguredWebhook, env: NodeJS.ProcessE
  * is refused before a connection is made: the worker must not become a way to reach its
  * own network (loopback, cloud metadata) for whoever can start a workflow.
  */
-function deliveryFor(deps: Pick<ActivityDeps, 'webhooks' | 'policy'>, webhook: Webhook, env: NodeJS.ProcessEnv): Delivery {
+function deliveryFor(
+  deps: Pick<ActivityDeps, 'webhooks' | 'policy'>,
+  webhook: Webhook,
+  env: NodeJS.ProcessEnv,
+): Delivery {
   const label = webhookLabel(webhook);
   if (isNamedWebhook(webhook)) {
     const configured = Object.hasOwn(deps.webhooks, webhook.name) ? deps.webhooks[webhook.name] : undefined;
@@ -58,7 +66,13 @@ function deliveryFor(deps: Pick<ActivityDeps, 'webhooks' | 'policy'>, webhook: W
         { webhook: webhook.name },
       );
     }
-    return { url: configured.url, format: configured.format, events: configured.events, secret: secretOf(webhook.name, configured, env), label };
+    return {
+      url: configured.url,
+      format: configured.format,
+      events: configured.events,
+      secret: secretOf(webhook.name, configured, env),
+      label,
+    };
   }
   if (!webhookUrlAllowed(webhook.url, deps.policy.webhookUrls)) {
     throw new KvmCloneError(
@@ -83,10 +97,22 @@ export function notify(deps: Pick<ActivityDeps, 'webhooks' | 'policy'>, env: Nod
       const request = webhookRequest(document, delivery.format, delivery.secret, Math.floor(Date.now() / 1000));
       let response: Response;
       try {
-        response = await fetch(delivery.url, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), redirect: 'error' });
+        response = await fetch(delivery.url, {
+          method: 'POST',
+          headers: request.headers,
+          body: request.body,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          redirect: 'error',
+        });
       } catch (error) {
-        const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-        throw new KvmCloneError(ErrorCode.NETWORK_ERROR, `${delivery.label}: ${withoutUrl(reason, delivery.url, delivery.label)}`, { webhook: delivery.label }, { retryable: true });
+        const reason =
+          error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+        throw new KvmCloneError(
+          ErrorCode.NETWORK_ERROR,
+          `${delivery.label}: ${withoutUrl(reason, delivery.url, delivery.label)}`,
+          { webhook: delivery.label },
+          { retryable: true },
+        );
       }
       // The body is not needed; reading it lets the connection be reused or closed.
       await response.arrayBuffer().catch(() => undefined);

@@ -21,7 +21,11 @@ export function recordCheckpoint(deps: ActivityDeps) {
     return activityBody(() =>
       withHost(deps, input.destination, async (session) => {
         const fingerprints = await new RemoteDisk(session).fingerprints(input.paths);
-        await new SyncMarker(session, input.targetName).recordCheckpoint({ name: input.checkpoint, sourceUuid: input.sourceUuid, fingerprints });
+        await new SyncMarker(session, input.targetName).recordCheckpoint({
+          name: input.checkpoint,
+          sourceUuid: input.sourceUuid,
+          fingerprints,
+        });
       }),
     );
   };

@@ -27,7 +27,9 @@ export function removeClone(deps: ActivityDeps) {
     return activityBody(() =>
       withHost(deps, input.destination, async (session) => {
         await assertWritable(session, input.paths, 'file to remove');
-        const directories = (await assertRemovableTpmDirectories(session, input.directories ?? [])).filter((directory) => directory.kind === 'directory').map((directory) => directory.path);
+        const directories = (await assertRemovableTpmDirectories(session, input.directories ?? []))
+          .filter((directory) => directory.kind === 'directory')
+          .map((directory) => directory.path);
         if (input.vmName !== undefined) {
           const libvirt = new Libvirt(session);
           await libvirt.destroy(input.vmName);
@@ -35,7 +37,8 @@ export function removeClone(deps: ActivityDeps) {
         }
         const { kept } = await new RemoteDisk(session).removeFiles(input.paths);
         // Not regular files (a symlink, a directory): this operation did not make them, so they stay.
-        for (const path of kept) Context.current().log.warn(`${path} is not a regular file; it is left in place`, { path });
+        for (const path of kept)
+          Context.current().log.warn(`${path} is not a regular file; it is left in place`, { path });
         if (directories.length > 0) await session.run(sh`rm -rf -- ${directories}`, { what: 'removing directories' });
       }),
     );

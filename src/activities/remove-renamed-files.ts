@@ -26,7 +26,10 @@ export function removeRenamedFiles(deps: ActivityDeps) {
           'destination file',
         );
         for (const { from, to } of input.renames) {
-          await session.run(sh`if [ ! -e ${from} ] && [ ! -L ${from} ] && [ -f ${to} ]; then rm -f -- ${to}; fi`, { what: `removing ${to}`, failureCode: ErrorCode.CLONE_ERROR });
+          await session.run(sh`if [ ! -e ${from} ] && [ ! -L ${from} ] && [ -f ${to} ]; then rm -f -- ${to}; fi`, {
+            what: `removing ${to}`,
+            failureCode: ErrorCode.CLONE_ERROR,
+          });
         }
       }),
     );

@@ -11,8 +11,14 @@ export interface ReplacedDomainInput {
   moves: AsideMove[];
 }
 
-function replacedDomain(deps: ActivityDeps, input: Pick<ReplacedDomainInput, 'destination' | 'vmName'>, use: (domain: ReplacedDomain) => Promise<void>): Promise<void> {
-  return withHost(deps, input.destination, (session) => use(new ReplacedDomain(session, input.vmName, destinationLockPath(session.host, input.vmName))));
+function replacedDomain(
+  deps: ActivityDeps,
+  input: Pick<ReplacedDomainInput, 'destination' | 'vmName'>,
+  use: (domain: ReplacedDomain) => Promise<void>,
+): Promise<void> {
+  return withHost(deps, input.destination, (session) =>
+    use(new ReplacedDomain(session, input.vmName, destinationLockPath(session.host, input.vmName))),
+  );
 }
 
 export function setAsideDomain(deps: ActivityDeps) {
@@ -21,7 +27,9 @@ export function setAsideDomain(deps: ActivityDeps) {
    * it. It is stopped, its definition saved in the destination lock, its files at the
    * clone's paths moved aside and it is undefined (NVRAM and TPM state kept).
    */
-  return async function setAsideDomain(input: ReplacedDomainInput): Promise<{ setAside: boolean; wasRunning: boolean }> {
+  return async function setAsideDomain(
+    input: ReplacedDomainInput,
+  ): Promise<{ setAside: boolean; wasRunning: boolean }> {
     let outcome = { setAside: false, wasRunning: false };
     await activityBody(() =>
       replacedDomain(deps, input, async (domain) => {
@@ -42,7 +50,9 @@ export function restoreDomain(deps: ActivityDeps) {
 
 export function discardReplacedDomain(deps: ActivityDeps) {
   /** The clone is defined: the old VM's TPM state and saved definition go (its files go with removeClone). */
-  return async function discardReplacedDomain(input: Pick<ReplacedDomainInput, 'destination' | 'vmName'>): Promise<void> {
+  return async function discardReplacedDomain(
+    input: Pick<ReplacedDomainInput, 'destination' | 'vmName'>,
+  ): Promise<void> {
     return activityBody(() => replacedDomain(deps, input, (domain) => domain.discard()));
   };
 }

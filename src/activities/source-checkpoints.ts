@@ -21,7 +21,11 @@ export interface RemoveCheckpointsInput {
 export function createCheckpoint(deps: ActivityDeps) {
   /** Starts recording the source's writes for the next sync, just before this one freezes its disks. */
   return async function createCheckpoint(input: CreateCheckpointInput): Promise<void> {
-    return activityBody(() => withHost(deps, input.source, (session) => new Checkpoints(session, input.vmName).create(input.name, input.bitmapTargets)));
+    return activityBody(() =>
+      withHost(deps, input.source, (session) =>
+        new Checkpoints(session, input.vmName).create(input.name, input.bitmapTargets),
+      ),
+    );
   };
 }
 
@@ -31,7 +35,9 @@ export function removeCheckpoints(deps: ActivityDeps) {
     return activityBody(() =>
       withHost(deps, input.source, async (session) => {
         const checkpoints = new Checkpoints(session, input.vmName);
-        const doomed = (await checkpoints.names()).filter((name) => name.startsWith(input.prefix) && !input.keep.includes(name));
+        const doomed = (await checkpoints.names()).filter(
+          (name) => name.startsWith(input.prefix) && !input.keep.includes(name),
+        );
         for (const name of doomed) await checkpoints.delete(name);
         return doomed;
       }),

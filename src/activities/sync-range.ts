@@ -72,8 +72,14 @@ const maxWrittenExtents = 1024;
 const stepBytes = 256 * MiB;
 
 /** Hashes `extents` on both hosts at once and compares: what differs, and how. */
-async function compareBlocks(source: SshSession, destination: SshSession, input: SyncRangeInput, extents: Extent[]): Promise<BlockDelta> {
-  if (extents.length === 0 || input.hashTool === 'none') return { copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 0 };
+async function compareBlocks(
+  source: SshSession,
+  destination: SshSession,
+  input: SyncRangeInput,
+  extents: Extent[],
+): Promise<BlockDelta> {
+  if (extents.length === 0 || input.hashTool === 'none')
+    return { copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 0 };
   const [sourceHashes, destinationHashes] = await Promise.all([
     remoteBlockHashes(source, input.hashTool, input.sourcePath, extents, input.blockSize),
     remoteBlockHashes(destination, input.hashTool, input.destinationPath, extents, input.blockSize),
@@ -100,7 +106,15 @@ export function syncRange(deps: ActivityDeps) {
           const resumed = context.info.heartbeatDetails as SyncProgress | undefined;
           const progress: SyncProgress = resumed
             ? { ...resumed, bytesSent: resumed.bytesSent + resumed.bytesSentInStep, bytesSentInStep: 0 }
-            : { committedOffset: input.range.start, bytesCompared: 0, bytesSent: 0, blocksChanged: 0, bytesUnchanged: 0, bytesSentInStep: 0, bytesTotal: input.range.length };
+            : {
+                committedOffset: input.range.start,
+                bytesCompared: 0,
+                bytesSent: 0,
+                blocksChanged: 0,
+                bytesUnchanged: 0,
+                bytesSentInStep: 0,
+                bytesTotal: input.range.length,
+              };
           if (input.label) progress.target = input.label;
           const heartbeat = throttledHeartbeat();
           heartbeat(progress, true);
@@ -109,7 +123,10 @@ export function syncRange(deps: ActivityDeps) {
           const written: Extent[] = [];
           while (progress.committedOffset < end) {
             context.cancellationSignal.throwIfAborted();
-            const step = { start: progress.committedOffset, length: Math.min(stepBytes, end - progress.committedOffset) };
+            const step = {
+              start: progress.committedOffset,
+              length: Math.min(stepBytes, end - progress.committedOffset),
+            };
             let copy: Extent[];
             let punch: Extent[];
             let blocksChanged: number;
@@ -126,7 +143,9 @@ export function syncRange(deps: ActivityDeps) {
               );
               copy = mergeExtents([...delta.copy, ...changed]);
               punch = delta.punch;
-              blocksChanged = delta.blocksChanged + changed.reduce((sum, extent) => sum + Math.ceil(extent.length / input.blockSize), 0);
+              blocksChanged =
+                delta.blocksChanged +
+                changed.reduce((sum, extent) => sum + Math.ceil(extent.length / input.blockSize), 0);
               bytesCompared = totalLength(compare);
               // What the bitmap saw untouched counts as unchanged, with what compared equal.
               bytesUnchanged = step.length - totalLength(changed) - (bytesCompared - delta.bytesUnchanged);
@@ -142,7 +161,8 @@ export function syncRange(deps: ActivityDeps) {
               blocksChanged = Math.ceil(step.length / input.blockSize);
             }
             written.push(...punch, ...copy);
-            for (const batch of batchExtents(punch, Number.MAX_SAFE_INTEGER, 256)) await destinationDisk.punchHoles(input.destinationPath, batch);
+            for (const batch of batchExtents(punch, Number.MAX_SAFE_INTEGER, 256))
+              await destinationDisk.punchHoles(input.destinationPath, batch);
             let sentBefore = 0;
             for (const batch of batchExtents(copy, 128 * MiB, 256)) {
               const relayed = await copyExtents({

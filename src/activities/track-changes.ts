@@ -32,11 +32,15 @@ export function trackChanges(deps: ActivityDeps) {
     return activityBody(() =>
       withHost(deps, input.source, async (session) => {
         const checkpoints = new Checkpoints(session, input.vmName);
-        if (!(await checkpoints.names()).includes(input.since)) return { unavailable: `checkpoint ${input.since} is gone from '${input.vmName}'` };
+        if (!(await checkpoints.names()).includes(input.since))
+          return { unavailable: `checkpoint ${input.since} is gone from '${input.vmName}'` };
         const libvirt = new Libvirt(session);
         const state = await libvirt.domainState(input.vmName);
-        if (state !== 'running' && state !== 'paused') return { unavailable: `'${input.vmName}' is ${state ?? 'gone'}, and bitmaps are read from a running domain` };
-        const allTargets = parseDomainXml(await libvirt.dumpXml(input.vmName, { inactive: false })).disks.map((disk) => disk.target);
+        if (state !== 'running' && state !== 'paused')
+          return { unavailable: `'${input.vmName}' is ${state ?? 'gone'}, and bitmaps are read from a running domain` };
+        const allTargets = parseDomainXml(await libvirt.dumpXml(input.vmName, { inactive: false })).disks.map(
+          (disk) => disk.target,
+        );
         const first = input.disks[0]?.path ?? session.host.storageDir;
         const workDir = directoryOf(first);
         const dirty = await checkpoints.dirtyExtents(
@@ -49,7 +53,12 @@ export function trackChanges(deps: ActivityDeps) {
         const disk = new RemoteDisk(session);
         const changes: Record<string, TrackedFileChanges> = {};
         for (const tracked of input.disks) {
-          changes[tracked.target] = trackedFileChanges(dirty.get(tracked.target) ?? [], await disk.imageMap(tracked.path), tracked.fileSize, input.blockSize);
+          changes[tracked.target] = trackedFileChanges(
+            dirty.get(tracked.target) ?? [],
+            await disk.imageMap(tracked.path),
+            tracked.fileSize,
+            input.blockSize,
+          );
         }
         return { disks: changes };
       }),

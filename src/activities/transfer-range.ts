@@ -95,7 +95,11 @@ export function transferRange(deps: ActivityDeps) {
               onBytes: (bytes) => {
                 wireInFlight += bytes;
                 // Wire bytes stand in for data bytes until the batch completes; compressed they undercount.
-                heartbeat({ ...progress, bytesDone: Math.min(progress.bytesCommitted + wireInFlight, progress.bytesTotal), bytesSent: progress.bytesSent + wireInFlight });
+                heartbeat({
+                  ...progress,
+                  bytesDone: Math.min(progress.bytesCommitted + wireInFlight, progress.bytesTotal),
+                  bytesSent: progress.bytesSent + wireInFlight,
+                });
               },
             });
             const last = batch[batch.length - 1]!;

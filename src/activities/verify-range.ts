@@ -34,8 +34,12 @@ export function verifyRange(deps: ActivityDeps) {
         () => ({ hashing: true }),
         async () => {
           const [source, destination] = await Promise.all([
-            withHost(deps, input.source, (session) => remoteSha256(session, input.sourcePath, input.extents ?? [input.range])),
-            withHost(deps, input.destination, (session) => remoteSha256(session, input.destinationPath, input.extents ?? [input.range])),
+            withHost(deps, input.source, (session) =>
+              remoteSha256(session, input.sourcePath, input.extents ?? [input.range]),
+            ),
+            withHost(deps, input.destination, (session) =>
+              remoteSha256(session, input.destinationPath, input.extents ?? [input.range]),
+            ),
           ]);
           return { source, destination };
         },

@@ -24,13 +24,23 @@ export async function writableAreas(session: SshSession): Promise<WritableAreas>
     const target = await libvirt.poolTargetPath(pool).catch(() => undefined);
     if (target) poolRoots.push(target);
   }
-  return { diskRoots: [...new Set([...writableRoots(session.host), ...poolRoots])], tpmRoot: await tpmStateRoot(session) };
+  return {
+    diskRoots: [...new Set([...writableRoots(session.host), ...poolRoots])],
+    tpmRoot: await tpmStateRoot(session),
+  };
 }
 
 /** Roots with what the host resolves them to, then the paths likewise: one command. */
-async function resolveWithRoots(session: SshSession, roots: readonly string[], paths: readonly string[]): Promise<{ roots: ResolvedRoot[]; paths: ResolvedPath[] }> {
+async function resolveWithRoots(
+  session: SshSession,
+  roots: readonly string[],
+  paths: readonly string[],
+): Promise<{ roots: ResolvedRoot[]; paths: ResolvedPath[] }> {
   const resolved = await resolvePaths(session, [...roots, ...paths]);
-  return { roots: resolved.slice(0, roots.length).map(({ path, real }) => ({ path, real })), paths: resolved.slice(roots.length) };
+  return {
+    roots: resolved.slice(0, roots.length).map(({ path, real }) => ({ path, real })),
+    paths: resolved.slice(roots.length),
+  };
 }
 
 /**
@@ -41,7 +51,11 @@ async function resolveWithRoots(session: SshSession, roots: readonly string[], p
  * removes on a destination calls this first: the last line of defence.
  * Returns what each path is on the host, for the caller's own checks (regular file, missing).
  */
-export async function assertWritable(session: SshSession, paths: readonly string[], what: string): Promise<ResolvedPath[]> {
+export async function assertWritable(
+  session: SshSession,
+  paths: readonly string[],
+  what: string,
+): Promise<ResolvedPath[]> {
   if (paths.length === 0) return [];
   const areas = await writableAreas(session);
   const resolved = await resolveWithRoots(session, [...areas.diskRoots, areas.tpmRoot], paths);
@@ -50,7 +64,10 @@ export async function assertWritable(session: SshSession, paths: readonly string
 }
 
 /** Like assertWritable, for directories removed whole (a clone's TPM state): strictly below the TPM root only. */
-export async function assertRemovableTpmDirectories(session: SshSession, directories: readonly string[]): Promise<ResolvedPath[]> {
+export async function assertRemovableTpmDirectories(
+  session: SshSession,
+  directories: readonly string[],
+): Promise<ResolvedPath[]> {
   if (directories.length === 0) return [];
   const resolved = await resolveWithRoots(session, [await tpmStateRoot(session)], directories);
   for (const directory of resolved.paths) {
@@ -68,7 +85,11 @@ export async function assertRemovableTpmDirectories(session: SshSession, directo
 }
 
 /** A directory disks may be written into: one of the disk roots or below one, as written and as resolved; else 1302. */
-export async function assertWritableDirectory(session: SshSession, directory: string, what: string): Promise<ResolvedPath> {
+export async function assertWritableDirectory(
+  session: SshSession,
+  directory: string,
+  what: string,
+): Promise<ResolvedPath> {
   const areas = await writableAreas(session);
   const resolved = await resolveWithRoots(session, areas.diskRoots, [directory]);
   const [path] = resolved.paths;

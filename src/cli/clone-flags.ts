@@ -29,7 +29,12 @@ export function parseNetworkMap(entries: readonly string[]): Record<string, stri
   const map: Record<string, string> = {};
   for (const entry of entries) {
     const match = /^([^=]+)=([^=]+)$/.exec(entry);
-    if (!match) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--network-map: '${entry}' is not SOURCE=DESTINATION (e.g. default=br0)`, { flag: '--network-map' });
+    if (!match)
+      throw new KvmCloneError(
+        ErrorCode.VALIDATION_ERROR,
+        `--network-map: '${entry}' is not SOURCE=DESTINATION (e.g. default=br0)`,
+        { flag: '--network-map' },
+      );
     map[match[1]!.trim()] = match[2]!.trim();
   }
   return map;
@@ -41,7 +46,11 @@ export function parseNetworkMap(entries: readonly string[]): Record<string, stri
  * Network maps merge per source network and excluded disks add up, so a flag refines the
  * config rather than silently dropping part of it.
  */
-export function cloneInputFromFlags(subject: CloneSubject, flags: CloneFlags, defaults: CloneDefaults = {}): CloneInput {
+export function cloneInputFromFlags(
+  subject: CloneSubject,
+  flags: CloneFlags,
+  defaults: CloneDefaults = {},
+): CloneInput {
   const input: CloneInput = { ...defaults, ...subject };
   const given = <K extends keyof CloneInput>(key: K, value: CloneInput[K] | undefined): void => {
     if (value !== undefined) input[key] = value;
@@ -56,7 +65,8 @@ export function cloneInputFromFlags(subject: CloneSubject, flags: CloneFlags, de
   given('copyCdroms', flags.copyCdroms);
   given('flattenBackingChain', flags.flatten);
   if (flags.networkMap?.length) input.networkMap = { ...defaults.networkMap, ...parseNetworkMap(flags.networkMap) };
-  if (flags.excludeDisk?.length) input.excludeDisks = [...new Set([...(defaults.excludeDisks ?? []), ...flags.excludeDisk])];
+  if (flags.excludeDisk?.length)
+    input.excludeDisks = [...new Set([...(defaults.excludeDisks ?? []), ...flags.excludeDisk])];
   // A config's destDir and a --dest-pool flag (or the reverse) would be rejected as both.
   if (flags.destPool !== undefined && flags.destDir === undefined) delete input.destDir;
   if (flags.destDir !== undefined && flags.destPool === undefined) delete input.destPool;

@@ -6,7 +6,15 @@ import { table } from './table';
 export function planText(result: CloneResult, plan: ClonePlan): string {
   const files = table(
     ['TARGET', 'ROLE', 'FORMAT', 'SIZE', 'DATA', 'SOURCE', 'DESTINATION'],
-    plan.files.map((file) => [file.target, file.role, file.format, formatBytes(file.virtualSize), formatBytes(file.dataBytes), file.sourcePath, file.destinationPath]),
+    plan.files.map((file) => [
+      file.target,
+      file.role,
+      file.format,
+      formatBytes(file.virtualSize),
+      formatBytes(file.dataBytes),
+      file.sourcePath,
+      file.destinationPath,
+    ]),
   );
   const lines = [
     `dry run: clone ${result.vmName} (${result.sourceHost}) to ${result.newName} (${result.destinationHost}); nothing was changed`,

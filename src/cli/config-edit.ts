@@ -23,8 +23,17 @@ export function parseKeyPath(key: string): string[] {
     position = pattern.lastIndex;
     if (match[4] === '') break;
   }
-  if (position < key.length || segments.length === 0 || segments.some((segment) => segment === '') || key.trim().endsWith('.')) {
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `'${key}' is not a config key: write it as dotted names, e.g. temporal.address or hosts.prod-a.port`, { key });
+  if (
+    position < key.length ||
+    segments.length === 0 ||
+    segments.some((segment) => segment === '') ||
+    key.trim().endsWith('.')
+  ) {
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      `'${key}' is not a config key: write it as dotted names, e.g. temporal.address or hosts.prod-a.port`,
+      { key },
+    );
   }
   return segments;
 }
@@ -53,12 +62,20 @@ function revalidated(config: ConfigDocument): { text: string; config: KvmCloneCo
 }
 
 /** Sets one key, keeping the comments and layout of the rest of the file. */
-export function setConfigValue(config: ConfigDocument, key: string, value: unknown): { text: string; config: KvmCloneConfig } {
+export function setConfigValue(
+  config: ConfigDocument,
+  key: string,
+  value: unknown,
+): { text: string; config: KvmCloneConfig } {
   const keyPath = parseKeyPath(key);
   for (let depth = 1; depth < keyPath.length; depth++) {
     const parent = config.document.getIn(keyPath.slice(0, depth), true);
     if (parent !== undefined && parent !== null && !isMap(parent)) {
-      throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `${config.path}: ${keyPath.slice(0, depth).join('.')} is a value, not a section, so ${key} cannot be set`, { key });
+      throw new KvmCloneError(
+        ErrorCode.CONFIGURATION_ERROR,
+        `${config.path}: ${keyPath.slice(0, depth).join('.')} is a value, not a section, so ${key} cannot be set`,
+        { key },
+      );
     }
     // The template's empty `{}` sections would otherwise grow into one long flow line.
     if (isMap(parent) && parent.flow && parent.items.length === 0) parent.flow = false;
@@ -96,11 +113,15 @@ function redactedWebhook(webhook: ConfiguredWebhook): ConfiguredWebhook {
 
 /** The config for display: the API key, webhook secrets and URLs are replaced, so a shared terminal does not leak them. */
 export function redactedConfig(config: KvmCloneConfig): KvmCloneConfig {
-  const inPlace = config.notifications.webhooks.map((entry) => (typeof entry === 'string' ? entry : redactedWebhook(entry)));
+  const inPlace = config.notifications.webhooks.map((entry) =>
+    typeof entry === 'string' ? entry : redactedWebhook(entry),
+  );
   return {
     ...config,
     ...(config.temporal.apiKey === undefined ? {} : { temporal: { ...config.temporal, apiKey: '(set)' } }),
-    webhooks: Object.fromEntries(Object.entries(config.webhooks).map(([name, webhook]) => [name, redactedWebhook(webhook)])),
+    webhooks: Object.fromEntries(
+      Object.entries(config.webhooks).map(([name, webhook]) => [name, redactedWebhook(webhook)]),
+    ),
     notifications: { ...config.notifications, webhooks: inPlace },
   };
 }

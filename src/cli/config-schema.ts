@@ -16,20 +16,50 @@ function optionalWithoutDefault(field: z.ZodType): z.ZodType {
 
 /** An operation's option fields as a strict schema of optional config defaults. */
 function defaultsSchemaOf(fields: Record<string, unknown>): z.ZodObject {
-  return z.object(Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, optionalWithoutDefault(field as z.ZodType)]))).strict();
+  return z
+    .object(
+      Object.fromEntries(
+        Object.entries(fields).map(([key, field]) => [key, optionalWithoutDefault(field as z.ZodType)]),
+      ),
+    )
+    .strict();
 }
 
 // The operation's subject (hosts, VM, new name) and dryRun are per command, never defaults:
 // a config that made every clone a dry run would be a trap. A direct route belongs to a
 // pair of hosts (hosts.<source>.direct.<destination>), and webhooks to `notifications`.
-const { source: _source, destination: _destination, vmName: _vmName, newName: _newName, dryRun: _dryRun, direct: _direct, notify: _notify, ...cloneOptionFields } = cloneInputSchema.shape;
-const { source: _s, destination: _d, vmName: _v, targetName: _t, direct: _r, notify: _n, ...syncOptionFields } = syncInputSchema.shape;
+const {
+  source: _source,
+  destination: _destination,
+  vmName: _vmName,
+  newName: _newName,
+  dryRun: _dryRun,
+  direct: _direct,
+  notify: _notify,
+  ...cloneOptionFields
+} = cloneInputSchema.shape;
+const {
+  source: _s,
+  destination: _d,
+  vmName: _v,
+  targetName: _t,
+  direct: _r,
+  notify: _n,
+  ...syncOptionFields
+} = syncInputSchema.shape;
 
 export const cloneDefaultsSchema = defaultsSchemaOf(cloneOptionFields);
 export const syncDefaultsSchema = defaultsSchemaOf(syncOptionFields);
 
-export type CloneDefaults = Partial<Omit<z.input<typeof cloneInputSchema>, 'source' | 'destination' | 'vmName' | 'newName' | 'dryRun' | 'direct' | 'notify'>>;
-export type SyncDefaults = Partial<Omit<z.input<typeof syncInputSchema>, 'source' | 'destination' | 'vmName' | 'targetName' | 'direct' | 'notify'>>;
+export type CloneDefaults = Partial<
+  Omit<
+    z.input<typeof cloneInputSchema>,
+    'source' | 'destination' | 'vmName' | 'newName' | 'dryRun' | 'direct' | 'notify'
+  >
+>;
+export type SyncDefaults = Partial<
+  Omit<z.input<typeof syncInputSchema>, 'source' | 'destination' | 'vmName' | 'targetName' | 'direct' | 'notify'>
+>;
 
 /** TLS to the Temporal frontend: `true` for the system's CAs, or files for a private CA and mTLS. */
 export const temporalTlsSchema = z.union([
@@ -43,7 +73,10 @@ export const temporalTlsSchema = z.union([
       keyFile: z.string().min(1).optional(),
     })
     .strict()
-    .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), { message: 'give certFile and keyFile together (mTLS)', path: ['keyFile'] }),
+    .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
+      message: 'give certFile and keyFile together (mTLS)',
+      path: ['keyFile'],
+    }),
 ]);
 
 export const temporalConfigSchema = z
@@ -86,7 +119,8 @@ export const hostConfigSchema = hostSpecSchema
  * 1-based position). Either way operations name it, so its URL and secret stay in the config.
  */
 const notificationWebhookSchema = z.unknown().transform((value, context): string | ConfiguredWebhook => {
-  const result = typeof value === 'string' ? webhookNameSchema.safeParse(value) : configuredWebhookSchema.safeParse(value);
+  const result =
+    typeof value === 'string' ? webhookNameSchema.safeParse(value) : configuredWebhookSchema.safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) {
     // An unknown key is reported at the key itself, where the typo is (as for every section).
@@ -130,7 +164,11 @@ export const configSchema = z
   .superRefine((config, context) => {
     config.notifications.webhooks.forEach((entry, index) => {
       if (typeof entry === 'string' && !Object.hasOwn(config.webhooks, entry)) {
-        context.addIssue({ code: 'custom', message: `no webhook '${entry}' under webhooks:`, path: ['notifications', 'webhooks', index] });
+        context.addIssue({
+          code: 'custom',
+          message: `no webhook '${entry}' under webhooks:`,
+          path: ['notifications', 'webhooks', index],
+        });
       }
       if (typeof entry !== 'string' && Object.hasOwn(config.webhooks, implicitWebhookName(index))) {
         context.addIssue({

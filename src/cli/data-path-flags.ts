@@ -22,13 +22,15 @@ export interface DataPathInput {
 
 export function wholeNumber(text: string, flag: string, code: ErrorCodeValue): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isInteger(value)) throw new KvmCloneError(code, `${flag}: '${text}' is not a whole number`, { flag });
+  if (text.trim() === '' || !Number.isInteger(value))
+    throw new KvmCloneError(code, `${flag}: '${text}' is not a whole number`, { flag });
   return value;
 }
 
 export function dataPathInputFromFlags(flags: DataPathFlags): DataPathInput {
   const input: DataPathInput = {};
-  if (flags.parallel !== undefined) input.parallel = wholeNumber(flags.parallel, '--parallel', ErrorCode.VALIDATION_ERROR);
+  if (flags.parallel !== undefined)
+    input.parallel = wholeNumber(flags.parallel, '--parallel', ErrorCode.VALIDATION_ERROR);
   if (flags.compress !== undefined) input.compress = flags.compress;
   if (flags.verify !== undefined) input.verify = flags.verify;
   if (flags.preserveMac !== undefined) input.preserveMac = flags.preserveMac;

@@ -26,7 +26,8 @@ export function domainListText(document: DomainListDocument): string {
       domain.uuid ?? '-',
       domain.memoryBytes === undefined ? '-' : formatBytes(domain.memoryBytes),
       domain.vcpus === undefined ? '-' : String(domain.vcpus),
-      domain.disks.map((disk) => (disk.device === 'disk' ? disk.target : `${disk.target}(${disk.device})`)).join(',') || '-',
+      domain.disks.map((disk) => (disk.device === 'disk' ? disk.target : `${disk.target}(${disk.device})`)).join(',') ||
+        '-',
       domain.networks.join(',') || '-',
     ]),
   );

@@ -24,7 +24,8 @@ function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   const text = env[name];
   if (text === undefined || text === '') return fallback;
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new KvmCloneError(ErrorCode.INVALID_PORT, `${name}=${text} is not a TCP port`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new KvmCloneError(ErrorCode.INVALID_PORT, `${name}=${text} is not a TCP port`);
   return port;
 }
 
@@ -47,7 +48,10 @@ export function embeddedServerSettings(stateDir: string, env: NodeJS.ProcessEnv 
 async function requireTemporalBinary(temporalBinary?: string): Promise<string> {
   const binary = await findTemporalBinary(temporalBinary ? { explicitPath: temporalBinary } : {});
   if (!binary.path) {
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, 'no Temporal CLI found: set KVM_CLONE_TEMPORAL_BIN, put `temporal` on PATH, or run scripts/install-temporal');
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      'no Temporal CLI found: set KVM_CLONE_TEMPORAL_BIN, put `temporal` on PATH, or run scripts/install-temporal',
+    );
   }
   return binary.path;
 }
@@ -56,8 +60,12 @@ async function requireTemporalBinary(temporalBinary?: string): Promise<string> {
  * The local dev server that the CLI uses when no Temporal address is configured. It
  * keeps its state in the state dir and keeps running after the command, for the next one.
  */
-export async function ensureEmbeddedTemporal(settings: EmbeddedServerSettings, temporalBinary?: string): Promise<{ address: string; uiUrl: string; started: boolean }> {
-  if (await isServerHealthy(settings.address)) return { address: settings.address, uiUrl: settings.uiUrl, started: false };
+export async function ensureEmbeddedTemporal(
+  settings: EmbeddedServerSettings,
+  temporalBinary?: string,
+): Promise<{ address: string; uiUrl: string; started: boolean }> {
+  if (await isServerHealthy(settings.address))
+    return { address: settings.address, uiUrl: settings.uiUrl, started: false };
   const binary = await requireTemporalBinary(temporalBinary);
   await mkdir(settings.stateDir, { recursive: true });
   const server = await startDevServer({
@@ -73,13 +81,26 @@ export async function ensureEmbeddedTemporal(settings: EmbeddedServerSettings, t
 }
 
 /** The same server in the foreground, for `kvm-clone server`: it stops with this process. */
-export async function runEmbeddedTemporal(settings: EmbeddedServerSettings, temporalBinary?: string): Promise<DevServerHandle> {
+export async function runEmbeddedTemporal(
+  settings: EmbeddedServerSettings,
+  temporalBinary?: string,
+): Promise<DevServerHandle> {
   if (await isServerHealthy(settings.address)) {
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `a Temporal server already runs at ${settings.address} (Web UI ${settings.uiUrl}); commands use it as it is`, {
-      address: settings.address,
-    });
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      `a Temporal server already runs at ${settings.address} (Web UI ${settings.uiUrl}); commands use it as it is`,
+      {
+        address: settings.address,
+      },
+    );
   }
   const binary = await requireTemporalBinary(temporalBinary);
   await mkdir(settings.stateDir, { recursive: true });
-  return startDevServer({ binary, port: settings.port, uiPort: settings.uiPort, dbFilename: settings.dbFile, logFile: settings.logFile });
+  return startDevServer({
+    binary,
+    port: settings.port,
+    uiPort: settings.uiPort,
+    dbFilename: settings.dbFile,
+    logFile: settings.logFile,
+  });
 }

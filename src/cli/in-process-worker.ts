@@ -36,7 +36,12 @@ export function isExitedLocalWorker(identity: string | null | undefined, localHo
 }
 
 /** Whether some worker is polling the task queue for workflow tasks now. */
-export async function workerIsPolling(connection: Pick<Connection, 'workflowService'>, namespace: string, taskQueue: string, now = Date.now()): Promise<boolean> {
+export async function workerIsPolling(
+  connection: Pick<Connection, 'workflowService'>,
+  namespace: string,
+  taskQueue: string,
+  now = Date.now(),
+): Promise<boolean> {
   const response = await connection.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue, kind: TASK_QUEUE_KIND_NORMAL },
@@ -56,7 +61,11 @@ export interface RunningWorker {
  * With the embedded server, the command itself is the worker for as long as it runs,
  * unless another worker (e.g. `kvm-clone worker`, or another command) already polls.
  */
-export async function startWorkerUnlessPolling(context: CliContext, config: KvmCloneConfig, access: TemporalAccess): Promise<RunningWorker | undefined> {
+export async function startWorkerUnlessPolling(
+  context: CliContext,
+  config: KvmCloneConfig,
+  access: TemporalAccess,
+): Promise<RunningWorker | undefined> {
   if (await workerIsPolling(access.connection, access.namespace, access.taskQueue)) {
     context.detail(`a worker already polls task queue ${access.taskQueue}; not starting one`);
     return undefined;

@@ -22,7 +22,12 @@ const { version } = require('../../package.json') as { version: string };
  */
 function exitOnUsageError(program: Command): (error: CommanderError) => never {
   return (error) => {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') process.exit(0);
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.code === 'commander.help'
+    )
+      process.exit(0);
     const output = program.opts<{ output?: OutputFormat }>().output;
     const format: OutputFormat = output === 'json' || output === 'yaml' ? output : 'text';
     fail(new KvmCloneError(ErrorCode.VALIDATION_ERROR, error.message.replace(/^error: /, '')), format);
@@ -36,11 +41,32 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', `config file (default: ${defaultConfigPath()})`)
     .option('-v, --verbose', 'more notes on stderr', false)
     .option('-q, --quiet', 'no progress or notes on stderr', false)
-    .addOption(new Option('-o, --output <format>', 'output format; json and yaml print documents for scripts').choices(['text', 'json', 'yaml']).default('text'))
-    .addOption(new Option('--log-level <level>', 'log level of the Temporal SDK (worker)').choices(['error', 'warn', 'info', 'debug']))
+    .addOption(
+      new Option('-o, --output <format>', 'output format; json and yaml print documents for scripts')
+        .choices(['text', 'json', 'yaml'])
+        .default('text'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level of the Temporal SDK (worker)').choices([
+        'error',
+        'warn',
+        'info',
+        'debug',
+      ]),
+    )
     .showHelpAfterError(false);
 
-  for (const command of [cloneCommand(), syncCommand(), scheduleCommand(), listCommand(), statusCommand(), cancelCommand(), configCommand(), workerCommand(), serverCommand()])
+  for (const command of [
+    cloneCommand(),
+    syncCommand(),
+    scheduleCommand(),
+    listCommand(),
+    statusCommand(),
+    cancelCommand(),
+    configCommand(),
+    workerCommand(),
+    serverCommand(),
+  ])
     program.addCommand(command);
 
   const onError = exitOnUsageError(program);

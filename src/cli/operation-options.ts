@@ -17,8 +17,14 @@ const shared = (verb: string): Option[] => [
   new Option('--no-verify', 'skip the digest comparison'),
   new Option('--preserve-mac', "keep the source's MAC addresses"),
   new Option('--bandwidth-limit <rate>', 'cap the transfer rate, e.g. 100M (per second, K = 1024)'),
-  new Option('--relay', 'carry the data through the worker even when the config has a direct route (hosts.<source>.direct.<dest>)'),
-  repeatable('--notify <url>', 'also POST the outcome to this URL, unsigned; the worker calls it only under its policy.webhookUrls (repeatable; besides notifications.webhooks)'),
+  new Option(
+    '--relay',
+    'carry the data through the worker even when the config has a direct route (hosts.<source>.direct.<dest>)',
+  ),
+  repeatable(
+    '--notify <url>',
+    'also POST the outcome to this URL, unsigned; the worker calls it only under its policy.webhookUrls (repeatable; besides notifications.webhooks)',
+  ),
 ];
 
 /** The clone command's options, one per cloneVM input field. */
@@ -32,7 +38,10 @@ export function cloneOptions(): Option[] {
     ...shared('copied'),
     new Option('--timeout <seconds>', 'give up and clean up after this many seconds (default 3600)'),
     new Option('--start', 'start the copy once it is defined'),
-    repeatable('--network-map <src=dst>', 'attach interfaces on network or bridge SRC to DST on the destination (repeatable)'),
+    repeatable(
+      '--network-map <src=dst>',
+      'attach interfaces on network or bridge SRC to DST on the destination (repeatable)',
+    ),
     new Option('--copy-cdroms', 'copy CD-ROM images too'),
     repeatable('--exclude-disk <target>', 'leave this disk (e.g. vdb) out of the copy (repeatable)'),
     new Option('--flatten', 'merge a backing chain into one image on the destination'),
@@ -48,7 +57,10 @@ export function syncOptions(): Option[] {
     new Option('--checkpoint', 'track changes with libvirt checkpoints on a running source'),
     new Option('--full-verify', 'with --checkpoint, still compare whole-file digests, not only the ranges synced'),
     ...shared('synced'),
-    new Option('--timeout <seconds>', 'give up after this many seconds; the target stays marked incomplete (default 7200)'),
+    new Option(
+      '--timeout <seconds>',
+      'give up after this many seconds; the target stays marked incomplete (default 7200)',
+    ),
   ];
 }
 

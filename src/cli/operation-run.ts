@@ -6,12 +6,18 @@ import { followOperation, progressSink, progressStyle, streamingFormat } from '.
 import { connectTemporal, type TemporalAccess } from './temporal-access';
 
 /** Ctrl-C ends the command, not the operation: it goes on when a worker runs. */
-function onInterrupt(operationId: string, worker: RunningWorker | undefined, note: (message: string) => void): () => void {
+function onInterrupt(
+  operationId: string,
+  worker: RunningWorker | undefined,
+  note: (message: string) => void,
+): () => void {
   let interrupted = false;
   const handler = (): void => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    note(`interrupted; operation ${operationId} goes on when a worker runs (follow it with: kvm-clone status ${operationId} --follow)`);
+    note(
+      `interrupted; operation ${operationId} goes on when a worker runs (follow it with: kvm-clone status ${operationId} --follow)`,
+    );
     void (worker?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.on('SIGINT', handler);
@@ -34,7 +40,11 @@ export interface OperationRun<R> {
  * What `clone` and `sync` share: start the operation, then either print its id (--detach)
  * or follow its progress to the result, with an in-process worker for the embedded server.
  */
-export async function runOperation<R extends object>(context: CliContext, loadConfig: () => Promise<KvmCloneConfig>, run: OperationRun<R>): Promise<void> {
+export async function runOperation<R extends object>(
+  context: CliContext,
+  loadConfig: () => Promise<KvmCloneConfig>,
+  run: OperationRun<R>,
+): Promise<void> {
   const format: OutputFormat = streamingFormat(context.format, Boolean(process.stdout.isTTY));
   let access: TemporalAccess | undefined;
   let worker: RunningWorker | undefined;
@@ -44,16 +54,24 @@ export async function runOperation<R extends object>(context: CliContext, loadCo
     const operationId = await run.start(config, access);
     if (run.detach) {
       printResult(format, { type: 'started', operationId }, () => `${operationId}\n`);
-      if (access.embedded) context.note(`follow it with: kvm-clone status ${operationId} --follow (the operation runs while a worker runs)`);
+      if (access.embedded)
+        context.note(
+          `follow it with: kvm-clone status ${operationId} --follow (the operation runs while a worker runs)`,
+        );
       return;
     }
     context.note(`operation ${operationId}`);
     if (access.embedded) worker = await startWorkerUnlessPolling(context, config, access);
     const stopListening = onInterrupt(operationId, worker, context.note);
     try {
-      const sink = progressSink(progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }), operationId);
+      const sink = progressSink(
+        progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }),
+        operationId,
+      );
       const result = await followOperation<R>(access.client, operationId, sink);
-      process.stdout.write(format === 'text' ? run.text(result) : formatDocument(format, { type: 'result', ...result }));
+      process.stdout.write(
+        format === 'text' ? run.text(result) : formatDocument(format, { type: 'result', ...result }),
+      );
     } finally {
       stopListening();
     }

@@ -20,17 +20,32 @@ export function operationListText(document: OperationListDocument): string {
   if (document.operations.length === 0) return 'no operations\n';
   return table(
     ['OPERATION', 'KIND', 'STATE', 'STARTED', 'ENDED'],
-    document.operations.map((operation) => [operation.operationId, operation.kind, operation.state, time(operation.startTime), time(operation.closeTime)]),
+    document.operations.map((operation) => [
+      operation.operationId,
+      operation.kind,
+      operation.state,
+      time(operation.startTime),
+      time(operation.closeTime),
+    ]),
   );
 }
 
 export function operationStatusText(status: OperationStatus): string {
-  const lines = [`operation ${status.operationId} (${status.kind})`, `state:   ${status.state}`, `started: ${time(status.startTime)}`];
+  const lines = [
+    `operation ${status.operationId} (${status.kind})`,
+    `state:   ${status.state}`,
+    `started: ${time(status.startTime)}`,
+  ];
   if (status.closeTime) lines.push(`ended:   ${time(status.closeTime)}`);
-  if (status.progress) lines.push('progress:', ...progressLines({ progress: status.progress, bytesPerSecond: 0 }).map((line) => line.replace(/ 0 B\/s/, '')));
+  if (status.progress)
+    lines.push(
+      'progress:',
+      ...progressLines({ progress: status.progress, bytesPerSecond: 0 }).map((line) => line.replace(/ 0 B\/s/, '')),
+    );
   if (status.progressUnavailable) lines.push(`progress: unavailable: ${status.progressUnavailable}`);
   if (status.error) lines.push(`error ${status.error.code} (${status.error.codeName}): ${status.error.message}`);
   let text = `${lines.join('\n')}\n`;
-  if (status.result) text += isSyncResult(status.result) ? syncResultText(status.result) : cloneResultText(status.result);
+  if (status.result)
+    text += isSyncResult(status.result) ? syncResultText(status.result) : cloneResultText(status.result);
   return text;
 }

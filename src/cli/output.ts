@@ -11,7 +11,9 @@ export interface ErrorDocument {
 }
 
 export function asKvmCloneError(error: unknown): KvmCloneError {
-  return error instanceof KvmCloneError ? error : new KvmCloneError(ErrorCode.GENERAL_ERROR, error instanceof Error ? error.message : String(error));
+  return error instanceof KvmCloneError
+    ? error
+    : new KvmCloneError(ErrorCode.GENERAL_ERROR, error instanceof Error ? error.message : String(error));
 }
 
 export function errorDocument(error: unknown): ErrorDocument {

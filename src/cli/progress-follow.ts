@@ -63,7 +63,12 @@ export function progressSink(style: ProgressStyle, operationId: string): Progres
  * Shows an operation's progress until it ends, then returns its result (or throws its
  * error). Works from any process: progress comes from Temporal, not from the worker.
  */
-export async function followOperation<T>(client: KvmCloneClient, operationId: string, sink: ProgressSink, intervalMs = 1000): Promise<T> {
+export async function followOperation<T>(
+  client: KvmCloneClient,
+  operationId: string,
+  sink: ProgressSink,
+  intervalMs = 1000,
+): Promise<T> {
   const meter = new RateMeter();
   const highWater = new ProgressHighWater();
   let finished = false;

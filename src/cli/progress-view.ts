@@ -44,7 +44,13 @@ export function progressDocument(operationId: string, snapshot: ProgressSnapshot
     bytesTotal: progress.bytesTotal,
     bytesPerSecond: snapshot.bytesPerSecond,
     ...(snapshot.etaSeconds !== undefined ? { etaSeconds: snapshot.etaSeconds } : {}),
-    disks: progress.disks.map((disk) => ({ target: disk.target, phase: disk.phase, percent: percentOf(disk.bytesDone, disk.bytesTotal), bytesDone: disk.bytesDone, bytesTotal: disk.bytesTotal })),
+    disks: progress.disks.map((disk) => ({
+      target: disk.target,
+      phase: disk.phase,
+      percent: percentOf(disk.bytesDone, disk.bytesTotal),
+      bytesDone: disk.bytesDone,
+      bytesTotal: disk.bytesTotal,
+    })),
   };
 }
 

@@ -12,6 +12,9 @@ export class RateMeter {
     }
     if (!this.last || now > this.last.time) this.last = { time: now, bytes: bytesDone };
     const remaining = Math.max(0, bytesTotal - bytesDone);
-    return { bytesPerSecond: Math.round(this.rate), ...(this.rate > 0 ? { etaSeconds: Math.ceil(remaining / this.rate) } : {}) };
+    return {
+      bytesPerSecond: Math.round(this.rate),
+      ...(this.rate > 0 ? { etaSeconds: Math.ceil(remaining / this.rate) } : {}),
+    };
   }
 }

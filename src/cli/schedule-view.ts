@@ -17,13 +17,22 @@ export function scheduleListText(document: ScheduleListDocument): string {
   if (document.schedules.length === 0) return 'no schedules\n';
   return table(
     ['SCHEDULE', 'KIND', 'STATE', 'NEXT RUN', 'LAST RUN'],
-    document.schedules.map((schedule) => [schedule.name, schedule.kind, schedule.paused ? 'paused' : 'active', time(schedule.nextRuns[0]), time(schedule.recentRuns.at(-1)?.startedAt)]),
+    document.schedules.map((schedule) => [
+      schedule.name,
+      schedule.kind,
+      schedule.paused ? 'paused' : 'active',
+      time(schedule.nextRuns[0]),
+      time(schedule.recentRuns.at(-1)?.startedAt),
+    ]),
   );
 }
 
 export function scheduleText(schedule: ScheduleDetails): string {
   const input = schedule.input as { source: unknown; destination: unknown; vmName: string };
-  const when = schedule.cron.length > 0 ? `cron ${schedule.cron.join(', ')}` : schedule.intervals.map((interval) => `every ${interval.everySeconds} s`).join(', ') || 'calendar';
+  const when =
+    schedule.cron.length > 0
+      ? `cron ${schedule.cron.join(', ')}`
+      : schedule.intervals.map((interval) => `every ${interval.everySeconds} s`).join(', ') || 'calendar';
   const lines = [
     `schedule ${schedule.name}: ${schedule.kind} ${input.vmName} (${String(input.source)} to ${String(input.destination)}), ${when} (UTC)`,
     `state:    ${schedule.paused ? 'paused' : 'active'}${schedule.note ? ` (${schedule.note})` : ''}`,

@@ -20,7 +20,11 @@ export function syncResultText(result: SyncResult): string {
           file.changeTracking,
           formatBytes(file.bytesTransferred),
           formatBytes(file.bytesUnchanged),
-          file.digest ? `${file.digest.destination.slice(0, 16)}… (verified)` : file.verification === 'synced-ranges' ? 'synced ranges verified' : 'not verified',
+          file.digest
+            ? `${file.digest.destination.slice(0, 16)}… (verified)`
+            : file.verification === 'synced-ranges'
+              ? 'synced ranges verified'
+              : 'not verified',
         ]),
       ).trimEnd(),
     );

@@ -20,10 +20,14 @@ export interface TemporalAccess {
 }
 
 /** The configured cluster's address, or the embedded server's, started if it is not running. */
-export async function resolveTemporalAddress(context: CliContext, config: KvmCloneConfig): Promise<{ address: string; embedded?: { uiUrl: string } }> {
+export async function resolveTemporalAddress(
+  context: CliContext,
+  config: KvmCloneConfig,
+): Promise<{ address: string; embedded?: { uiUrl: string } }> {
   if (config.temporal.address) return { address: config.temporal.address };
   const embedded = await ensureEmbeddedTemporal(embeddedServerSettings(stateDir()));
-  if (embedded.started) context.note(`started the embedded Temporal server at ${embedded.address}; it keeps running for later commands`);
+  if (embedded.started)
+    context.note(`started the embedded Temporal server at ${embedded.address}; it keeps running for later commands`);
   context.note(`Temporal Web UI: ${embedded.uiUrl}`);
   return { address: embedded.address, embedded: { uiUrl: embedded.uiUrl } };
 }

@@ -17,7 +17,11 @@ async function readTlsFile(file: string, what: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (error) {
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `temporal.tls.${what} ${file} cannot be read: ${(error as Error).message}`, { path: file });
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      `temporal.tls.${what} ${file} cannot be read: ${(error as Error).message}`,
+      { path: file },
+    );
   }
 }
 
@@ -27,12 +31,20 @@ export async function tlsOptions(tls: TemporalConfig['tls']): Promise<TLSConfig 
   const options: TLSConfig = {};
   if (tls.serverName) options.serverNameOverride = tls.serverName;
   if (tls.caFile) options.serverRootCACertificate = await readTlsFile(tls.caFile, 'caFile');
-  if (tls.certFile && tls.keyFile) options.clientCertPair = { crt: await readTlsFile(tls.certFile, 'certFile'), key: await readTlsFile(tls.keyFile, 'keyFile') };
+  if (tls.certFile && tls.keyFile)
+    options.clientCertPair = {
+      crt: await readTlsFile(tls.certFile, 'certFile'),
+      key: await readTlsFile(tls.keyFile, 'keyFile'),
+    };
   return options;
 }
 
 /** Connection options for a configured cluster; the environment's API key wins over the file's. */
-export async function temporalConnectionOptions(temporal: TemporalConfig, address: string, env: NodeJS.ProcessEnv = process.env): Promise<TemporalConnectionOptions> {
+export async function temporalConnectionOptions(
+  temporal: TemporalConfig,
+  address: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<TemporalConnectionOptions> {
   const tls = await tlsOptions(temporal.tls);
   const apiKey = env[API_KEY_ENV] || temporal.apiKey;
   return { address, ...(tls !== undefined ? { tls } : {}), ...(apiKey ? { apiKey } : {}) };

@@ -13,13 +13,21 @@ export interface InFlightTransfer {
  * one disk still has ranges to copy; otherwise only the overall count moves, since
  * guessing would make a disk's bar run ahead of its bytes.
  */
-export function withInFlightBytes(progress: OperationProgress, transfers: readonly InFlightTransfer[]): OperationProgress {
+export function withInFlightBytes(
+  progress: OperationProgress,
+  transfers: readonly InFlightTransfer[],
+): OperationProgress {
   const disks = progress.disks.map((disk) => ({ ...disk }));
   let bytesDone = progress.bytesDone;
   const copying = disks.filter((disk) => disk.phase === 'copying' && disk.bytesDone < disk.bytesTotal);
   for (const transfer of transfers) {
     bytesDone += transfer.bytesDone;
-    const disk = transfer.target !== undefined ? disks.find((each) => each.target === transfer.target) : copying.length === 1 ? copying[0] : undefined;
+    const disk =
+      transfer.target !== undefined
+        ? disks.find((each) => each.target === transfer.target)
+        : copying.length === 1
+          ? copying[0]
+          : undefined;
     if (disk) disk.bytesDone = Math.min(disk.bytesTotal, disk.bytesDone + transfer.bytesDone);
   }
   return { ...progress, disks, bytesDone: Math.min(bytesDone, progress.bytesTotal) };

@@ -11,9 +11,23 @@ export {
   type ScheduleRunResult,
   type ScheduleSummary,
 } from './schedules';
-export { notifySchema, webhookSchema, NOTIFICATION_EVENTS, type Notify, type NotifyInput, type Webhook, type WebhookInput, type NotificationEvent } from '../domain/schemas/notify';
+export {
+  notifySchema,
+  webhookSchema,
+  NOTIFICATION_EVENTS,
+  type Notify,
+  type NotifyInput,
+  type Webhook,
+  type WebhookInput,
+  type NotificationEvent,
+} from '../domain/schemas/notify';
 export type { NotificationDocument } from '../domain/notification';
-export { verifyWebhookSignature, webhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../notifications/signature';
+export {
+  verifyWebhookSignature,
+  webhookSignature,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+} from '../notifications/signature';
 export {
   OPERATION_KINDS,
   operationsQuery,
@@ -29,7 +43,14 @@ export { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/sch
 export type { SyncResult, FileSyncResult } from '../domain/sync-result';
 export { bandwidthLimitSchema } from '../domain/schemas/bandwidth';
 export { hostSpecSchema, hostRefSchema, type HostSpec, type HostSpecInput, type HostRef } from '../domain/schemas/host';
-export type { CloneResult, ClonePlan, Consistency, FileCopyResult, FileDigest, PlannedFileSummary } from '../domain/clone-result';
+export type {
+  CloneResult,
+  ClonePlan,
+  Consistency,
+  FileCopyResult,
+  FileDigest,
+  PlannedFileSummary,
+} from '../domain/clone-result';
 export type { OperationProgress, DiskProgress } from '../workflows/progress';
 export type { FailureInfo } from '../failures';
 export { ErrorCode, KvmCloneError, errorCodeName } from '../errors';

@@ -25,8 +25,21 @@ import { syncInputSchema, type SyncInput } from '../domain/schemas/sync-input';
 import { progressQuery, type OperationProgress } from '../workflows/progress';
 import { withInFlightBytes, type InFlightTransfer } from './in-flight-progress';
 import { cloneOperationId, syncOperationId } from './operation-id';
-import { KvmCloneSchedules, type CreateScheduleOptions, type ScheduleDetails, type ScheduleRun, type ScheduleRunResult, type ScheduleSummary } from './schedules';
-import { operationKind, operationsQuery, type ListOperationsOptions, type OperationStatus, type OperationSummary } from './operations';
+import {
+  KvmCloneSchedules,
+  type CreateScheduleOptions,
+  type ScheduleDetails,
+  type ScheduleRun,
+  type ScheduleRunResult,
+  type ScheduleSummary,
+} from './schedules';
+import {
+  operationKind,
+  operationsQuery,
+  type ListOperationsOptions,
+  type OperationStatus,
+  type OperationSummary,
+} from './operations';
 
 export interface KvmCloneClientOptions {
   address?: string;
@@ -69,9 +82,13 @@ export class KvmCloneClient {
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new KvmCloneError(ErrorCode.CLONE_ERROR, `a clone of '${options.vmName}' to the same destination and name is already running (operation ${workflowId})`, {
-          operationId: workflowId,
-        });
+        throw new KvmCloneError(
+          ErrorCode.CLONE_ERROR,
+          `a clone of '${options.vmName}' to the same destination and name is already running (operation ${workflowId})`,
+          {
+            operationId: workflowId,
+          },
+        );
       }
       throw error;
     }
@@ -82,10 +99,18 @@ export class KvmCloneClient {
     const options = validate(syncInputSchema, input, 'sync input');
     const workflowId = syncOperationId(options.destination, options.targetName ?? options.vmName);
     try {
-      return await this.temporal.workflow.start<typeof syncVM>('syncVM', { taskQueue: this.taskQueue, workflowId, args: [input] });
+      return await this.temporal.workflow.start<typeof syncVM>('syncVM', {
+        taskQueue: this.taskQueue,
+        workflowId,
+        args: [input],
+      });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new KvmCloneError(ErrorCode.SYNC_ERROR, `a sync into '${options.targetName ?? options.vmName}' is already running (operation ${workflowId})`, { operationId: workflowId });
+        throw new KvmCloneError(
+          ErrorCode.SYNC_ERROR,
+          `a sync into '${options.targetName ?? options.vmName}' is already running (operation ${workflowId})`,
+          { operationId: workflowId },
+        );
       }
       throw error;
     }
@@ -124,7 +149,9 @@ export class KvmCloneClient {
         const payload = activity.heartbeatDetails?.payloads?.[0];
         const kind = activity.activityType?.name;
         if ((kind !== 'transferRange' && kind !== 'syncRange') || !payload) continue;
-        const heartbeat = defaultPayloadConverter.fromPayload<Partial<TransferProgress> & Partial<SyncProgress> & { target?: unknown }>(payload);
+        const heartbeat = defaultPayloadConverter.fromPayload<
+          Partial<TransferProgress> & Partial<SyncProgress> & { target?: unknown }
+        >(payload);
         // A sync's progress counts bytes compared, a clone's bytes copied.
         const bytesDone = kind === 'syncRange' ? (heartbeat.bytesCompared ?? 0) : (heartbeat.bytesDone ?? 0);
         transfers.push({ bytesDone, ...(typeof heartbeat.target === 'string' ? { target: heartbeat.target } : {}) });
@@ -148,7 +175,12 @@ export class KvmCloneClient {
     } catch (error) {
       // The SDK's message is only "Failed to list workflows"; the server's reason is in the cause.
       const reason = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `cannot list operations (${query})${reason}`, { query }, { cause: error });
+      throw new KvmCloneError(
+        ErrorCode.CONNECTION_ERROR,
+        `cannot list operations (${query})${reason}`,
+        { query },
+        { cause: error },
+      );
     }
     return operations.sort((a, b) => b.startTime.localeCompare(a.startTime));
   }
@@ -168,7 +200,9 @@ export class KvmCloneClient {
     const status: OperationStatus = summaryOf(description);
     if (status.state === 'RUNNING') {
       try {
-        status.progress = await this.temporal.connection.withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () => this.progress(operationId));
+        status.progress = await this.temporal.connection.withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () =>
+          this.progress(operationId),
+        );
       } catch (error) {
         status.progressUnavailable = `no worker answered the progress query (${error instanceof Error ? error.message : String(error)})`;
       }
@@ -190,10 +224,14 @@ export class KvmCloneClient {
     try {
       const { status } = await handle.describe();
       if (status.name !== 'RUNNING') {
-        throw new KvmCloneError(ErrorCode.GENERAL_ERROR, `operation ${operationId} has already ended (${status.name}); there is nothing to cancel`, {
-          operationId,
-          state: status.name,
-        });
+        throw new KvmCloneError(
+          ErrorCode.GENERAL_ERROR,
+          `operation ${operationId} has already ended (${status.name}); there is nothing to cancel`,
+          {
+            operationId,
+            state: status.name,
+          },
+        );
       }
       await handle.cancel();
     } catch (error) {
@@ -243,7 +281,15 @@ export class KvmCloneClient {
       if (state === 'RUNNING') return { state };
       if (state === 'COMPLETED') {
         const result = (await handle.result()) as CloneResult | SyncResult;
-        return { state, result: { success: result.success, durationSeconds: result.durationSeconds, bytesTransferred: result.bytesTransferred, warnings: result.warnings } };
+        return {
+          state,
+          result: {
+            success: result.success,
+            durationSeconds: result.durationSeconds,
+            bytesTransferred: result.bytesTransferred,
+            warnings: result.warnings,
+          },
+        };
       }
       const error = await handle.result().then(
         () => undefined,
@@ -260,7 +306,12 @@ export class KvmCloneClient {
   }
 }
 
-function summaryOf(execution: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'type' | 'status' | 'startTime' | 'closeTime' | 'taskQueue'>): OperationSummary {
+function summaryOf(
+  execution: Pick<
+    WorkflowExecutionInfo,
+    'workflowId' | 'runId' | 'type' | 'status' | 'startTime' | 'closeTime' | 'taskQueue'
+  >,
+): OperationSummary {
   return {
     operationId: execution.workflowId,
     runId: execution.runId,
@@ -277,12 +328,21 @@ function summaryOf(execution: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId'
 export function toKvmCloneError(error: unknown, operationId?: string): KvmCloneError {
   if (error instanceof KvmCloneError) return error;
   if (error instanceof WorkflowNotFoundError) {
-    return new KvmCloneError(ErrorCode.OPERATION_NOT_FOUND, `no operation ${operationId ?? error.workflowId} (check the id with kvm-clone status --all)`, {
-      operationId: operationId ?? error.workflowId,
-    });
+    return new KvmCloneError(
+      ErrorCode.OPERATION_NOT_FOUND,
+      `no operation ${operationId ?? error.workflowId} (check the id with kvm-clone status --all)`,
+      {
+        operationId: operationId ?? error.workflowId,
+      },
+    );
   }
   if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure) {
-    return new KvmCloneError(ErrorCode.OPERATION_CANCELLED_ERROR, 'the operation was cancelled; the destination was cleaned up', {}, { cause: error });
+    return new KvmCloneError(
+      ErrorCode.OPERATION_CANCELLED_ERROR,
+      'the operation was cancelled; the destination was cleaned up',
+      {},
+      { cause: error },
+    );
   }
   const info = failureInfo(error);
   return new KvmCloneError(info.code, info.message, {}, { cause: error });

@@ -7,7 +7,12 @@ import { hostLabel } from '../workflows/host-label';
  * with ids of their own (the Web UI, another client) are kept apart by the destination
  * lock the workflow takes on the new name.
  */
-export function cloneOperationId(source: HostRef, vmName: string, destination: HostRef, newName: string = `${vmName}_clone`): string {
+export function cloneOperationId(
+  source: HostRef,
+  vmName: string,
+  destination: HostRef,
+  newName: string = `${vmName}_clone`,
+): string {
   return `clone:${hostLabel(source)}:${vmName}:${hostLabel(destination)}:${newName}`;
 }
 

@@ -8,7 +8,11 @@ import type { OperationProgress } from '../workflows/progress';
  * The workflow types that are kvm-clone operations, and what the CLI calls each. The
  * sync workflow joins here (`syncVM: 'sync'`) and so shows in listOperations and status.
  */
-export const OPERATION_KINDS = { cloneVM: 'clone', syncVM: 'sync', scheduledCloneVM: 'clone' } as const satisfies Record<string, string>;
+export const OPERATION_KINDS = {
+  cloneVM: 'clone',
+  syncVM: 'sync',
+  scheduledCloneVM: 'clone',
+} as const satisfies Record<string, string>;
 
 export type OperationWorkflowType = keyof typeof OPERATION_KINDS;
 export type OperationKind = (typeof OPERATION_KINDS)[OperationWorkflowType];

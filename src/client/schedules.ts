@@ -119,14 +119,25 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 export function parseInterval(text: string, what = '--every'): number {
   const match = /^(\d+)\s*([smhd])$/.exec(text.trim());
   const ms = match ? Number(match[1]) * UNIT_MS[match[2]!]! : 0;
-  if (!match || ms < 1000) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `${what}: '${text}' is not an interval such as 90s, 30m, 6h or 1d`, { value: text }, { retryable: false });
+  if (!match || ms < 1000)
+    throw new KvmCloneError(
+      ErrorCode.VALIDATION_ERROR,
+      `${what}: '${text}' is not an interval such as 90s, 30m, 6h or 1d`,
+      { value: text },
+      { retryable: false },
+    );
   return ms;
 }
 
 export function parseOverlapPolicy(text: string): OverlapPolicy {
   if (text === 'terminate-other') throw terminateRefused('--overlap');
   if ((OVERLAP_POLICIES as readonly string[]).includes(text)) return text as OverlapPolicy;
-  throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--overlap: '${text}' is not one of ${OVERLAP_POLICIES.join(', ')}`, { value: text }, { retryable: false });
+  throw new KvmCloneError(
+    ErrorCode.VALIDATION_ERROR,
+    `--overlap: '${text}' is not one of ${OVERLAP_POLICIES.join(', ')}`,
+    { value: text },
+    { retryable: false },
+  );
 }
 
 function overlapName(policy: ScheduleOverlapPolicy | undefined): OverlapPolicy {
@@ -138,28 +149,70 @@ function overlapName(policy: ScheduleOverlapPolicy | undefined): OverlapPolicy {
  * run's time to it (`sync:b:web01-2025-01-31T02:00:00Z`), so runs of one schedule never
  * collide, and the overlap policy keeps them from running at once.
  */
-function actionOf(action: ScheduledAction): { workflowType: string; workflowId: string; input: SyncInput | CloneInput } {
+function actionOf(action: ScheduledAction): {
+  workflowType: string;
+  workflowId: string;
+  input: SyncInput | CloneInput;
+} {
   if (action.kind === 'sync') {
     const options = validate(syncInputSchema, action.input, 'sync input');
-    return { workflowType: WORKFLOW_OF_KIND.sync, workflowId: syncOperationId(options.destination, options.targetName ?? options.vmName), input: action.input };
+    return {
+      workflowType: WORKFLOW_OF_KIND.sync,
+      workflowId: syncOperationId(options.destination, options.targetName ?? options.vmName),
+      input: action.input,
+    };
   }
   // The dated name is checked as it will be on a run, with a sample time.
-  const sample = action.input.newName === undefined ? action.input : { ...action.input, newName: expandNameTemplate(action.input.newName, new Date()) };
+  const sample =
+    action.input.newName === undefined
+      ? action.input
+      : { ...action.input, newName: expandNameTemplate(action.input.newName, new Date()) };
   const options = validate(cloneInputSchema, sample, 'clone input');
-  return { workflowType: WORKFLOW_OF_KIND.clone, workflowId: cloneOperationId(options.source, options.vmName, options.destination, action.input.newName), input: action.input };
+  return {
+    workflowType: WORKFLOW_OF_KIND.clone,
+    workflowId: cloneOperationId(options.source, options.vmName, options.destination, action.input.newName),
+    input: action.input,
+  };
 }
 
 function scheduleError(error: unknown, name: string): KvmCloneError {
   if (error instanceof KvmCloneError) return error;
-  if (error instanceof ScheduleNotFoundError) return new KvmCloneError(ErrorCode.OPERATION_NOT_FOUND, `no schedule '${name}' (see kvm-clone schedule list)`, { schedule: name });
-  if (error instanceof ScheduleAlreadyRunning) return new KvmCloneError(ErrorCode.GENERAL_ERROR, `a schedule named '${name}' already exists`, { schedule: name }, { retryable: false });
-  const reason = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
+  if (error instanceof ScheduleNotFoundError)
+    return new KvmCloneError(ErrorCode.OPERATION_NOT_FOUND, `no schedule '${name}' (see kvm-clone schedule list)`, {
+      schedule: name,
+    });
+  if (error instanceof ScheduleAlreadyRunning)
+    return new KvmCloneError(
+      ErrorCode.GENERAL_ERROR,
+      `a schedule named '${name}' already exists`,
+      { schedule: name },
+      { retryable: false },
+    );
+  const reason =
+    error instanceof Error
+      ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}`
+      : String(error);
   // The server validates cron expressions; what it refuses is the caller's to fix.
-  if (/invalid|malformed/i.test(reason)) return new KvmCloneError(ErrorCode.VALIDATION_ERROR, `schedule '${name}': ${reason}`, { schedule: name }, { retryable: false });
-  return new KvmCloneError(ErrorCode.CONNECTION_ERROR, `schedule '${name}': ${reason}`, { schedule: name }, { cause: error });
+  if (/invalid|malformed/i.test(reason))
+    return new KvmCloneError(
+      ErrorCode.VALIDATION_ERROR,
+      `schedule '${name}': ${reason}`,
+      { schedule: name },
+      { retryable: false },
+    );
+  return new KvmCloneError(
+    ErrorCode.CONNECTION_ERROR,
+    `schedule '${name}': ${reason}`,
+    { schedule: name },
+    { cause: error },
+  );
 }
 
-function runOf(execution: { scheduledAt: Date; takenAt: Date; action: { workflow: { workflowId: string; firstExecutionRunId: string } } }): ScheduleRun {
+function runOf(execution: {
+  scheduledAt: Date;
+  takenAt: Date;
+  action: { workflow: { workflowId: string; firstExecutionRunId: string } };
+}): ScheduleRun {
   return {
     scheduledAt: execution.scheduledAt.toISOString(),
     startedAt: execution.takenAt.toISOString(),
@@ -178,19 +231,38 @@ export class KvmCloneSchedules {
   async create(options: CreateScheduleOptions): Promise<{ name: string }> {
     const cron = options.cron === undefined ? [] : Array.isArray(options.cron) ? options.cron : [options.cron];
     if (cron.length > 0 === (options.every !== undefined)) {
-      throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `schedule '${options.name}': give a cron expression or an interval (every), not both or neither`, {}, { retryable: false });
+      throw new KvmCloneError(
+        ErrorCode.VALIDATION_ERROR,
+        `schedule '${options.name}': give a cron expression or an interval (every), not both or neither`,
+        {},
+        { retryable: false },
+      );
     }
     if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/.test(options.name)) {
-      throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `schedule name '${options.name}': letters, digits, '_', '.', ':' and '-' only`, {}, { retryable: false });
+      throw new KvmCloneError(
+        ErrorCode.VALIDATION_ERROR,
+        `schedule name '${options.name}': letters, digits, '_', '.', ':' and '-' only`,
+        {},
+        { retryable: false },
+      );
     }
     if (options.overlap === 'terminate-other') throw terminateRefused(`schedule '${options.name}'`);
     const action = actionOf(options.action);
-    const spec: ScheduleOptions['spec'] = options.every !== undefined ? { intervals: [{ every: parseInterval(options.every) }] } : { cronExpressions: cron };
+    const spec: ScheduleOptions['spec'] =
+      options.every !== undefined
+        ? { intervals: [{ every: parseInterval(options.every) }] }
+        : { cronExpressions: cron };
     try {
       await this.temporal.schedule.create({
         scheduleId: options.name,
         spec,
-        action: { type: 'startWorkflow', workflowType: action.workflowType, workflowId: action.workflowId, taskQueue: this.taskQueue, args: [action.input] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: action.workflowType,
+          workflowId: action.workflowId,
+          taskQueue: this.taskQueue,
+          args: [action.input],
+        },
         policies: { overlap: SDK_OVERLAP[options.overlap ?? 'skip'], catchupWindow: options.catchupWindow ?? '1 hour' },
         state: { paused: options.paused ?? false, ...(options.note ? { note: options.note } : {}) },
         // The server compiles cron text into calendars; the memo keeps the text as it was written.
@@ -217,7 +289,10 @@ export class KvmCloneSchedules {
   }
 
   /** The schedule's policy and counters, its next run times, and its recent runs with their outcomes. */
-  async describe(name: string, outcome: (run: ScheduleRun) => Promise<Omit<ScheduleRunResult, keyof ScheduleRun>>): Promise<ScheduleDetails> {
+  async describe(
+    name: string,
+    outcome: (run: ScheduleRun) => Promise<Omit<ScheduleRunResult, keyof ScheduleRun>>,
+  ): Promise<ScheduleDetails> {
     let description: ScheduleDescription;
     try {
       description = await this.temporal.schedule.getHandle(name).describe();
@@ -225,7 +300,9 @@ export class KvmCloneSchedules {
       throw scheduleError(error, name);
     }
     const action = description.action;
-    const recentRuns = await Promise.all(description.info.recentActions.map(runOf).map(async (run) => ({ ...run, ...(await outcome(run)) })));
+    const recentRuns = await Promise.all(
+      description.info.recentActions.map(runOf).map(async (run) => ({ ...run, ...(await outcome(run)) })),
+    );
     return {
       name,
       kind: KIND_OF_WORKFLOW[action.workflowType] ?? 'sync',
@@ -233,7 +310,10 @@ export class KvmCloneSchedules {
       taskQueue: action.taskQueue,
       input: action.args?.[0] as SyncInput | CloneInput,
       cron: (description.memo?.kvmClone as { cron?: string[] } | undefined)?.cron ?? [],
-      intervals: (description.spec.intervals ?? []).map((interval) => ({ everySeconds: Number(interval.every) / 1000, offsetSeconds: Number(interval.offset ?? 0) / 1000 })),
+      intervals: (description.spec.intervals ?? []).map((interval) => ({
+        everySeconds: Number(interval.every) / 1000,
+        offsetSeconds: Number(interval.offset ?? 0) / 1000,
+      })),
       overlap: overlapName(description.policies.overlap),
       catchupWindowSeconds: description.policies.catchupWindow / 1000,
       paused: description.state.paused,
@@ -265,7 +345,9 @@ export class KvmCloneSchedules {
   async trigger(name: string): Promise<void> {
     await this.patch(name, async (handle) => {
       const overlap = (await handle.describe()).policies.overlap;
-      await handle.trigger(overlap === ScheduleOverlapPolicy.TERMINATE_OTHER ? ScheduleOverlapPolicy.CANCEL_OTHER : overlap);
+      await handle.trigger(
+        overlap === ScheduleOverlapPolicy.TERMINATE_OTHER ? ScheduleOverlapPolicy.CANCEL_OTHER : overlap,
+      );
     });
   }
 
@@ -273,7 +355,10 @@ export class KvmCloneSchedules {
     await this.patch(name, (handle) => handle.delete());
   }
 
-  private async patch(name: string, change: (handle: ReturnType<Client['schedule']['getHandle']>) => Promise<void>): Promise<void> {
+  private async patch(
+    name: string,
+    change: (handle: ReturnType<Client['schedule']['getHandle']>) => Promise<void>,
+  ): Promise<void> {
     try {
       await change(this.temporal.schedule.getHandle(name));
     } catch (error) {

@@ -10,7 +10,10 @@ export type BlockHashTool = 'python3' | 'perl' | 'none';
 export const SYNC_BLOCK_SIZE = 64 * 1024;
 
 /** The hash tool both hosts have: python3 first (fastest), then perl; none means a full copy. */
-export function chooseBlockHashTool(source: { python3: boolean; perl: boolean }, destination: { python3: boolean; perl: boolean }): BlockHashTool {
+export function chooseBlockHashTool(
+  source: { python3: boolean; perl: boolean },
+  destination: { python3: boolean; perl: boolean },
+): BlockHashTool {
   if (source.python3 && destination.python3) return 'python3';
   if (source.perl && destination.perl) return 'perl';
   return 'none';
@@ -36,11 +39,18 @@ function append(extents: Extent[], start: number, length: number): void {
  * gives them: each extent starts a new block. `0` marks a zero block, so zeros on the
  * source become holes punched on the destination instead of bytes sent.
  */
-export function blockDelta(sourceHashes: readonly string[], destinationHashes: readonly string[], extents: readonly Extent[], blockSize: number): BlockDelta {
+export function blockDelta(
+  sourceHashes: readonly string[],
+  destinationHashes: readonly string[],
+  extents: readonly Extent[],
+  blockSize: number,
+): BlockDelta {
   const delta: BlockDelta = { copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 0 };
   const blocks = extents.reduce((sum, extent) => sum + Math.ceil(extent.length / blockSize), 0);
   if (sourceHashes.length !== blocks || destinationHashes.length !== blocks) {
-    throw new Error(`expected ${blocks} block hashes per host, got ${sourceHashes.length} and ${destinationHashes.length}`);
+    throw new Error(
+      `expected ${blocks} block hashes per host, got ${sourceHashes.length} and ${destinationHashes.length}`,
+    );
   }
   let index = 0;
   for (const extent of extents) {
@@ -60,7 +70,8 @@ export function blockDelta(sourceHashes: readonly string[], destinationHashes: r
 /** Contiguous tiles covering a whole file, for work that must look at every byte, holes too. */
 export function tileFile(fileSize: number, tileBytes: number): Extent[] {
   const tiles: Extent[] = [];
-  for (let start = 0; start < fileSize; start += tileBytes) tiles.push({ start, length: Math.min(tileBytes, fileSize - start) });
+  for (let start = 0; start < fileSize; start += tileBytes)
+    tiles.push({ start, length: Math.min(tileBytes, fileSize - start) });
   return tiles;
 }
 

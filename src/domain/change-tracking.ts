@@ -39,14 +39,22 @@ export const MAX_TRACKED_EXTENTS = 4096;
  * the last sync: a guest cluster keeps its file offset until the guest writes or discards
  * it, and both mark it dirty; everything that is not guest data is compared.
  */
-export function trackedFileChanges(dirty: readonly Extent[], map: readonly ImageMapEntry[], fileSize: number, blockSize: number): TrackedFileChanges {
-  const stored = map.filter((entry): entry is ImageMapEntry & { offset: number } => entry.depth === 0 && entry.offset !== undefined).sort((a, b) => a.start - b.start);
+export function trackedFileChanges(
+  dirty: readonly Extent[],
+  map: readonly ImageMapEntry[],
+  fileSize: number,
+  blockSize: number,
+): TrackedFileChanges {
+  const stored = map
+    .filter((entry): entry is ImageMapEntry & { offset: number } => entry.depth === 0 && entry.offset !== undefined)
+    .sort((a, b) => a.start - b.start);
   const dirtyMerged = mergeExtents(dirty);
   const changedInFile: Extent[] = [];
   let cursor = 0;
   for (const entry of stored) {
     const entryEnd = entry.start + entry.length;
-    while (cursor < dirtyMerged.length && dirtyMerged[cursor]!.start + dirtyMerged[cursor]!.length <= entry.start) cursor++;
+    while (cursor < dirtyMerged.length && dirtyMerged[cursor]!.start + dirtyMerged[cursor]!.length <= entry.start)
+      cursor++;
     for (let index = cursor; index < dirtyMerged.length && dirtyMerged[index]!.start < entryEnd; index++) {
       const extent = dirtyMerged[index]!;
       const start = Math.max(extent.start, entry.start);
@@ -61,7 +69,10 @@ export function trackedFileChanges(dirty: readonly Extent[], map: readonly Image
   );
   const changed = alignExtents(changedInFile, blockSize, fileSize);
   // Widening to blocks is safe only outward; a compared block that overlaps guest data is just compared.
-  const compare = subtractExtents(alignExtents(subtractExtents([{ start: 0, length: fileSize }], guestData), blockSize, fileSize), changed);
+  const compare = subtractExtents(
+    alignExtents(subtractExtents([{ start: 0, length: fileSize }], guestData), blockSize, fileSize),
+    changed,
+  );
   return { changed: boundExtents(changed, MAX_TRACKED_EXTENTS), compare: boundExtents(compare, MAX_TRACKED_EXTENTS) };
 }
 
@@ -122,29 +133,40 @@ export interface ChangeTrackingFacts {
 export function planChangeTracking(facts: ChangeTrackingFacts): ChangeTrackingPlan {
   const plan: ChangeTrackingPlan = { bitmapTargets: [], trackedTargets: [], warnings: [] };
   if (!facts.sourceRunning) {
-    plan.warnings.push('checkpoints track a running source, and this one is shut off; changed blocks are found by hashing');
+    plan.warnings.push(
+      'checkpoints track a running source, and this one is shut off; changed blocks are found by hashing',
+    );
     return plan;
   }
   const disks = facts.files.filter((file) => file.role === 'disk' && file.depth === 0);
   for (const disk of disks) {
     if (disk.format === 'qcow2') plan.bitmapTargets.push(disk.target);
-    else plan.warnings.push(`disk ${disk.target} is ${disk.format}, and dirty bitmaps need qcow2; its blocks are hashed`);
+    else
+      plan.warnings.push(`disk ${disk.target} is ${disk.format}, and dirty bitmaps need qcow2; its blocks are hashed`);
   }
   const candidates = disks.filter((disk) => disk.format === 'qcow2' && disk.action !== 'added');
   if (candidates.length === 0) return plan;
   const record = facts.record;
   if (!record) {
-    plan.warnings.push(`no checkpoint from an earlier sync into '${facts.targetName}'; this sync hashes, and leaves a checkpoint for the next one`);
+    plan.warnings.push(
+      `no checkpoint from an earlier sync into '${facts.targetName}'; this sync hashes, and leaves a checkpoint for the next one`,
+    );
     return plan;
   }
   if (!facts.sourceUuid || record.sourceUuid !== facts.sourceUuid) {
-    plan.warnings.push(`the last checkpoint sync into '${facts.targetName}' came from another VM; changed blocks are found by hashing`);
+    plan.warnings.push(
+      `the last checkpoint sync into '${facts.targetName}' came from another VM; changed blocks are found by hashing`,
+    );
     return plan;
   }
   for (const disk of candidates) {
     const recorded = record.fingerprints[disk.destinationPath];
-    if (recorded !== undefined && recorded === facts.fingerprints[disk.destinationPath]) plan.trackedTargets.push(disk.target);
-    else plan.warnings.push(`${disk.destinationPath} changed on the destination since the last sync, so checkpoint ${record.name} cannot vouch for it; its blocks are hashed`);
+    if (recorded !== undefined && recorded === facts.fingerprints[disk.destinationPath])
+      plan.trackedTargets.push(disk.target);
+    else
+      plan.warnings.push(
+        `${disk.destinationPath} changed on the destination since the last sync, so checkpoint ${record.name} cannot vouch for it; its blocks are hashed`,
+      );
   }
   if (plan.trackedTargets.length > 0) plan.since = record.name;
   return plan;

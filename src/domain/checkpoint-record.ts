@@ -4,7 +4,9 @@ import { attribute, children, escapeXmlAttribute } from './xml-dom';
 
 /** The record as the element kept in the destination domain's metadata. */
 export function checkpointRecordXml(record: CheckpointRecord): string {
-  const files = Object.entries(record.fingerprints).map(([path, fingerprint]) => `<file path="${escapeXmlAttribute(path)}" stat="${escapeXmlAttribute(fingerprint)}"/>`);
+  const files = Object.entries(record.fingerprints).map(
+    ([path, fingerprint]) => `<file path="${escapeXmlAttribute(path)}" stat="${escapeXmlAttribute(fingerprint)}"/>`,
+  );
   return `<checkpoint name="${escapeXmlAttribute(record.name)}" source-uuid="${escapeXmlAttribute(record.sourceUuid)}">${files.join('')}</checkpoint>`;
 }
 

@@ -35,7 +35,11 @@ function extensionOf(path: string): string {
  */
 function safeFileName(name: string): string {
   if (!isSafeFileName(name)) {
-    throw new KvmCloneError(ErrorCode.INVALID_PATH, `destination file name ${JSON.stringify(name)} is not a single safe path component`, { fileName: name });
+    throw new KvmCloneError(
+      ErrorCode.INVALID_PATH,
+      `destination file name ${JSON.stringify(name)} is not a single safe path component`,
+      { fileName: name },
+    );
   }
   return name;
 }
@@ -52,7 +56,11 @@ export function destinationDiskFileName(newName: string, disk: { target: string;
  */
 export function joinPath(dir: string, fileName: string): string {
   if (!isSafeRelativePath(fileName)) {
-    throw new KvmCloneError(ErrorCode.INVALID_PATH, `${JSON.stringify(fileName)} is not a relative path that stays inside ${dir}`, { dir, fileName });
+    throw new KvmCloneError(
+      ErrorCode.INVALID_PATH,
+      `${JSON.stringify(fileName)} is not a relative path that stays inside ${dir}`,
+      { dir, fileName },
+    );
   }
   const joined = normalizeAbsolutePath(`${dir}/${fileName}`);
   if (!isUnder(dir, joined) || joined === normalizeAbsolutePath(dir)) {
@@ -69,7 +77,10 @@ export function directoryOf(path: string): string {
 /** `<newName>-<target>-backing<depth><ext>`: depth 1 is the image right under the disk's own, 2 the one under that, … */
 export function destinationBackingFileName(newName: string, target: string, depth: number, sourcePath: string): string {
   if (!Number.isInteger(depth) || depth < 1) {
-    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `backing depth must be a whole number from 1, got ${depth}`, { target, depth });
+    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `backing depth must be a whole number from 1, got ${depth}`, {
+      target,
+      depth,
+    });
   }
   return safeFileName(`${newName}-${target}-backing${depth}${extensionOf(sourcePath)}`);
 }
@@ -106,7 +117,8 @@ export function isCopiedDisk(disk: DomainDisk): boolean;
 export function isCopiedDisk(disk: DomainDisk, selection?: DiskSelection): boolean;
 export function isCopiedDisk(disk: DomainDisk, selection?: DiskSelection): boolean {
   // The one-argument overload keeps `disks.filter(isCopiedDisk)` compiling; filter's index lands here then.
-  const { copyCdroms = false, excludeDisks = [] } = typeof selection === 'object' && selection !== null ? selection : {};
+  const { copyCdroms = false, excludeDisks = [] } =
+    typeof selection === 'object' && selection !== null ? selection : {};
   if (excludeDisks.includes(disk.target) || !hasCopyableSource(disk)) return false;
   return disk.device === 'disk' || (disk.device === 'cdrom' && copyCdroms);
 }

@@ -88,11 +88,15 @@ export function withCloneRecord(domainXml: string, record: CloneRecord): string 
   }
   if (!metadata) {
     metadata = document.createElement('metadata');
-    const reference = ['description', 'title', 'uuid', 'name'].map((tag) => lastChild(root, tag)).find((element) => element !== undefined);
+    const reference = ['description', 'title', 'uuid', 'name']
+      .map((tag) => lastChild(root, tag))
+      .find((element) => element !== undefined);
     if (reference) insertAfter(reference, metadata);
     else root.appendChild(metadata);
   }
-  const files = uniqueFiles(record.files).map((path) => `<${CLONE_RECORD_KEY}:file path="${escapeXmlAttribute(path)}"/>`);
+  const files = uniqueFiles(record.files).map(
+    (path) => `<${CLONE_RECORD_KEY}:file path="${escapeXmlAttribute(path)}"/>`,
+  );
   const element = new DOMParser().parseFromString(
     `<${CLONE_RECORD_KEY}:clone xmlns:${CLONE_RECORD_KEY}="${CLONE_RECORD_NAMESPACE}" operation="${escapeXmlAttribute(record.operation)}">${files.join('')}</${CLONE_RECORD_KEY}:clone>`,
     'text/xml',
@@ -111,7 +115,10 @@ function lastChild(root: Element, tag: string): Element | undefined {
 
 /** One record of both: the first one's operation (the clone that made the domain) and the files of both. */
 export function mergeCloneRecords(earlier: CloneRecord | undefined, later: CloneRecord): CloneRecord {
-  return { operation: earlier?.operation || later.operation, files: uniqueFiles([...(earlier?.files ?? []), ...later.files]) };
+  return {
+    operation: earlier?.operation || later.operation,
+    files: uniqueFiles([...(earlier?.files ?? []), ...later.files]),
+  };
 }
 
 /** Whether the record lists `path` (compared normalised). */
@@ -133,10 +140,19 @@ export interface TargetFile {
  * libvirt keeps it in a directory named by the target's own UUID (`tpmDir`), and swtpm may
  * have made it after the clone.
  */
-export function fileOutsideRecord(record: CloneRecord, files: readonly TargetFile[], tpmDir: string | undefined): { file: TargetFile; reason: string } | undefined {
+export function fileOutsideRecord(
+  record: CloneRecord,
+  files: readonly TargetFile[],
+  tpmDir: string | undefined,
+): { file: TargetFile; reason: string } | undefined {
   for (const file of files) {
     if (file.role === 'tpm') {
-      if (tpmDir !== undefined && isUnder(tpmDir, file.sourcePath) && normalizeAbsolutePath(tpmDir) !== normalizeAbsolutePath(file.sourcePath)) continue;
+      if (
+        tpmDir !== undefined &&
+        isUnder(tpmDir, file.sourcePath) &&
+        normalizeAbsolutePath(tpmDir) !== normalizeAbsolutePath(file.sourcePath)
+      )
+        continue;
       return { file, reason: "TPM state outside the target's own state directory" };
     }
     if (recordHolds(record, file.sourcePath)) continue;

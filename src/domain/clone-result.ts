@@ -21,7 +21,12 @@ export interface FileCopyResult {
   /** Bytes that crossed the wire for this file, compressed when compression was on. */
   bytesTransferred: number;
   bytesSkippedAsHoles: number;
-  digest?: { algorithm: FileDigest['algorithm']; source: string; destination: string; tools: [FileDigest['tool'], FileDigest['tool']] };
+  digest?: {
+    algorithm: FileDigest['algorithm'];
+    source: string;
+    destination: string;
+    tools: [FileDigest['tool'], FileDigest['tool']];
+  };
 }
 
 /** One file in a dry run's plan. */

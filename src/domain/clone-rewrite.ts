@@ -50,7 +50,11 @@ export function cloneRewriteFor(request: CloneRewriteRequest): CloneRewrite {
   if (nvram) rewrite.nvramPath = nvram.destinationPath;
   if (request.destPool) {
     const pool = request.destPool;
-    rewrite.volumeDisks = Object.fromEntries(tops.filter((file) => file.role === 'disk').map((file) => [file.target, { pool, volume: baseName(file.destinationPath) }]));
+    rewrite.volumeDisks = Object.fromEntries(
+      tops
+        .filter((file) => file.role === 'disk')
+        .map((file) => [file.target, { pool, volume: baseName(file.destinationPath) }]),
+    );
   }
   return rewrite;
 }

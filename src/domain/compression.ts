@@ -25,7 +25,11 @@ function missingOn(tool: keyof CompressionTools, source: CompressionTools, desti
  * Picks the codec both hosts can run. Falling back to no compression is never an error:
  * the copy stays correct, only slower over a slow network, so the caller shows the warning.
  */
-export function chooseCompression(requested: boolean, source: CompressionTools, destination: CompressionTools): CompressionChoice {
+export function chooseCompression(
+  requested: boolean,
+  source: CompressionTools,
+  destination: CompressionTools,
+): CompressionChoice {
   if (!requested) return { codec: 'none' };
   const codec = preference.find((tool) => source[tool] && destination[tool]);
   if (codec) return { codec };

@@ -62,7 +62,9 @@ export function operationTag(workflowId: string, runId: string): string {
 }
 
 /** Each disk's copied layers, top first, for the disks that have a backing chain: they are re-linked to each other on the destination. */
-export function backingChains(files: readonly (SourceFile & { destinationPath: string })[]): { layers: { path: string; format: string }[] }[] {
+export function backingChains(
+  files: readonly (SourceFile & { destinationPath: string })[],
+): { layers: { path: string; format: string }[] }[] {
   const byTarget = new Map<string, (SourceFile & { destinationPath: string })[]>();
   for (const file of files) {
     if (file.role !== 'disk' && file.role !== 'backing') continue;
@@ -70,5 +72,9 @@ export function backingChains(files: readonly (SourceFile & { destinationPath: s
   }
   return [...byTarget.values()]
     .filter((layers) => layers.length > 1)
-    .map((layers) => ({ layers: [...layers].sort((a, b) => a.depth - b.depth).map((layer) => ({ path: layer.destinationPath, format: layer.format })) }));
+    .map((layers) => ({
+      layers: [...layers]
+        .sort((a, b) => a.depth - b.depth)
+        .map((layer) => ({ path: layer.destinationPath, format: layer.format })),
+    }));
 }

@@ -25,7 +25,12 @@ export function lockPathFor(root: string, name: string): string {
 
 /** What the lock's `holder` file says: fixed key order, so that one holder always writes the same bytes and a retry recognises its own lock. */
 export function holderRecord(holder: LockHolder): string {
-  return JSON.stringify({ namespace: holder.namespace, operationId: holder.operationId, runId: holder.runId, name: holder.name });
+  return JSON.stringify({
+    namespace: holder.namespace,
+    operationId: holder.operationId,
+    runId: holder.runId,
+    name: holder.name,
+  });
 }
 
 /** A holder file's content, or undefined for one that is empty (being written) or not ours. */
@@ -33,7 +38,13 @@ export function parseHolderRecord(text: string): LockHolder | undefined {
   try {
     const value = JSON.parse(text) as Partial<Record<keyof LockHolder, unknown>>;
     const { namespace, operationId, runId, name } = value;
-    if (typeof namespace !== 'string' || typeof operationId !== 'string' || typeof runId !== 'string' || typeof name !== 'string') return undefined;
+    if (
+      typeof namespace !== 'string' ||
+      typeof operationId !== 'string' ||
+      typeof runId !== 'string' ||
+      typeof name !== 'string'
+    )
+      return undefined;
     return { namespace, operationId, runId, name };
   } catch {
     return undefined;
@@ -42,5 +53,7 @@ export function parseHolderRecord(text: string): LockHolder | undefined {
 
 /** The holder as a message names it. */
 export function describeHolder(holder: LockHolder | undefined): string {
-  return holder ? `operation ${holder.operationId} (run ${holder.runId})` : 'an operation that has not recorded itself yet';
+  return holder
+    ? `operation ${holder.operationId} (run ${holder.runId})`
+    : 'an operation that has not recorded itself yet';
 }

@@ -119,7 +119,11 @@ class PolicyCheck {
       inside = false;
     }
     if (!inside) {
-      this.refuse(element, `it opens ${JSON.stringify(file)} on the destination, outside the host files the worker allows (${allowedDirs.join(', ')})`, remedy);
+      this.refuse(
+        element,
+        `it opens ${JSON.stringify(file)} on the destination, outside the host files the worker allows (${allowedDirs.join(', ')})`,
+        remedy,
+      );
     }
   }
 
@@ -132,7 +136,8 @@ class PolicyCheck {
     const name = file.slice(file.lastIndexOf('/') + 1);
     let plain: boolean;
     try {
-      plain = normalizeAbsolutePath(file) === file && !(this.context.writableRoots ?? []).some((root) => isUnder(root, file));
+      plain =
+        normalizeAbsolutePath(file) === file && !(this.context.writableRoots ?? []).some((root) => isUnder(root, file));
     } catch {
       plain = false;
     }
@@ -173,26 +178,45 @@ function checkDisk(check: PolicyCheck, disk: Element): void {
   const exclude = `or leave it out with excludeDisks: ['${target ?? '?'}']`;
   // Allowing the kind allows the host device or file it opens.
   if (device === 'lun' || device === 'floppy') {
-    const reason = device === 'lun' ? 'a LUN passes SCSI commands through to a host block device' : 'floppy media are never copied, so the clone would open a host file';
+    const reason =
+      device === 'lun'
+        ? 'a LUN passes SCSI commands through to a host block device'
+        : 'floppy media are never copied, so the clone would open a host file';
     check.hostReaching(device, name, reason);
     return;
   }
   const source = child(disk, 'source');
   if (!source) return;
   if (type !== 'file' && type !== 'volume') {
-    check.refuse(name, `a ${type} disk opens a host device, directory or network export on the destination`, `leave it out with excludeDisks: ['${target ?? '?'}']`);
+    check.refuse(
+      name,
+      `a ${type} disk opens a host device, directory or network export on the destination`,
+      `leave it out with excludeDisks: ['${target ?? '?'}']`,
+    );
     return;
   }
   if (type === 'file' && !check.isCopied(target)) {
-    check.hostFile(name, attribute(source, 'file'), `${device === 'cdrom' ? 'copy it with copyCdroms, ' : ''}${hostFileRemedy()}, ${exclude}`);
+    check.hostFile(
+      name,
+      attribute(source, 'file'),
+      `${device === 'cdrom' ? 'copy it with copyCdroms, ' : ''}${hostFileRemedy()}, ${exclude}`,
+    );
     // Layers below media that stays where it is are host files too.
     for (let store = child(disk, 'backingStore'); store; store = child(store, 'backingStore')) {
-      check.hostFile(`${name} <backingStore>`, attribute(child(store, 'source'), 'file') ?? attribute(child(store, 'source'), 'dev'), `${hostFileRemedy()}, ${exclude}`);
+      check.hostFile(
+        `${name} <backingStore>`,
+        attribute(child(store, 'source'), 'file') ?? attribute(child(store, 'source'), 'dev'),
+        `${hostFileRemedy()}, ${exclude}`,
+      );
     }
   }
   // A qcow2 external data file (libvirt 10.10+): qemu would read and write that host file.
   if (path(disk, 'source', 'dataStore').length > 0)
-    check.refuse(`${name} <dataStore>`, 'its data lives in a file of the host that kvm-clone does not copy', `leave it out with excludeDisks: ['${target ?? '?'}']`);
+    check.refuse(
+      `${name} <dataStore>`,
+      'its data lives in a file of the host that kvm-clone does not copy',
+      `leave it out with excludeDisks: ['${target ?? '?'}']`,
+    );
 }
 
 /** Security labels the source chose: turning confinement off, or a fixed label, applies on the destination too. */
@@ -211,17 +235,30 @@ function checkSeclabels(check: PolicyCheck, root: Element): void {
 
 /** `<sysinfo type='fwcfg'>` entries with a file: qemu reads that host file into the guest. */
 function checkSysinfo(check: PolicyCheck, root: Element): void {
-  for (const entry of path(root, 'sysinfo', 'entry')) check.hostFile(`<sysinfo><entry name='${attribute(entry, 'name') ?? '?'}'>`, attribute(entry, 'file'));
+  for (const entry of path(root, 'sysinfo', 'entry'))
+    check.hostFile(`<sysinfo><entry name='${attribute(entry, 'name') ?? '?'}'>`, attribute(entry, 'file'));
 }
 
 function checkInterface(check: PolicyCheck, iface: Element): void {
   const type = attribute(iface, 'type') ?? 'network';
   if (SAFE_INTERFACE_TYPES.has(type)) return;
   const name = `<interface type='${type}'>`;
-  if (type === 'direct') check.hostReaching('interface-direct', name, 'macvtap attaches the guest to a host NIC directly');
-  else if (type === 'ethernet') check.hostReaching('interface-ethernet', name, 'an ethernet interface runs host scripts and opens host tap devices');
-  else if (type === 'hostdev') check.hostReaching('interface-hostdev', name, 'it passes a host network device through to the guest');
-  else check.refuse(name, `interface type ${type} is not one kvm-clone knows to stay inside the guest`, 'use a network, bridge or user interface');
+  if (type === 'direct')
+    check.hostReaching('interface-direct', name, 'macvtap attaches the guest to a host NIC directly');
+  else if (type === 'ethernet')
+    check.hostReaching(
+      'interface-ethernet',
+      name,
+      'an ethernet interface runs host scripts and opens host tap devices',
+    );
+  else if (type === 'hostdev')
+    check.hostReaching('interface-hostdev', name, 'it passes a host network device through to the guest');
+  else
+    check.refuse(
+      name,
+      `interface type ${type} is not one kvm-clone knows to stay inside the guest`,
+      'use a network, bridge or user interface',
+    );
 }
 
 /** serial, console, channel, parallel, and the chardevs inside smartcard, redirdev, rng. */
@@ -250,10 +287,18 @@ function checkChardev(check: PolicyCheck, element: Element, name: string): void 
       inside = false;
     }
     if (inside) return;
-    check.hostReaching('serial-file', description, `qemu would create a listening socket at ${JSON.stringify(socket)}, replacing any file there`);
+    check.hostReaching(
+      'serial-file',
+      description,
+      `qemu would create a listening socket at ${JSON.stringify(socket)}, replacing any file there`,
+    );
     return;
   }
-  check.hostReaching('serial-file', description, `a ${type} character device reaches a host file, device, pipe, socket or network port`);
+  check.hostReaching(
+    'serial-file',
+    description,
+    `a ${type} character device reaches a host file, device, pipe, socket or network port`,
+  );
 }
 
 function checkRng(check: PolicyCheck, rng: Element): void {
@@ -262,25 +307,41 @@ function checkRng(check: PolicyCheck, rng: Element): void {
   if (model === 'builtin') return;
   if (model === 'random') {
     const device = textOf(backend) ?? '/dev/urandom';
-    if (!SAFE_RNG_DEVICES.has(device)) check.hostReaching('hostdev', `<rng> ${device}`, 'it reads a host device other than /dev/random or /dev/urandom');
+    if (!SAFE_RNG_DEVICES.has(device))
+      check.hostReaching('hostdev', `<rng> ${device}`, 'it reads a host device other than /dev/random or /dev/urandom');
     return;
   }
-  check.hostReaching('serial-file', `<rng backend='${model}'>`, 'it reads entropy from a host socket or character device');
+  check.hostReaching(
+    'serial-file',
+    `<rng backend='${model}'>`,
+    'it reads entropy from a host socket or character device',
+  );
 }
 
 function checkTpm(check: PolicyCheck, tpm: Element): void {
   const backend = attribute(child(tpm, 'backend'), 'type') ?? 'passthrough';
-  if (backend !== 'emulator') check.hostReaching('hostdev', `<tpm backend='${backend}'>`, 'it hands the guest a host TPM or a socket of the host');
+  if (backend !== 'emulator')
+    check.hostReaching(
+      'hostdev',
+      `<tpm backend='${backend}'>`,
+      'it hands the guest a host TPM or a socket of the host',
+    );
 }
 
 function checkInput(check: PolicyCheck, input: Element): void {
   const type = attribute(input, 'type');
-  if (type === 'passthrough' || type === 'evdev') check.hostReaching('hostdev', `<input type='${type}'>`, 'it passes a host input device through to the guest');
+  if (type === 'passthrough' || type === 'evdev')
+    check.hostReaching('hostdev', `<input type='${type}'>`, 'it passes a host input device through to the guest');
 }
 
 function checkGraphics(check: PolicyCheck, graphics: Element): void {
   const renderNode = attribute(child(graphics, 'gl'), 'rendernode');
-  if (renderNode) check.hostReaching('hostdev', `<graphics type='${attribute(graphics, 'type') ?? '?'}'> <gl rendernode>`, `it opens the host's GPU ${renderNode}`);
+  if (renderNode)
+    check.hostReaching(
+      'hostdev',
+      `<graphics type='${attribute(graphics, 'type') ?? '?'}'> <gl rendernode>`,
+      `it opens the host's GPU ${renderNode}`,
+    );
 }
 
 function checkDevices(check: PolicyCheck, devices: Element): void {
@@ -288,7 +349,11 @@ function checkDevices(check: PolicyCheck, devices: Element): void {
     if (!isElement(node)) continue;
     const tag = node.nodeName;
     if (!KNOWN_DEVICES.has(tag)) {
-      check.refuse(`<${tag}>`, 'kvm-clone does not know this device to stay inside the guest', 'remove it from the source VM before cloning');
+      check.refuse(
+        `<${tag}>`,
+        'kvm-clone does not know this device to stay inside the guest',
+        'remove it from the source VM before cloning',
+      );
       continue;
     }
     switch (tag) {
@@ -317,10 +382,18 @@ function checkDevices(check: PolicyCheck, devices: Element): void {
         check.hostReaching('shmem', '<shmem>', 'it maps host shared memory into the guest');
         break;
       case 'hostdev':
-        check.hostReaching('hostdev', '<hostdev>', 'it passes a host PCI, USB, SCSI or mediated device through to the guest');
+        check.hostReaching(
+          'hostdev',
+          '<hostdev>',
+          'it passes a host PCI, USB, SCSI or mediated device through to the guest',
+        );
         break;
       case 'filesystem':
-        check.hostReaching('filesystem', `<filesystem> ${attribute(child(node, 'target'), 'dir') ?? ''}`.trim(), 'it shares a host directory with the guest');
+        check.hostReaching(
+          'filesystem',
+          `<filesystem> ${attribute(child(node, 'target'), 'dir') ?? ''}`.trim(),
+          'it shares a host directory with the guest',
+        );
         break;
       case 'rng':
         checkRng(check, node);
@@ -358,8 +431,18 @@ function checkNamespaces(check: PolicyCheck, element: Element): void {
     if (!isElement(node) || node.nodeName === 'metadata') continue;
     if (node.namespaceURI) {
       const qemu = QEMU_NAMESPACES.has(node.namespaceURI) || node.prefix === 'qemu';
-      if (qemu) check.hostReaching('qemu:commandline', `<${node.nodeName}>`, "it passes options straight to qemu's command line or its devices");
-      else check.refuse(`<${node.nodeName}>`, `elements of namespace ${node.namespaceURI} configure the hypervisor directly`, 'remove it from the source VM before cloning');
+      if (qemu)
+        check.hostReaching(
+          'qemu:commandline',
+          `<${node.nodeName}>`,
+          "it passes options straight to qemu's command line or its devices",
+        );
+      else
+        check.refuse(
+          `<${node.nodeName}>`,
+          `elements of namespace ${node.namespaceURI} configure the hypervisor directly`,
+          'remove it from the source VM before cloning',
+        );
       continue;
     }
     checkNamespaces(check, node);

@@ -68,11 +68,17 @@ export function prettyDomainXml(xml: string): string {
  * A unified diff between two domain documents, for a dry run to show what the clone's
  * definition changes. Empty when the two say the same thing.
  */
-export function domainXmlDiff(before: string, after: string, labels: { before: string; after: string } = { before: 'source.xml', after: 'clone.xml' }): string {
+export function domainXmlDiff(
+  before: string,
+  after: string,
+  labels: { before: string; after: string } = { before: 'source.xml', after: 'clone.xml' },
+): string {
   const prettyBefore = prettyDomainXml(before);
   const prettyAfter = prettyDomainXml(after);
   if (prettyBefore === prettyAfter) return '';
-  const patch = createTwoFilesPatch(labels.before, labels.after, prettyBefore, prettyAfter, undefined, undefined, { context: 3 });
+  const patch = createTwoFilesPatch(labels.before, labels.after, prettyBefore, prettyAfter, undefined, undefined, {
+    context: 3,
+  });
   // The `====` banner that createTwoFilesPatch starts with is noise for a reader.
   return patch.slice(patch.indexOf('--- '));
 }

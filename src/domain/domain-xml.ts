@@ -3,11 +3,27 @@ import { ErrorCode, KvmCloneError } from '../errors';
 import { joinPath } from './clone-plan';
 import { mappedNetworkName, type NetworkMap } from './network-map';
 import { lookup } from './record-lookup';
-import { attribute, child, children, insertAfter, parseDomainDocument, path, removeChildren, removeElement, textOf } from './xml-dom';
+import {
+  attribute,
+  child,
+  children,
+  insertAfter,
+  parseDomainDocument,
+  path,
+  removeChildren,
+  removeElement,
+  textOf,
+} from './xml-dom';
 
 // Callers reach everything about a domain document through this module.
 export { domainXmlDiff, prettyDomainXml } from './domain-xml-diff';
-export { requiredNetworks, unusedNetworkMapEntries, type NetworkKind, type NetworkMap, type RequiredNetwork } from './network-map';
+export {
+  requiredNetworks,
+  unusedNetworkMapEntries,
+  type NetworkKind,
+  type NetworkMap,
+  type RequiredNetwork,
+} from './network-map';
 
 export interface DomainDisk {
   /** Guest device name, e.g. `vda`: the disk's identity inside the domain. */
@@ -115,7 +131,8 @@ function logFileAttributes(root: Element): { element: Element; name: 'path' | 'f
   const found: { element: Element; name: 'path' | 'file' }[] = [];
   for (const device of [...path(root, 'devices', 'serial'), ...path(root, 'devices', 'console')]) {
     if (attribute(device, 'type') === 'file') {
-      for (const source of children(device, 'source')) if (attribute(source, 'path')) found.push({ element: source, name: 'path' });
+      for (const source of children(device, 'source'))
+        if (attribute(source, 'path')) found.push({ element: source, name: 'path' });
     }
     for (const log of children(device, 'log')) if (attribute(log, 'file')) found.push({ element: log, name: 'file' });
   }
@@ -230,7 +247,8 @@ export function parseDomainXml(xml: string): DomainSummary {
     tpm: parseTpm(root),
   };
   // Absent stays absent rather than `undefined`: summaries cross Temporal's JSON boundary and compare with toEqual.
-  for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(summary, { [key]: value });
+  for (const [key, value] of Object.entries(optional))
+    if (value !== undefined) Object.assign(summary, { [key]: value });
   return summary;
 }
 
@@ -316,7 +334,9 @@ function rewriteMacs(document: Document, root: Element, macAddresses: string[] |
 function rewriteNvram(root: Element, nvramPath: string | undefined): void {
   const nvrams = path(root, 'os', 'nvram');
   if (nvrams.length === 0 && nvramPath !== undefined) {
-    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'an NVRAM path was given but the domain has no <nvram>', { nvramPath });
+    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'an NVRAM path was given but the domain has no <nvram>', {
+      nvramPath,
+    });
   }
   for (const nvram of nvrams) {
     // Both the text and the <source> form become the text form, which every libvirt reads.
@@ -348,7 +368,10 @@ export function rewriteDomainForClone(xml: string, rewrite: CloneRewrite): strin
   rewriteNvram(root, rewrite.nvramPath);
 
   for (const { element, name: attributeName } of logFileAttributes(root)) {
-    element.setAttribute(attributeName, cloneLogPath(rewrite.logDir, rewrite.newName, element.getAttribute(attributeName)!));
+    element.setAttribute(
+      attributeName,
+      cloneLogPath(rewrite.logDir, rewrite.newName, element.getAttribute(attributeName)!),
+    );
   }
 
   return new XMLSerializer().serializeToString(document);

@@ -2,7 +2,8 @@
 const PLACEHOLDERS: Record<string, (time: Date) => string> = {
   date: (time) => time.toISOString().slice(0, 10),
   time: (time) => time.toISOString().slice(11, 19).replace(/:/g, ''),
-  datetime: (time) => `${time.toISOString().slice(0, 10).replace(/-/g, '')}-${time.toISOString().slice(11, 19).replace(/:/g, '')}`,
+  datetime: (time) =>
+    `${time.toISOString().slice(0, 10).replace(/-/g, '')}-${time.toISOString().slice(11, 19).replace(/:/g, '')}`,
 };
 
 export const NAME_PLACEHOLDERS = Object.keys(PLACEHOLDERS).map((name) => `{${name}}`);

@@ -20,7 +20,8 @@ export type NetworkMap = Readonly<Record<string, string>>;
  * need nothing; `direct`, `hostdev` and others are the host's business, not a name we map.
  */
 export function networkOf(iface: DomainInterface): RequiredNetwork | undefined {
-  if ((iface.type === 'network' || iface.type === 'bridge') && iface.source !== undefined) return { kind: iface.type, name: iface.source };
+  if ((iface.type === 'network' || iface.type === 'bridge') && iface.source !== undefined)
+    return { kind: iface.type, name: iface.source };
   return undefined;
 }
 
@@ -29,7 +30,10 @@ export function mappedNetworkName(name: string, networkMap: NetworkMap | undefin
 }
 
 /** The distinct networks and bridges the destination must have for the clone, after mapping. */
-export function requiredNetworks(summary: Pick<DomainSummary, 'interfaces'>, networkMap?: NetworkMap): RequiredNetwork[] {
+export function requiredNetworks(
+  summary: Pick<DomainSummary, 'interfaces'>,
+  networkMap?: NetworkMap,
+): RequiredNetwork[] {
   const required = new Map<string, RequiredNetwork>();
   for (const iface of summary.interfaces) {
     const network = networkOf(iface);

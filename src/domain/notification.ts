@@ -36,7 +36,9 @@ export interface NotificationDocument {
 
 export function notificationDocument(
   operation: NotifiedOperation,
-  outcome: { event: 'success'; result: CloneResult | SyncResult } | { event: 'failure' | 'cancelled'; error: { code: number; codeName: string; message: string } },
+  outcome:
+    | { event: 'success'; result: CloneResult | SyncResult }
+    | { event: 'failure' | 'cancelled'; error: { code: number; codeName: string; message: string } },
   endedAt: Date,
 ): NotificationDocument {
   return {
@@ -57,6 +59,8 @@ export function notificationText(document: NotificationDocument): string {
     const warnings = document.result.warnings.length > 0 ? `, ${document.result.warnings.length} warning(s)` : '';
     return `kvm-clone: ${what} succeeded${dryRun} in ${document.result.durationSeconds.toFixed(1)} s, ${formatBytes(document.result.bytesTransferred)} sent${warnings}; operation ${document.operationId}`;
   }
-  const reason = document.error ? `: error ${document.error.code} (${document.error.codeName}): ${document.error.message}` : '';
+  const reason = document.error
+    ? `: error ${document.error.code} (${document.error.codeName}): ${document.error.message}`
+    : '';
   return `kvm-clone: ${what} ${document.event === 'cancelled' ? 'was cancelled' : 'failed'}${reason}; operation ${document.operationId}`;
 }

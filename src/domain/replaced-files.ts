@@ -71,15 +71,26 @@ export function qcow2Disks(xml: string): string[] {
  * host resolves them), regular files, and named by no other domain (by path or by what it
  * resolves to). The rest are kept, each with its reason.
  */
-export function decideReplaceable(candidates: readonly ResolvedPath[], roots: readonly ResolvedRoot[], references: readonly ResolvedPath[]): { paths: string[]; kept: KeptFile[] } {
-  const referenced = new Set(references.flatMap((reference) => [normalizeAbsolutePath(reference.path), normalizeAbsolutePath(reference.real)]));
+export function decideReplaceable(
+  candidates: readonly ResolvedPath[],
+  roots: readonly ResolvedRoot[],
+  references: readonly ResolvedPath[],
+): { paths: string[]; kept: KeptFile[] } {
+  const referenced = new Set(
+    references.flatMap((reference) => [normalizeAbsolutePath(reference.path), normalizeAbsolutePath(reference.real)]),
+  );
   const paths: string[] = [];
   const kept: KeptFile[] = [];
   for (const candidate of candidates) {
-    if (!isUnderResolvedRoots(candidate, roots)) kept.push({ path: candidate.path, reason: 'it is outside the directories this host allows clones to write' });
+    if (!isUnderResolvedRoots(candidate, roots))
+      kept.push({ path: candidate.path, reason: 'it is outside the directories this host allows clones to write' });
     else if (candidate.kind === 'missing') continue;
-    else if (candidate.kind !== 'file') kept.push({ path: candidate.path, reason: `it is a ${candidate.kind}, not a regular file` });
-    else if (referenced.has(normalizeAbsolutePath(candidate.path)) || referenced.has(normalizeAbsolutePath(candidate.real))) {
+    else if (candidate.kind !== 'file')
+      kept.push({ path: candidate.path, reason: `it is a ${candidate.kind}, not a regular file` });
+    else if (
+      referenced.has(normalizeAbsolutePath(candidate.path)) ||
+      referenced.has(normalizeAbsolutePath(candidate.real))
+    ) {
       kept.push({ path: candidate.path, reason: 'another domain on this host uses it' });
     } else paths.push(candidate.path);
   }

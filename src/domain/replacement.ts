@@ -20,10 +20,16 @@ export function asidePathFor(path: string, operationTag: string): string {
  * @param replacedPaths the old VM's files that the clone may delete (preflight's narrowed list)
  * @param clonePaths the final paths of the clone's files
  */
-export function planReplacement(replacedPaths: readonly string[], clonePaths: readonly string[], operationTag: string): ReplacementPlan {
+export function planReplacement(
+  replacedPaths: readonly string[],
+  clonePaths: readonly string[],
+  operationTag: string,
+): ReplacementPlan {
   const taken = new Set(clonePaths);
   const unique = [...new Set(replacedPaths)];
-  const moves = unique.filter((path) => taken.has(path)).map((from) => ({ from, to: asidePathFor(from, operationTag) }));
+  const moves = unique
+    .filter((path) => taken.has(path))
+    .map((from) => ({ from, to: asidePathFor(from, operationTag) }));
   const kept = unique.filter((path) => !taken.has(path));
   return { moves, removeAfterDefine: [...moves.map((move) => move.to), ...kept] };
 }

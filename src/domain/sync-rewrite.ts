@@ -27,7 +27,11 @@ export function syncRewrite(input: SyncRewriteInput): CloneRewrite {
     const kept = target.interfaces[index];
     if (iface.source && kept?.source && kept.type === iface.type) networkMap[iface.source] = kept.source;
   });
-  const volumeDisks = Object.fromEntries(target.disks.filter((disk) => disk.type === 'volume' && disk.pool && disk.volume).map((disk) => [disk.target, { pool: disk.pool!, volume: disk.volume! }]));
+  const volumeDisks = Object.fromEntries(
+    target.disks
+      .filter((disk) => disk.type === 'volume' && disk.pool && disk.volume)
+      .map((disk) => [disk.target, { pool: disk.pool!, volume: disk.volume! }]),
+  );
   const rewrite: CloneRewrite = {
     newName: input.targetName,
     diskPaths: Object.fromEntries(tops.map((file) => [file.target, file.destinationPath])),
@@ -36,7 +40,10 @@ export function syncRewrite(input: SyncRewriteInput): CloneRewrite {
     volumeDisks,
   };
   if (target.uuid) rewrite.uuid = target.uuid;
-  if (!input.preserveMac) rewrite.macAddresses = source.interfaces.map((_, index) => target.interfaces[index]?.mac ?? randomMac(input.random));
+  if (!input.preserveMac)
+    rewrite.macAddresses = source.interfaces.map(
+      (_, index) => target.interfaces[index]?.mac ?? randomMac(input.random),
+    );
   if (nvram) rewrite.nvramPath = nvram.destinationPath;
   return rewrite;
 }

@@ -56,7 +56,11 @@ export function targetRangeBytes(totalDataBytes: number, parallel: number): numb
  * Groups data windows into transfer ranges of about `targetBytes` data each. Ranges skip
  * windows without data and never extend past `fileSize`.
  */
-export function planTransferRanges(windows: readonly DataWindow[], fileSize: number, targetBytes: number): TransferRange[] {
+export function planTransferRanges(
+  windows: readonly DataWindow[],
+  fileSize: number,
+  targetBytes: number,
+): TransferRange[] {
   const ranges: TransferRange[] = [];
   let current: TransferRange | undefined;
   for (const window of windows) {

@@ -39,7 +39,9 @@ export function webhookUrlAllowed(url: string, prefixes: readonly string[]): boo
     if (target.protocol !== allowed.protocol || target.host !== allowed.host) return false;
     if (target.username !== allowed.username || target.password !== allowed.password) return false;
     const path = allowed.pathname;
-    return path.endsWith('/') ? target.pathname.startsWith(path) : target.pathname === path || target.pathname.startsWith(`${path}/`);
+    return path.endsWith('/')
+      ? target.pathname.startsWith(path)
+      : target.pathname === path || target.pathname.startsWith(`${path}/`);
   });
 }
 

@@ -26,20 +26,31 @@ const controlCharacters = /[\u0000-\u001f\u007f]/;
  * name (the root resolved) counts as under it. A root itself is writable only as a
  * directory (`allowRoot`): a file operation never replaces or removes a root.
  */
-export function isUnderResolvedRoots(resolved: ResolvedPath, roots: readonly ResolvedRoot[], options: { allowRoot?: boolean } = {}): boolean {
+export function isUnderResolvedRoots(
+  resolved: ResolvedPath,
+  roots: readonly ResolvedRoot[],
+  options: { allowRoot?: boolean } = {},
+): boolean {
   if (controlCharacters.test(resolved.path)) return false;
   const written = normalizeAbsolutePath(resolved.path);
   const real = normalizeAbsolutePath(resolved.real);
-  const below = (root: string, full: string) => isUnder(root, full) && (options.allowRoot || normalizeAbsolutePath(root) !== full);
+  const below = (root: string, full: string) =>
+    isUnder(root, full) && (options.allowRoot || normalizeAbsolutePath(root) !== full);
   const writtenInside = roots.some((root) => below(root.path, written) || below(root.real, written));
   const realInside = roots.some((root) => below(root.real, real));
   return writtenInside && realInside;
 }
 
 /** The normalised path when it is under the roots (see isUnderResolvedRoots); else 1302 naming it and the roots. */
-export function requireUnderRoots(resolved: ResolvedPath, roots: readonly ResolvedRoot[], what: string, options: { allowRoot?: boolean } = {}): string {
+export function requireUnderRoots(
+  resolved: ResolvedPath,
+  roots: readonly ResolvedRoot[],
+  what: string,
+  options: { allowRoot?: boolean } = {},
+): string {
   if (!resolved.path.startsWith('/') || !isUnderResolvedRoots(resolved, roots, options)) {
-    const leadsTo = resolved.real && resolved.real !== resolved.path ? ` (it resolves to ${JSON.stringify(resolved.real)})` : '';
+    const leadsTo =
+      resolved.real && resolved.real !== resolved.path ? ` (it resolves to ${JSON.stringify(resolved.real)})` : '';
     throw new KvmCloneError(
       ErrorCode.INVALID_PATH,
       `${what} ${JSON.stringify(resolved.path)}${leadsTo} is outside the directories this host allows (${roots.map((root) => root.path).join(', ') || 'none'})`,

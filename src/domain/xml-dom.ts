@@ -17,7 +17,10 @@ export function parseDomainDocument(xml: string): Document {
   }
   const root = document?.documentElement;
   if (problem || !document || !root || root.nodeName !== 'domain') {
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `not a libvirt domain XML document${problem ? `: ${problem.split('\n')[0]}` : ''}`);
+    throw new KvmCloneError(
+      ErrorCode.LIBVIRT_ERROR,
+      `not a libvirt domain XML document${problem ? `: ${problem.split('\n')[0]}` : ''}`,
+    );
   }
   return document;
 }
@@ -91,5 +94,9 @@ export function escapeXmlText(text: string): string {
 
 /** A value for a double-quoted XML attribute; whitespace escaped so that parsing gives it back as it was. */
 export function escapeXmlAttribute(value: string): string {
-  return escapeXmlText(value).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+  return escapeXmlText(value)
+    .replace(/"/g, '&quot;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\r/g, '&#13;')
+    .replace(/\t/g, '&#9;');
 }

@@ -60,16 +60,30 @@ export function parseImageInfo(json: string, path: string, format: string): Back
   try {
     entry = JSON.parse(json) as QemuImgChainEntry;
   } catch (error) {
-    throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `qemu-img info of ${path} did not print JSON: ${(error as Error).message}`, { path });
+    throw new KvmCloneError(
+      ErrorCode.TRANSFER_ERROR,
+      `qemu-img info of ${path} did not print JSON: ${(error as Error).message}`,
+      { path },
+    );
   }
   if (typeof entry !== 'object' || entry === null || typeof entry['virtual-size'] !== 'number') {
     throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `qemu-img info of ${path} lacks a size`, { path });
   }
-  if (entry.format !== format) refuseFormat(path, `qemu-img read it as ${String(entry.format)}, not the declared ${format}`, { format });
+  if (entry.format !== format)
+    refuseFormat(path, `qemu-img read it as ${String(entry.format)}, not the declared ${format}`, { format });
   if (entry['format-specific']?.data?.['data-file'] !== undefined) {
-    refuseFormat(path, `the image keeps its data in an external file (${entry['format-specific'].data['data-file']}), which kvm-clone does not copy`, { format });
+    refuseFormat(
+      path,
+      `the image keeps its data in an external file (${entry['format-specific'].data['data-file']}), which kvm-clone does not copy`,
+      { format },
+    );
   }
-  const image: BackingChainEntry = { path, format, virtualSize: entry['virtual-size'], allocatedSize: entry['actual-size'] ?? 0 };
+  const image: BackingChainEntry = {
+    path,
+    format,
+    virtualSize: entry['virtual-size'],
+    allocatedSize: entry['actual-size'] ?? 0,
+  };
   const backingFile = absoluteBacking(entry, path);
   if (backingFile !== undefined) {
     image.backingFile = backingFile;
@@ -81,10 +95,16 @@ export function parseImageInfo(json: string, path: string, format: string): Back
 /** A format the clone reads, or 1200 naming the image: anything else could name host files the check cannot see. */
 export function requireCopyableFormat(path: string, format: string | undefined, whose: string): string {
   if (format === undefined) {
-    refuseFormat(path, `${whose} does not declare the format of this image, and kvm-clone never probes a format (a guest could forge the header); set backing_fmt with qemu-img rebase -u -F`, {});
+    refuseFormat(
+      path,
+      `${whose} does not declare the format of this image, and kvm-clone never probes a format (a guest could forge the header); set backing_fmt with qemu-img rebase -u -F`,
+      {},
+    );
   }
   if (!(COPYABLE_IMAGE_FORMATS as readonly string[]).includes(format)) {
-    refuseFormat(path, `format ${format} is not one kvm-clone copies (${COPYABLE_IMAGE_FORMATS.join(', ')})`, { format });
+    refuseFormat(path, `format ${format} is not one kvm-clone copies (${COPYABLE_IMAGE_FORMATS.join(', ')})`, {
+      format,
+    });
   }
   return format;
 }

@@ -72,10 +72,19 @@ while (my $line = <STDIN>) {
 `;
 
 /** Hashes every block of each extent of a file on the host, in order; each extent starts a new block. */
-export async function remoteBlockHashes(session: SshSession, tool: Exclude<BlockHashTool, 'none'>, path: string, extents: readonly Extent[], blockSize: number): Promise<string[]> {
+export async function remoteBlockHashes(
+  session: SshSession,
+  tool: Exclude<BlockHashTool, 'none'>,
+  path: string,
+  extents: readonly Extent[],
+  blockSize: number,
+): Promise<string[]> {
   if (extents.length === 0) return [];
   // '--': perl, unlike python after -c, would read a path starting with '-' as a switch.
-  const command = tool === 'python3' ? sh`python3 -c ${pythonBlockHashes} ${path} ${blockSize}` : sh`perl -e ${perlBlockHashes} -- ${path} ${blockSize}`;
+  const command =
+    tool === 'python3'
+      ? sh`python3 -c ${pythonBlockHashes} ${path} ${blockSize}`
+      : sh`perl -e ${perlBlockHashes} -- ${path} ${blockSize}`;
   const stdin = extents.map((extent) => `${extent.start} ${extent.length}\n`).join('');
   const output = await session.run(command, {
     what: `hashing blocks of ${path}`,

@@ -45,7 +45,10 @@ export class Checkpoints {
   }
 
   async names(): Promise<string[]> {
-    const output = await this.session.run(this.virsh(sh`checkpoint-list --domain ${this.vmName} --name`), { what: 'virsh checkpoint-list', failureCode: ErrorCode.LIBVIRT_ERROR });
+    const output = await this.session.run(this.virsh(sh`checkpoint-list --domain ${this.vmName} --name`), {
+      what: 'virsh checkpoint-list',
+      failureCode: ErrorCode.LIBVIRT_ERROR,
+    });
     return output
       .split('\n')
       .map((line) => line.trim())
@@ -83,7 +86,13 @@ export class Checkpoints {
    * leave out. The export's socket and scratch files live in `workDir` for the moment
    * the job runs.
    */
-  async dirtyExtents(since: string, targets: readonly string[], allTargets: readonly string[], workDir: string, tag: string): Promise<Map<string, Extent[]>> {
+  async dirtyExtents(
+    since: string,
+    targets: readonly string[],
+    allTargets: readonly string[],
+    workDir: string,
+    tag: string,
+  ): Promise<Map<string, Extent[]>> {
     await this.abortBackup();
     const socket = backupSocketPath(workDir, tag);
     const scratch = (target: string) => `${workDir}/.kvm-clone-${tag}-${target}.scratch`;
@@ -102,11 +111,16 @@ export class Checkpoints {
       const dirty = new Map<string, Extent[]>();
       for (const target of targets) {
         const options = `driver=nbd,export=${escapeImageOpt(target)},server.type=unix,server.path=${escapeImageOpt(socket)},x-dirty-bitmap=qemu:dirty-bitmap:backup-${escapeImageOpt(target)}`;
-        const output = await this.session.run(sh`qemu-img map --output=json --image-opts ${options}`, { what: `reading the dirty bitmap of ${target}`, failureCode: ErrorCode.LIBVIRT_ERROR });
+        const output = await this.session.run(sh`qemu-img map --output=json --image-opts ${options}`, {
+          what: `reading the dirty bitmap of ${target}`,
+          failureCode: ErrorCode.LIBVIRT_ERROR,
+        });
         // x-dirty-bitmap reports the bitmap in place of allocation, inverted: dirty blocks read as "data": false.
         dirty.set(
           target,
-          (JSON.parse(output) as DirtyMapEntry[]).filter((entry) => !entry.data).map((entry) => ({ start: entry.start, length: entry.length })),
+          (JSON.parse(output) as DirtyMapEntry[])
+            .filter((entry) => !entry.data)
+            .map((entry) => ({ start: entry.start, length: entry.length })),
         );
       }
       return dirty;
@@ -120,6 +134,9 @@ export class Checkpoints {
   private async abortBackup(): Promise<void> {
     const running = await this.session.exec(this.virsh(sh`backup-dumpxml --domain ${this.vmName}`));
     if (running.exitCode !== 0) return;
-    await this.session.run(this.virsh(sh`domjobabort --domain ${this.vmName}`), { what: 'virsh domjobabort', failureCode: ErrorCode.LIBVIRT_ERROR });
+    await this.session.run(this.virsh(sh`domjobabort --domain ${this.vmName}`), {
+      what: 'virsh domjobabort',
+      failureCode: ErrorCode.LIBVIRT_ERROR,
+    });
   }
 }

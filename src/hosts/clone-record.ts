@@ -1,5 +1,12 @@
 import { ErrorCode } from '../errors';
-import { CLONE_RECORD_KEY, CLONE_RECORD_NAMESPACE, cloneRecordOf, cloneRecordXml, mergeCloneRecords, type CloneRecord } from '../domain/clone-record';
+import {
+  CLONE_RECORD_KEY,
+  CLONE_RECORD_NAMESPACE,
+  cloneRecordOf,
+  cloneRecordXml,
+  mergeCloneRecords,
+  type CloneRecord,
+} from '../domain/clone-record';
 import type { CloneRewrite } from '../domain/domain-xml';
 import { sh } from '../domain/shell-quote';
 import { Libvirt } from './libvirt';
@@ -18,17 +25,28 @@ export async function readCloneRecord(session: SshSession, vmName: string): Prom
  * this is for a domain that exists already.
  */
 export async function writeCloneRecord(session: SshSession, vmName: string, record: CloneRecord): Promise<void> {
-  await session.run(sh`virsh --quiet -c ${session.host.libvirtUri} metadata --domain ${vmName} --uri ${CLONE_RECORD_NAMESPACE} --key ${CLONE_RECORD_KEY} --set ${cloneRecordXml(record)} --config`, {
-    what: `recording the files of clone '${vmName}'`,
-    failureCode: ErrorCode.LIBVIRT_ERROR,
-  });
+  await session.run(
+    sh`virsh --quiet -c ${session.host.libvirtUri} metadata --domain ${vmName} --uri ${CLONE_RECORD_NAMESPACE} --key ${CLONE_RECORD_KEY} --set ${cloneRecordXml(record)} --config`,
+    {
+      what: `recording the files of clone '${vmName}'`,
+      failureCode: ErrorCode.LIBVIRT_ERROR,
+    },
+  );
 }
 
 /** The files a clone's definition itself points at: its disks' images (pool volumes resolved) and its variable store. */
 async function filesOfRewrite(session: SshSession, rewrite: CloneRewrite): Promise<string[]> {
   const libvirt = new Libvirt(session);
-  const volumes = await Promise.all(Object.values(rewrite.volumeDisks ?? {}).map((volume) => libvirt.volumePath(volume.pool, volume.volume).catch(() => undefined)));
-  return [...Object.values(rewrite.diskPaths), ...(rewrite.nvramPath ? [rewrite.nvramPath] : []), ...volumes.filter((path): path is string => path !== undefined)];
+  const volumes = await Promise.all(
+    Object.values(rewrite.volumeDisks ?? {}).map((volume) =>
+      libvirt.volumePath(volume.pool, volume.volume).catch(() => undefined),
+    ),
+  );
+  return [
+    ...Object.values(rewrite.diskPaths),
+    ...(rewrite.nvramPath ? [rewrite.nvramPath] : []),
+    ...volumes.filter((path): path is string => path !== undefined),
+  ];
 }
 
 /**
@@ -37,8 +55,14 @@ async function filesOfRewrite(session: SshSession, rewrite: CloneRewrite): Promi
  * definition points at), and, when redefining a sync target, every file its record
  * already listed, so the sync's redefine keeps the record and adds the disks it added.
  */
-export async function recordForDefine(session: SshSession, input: { rewrite: CloneRewrite; redefine?: boolean; operationId?: string; createdFiles?: readonly string[] }): Promise<CloneRecord> {
-  const created: CloneRecord = { operation: input.operationId ?? '', files: [...(input.createdFiles ?? (await filesOfRewrite(session, input.rewrite)))] };
+export async function recordForDefine(
+  session: SshSession,
+  input: { rewrite: CloneRewrite; redefine?: boolean; operationId?: string; createdFiles?: readonly string[] },
+): Promise<CloneRecord> {
+  const created: CloneRecord = {
+    operation: input.operationId ?? '',
+    files: [...(input.createdFiles ?? (await filesOfRewrite(session, input.rewrite)))],
+  };
   const earlier = input.redefine ? await readCloneRecord(session, input.rewrite.newName) : undefined;
   return mergeCloneRecords(earlier, created);
 }

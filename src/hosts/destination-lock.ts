@@ -37,8 +37,14 @@ export async function tryLock(session: SshSession, lockPath: string, record: str
  * guards no replaced VM awaiting restore. flock(1) on the directory makes the check and
  * the write one step, so of two operations taking over the same stale lock one wins.
  */
-export async function takeOverLock(session: SshSession, lockPath: string, staleRecord: string, record: string): Promise<boolean> {
-  const script = 'if [ "$(cat -- "$1/holder" 2>/dev/null)" = "$2" ] && [ ! -e "$1/replaced.xml" ]; then printf %s "$3" > "$1/holder.new" && mv -f -- "$1/holder.new" "$1/holder" && echo taken; fi';
+export async function takeOverLock(
+  session: SshSession,
+  lockPath: string,
+  staleRecord: string,
+  record: string,
+): Promise<boolean> {
+  const script =
+    'if [ "$(cat -- "$1/holder" 2>/dev/null)" = "$2" ] && [ ! -e "$1/replaced.xml" ]; then printf %s "$3" > "$1/holder.new" && mv -f -- "$1/holder.new" "$1/holder" && echo taken; fi';
   const output = await session.run(sh`flock ${lockPath} sh -c ${script} sh ${lockPath} ${staleRecord} ${record}`, {
     what: `taking over the stale lock ${lockPath} (flock)`,
     failureCode: ErrorCode.CONFIGURATION_ERROR,

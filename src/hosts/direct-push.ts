@@ -118,7 +118,9 @@ const sshFailureStatus = 255;
 /** Failures of the source's `ssh` itself, recognised by OpenSSH's messages. */
 function sshFailure(where: string, stderr: string): KvmCloneError {
   const details = { route: where };
-  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .* (?:changed|revoked)/i.test(stderr)) {
+  if (
+    /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .* (?:changed|revoked)/i.test(stderr)
+  ) {
     return new KvmCloneError(
       ErrorCode.HOST_KEY_ERROR,
       `${where}: the source host does not trust the destination's host key; add it to the route's known_hosts file on the source after checking its fingerprint, or use the 'accept-new' policy: ${stderr}`,
@@ -127,9 +129,18 @@ function sshFailure(where: string, stderr: string): KvmCloneError {
     );
   }
   if (/Permission denied \(/.test(stderr)) {
-    return new KvmCloneError(ErrorCode.AUTH_ERROR, `${where}: the destination refused the source host's SSH key: ${stderr}`, details, { retryable: false });
+    return new KvmCloneError(
+      ErrorCode.AUTH_ERROR,
+      `${where}: the destination refused the source host's SSH key: ${stderr}`,
+      details,
+      { retryable: false },
+    );
   }
-  return new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${where}: the source host cannot connect to the destination: ${stderr || 'ssh failed'}`, details);
+  return new KvmCloneError(
+    ErrorCode.CONNECTION_ERROR,
+    `${where}: the source host cannot connect to the destination: ${stderr || 'ssh failed'}`,
+    details,
+  );
 }
 
 /** Same shape as the relay's, so transferRange can account for either mode alike. */
@@ -189,10 +200,14 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
       );
     }
     if (outcome.exitCode !== 0) {
-      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${where}: copying ${options.sourcePath} to ${options.destinationPath} failed: ${outcome.stderr || `exit ${outcome.exitCode}`}`, {
-        route: where,
-        exitCode: outcome.exitCode,
-      });
+      throw new KvmCloneError(
+        ErrorCode.TRANSFER_ERROR,
+        `${where}: copying ${options.sourcePath} to ${options.destinationPath} failed: ${outcome.stderr || `exit ${outcome.exitCode}`}`,
+        {
+          route: where,
+          exitCode: outcome.exitCode,
+        },
+      );
     }
     if (codec === 'none') return { dataBytes, wireBytes: dataBytes };
     const wireBytes = Number.parseInt(Buffer.concat(stdout).toString('utf8').trim(), 10);

@@ -56,7 +56,11 @@ export function domainListing(xml: string, state: DomainState): DomainListing {
     disks: summary.disks.map((disk) => ({
       target: disk.target,
       device: disk.device,
-      ...(disk.sourcePath ? { source: disk.sourcePath } : disk.pool && disk.volume ? { source: `${disk.pool}/${disk.volume}` } : {}),
+      ...(disk.sourcePath
+        ? { source: disk.sourcePath }
+        : disk.pool && disk.volume
+          ? { source: `${disk.pool}/${disk.volume}` }
+          : {}),
     })),
     networks: summary.interfaces.flatMap((iface) => (iface.source ? [iface.source] : [])),
   };
@@ -95,7 +99,8 @@ export async function listDomains(session: SshSession, filter: StateFilter = 'al
     try {
       listings.push(domainListing(await libvirt.dumpXml(name, { inactive: false }), state));
     } catch (error) {
-      if (error instanceof KvmCloneError && error.code === ErrorCode.LIBVIRT_ERROR && domainGone.test(error.message)) continue;
+      if (error instanceof KvmCloneError && error.code === ErrorCode.LIBVIRT_ERROR && domainGone.test(error.message))
+        continue;
       throw error;
     }
   }

@@ -10,7 +10,10 @@ import type { SshSession } from './ssh-session';
  * is reported in `unreadDomains` (the caller then cannot vouch for any file); a chain that
  * cannot be followed (a layer missing) in `unreadChains`.
  */
-export async function pathsOfOtherDomains(session: SshSession, except: string): Promise<{ paths: string[]; unreadDomains: string[]; unreadChains: string[] }> {
+export async function pathsOfOtherDomains(
+  session: SshSession,
+  except: string,
+): Promise<{ paths: string[]; unreadDomains: string[]; unreadChains: string[] }> {
   const libvirt = new Libvirt(session);
   const disk = new RemoteDisk(session);
   const paths = new Set<string>();

@@ -11,7 +11,10 @@ const blockSize = '4M';
 /** Source side: the extents' bytes, back to back, on stdout. */
 export function readExtentsCommand(path: string, extents: readonly Extent[]): ShellFragment {
   return joinShell(
-    extents.map((extent) => sh`dd if=${path} bs=${blockSize} iflag=skip_bytes,count_bytes skip=${extent.start} count=${extent.length} status=none`),
+    extents.map(
+      (extent) =>
+        sh`dd if=${path} bs=${blockSize} iflag=skip_bytes,count_bytes skip=${extent.start} count=${extent.length} status=none`,
+    ),
     ' && ',
   );
 }
@@ -22,7 +25,10 @@ export function readExtentsCommand(path: string, extents: readonly Extent[]): Sh
  */
 export function writeExtentsCommand(path: string, extents: readonly Extent[]): ShellFragment {
   return joinShell(
-    extents.map((extent) => sh`dd of=${path} bs=${blockSize} iflag=fullblock,count_bytes count=${extent.length} oflag=seek_bytes seek=${extent.start} conv=notrunc status=none`),
+    extents.map(
+      (extent) =>
+        sh`dd of=${path} bs=${blockSize} iflag=fullblock,count_bytes count=${extent.length} oflag=seek_bytes seek=${extent.start} conv=notrunc status=none`,
+    ),
     ' && ',
   );
 }
@@ -51,7 +57,11 @@ export function bashPipefail(script: ShellFragment): ShellFragment {
  * Source side of a framed stream, as a pipeline for bash with `pipefail`: the extents and
  * the end marker on stdout, compressed unless the codec is 'none'.
  */
-export function readFramedExtentsScript(path: string, extents: readonly Extent[], codec: CompressionCodec): ShellFragment {
+export function readFramedExtentsScript(
+  path: string,
+  extents: readonly Extent[],
+  codec: CompressionCodec,
+): ShellFragment {
   const framed = sh`{ ${readExtentsCommand(path, extents)} && printf %s ${endMarker}; }`;
   return codec === 'none' ? framed : sh`${framed} | ${compressors[codec].compress}`;
 }
@@ -60,7 +70,11 @@ export function readFramedExtentsScript(path: string, extents: readonly Extent[]
  * Destination side of a framed stream, as a pipeline for bash with `pipefail`: decompresses
  * unless the codec is 'none', writes the extents, then checks the stream's length.
  */
-export function writeFramedExtentsScript(path: string, extents: readonly Extent[], codec: CompressionCodec): ShellFragment {
+export function writeFramedExtentsScript(
+  path: string,
+  extents: readonly Extent[],
+  codec: CompressionCodec,
+): ShellFragment {
   const expected = totalLength(extents);
   const wrongLength = `kvm-clone: the stream from the source did not hold exactly the ${expected} bytes expected (the file changed during the copy?)`;
   // head reads one byte more than the marker so that a longer tail shows up too.
@@ -70,12 +84,20 @@ export function writeFramedExtentsScript(path: string, extents: readonly Extent[
 }
 
 /** Source side with compression: the extents and the end marker, compressed, on stdout. */
-export function readCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
+export function readCompressedExtentsCommand(
+  path: string,
+  extents: readonly Extent[],
+  codec: Exclude<CompressionCodec, 'none'>,
+): ShellFragment {
   return bashPipefail(readFramedExtentsScript(path, extents, codec));
 }
 
 /** Destination side with compression: decompresses, writes the extents, then checks the stream's length. */
-export function writeCompressedExtentsCommand(path: string, extents: readonly Extent[], codec: Exclude<CompressionCodec, 'none'>): ShellFragment {
+export function writeCompressedExtentsCommand(
+  path: string,
+  extents: readonly Extent[],
+  codec: Exclude<CompressionCodec, 'none'>,
+): ShellFragment {
   return bashPipefail(writeFramedExtentsScript(path, extents, codec));
 }
 
@@ -104,7 +126,10 @@ export interface RelayResult {
 function relayCommands(options: RelayOptions): { read: ShellFragment; write: ShellFragment } {
   const codec = options.compression ?? 'none';
   if (codec === 'none') {
-    return { read: readExtentsCommand(options.sourcePath, options.extents), write: writeExtentsCommand(options.destinationPath, options.extents) };
+    return {
+      read: readExtentsCommand(options.sourcePath, options.extents),
+      write: writeExtentsCommand(options.destinationPath, options.extents),
+    };
   }
   return {
     read: readCompressedExtentsCommand(options.sourcePath, options.extents, codec),
@@ -174,14 +199,23 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
     options.signal?.throwIfAborted();
     // A source that failed on its own explains the destination's failure too: report it first.
     if (read.exitCode !== 0 && !readerCutOff) {
-      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${describeHost(options.source.host)}: reading ${options.sourcePath} failed: ${read.stderr || `exit ${read.exitCode}`}`);
+      throw new KvmCloneError(
+        ErrorCode.TRANSFER_ERROR,
+        `${describeHost(options.source.host)}: reading ${options.sourcePath} failed: ${read.stderr || `exit ${read.exitCode}`}`,
+      );
     }
     if (written.exitCode !== 0) {
-      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${describeHost(options.destination.host)}: writing ${options.destinationPath} failed: ${written.stderr || `exit ${written.exitCode}`}`);
+      throw new KvmCloneError(
+        ErrorCode.TRANSFER_ERROR,
+        `${describeHost(options.destination.host)}: writing ${options.destinationPath} failed: ${written.stderr || `exit ${written.exitCode}`}`,
+      );
     }
     // Compressed streams are length-checked by the destination command instead.
     if ((options.compression ?? 'none') === 'none' && relayed !== expected) {
-      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `relayed ${relayed} bytes of ${options.sourcePath} where ${expected} were expected (the file changed during the copy?)`);
+      throw new KvmCloneError(
+        ErrorCode.TRANSFER_ERROR,
+        `relayed ${relayed} bytes of ${options.sourcePath} where ${expected} were expected (the file changed during the copy?)`,
+      );
     }
     return { dataBytes: expected, wireBytes: relayed };
   } finally {

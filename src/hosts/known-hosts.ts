@@ -81,7 +81,12 @@ export type HostKeyVerdict = 'trusted' | 'unknown' | 'changed' | 'revoked';
  * types is `unknown` for this type (as OpenSSH sees it); a different key of the same
  * type is `changed`, which no policy accepts.
  */
-export function verifyHostKey(knownHostsText: string, address: string, port: number, presented: Buffer): HostKeyVerdict {
+export function verifyHostKey(
+  knownHostsText: string,
+  address: string,
+  port: number,
+  presented: Buffer,
+): HostKeyVerdict {
   const name = knownHostsName(address, port);
   const entries = parseKnownHosts(knownHostsText).filter((entry) => entryNamesHost(entry, name));
   if (entries.some((entry) => entry.revoked && entry.key.equals(presented))) return 'revoked';

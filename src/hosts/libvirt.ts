@@ -41,7 +41,10 @@ export class Libvirt {
   }
 
   private async runVirsh(args: ShellFragment, what: string, stdin?: string): Promise<string> {
-    const options = stdin === undefined ? { failureCode: ErrorCode.LIBVIRT_ERROR, what } : { failureCode: ErrorCode.LIBVIRT_ERROR, what, stdin };
+    const options =
+      stdin === undefined
+        ? { failureCode: ErrorCode.LIBVIRT_ERROR, what }
+        : { failureCode: ErrorCode.LIBVIRT_ERROR, what, stdin };
     return this.session.run(this.virsh(args), options);
   }
 
@@ -50,16 +53,23 @@ export class Libvirt {
     const result = await this.session.exec(this.virsh(sh`domstate --domain ${name}`));
     if (result.exitCode === 0) return result.stdout.toString('utf8').trim() as DomainState;
     if (/failed to get domain|Domain not found/i.test(result.stderr)) return undefined;
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh domstate failed: ${result.stderr.trim()}`);
+    throw new KvmCloneError(
+      ErrorCode.LIBVIRT_ERROR,
+      `${describeHost(this.session.host)}: virsh domstate failed: ${result.stderr.trim()}`,
+    );
   }
 
   async requireDomainState(name: string): Promise<DomainState> {
     const state = await this.domainState(name);
     if (state === undefined) {
-      throw new KvmCloneError(ErrorCode.VM_NOT_FOUND_ERROR, `VM '${name}' does not exist on ${describeHost(this.session.host)} (${this.session.host.libvirtUri})`, {
-        vmName: name,
-        host: describeHost(this.session.host),
-      });
+      throw new KvmCloneError(
+        ErrorCode.VM_NOT_FOUND_ERROR,
+        `VM '${name}' does not exist on ${describeHost(this.session.host)} (${this.session.host.libvirtUri})`,
+        {
+          vmName: name,
+          host: describeHost(this.session.host),
+        },
+      );
     }
     return state;
   }
@@ -70,7 +80,10 @@ export class Libvirt {
    * through activity results and workflow history (see `securityInfoXml`).
    */
   dumpXml(name: string, options: { inactive: boolean }): Promise<string> {
-    return this.runVirsh(options.inactive ? sh`dumpxml --inactive --domain ${name}` : sh`dumpxml --domain ${name}`, 'virsh dumpxml');
+    return this.runVirsh(
+      options.inactive ? sh`dumpxml --inactive --domain ${name}` : sh`dumpxml --domain ${name}`,
+      'virsh dumpxml',
+    );
   }
 
   /**
@@ -81,7 +94,11 @@ export class Libvirt {
   async securityInfoXml(name: string): Promise<string> {
     const result = await this.session.exec(this.virsh(sh`dumpxml --inactive --security-info --domain ${name}`));
     if (result.exitCode !== 0) {
-      throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh dumpxml --security-info of '${name}' failed: ${virshReason(result)}`, { vmName: name });
+      throw new KvmCloneError(
+        ErrorCode.LIBVIRT_ERROR,
+        `${describeHost(this.session.host)}: virsh dumpxml --security-info of '${name}' failed: ${virshReason(result)}`,
+        { vmName: name },
+      );
     }
     return result.stdout.toString('utf8');
   }
@@ -93,9 +110,14 @@ export class Libvirt {
 
   /** Removes a domain's definition, with its NVRAM and checkpoint metadata. */
   async undefine(name: string): Promise<void> {
-    const result = await this.session.exec(this.virsh(sh`undefine --nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`));
+    const result = await this.session.exec(
+      this.virsh(sh`undefine --nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`),
+    );
     if (result.exitCode !== 0 && !/failed to get domain|Domain not found/i.test(result.stderr)) {
-      throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh undefine failed: ${result.stderr.trim()}`);
+      throw new KvmCloneError(
+        ErrorCode.LIBVIRT_ERROR,
+        `${describeHost(this.session.host)}: virsh undefine failed: ${result.stderr.trim()}`,
+      );
     }
   }
 
@@ -105,12 +127,19 @@ export class Libvirt {
    * A libvirt older than 8.9 has no --keep-tpm; it keeps the TPM state without being asked.
    */
   async undefineKeepingState(name: string): Promise<void> {
-    let result = await this.session.exec(this.virsh(sh`undefine --keep-nvram --keep-tpm --checkpoints-metadata --snapshots-metadata --domain ${name}`));
+    let result = await this.session.exec(
+      this.virsh(sh`undefine --keep-nvram --keep-tpm --checkpoints-metadata --snapshots-metadata --domain ${name}`),
+    );
     if (result.exitCode !== 0 && /--keep-tpm/.test(result.stderr)) {
-      result = await this.session.exec(this.virsh(sh`undefine --keep-nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`));
+      result = await this.session.exec(
+        this.virsh(sh`undefine --keep-nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`),
+      );
     }
     if (result.exitCode !== 0 && !/failed to get domain|Domain not found/i.test(result.stderr)) {
-      throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh undefine failed: ${result.stderr.trim()}`);
+      throw new KvmCloneError(
+        ErrorCode.LIBVIRT_ERROR,
+        `${describeHost(this.session.host)}: virsh undefine failed: ${result.stderr.trim()}`,
+      );
     }
   }
 
@@ -119,7 +148,10 @@ export class Libvirt {
     const result = await this.session.exec(this.virsh(sh`domuuid --domain ${name}`));
     if (result.exitCode === 0) return result.stdout.toString('utf8').trim().toLowerCase();
     if (/failed to get domain|Domain not found/i.test(result.stderr)) return undefined;
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh domuuid failed: ${result.stderr.trim()}`);
+    throw new KvmCloneError(
+      ErrorCode.LIBVIRT_ERROR,
+      `${describeHost(this.session.host)}: virsh domuuid failed: ${result.stderr.trim()}`,
+    );
   }
 
   async start(name: string): Promise<void> {
@@ -130,7 +162,10 @@ export class Libvirt {
   async destroy(name: string): Promise<void> {
     const result = await this.session.exec(this.virsh(sh`destroy --domain ${name}`));
     if (result.exitCode !== 0 && !/not running|failed to get domain|Domain not found/i.test(result.stderr)) {
-      throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${describeHost(this.session.host)}: virsh destroy failed: ${result.stderr.trim()}`);
+      throw new KvmCloneError(
+        ErrorCode.LIBVIRT_ERROR,
+        `${describeHost(this.session.host)}: virsh destroy failed: ${result.stderr.trim()}`,
+      );
     }
   }
 
@@ -148,10 +183,20 @@ export class Libvirt {
     const reason = virshReason(result);
     const details = { host: this.where, pool };
     if (poolNotFound.test(result.stderr)) {
-      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' does not exist on ${this.where} (${this.session.host.libvirtUri})`, details, { retryable: false });
+      return new KvmCloneError(
+        ErrorCode.CLONE_ERROR,
+        `storage pool '${pool}' does not exist on ${this.where} (${this.session.host.libvirtUri})`,
+        details,
+        { retryable: false },
+      );
     }
     if (poolInactive.test(result.stderr)) {
-      return new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' on ${this.where} is not active; start it with virsh pool-start`, details, { retryable: false });
+      return new KvmCloneError(
+        ErrorCode.CLONE_ERROR,
+        `storage pool '${pool}' on ${this.where} is not active; start it with virsh pool-start`,
+        details,
+        { retryable: false },
+      );
     }
     return new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where}: ${what} failed: ${reason}`, details);
   }
@@ -162,11 +207,15 @@ export class Libvirt {
     const result = await this.session.exec(this.virsh(sh`vol-path --pool ${pool} --vol ${volume}`));
     if (result.exitCode === 0) return result.stdout.toString('utf8').trim();
     if (/Storage volume not found|failed to get vol/i.test(result.stderr) && !poolNotFound.test(result.stderr)) {
-      throw new KvmCloneError(ErrorCode.CLONE_ERROR, `storage volume '${volume}' does not exist in pool '${pool}' on ${this.where} (a file added behind libvirt's back needs virsh pool-refresh)`, {
-        host: this.where,
-        pool,
-        volume,
-      });
+      throw new KvmCloneError(
+        ErrorCode.CLONE_ERROR,
+        `storage volume '${volume}' does not exist in pool '${pool}' on ${this.where} (a file added behind libvirt's back needs virsh pool-refresh)`,
+        {
+          host: this.where,
+          pool,
+          volume,
+        },
+      );
     }
     throw this.poolError(pool, result, 'virsh vol-path');
   }
@@ -177,10 +226,14 @@ export class Libvirt {
     if (result.exitCode !== 0) throw this.poolError(pool, result, 'virsh pool-dumpxml');
     const path = poolTargetPathFromXml(result.stdout.toString('utf8'));
     if (path === undefined) {
-      throw new KvmCloneError(ErrorCode.CLONE_ERROR, `storage pool '${pool}' on ${this.where} has no target directory, so its volumes are not files kvm-clone can copy`, {
-        host: this.where,
-        pool,
-      });
+      throw new KvmCloneError(
+        ErrorCode.CLONE_ERROR,
+        `storage pool '${pool}' on ${this.where} has no target directory, so its volumes are not files kvm-clone can copy`,
+        {
+          host: this.where,
+          pool,
+        },
+      );
     }
     return path;
   }
@@ -196,7 +249,10 @@ export class Libvirt {
     const result = await this.session.exec(this.virsh(sh`net-info --network ${name}`));
     if (result.exitCode === 0) return true;
     if (/Network not found|failed to get network/i.test(result.stderr)) return false;
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where}: virsh net-info failed: ${virshReason(result)}`, { host: this.where, network: name });
+    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where}: virsh net-info failed: ${virshReason(result)}`, {
+      host: this.where,
+      network: name,
+    });
   }
 
   /** Whether the host has a Linux bridge of that name (`<interface type='bridge'>`). */
@@ -225,6 +281,11 @@ export class Libvirt {
     if (emulator !== undefined) wanted.push(`emulator '${emulator}'`);
     if (machine !== undefined) wanted.push(`machine '${machine}'`);
     if (arch !== undefined) wanted.push(`arch '${arch}'`);
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where} cannot run a VM with ${wanted.join(', ')}: ${virshReason(result)}`, { host: this.where, ...requirement }, { retryable: false });
+    throw new KvmCloneError(
+      ErrorCode.LIBVIRT_ERROR,
+      `${this.where} cannot run a VM with ${wanted.join(', ')}: ${virshReason(result)}`,
+      { host: this.where, ...requirement },
+      { retryable: false },
+    );
   }
 }

@@ -69,12 +69,20 @@ export class LiveSnapshot {
 
   /** The domain's state as virsh names it. */
   async state(): Promise<string> {
-    return (await this.session.run(this.virsh(sh`domstate --domain ${this.vmName}`), { what: 'virsh domstate', failureCode: ErrorCode.LIBVIRT_ERROR })).trim();
+    return (
+      await this.session.run(this.virsh(sh`domstate --domain ${this.vmName}`), {
+        what: 'virsh domstate',
+        failureCode: ErrorCode.LIBVIRT_ERROR,
+      })
+    ).trim();
   }
 
   /** Which file each disk target currently runs on (the live definition when running). */
   async currentSources(): Promise<Map<string, string>> {
-    const xml = await this.session.run(this.virsh(sh`dumpxml --domain ${this.vmName}`), { what: 'virsh dumpxml', failureCode: ErrorCode.LIBVIRT_ERROR });
+    const xml = await this.session.run(this.virsh(sh`dumpxml --domain ${this.vmName}`), {
+      what: 'virsh dumpxml',
+      failureCode: ErrorCode.LIBVIRT_ERROR,
+    });
     const sources = new Map<string, string>();
     for (const disk of parseDomainXml(xml).disks) if (disk.sourcePath) sources.set(disk.target, disk.sourcePath);
     return sources;
@@ -82,7 +90,9 @@ export class LiveSnapshot {
 
   /** True when a qemu guest agent answers inside the guest, so filesystems can be frozen. */
   async guestAgentResponds(): Promise<boolean> {
-    const result = await this.session.exec(this.virsh(sh`qemu-agent-command --timeout 5 --domain ${this.vmName} ${'{"execute":"guest-ping"}'}`));
+    const result = await this.session.exec(
+      this.virsh(sh`qemu-agent-command --timeout 5 --domain ${this.vmName} ${'{"execute":"guest-ping"}'}`),
+    );
     return result.exitCode === 0;
   }
 
@@ -97,14 +107,21 @@ export class LiveSnapshot {
     const stale = disks.filter((disk) => current.get(disk.target) !== disk.overlayPath).map((disk) => disk.overlayPath);
     await this.session.run(sh`rm -f -- ${stale}`, { what: 'removing stale overlays' });
     const specs = [
-      ...disks.map((disk) => sh`--diskspec ${`${disk.target},snapshot=external,file=${escapeDiskspec(disk.overlayPath)}`}`),
+      ...disks.map(
+        (disk) => sh`--diskspec ${`${disk.target},snapshot=external,file=${escapeDiskspec(disk.overlayPath)}`}`,
+      ),
       ...otherTargets.map((target) => sh`--diskspec ${`${target},snapshot=no`}`),
     ];
     const name = `kvm-clone-${Date.now()}`;
-    await this.session.run(this.virsh(sh`snapshot-create-as --domain ${this.vmName} --name ${name} --disk-only --atomic --no-metadata ${quiesce ? sh`--quiesce` : sh``} ${joinShell(specs, ' ')}`), {
-      what: 'virsh snapshot-create-as',
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    await this.session.run(
+      this.virsh(
+        sh`snapshot-create-as --domain ${this.vmName} --name ${name} --disk-only --atomic --no-metadata ${quiesce ? sh`--quiesce` : sh``} ${joinShell(specs, ' ')}`,
+      ),
+      {
+        what: 'virsh snapshot-create-as',
+        failureCode: ErrorCode.LIBVIRT_ERROR,
+      },
+    );
   }
 
   /**
@@ -135,8 +152,15 @@ export class LiveSnapshot {
           });
         }
         // originalXml carries no graphics password (it passed through history): keep the domain's own.
-        const restored = withGraphicsPasswords(originalXml, await new Libvirt(this.session).securityInfoXml(this.vmName));
-        await this.session.run(this.virsh(sh`define --file /dev/stdin`), { what: 'virsh define', failureCode: ErrorCode.LIBVIRT_ERROR, stdin: restored });
+        const restored = withGraphicsPasswords(
+          originalXml,
+          await new Libvirt(this.session).securityInfoXml(this.vmName),
+        );
+        await this.session.run(this.virsh(sh`define --file /dev/stdin`), {
+          what: 'virsh define',
+          failureCode: ErrorCode.LIBVIRT_ERROR,
+          stdin: restored,
+        });
         outcome = 'merged-offline';
       }
     }
@@ -160,7 +184,10 @@ export class LiveSnapshot {
       if (/No current block job/i.test(text)) {
         if ((await this.currentSources()).get(disk.target) !== disk.overlayPath) return;
         const reason = start.exitCode !== 0 ? start.stderr.trim() : 'the block job ended without a pivot';
-        throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: merging ${disk.overlayPath} back into ${disk.basePath} failed: ${reason}`);
+        throw new KvmCloneError(
+          ErrorCode.LIBVIRT_ERROR,
+          `${this.where()}: merging ${disk.overlayPath} back into ${disk.basePath} failed: ${reason}`,
+        );
       }
       const percent = blockJobPercent(text);
       options.onProgress?.({ target: disk.target, ...(percent === undefined ? {} : { percent }) });
@@ -168,7 +195,10 @@ export class LiveSnapshot {
         const pivot = await this.session.exec(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --pivot`));
         if (pivot.exitCode === 0) return;
         if (++pivotRefusals >= pivotAttempts) {
-          throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where()}: virsh blockjob --pivot of ${disk.target} of '${this.vmName}' failed: ${pivot.stderr.trim()}`);
+          throw new KvmCloneError(
+            ErrorCode.LIBVIRT_ERROR,
+            `${this.where()}: virsh blockjob --pivot of ${disk.target} of '${this.vmName}' failed: ${pivot.stderr.trim()}`,
+          );
         }
       }
       await new Promise((resolve) => setTimeout(resolve, blockJobPollMs));

@@ -23,7 +23,10 @@ export class RateLimiter {
     options: RateLimiterOptions = {},
   ) {
     if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0) {
-      throw new KvmCloneError(ErrorCode.INVALID_BANDWIDTH, `a bandwidth limit must be more than 0 bytes per second, not ${bytesPerSecond}`);
+      throw new KvmCloneError(
+        ErrorCode.INVALID_BANDWIDTH,
+        `a bandwidth limit must be more than 0 bytes per second, not ${bytesPerSecond}`,
+      );
     }
     this.now = options.now ?? (() => performance.now());
     this.burstBytes = Math.max(1, options.burstBytes ?? bytesPerSecond / 10);

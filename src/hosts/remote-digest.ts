@@ -65,7 +65,11 @@ print $sha->hexdigest, "\n";
 `;
 
 /** The remote command that prints the SHA-256 with `tool`: exported so each tool is testable on one host. */
-export function digestCommand(tool: FileDigest['tool'], path: string, extents: readonly Extent[] | undefined): ShellFragment {
+export function digestCommand(
+  tool: FileDigest['tool'],
+  path: string,
+  extents: readonly Extent[] | undefined,
+): ShellFragment {
   const ranges = extents ? extents.flatMap((extent) => [extent.start, extent.length]) : [0, -1];
   switch (tool) {
     // python stops reading options at -c's script; perl does not, so '--' keeps a path
@@ -84,7 +88,11 @@ export function digestCommand(tool: FileDigest['tool'], path: string, extents: r
 }
 
 /** SHA-256 of a file, or of some ranges of it taken as one stream, computed on the host that holds it. */
-export async function remoteSha256(session: SshSession, path: string, extents?: readonly Extent[]): Promise<FileDigest> {
+export async function remoteSha256(
+  session: SshSession,
+  path: string,
+  extents?: readonly Extent[],
+): Promise<FileDigest> {
   const tools = await remoteTools(session);
   const tool: FileDigest['tool'] = tools.python3 ? 'python3' : tools.perl ? 'perl' : 'coreutils';
   const output = await session.run(digestCommand(tool, path, extents), {

@@ -29,12 +29,23 @@ export class RemoteDisk {
    * layer is read on its own with `-f`, since `--backing-chain` would let qemu probe a
    * layer whose overlay does not record a format.
    */
-  async backingChain(path: string, format: string, declaredFormats: readonly (string | undefined)[] = []): Promise<BackingChainEntry[]> {
+  async backingChain(
+    path: string,
+    format: string,
+    declaredFormats: readonly (string | undefined)[] = [],
+  ): Promise<BackingChainEntry[]> {
     const chain: BackingChainEntry[] = [];
-    let layer: { path: string; format: string } | undefined = { path, format: requireCopyableFormat(path, format, 'the domain XML') };
+    let layer: { path: string; format: string } | undefined = {
+      path,
+      format: requireCopyableFormat(path, format, 'the domain XML'),
+    };
     while (layer) {
       if (chain.length >= 64 || chain.some((entry) => entry.path === layer!.path)) {
-        throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `the backing chain of ${path} loops or is deeper than 64 images`, { path });
+        throw new KvmCloneError(
+          ErrorCode.TRANSFER_ERROR,
+          `the backing chain of ${path} loops or is deeper than 64 images`,
+          { path },
+        );
       }
       const output = await this.session.run(sh`qemu-img info -U -f ${layer.format} --output=json -- ${layer.path}`, {
         what: `reading the backing chain of ${path}`,
@@ -45,14 +56,24 @@ export class RemoteDisk {
       layer =
         image.backingFile === undefined
           ? undefined
-          : { path: image.backingFile, format: requireCopyableFormat(image.backingFile, image.backingFormat ?? declaredFormats[chain.length], `its overlay ${image.path}`) };
+          : {
+              path: image.backingFile,
+              format: requireCopyableFormat(
+                image.backingFile,
+                image.backingFormat ?? declaredFormats[chain.length],
+                `its overlay ${image.path}`,
+              ),
+            };
     }
     return chain;
   }
 
   /** One image as `qemu-img info -f` describes it, its backing file named but not opened. */
   async imageInfo(path: string, format: string): Promise<BackingChainEntry> {
-    const output = await this.session.run(sh`qemu-img info -U -f ${format} --output=json -- ${path}`, { what: `reading ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+    const output = await this.session.run(sh`qemu-img info -U -f ${format} --output=json -- ${path}`, {
+      what: `reading ${path}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
     return parseImageInfo(output, path, format);
   }
 
@@ -73,12 +94,15 @@ export class RemoteDisk {
    * `sourceFormat` is required: probing the format is what a raw guest disk could fool.
    */
   async flattenInto(topPath: string, outputPath: string, format: string, sourceFormat: string): Promise<void> {
-    await this.session.run(sh`mkdir -p -- ${posix.dirname(outputPath)} && qemu-img convert -f ${sourceFormat} -O ${format} -- ${topPath} ${outputPath}`, {
-      what: `flattening ${topPath} into ${outputPath}`,
-      failureCode: ErrorCode.TRANSFER_ERROR,
-      // As long as the chain is big; the activity heartbeats meanwhile.
-      timeoutMs: Infinity,
-    });
+    await this.session.run(
+      sh`mkdir -p -- ${posix.dirname(outputPath)} && qemu-img convert -f ${sourceFormat} -O ${format} -- ${topPath} ${outputPath}`,
+      {
+        what: `flattening ${topPath} into ${outputPath}`,
+        failureCode: ErrorCode.TRANSFER_ERROR,
+        // As long as the chain is big; the activity heartbeats meanwhile.
+        timeoutMs: Infinity,
+      },
+    );
   }
 
   /** Copies a small file within the host, such as a VM's NVRAM, keeping its holes. */
@@ -102,11 +126,16 @@ export class RemoteDisk {
    */
   async dataExtents(path: string, range: { start: number; length: number }): Promise<Extent[]> {
     if (range.length === 0) return [];
-    const output = await this.session.run(sh`qemu-img map -U --output=json -f raw --start-offset=${range.start} --max-length=${range.length} -- ${path}`, {
-      what: 'qemu-img map',
-      failureCode: ErrorCode.TRANSFER_ERROR,
-    });
-    return (JSON.parse(output) as QemuImgMapEntry[]).filter((entry) => entry.data).map((entry) => ({ start: entry.start, length: entry.length }));
+    const output = await this.session.run(
+      sh`qemu-img map -U --output=json -f raw --start-offset=${range.start} --max-length=${range.length} -- ${path}`,
+      {
+        what: 'qemu-img map',
+        failureCode: ErrorCode.TRANSFER_ERROR,
+      },
+    );
+    return (JSON.parse(output) as QemuImgMapEntry[])
+      .filter((entry) => entry.data)
+      .map((entry) => ({ start: entry.start, length: entry.length }));
   }
 
   /**
@@ -114,7 +143,10 @@ export class RemoteDisk {
    * `-U` because the image may be a running domain's base, held read-only under an overlay.
    */
   async imageMap(path: string): Promise<ImageMapEntry[]> {
-    const output = await this.session.run(sh`qemu-img map -U --output=json -f qcow2 -- ${path}`, { what: `mapping ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+    const output = await this.session.run(sh`qemu-img map -U --output=json -f qcow2 -- ${path}`, {
+      what: `mapping ${path}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
     return (JSON.parse(output) as ImageMapEntry[]).map((entry) => ({
       start: entry.start,
       length: entry.length,
@@ -129,7 +161,10 @@ export class RemoteDisk {
    */
   async fingerprints(paths: readonly string[]): Promise<Record<string, string>> {
     if (paths.length === 0) return {};
-    const output = await this.session.run(sh`stat -L -c '%s %.9Y %.9Z' -- ${[...paths]}`, { what: 'reading file times', failureCode: ErrorCode.TRANSFER_ERROR });
+    const output = await this.session.run(sh`stat -L -c '%s %.9Y %.9Z' -- ${[...paths]}`, {
+      what: 'reading file times',
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
     const lines = output.split('\n').filter((line) => line.length > 0);
     return Object.fromEntries(paths.map((path, index) => [path, lines[index] ?? '']));
   }
@@ -139,25 +174,44 @@ export class RemoteDisk {
    * (a file, a symlink, even a dangling one) is left alone and the call fails with 1004.
    */
   async createSparseFile(path: string, size: number): Promise<void> {
-    const result = await this.session.exec(sh`mkdir -p -- ${posix.dirname(path)} || exit 1; (set -C && : > ${path}) 2>/dev/null || exit 17; truncate -s ${size} -- ${path}`);
+    const result = await this.session.exec(
+      sh`mkdir -p -- ${posix.dirname(path)} || exit 1; (set -C && : > ${path}) 2>/dev/null || exit 17; truncate -s ${size} -- ${path}`,
+    );
     if (result.exitCode === 17) {
-      throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `${path} already exists on the destination; it is left as it is`, { path }, { retryable: false });
+      throw new KvmCloneError(
+        ErrorCode.VM_EXISTS_ERROR,
+        `${path} already exists on the destination; it is left as it is`,
+        { path },
+        { retryable: false },
+      );
     }
     if (result.exitCode !== 0) {
-      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `creating ${path} failed: ${result.stderr.trim() || `exit status ${result.exitCode ?? result.signal}`}`, { path });
+      throw new KvmCloneError(
+        ErrorCode.TRANSFER_ERROR,
+        `creating ${path} failed: ${result.stderr.trim() || `exit status ${result.exitCode ?? result.signal}`}`,
+        { path },
+      );
     }
   }
 
   /** Deallocates byte ranges of a file, which then read as zeros: a sync's way to write zeros. */
   async punchHoles(path: string, extents: readonly Extent[]): Promise<void> {
     if (extents.length === 0) return;
-    const commands = extents.map((extent) => sh`fallocate --punch-hole --offset ${extent.start} --length ${extent.length} -- ${path}`);
-    await this.session.run(joinShell(commands, ' && '), { what: `punching holes in ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+    const commands = extents.map(
+      (extent) => sh`fallocate --punch-hole --offset ${extent.start} --length ${extent.length} -- ${path}`,
+    );
+    await this.session.run(joinShell(commands, ' && '), {
+      what: `punching holes in ${path}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
   }
 
   /** Grows or shrinks a file to `size` bytes; growth is a hole. */
   async resize(path: string, size: number): Promise<void> {
-    await this.session.run(sh`truncate -s ${size} -- ${path}`, { what: `resizing ${path}`, failureCode: ErrorCode.TRANSFER_ERROR });
+    await this.session.run(sh`truncate -s ${size} -- ${path}`, {
+      what: `resizing ${path}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
   }
 
   async exists(path: string): Promise<boolean> {
@@ -176,15 +230,21 @@ export class RemoteDisk {
    */
   async removeFiles(paths: readonly string[]): Promise<{ kept: string[] }> {
     if (paths.length === 0) return { kept: [] };
-    const output = await this.session.run(sh`for p in ${[...paths]}; do if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then printf '%s\\0' "$p"; else rm -f -- "$p" || exit 1; fi; done`, {
-      what: 'removing files',
-    });
+    const output = await this.session.run(
+      sh`for p in ${[...paths]}; do if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then printf '%s\\0' "$p"; else rm -f -- "$p" || exit 1; fi; done`,
+      {
+        what: 'removing files',
+      },
+    );
     return { kept: output.split('\0').filter((path) => path.length > 0) };
   }
 
   /** Bytes available to unprivileged writers in the filesystem holding `dir`. */
   async freeSpace(dir: string): Promise<number> {
-    const output = await this.session.run(sh`df -P -B1 -- ${dir} | tail -n 1`, { what: 'df', failureCode: ErrorCode.GENERAL_ERROR });
+    const output = await this.session.run(sh`df -P -B1 -- ${dir} | tail -n 1`, {
+      what: 'df',
+      failureCode: ErrorCode.GENERAL_ERROR,
+    });
     const available = Number(output.trim().split(/\s+/)[3]);
     if (!Number.isFinite(available)) {
       throw new KvmCloneError(ErrorCode.GENERAL_ERROR, `cannot read the free space of ${dir}: ${output.trim()}`);

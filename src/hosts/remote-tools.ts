@@ -27,9 +27,12 @@ export function remoteTools(session: SshSession): Promise<RemoteTools> {
 
 async function probeTools(session: SshSession): Promise<RemoteTools> {
   const names = ['python3', 'perl', 'qemu-img', 'zstd', 'lz4'];
-  const output = await session.run(sh`for tool in ${names}; do command -v "$tool" >/dev/null 2>&1 && echo "$tool"; done; true`, {
-    what: 'probing tools',
-  });
+  const output = await session.run(
+    sh`for tool in ${names}; do command -v "$tool" >/dev/null 2>&1 && echo "$tool"; done; true`,
+    {
+      what: 'probing tools',
+    },
+  );
   const found = new Set(output.split('\n'));
   // Tests force the slower paths to prove they work.
   const disabled = new Set((process.env.KVM_CLONE_DISABLE_REMOTE_TOOLS ?? '').split(',').filter(Boolean));

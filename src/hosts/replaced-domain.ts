@@ -49,10 +49,18 @@ export class ReplacedDomain {
   }
 
   private async saved(): Promise<SavedDomain | undefined> {
-    const result = await this.session.exec(sh`if [ -e ${this.xmlPath} ]; then cat -- ${this.statePath}; printf '\\n'; cat -- ${this.xmlPath}; else echo none; fi`, {
-      what: `reading ${this.xmlPath}`,
-    });
-    if (result.exitCode !== 0) throw new KvmCloneError(ErrorCode.CLONE_ERROR, `${this.where}: reading ${this.xmlPath} failed: ${result.stderr.trim()}`, { path: this.xmlPath });
+    const result = await this.session.exec(
+      sh`if [ -e ${this.xmlPath} ]; then cat -- ${this.statePath}; printf '\\n'; cat -- ${this.xmlPath}; else echo none; fi`,
+      {
+        what: `reading ${this.xmlPath}`,
+      },
+    );
+    if (result.exitCode !== 0)
+      throw new KvmCloneError(
+        ErrorCode.CLONE_ERROR,
+        `${this.where}: reading ${this.xmlPath} failed: ${result.stderr.trim()}`,
+        { path: this.xmlPath },
+      );
     const text = result.stdout.toString('utf8');
     if (text.trim() === 'none') return undefined;
     const newline = text.indexOf('\n');
@@ -84,10 +92,13 @@ export class ReplacedDomain {
     }
     await this.libvirt.destroy(this.vmName);
     for (const { from, to } of moves) {
-      await this.session.run(sh`if [ -e ${from} ] && [ ! -e ${to} ]; then mv -n -- ${from} ${to}; fi; [ ! -e ${from} ]`, {
-        what: `moving ${from} aside to ${to}`,
-        failureCode: ErrorCode.CLONE_ERROR,
-      });
+      await this.session.run(
+        sh`if [ -e ${from} ] && [ ! -e ${to} ]; then mv -n -- ${from} ${to}; fi; [ ! -e ${from} ]`,
+        {
+          what: `moving ${from} aside to ${to}`,
+          failureCode: ErrorCode.CLONE_ERROR,
+        },
+      );
     }
     await this.libvirt.undefineKeepingState(this.vmName);
     return { wasRunning: saved.wasRunning };
@@ -102,21 +113,29 @@ export class ReplacedDomain {
     const saved = await this.saved();
     if (!saved) return;
     for (const { from, to } of moves) {
-      await this.session.run(sh`if [ -e ${to} ]; then if [ -e ${from} ]; then printf '%s is in the way\\n' ${from} >&2; exit 1; fi; mv -n -- ${to} ${from}; fi`, {
-        what: `moving ${to} back to ${from}`,
-        failureCode: ErrorCode.CLONE_ERROR,
-      });
+      await this.session.run(
+        sh`if [ -e ${to} ]; then if [ -e ${from} ]; then printf '%s is in the way\\n' ${from} >&2; exit 1; fi; mv -n -- ${to} ${from}; fi`,
+        {
+          what: `moving ${to} back to ${from}`,
+          failureCode: ErrorCode.CLONE_ERROR,
+        },
+      );
     }
     const savedUuid = parseDomainXml(saved.xml).uuid?.toLowerCase();
     const uuid = await this.libvirt.domainUuid(this.vmName);
     if (uuid === undefined) await this.libvirt.define(saved.xml);
     else if (uuid !== savedUuid) {
-      throw new KvmCloneError(ErrorCode.VM_EXISTS_ERROR, `'${this.vmName}' on ${this.where} is now a different domain (UUID ${uuid}); the replaced VM's definition is kept in ${this.xmlPath}`, {
-        vmName: this.vmName,
-        path: this.xmlPath,
-      });
+      throw new KvmCloneError(
+        ErrorCode.VM_EXISTS_ERROR,
+        `'${this.vmName}' on ${this.where} is now a different domain (UUID ${uuid}); the replaced VM's definition is kept in ${this.xmlPath}`,
+        {
+          vmName: this.vmName,
+          path: this.xmlPath,
+        },
+      );
     }
-    if (saved.wasRunning && (await this.libvirt.domainState(this.vmName)) !== 'running') await this.libvirt.start(this.vmName);
+    if (saved.wasRunning && (await this.libvirt.domainState(this.vmName)) !== 'running')
+      await this.libvirt.start(this.vmName);
     await this.forget();
   }
 
@@ -126,7 +145,11 @@ export class ReplacedDomain {
     if (!saved) return;
     const uuid = parseDomainXml(saved.xml).uuid;
     // The UUID names a directory: only a well-formed one is trusted to.
-    if (uuid && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid) && /<tpm\b/.test(saved.xml)) {
+    if (
+      uuid &&
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid) &&
+      /<tpm\b/.test(saved.xml)
+    ) {
       const dir = await tpmStateDir(this.session, uuid.toLowerCase());
       await this.session.run(sh`rm -rf -- ${dir}`, { what: `removing ${dir}` });
     }

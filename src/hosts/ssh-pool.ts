@@ -24,7 +24,9 @@ export class SshPool {
   private readonly idle = new Map<string, IdleSession[]>();
   private closed = false;
 
-  constructor(private readonly options: { idleTimeoutMs?: number; open?: (host: HostSpec) => Promise<SshSession> } = {}) {}
+  constructor(
+    private readonly options: { idleTimeoutMs?: number; open?: (host: HostSpec) => Promise<SshSession> } = {},
+  ) {}
 
   async acquire(host: HostSpec): Promise<SshSession> {
     const sessions = this.idle.get(poolKey(host)) ?? [];

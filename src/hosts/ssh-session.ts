@@ -54,7 +54,10 @@ const stopGraceMs = 5_000;
  * a server that does not support it ignores it.
  */
 function signalRemote(channel: ClientChannel, signal: string): void {
-  const internals = channel as unknown as { outgoing?: { id?: number; state?: string }; _client?: { _protocol?: { signal?: (id: number, name: string) => void } } };
+  const internals = channel as unknown as {
+    outgoing?: { id?: number; state?: string };
+    _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
+  };
   const id = internals.outgoing?.id;
   const protocol = internals._client?._protocol;
   // 'eof' is the state after stdin has ended: the channel still carries requests.
@@ -123,7 +126,10 @@ export interface ChannelOutcome {
  * its stderr. ssh2 closes a channel only once its stdout has been consumed, so the
  * caller reads or resumes it.
  */
-export function channelOutcome(channel: ClientChannel, maxStderrBytes = DEFAULT_MAX_STDERR_BYTES): Promise<ChannelOutcome> {
+export function channelOutcome(
+  channel: ClientChannel,
+  maxStderrBytes = DEFAULT_MAX_STDERR_BYTES,
+): Promise<ChannelOutcome> {
   return new Promise((resolve, reject) => {
     const stderr = new CappedBuffer(maxStderrBytes);
     channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -170,7 +176,14 @@ export class SshSession {
       this.client.exec(command.text, (error, channel) => {
         if (error) {
           this.closed ||= /not connected|no response/i.test(error.message);
-          reject(new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: cannot open a channel: ${error.message}`, {}, { cause: error }));
+          reject(
+            new KvmCloneError(
+              ErrorCode.CONNECTION_ERROR,
+              `${describeHost(this.host)}: cannot open a channel: ${error.message}`,
+              {},
+              { cause: error },
+            ),
+          );
         } else {
           // ssh2 may deliver the exit status in the same socket read as the channel's
           // opening, before any listener added after this promise resolves could see it.
@@ -235,17 +248,24 @@ export class SshSession {
       );
     }
     if (stopped === 'timeout') {
-      throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: '${what}' did not finish within ${timeoutMs / 1000} s; stopped it`, {
-        ...details,
-        timeoutMs,
-      });
+      throw new KvmCloneError(
+        ErrorCode.CONNECTION_ERROR,
+        `${describeHost(this.host)}: '${what}' did not finish within ${timeoutMs / 1000} s; stopped it`,
+        {
+          ...details,
+          timeoutMs,
+        },
+      );
     }
     if (outcome === undefined) throw new Error('unreachable: a channel is abandoned only once stopped');
     if (outcome.exitCode === null && outcome.signal === undefined) {
       // No exit status: the command's outcome is unknown, which must not read as "false",
       // and a connection that loses channels this way is not handed out again.
       this.closed = true;
-      throw new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`);
+      throw new KvmCloneError(
+        ErrorCode.CONNECTION_ERROR,
+        `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`,
+      );
     }
     const result: ExecResult = { stdout: stdout.bytes(), stderr: outcome.stderr, exitCode: outcome.exitCode };
     if (outcome.signal) result.signal = outcome.signal;
@@ -262,10 +282,14 @@ export class SshSession {
     if (result.exitCode !== 0) {
       const what = options.what ?? command.text.split(' ')[0];
       const reason = result.stderr.trim() || `exit status ${result.exitCode ?? result.signal}`;
-      throw new KvmCloneError(failureCode ?? ErrorCode.GENERAL_ERROR, `${describeHost(this.host)}: ${what} failed: ${reason}`, {
-        host: describeHost(this.host),
-        exitCode: result.exitCode,
-      });
+      throw new KvmCloneError(
+        failureCode ?? ErrorCode.GENERAL_ERROR,
+        `${describeHost(this.host)}: ${what} failed: ${reason}`,
+        {
+          host: describeHost(this.host),
+          exitCode: result.exitCode,
+        },
+      );
     }
     return result.stdout.toString('utf8');
   }
@@ -280,7 +304,12 @@ async function readPrivateKey(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (error) {
-    throw new KvmCloneError(ErrorCode.SSH_KEY_ERROR, `SSH key ${path} cannot be read: ${(error as Error).message}`, { path }, { cause: error });
+    throw new KvmCloneError(
+      ErrorCode.SSH_KEY_ERROR,
+      `SSH key ${path} cannot be read: ${(error as Error).message}`,
+      { path },
+      { cause: error },
+    );
   }
 }
 
@@ -289,7 +318,11 @@ async function readKnownHosts(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw new KvmCloneError(ErrorCode.HOST_KEY_ERROR, `known_hosts file ${path} cannot be read: ${(error as Error).message}`, { path });
+    throw new KvmCloneError(
+      ErrorCode.HOST_KEY_ERROR,
+      `known_hosts file ${path} cannot be read: ${(error as Error).message}`,
+      { path },
+    );
   }
 }
 
@@ -304,17 +337,39 @@ function hostKeyError(host: HostSpec, knownHostsFile: string, verdict: HostKeyVe
   return new KvmCloneError(ErrorCode.HOST_KEY_ERROR, reasons[verdict], { host: name, knownHostsFile, verdict });
 }
 
-const connectionRefusedCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN']);
+const connectionRefusedCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EAI_AGAIN',
+]);
 
 function connectionError(host: HostSpec, error: Error & { level?: string; code?: string }): KvmCloneError {
   const where = describeHost(host);
   if (error.level === 'client-authentication') {
-    return new KvmCloneError(ErrorCode.AUTH_ERROR, `${where}: SSH authentication failed (tried ${host.identityFile ? `key ${host.identityFile}` : 'the SSH agent'})`, { host: where });
+    return new KvmCloneError(
+      ErrorCode.AUTH_ERROR,
+      `${where}: SSH authentication failed (tried ${host.identityFile ? `key ${host.identityFile}` : 'the SSH agent'})`,
+      { host: where },
+    );
   }
-  if (/timed out while waiting for handshake/i.test(error.message) || (error.code && connectionRefusedCodes.has(error.code))) {
-    return new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${where}: cannot connect: ${error.code ?? error.message}`, { host: where });
+  if (
+    /timed out while waiting for handshake/i.test(error.message) ||
+    (error.code && connectionRefusedCodes.has(error.code))
+  ) {
+    return new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${where}: cannot connect: ${error.code ?? error.message}`, {
+      host: where,
+    });
   }
-  return new KvmCloneError(ErrorCode.CONNECTION_ERROR, `${where}: SSH connection failed: ${error.message}`, { host: where }, { cause: error });
+  return new KvmCloneError(
+    ErrorCode.CONNECTION_ERROR,
+    `${where}: SSH connection failed: ${error.message}`,
+    { host: where },
+    { cause: error },
+  );
 }
 
 /** Opens an SSH session, checking the host key against known_hosts before authenticating. */
@@ -347,7 +402,10 @@ export async function openSshSession(host: HostSpec, options: { readyTimeoutMs?:
   } else {
     const agent = host.agent ?? process.env.SSH_AUTH_SOCK;
     if (!agent) {
-      throw new KvmCloneError(ErrorCode.SSH_KEY_ERROR, `${describeHost(host)}: no identity file configured and no SSH agent (SSH_AUTH_SOCK) available`);
+      throw new KvmCloneError(
+        ErrorCode.SSH_KEY_ERROR,
+        `${describeHost(host)}: no identity file configured and no SSH agent (SSH_AUTH_SOCK) available`,
+      );
     }
     config.agent = agent;
   }
@@ -355,11 +413,20 @@ export async function openSshSession(host: HostSpec, options: { readyTimeoutMs?:
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
-    client.once('error', (error: Error & { level?: string; code?: string }) => reject(rejection ?? connectionError(host, error)));
+    client.once('error', (error: Error & { level?: string; code?: string }) =>
+      reject(rejection ?? connectionError(host, error)),
+    );
     try {
       client.connect(config);
     } catch (error) {
-      reject(new KvmCloneError(ErrorCode.SSH_KEY_ERROR, `${describeHost(host)}: unusable SSH key: ${(error as Error).message}`, {}, { cause: error }));
+      reject(
+        new KvmCloneError(
+          ErrorCode.SSH_KEY_ERROR,
+          `${describeHost(host)}: unusable SSH key: ${(error as Error).message}`,
+          {},
+          { cause: error },
+        ),
+      );
     }
   });
   // Nagle's algorithm stalls the relay's small window updates; disabling it costs nothing.

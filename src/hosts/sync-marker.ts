@@ -24,19 +24,27 @@ export class SyncMarker {
 
   async markIncomplete(operationId: string): Promise<void> {
     const element = `<sync state="incomplete" operation="${operationId.replace(/[<>&"]/g, '')}"/>`;
-    await this.session.run(this.virsh(sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --key kvmclone --set ${element} --config`), {
-      what: 'marking the sync target incomplete',
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
-    await this.session.run(this.virsh(sh`desc --domain ${this.vmName} --config --title ${'kvm-clone: sync incomplete, do not start'}`), {
-      what: 'titling the sync target',
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    await this.session.run(
+      this.virsh(sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --key kvmclone --set ${element} --config`),
+      {
+        what: 'marking the sync target incomplete',
+        failureCode: ErrorCode.LIBVIRT_ERROR,
+      },
+    );
+    await this.session.run(
+      this.virsh(sh`desc --domain ${this.vmName} --config --title ${'kvm-clone: sync incomplete, do not start'}`),
+      {
+        what: 'titling the sync target',
+        failureCode: ErrorCode.LIBVIRT_ERROR,
+      },
+    );
   }
 
   /** The operation whose sync into this domain did not finish, if any. */
   async incompleteOperation(): Promise<string | undefined> {
-    const result = await this.session.exec(this.virsh(sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --config`));
+    const result = await this.session.exec(
+      this.virsh(sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --config`),
+    );
     if (result.exitCode !== 0) return undefined;
     const match = /state="incomplete"\s+operation="([^"]*)"/.exec(result.stdout.toString('utf8'));
     return match?.[1];
@@ -44,15 +52,22 @@ export class SyncMarker {
 
   /** Which source checkpoint the target's disks equal, left by the last completed checkpoint sync. */
   async checkpointRecord(): Promise<CheckpointRecord | undefined> {
-    const result = await this.session.exec(this.virsh(sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --config`));
+    const result = await this.session.exec(
+      this.virsh(sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --config`),
+    );
     if (result.exitCode !== 0) return undefined;
     return parseCheckpointRecord(result.stdout.toString('utf8'));
   }
 
   async recordCheckpoint(record: CheckpointRecord): Promise<void> {
-    await this.session.run(this.virsh(sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --key kvmclonecp --set ${checkpointRecordXml(record)} --config`), {
-      what: 'recording the sync checkpoint on the target',
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    await this.session.run(
+      this.virsh(
+        sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --key kvmclonecp --set ${checkpointRecordXml(record)} --config`,
+      ),
+      {
+        what: 'recording the sync checkpoint on the target',
+        failureCode: ErrorCode.LIBVIRT_ERROR,
+      },
+    );
   }
 }

@@ -16,7 +16,9 @@ export async function tpmStateDir(session: SshSession, uuid: string): Promise<st
 /** The directory holding every domain's TPM state directory on a host: what a clone may write TPM state into. */
 export async function tpmStateRoot(session: SshSession): Promise<string> {
   if (!/session/.test(session.host.libvirtUri)) return '/var/lib/libvirt/swtpm';
-  const home = (await session.run(sh`printf %s "\${XDG_CONFIG_HOME:-$HOME/.config}"`, { what: 'finding the config directory' })).trim();
+  const home = (
+    await session.run(sh`printf %s "\${XDG_CONFIG_HOME:-$HOME/.config}"`, { what: 'finding the config directory' })
+  ).trim();
   return `${home}/libvirt/qemu/swtpm`;
 }
 
@@ -26,7 +28,10 @@ export async function tpmStateRoot(session: SshSession): Promise<string> {
  * newline cannot split into two.
  */
 export async function tpmStateFiles(session: SshSession, dir: string): Promise<string[]> {
-  const output = await session.run(sh`if [ -d ${dir} ]; then cd ${dir} && find . -type f ! -name .lock -print0; fi`, { what: `listing ${dir}`, failureCode: ErrorCode.CLONE_ERROR });
+  const output = await session.run(sh`if [ -d ${dir} ]; then cd ${dir} && find . -type f ! -name .lock -print0; fi`, {
+    what: `listing ${dir}`,
+    failureCode: ErrorCode.CLONE_ERROR,
+  });
   return parseTpmStateListing(output, dir);
 }
 
@@ -41,7 +46,12 @@ export function parseTpmStateListing(output: string, dir: string): string[] {
     .map((entry) => {
       const relative = entry.startsWith('./') ? entry.slice(2) : entry;
       if (!entry.startsWith('./') || !isSafeRelativePath(relative)) {
-        throw new KvmCloneError(ErrorCode.INVALID_PATH, `the TPM state listing of ${dir} names ${JSON.stringify(entry)}, which is not a file inside it`, { dir, entry }, { retryable: false });
+        throw new KvmCloneError(
+          ErrorCode.INVALID_PATH,
+          `the TPM state listing of ${dir} names ${JSON.stringify(entry)}, which is not a file inside it`,
+          { dir, entry },
+          { retryable: false },
+        );
       }
       return relative;
     })

@@ -24,7 +24,10 @@ function parseRoot(xml: string, rootName: string, what: string): Element {
     problem = error instanceof Error ? error.message : String(error);
   }
   if (problem || !root || root.nodeName !== rootName) {
-    throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${what} is not a <${rootName}> XML document${problem ? `: ${problem.split('\n')[0]}` : ''}`);
+    throw new KvmCloneError(
+      ErrorCode.LIBVIRT_ERROR,
+      `${what} is not a <${rootName}> XML document${problem ? `: ${problem.split('\n')[0]}` : ''}`,
+    );
   }
   return root;
 }

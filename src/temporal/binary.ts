@@ -12,7 +12,9 @@ export type TemporalBinarySource = 'explicit' | 'env' | 'path' | 'project-cache'
  * fetches its own copy (TestWorkflowEnvironment.createLocal() default), which only works
  * with access to temporal.download.
  */
-export type TemporalBinary = { source: Exclude<TemporalBinarySource, 'sdk-download'>; path: string } | { source: 'sdk-download'; path?: undefined };
+export type TemporalBinary =
+  | { source: Exclude<TemporalBinarySource, 'sdk-download'>; path: string }
+  | { source: 'sdk-download'; path?: undefined };
 
 export interface FindTemporalBinaryOptions {
   /** From configuration; wins over everything else and must exist. */
@@ -82,7 +84,11 @@ export async function findPackageRoot(start: string): Promise<string | undefined
 async function requireExecutable(candidate: string, origin: string): Promise<string> {
   const resolved = path.resolve(candidate);
   if (!(await isExecutableFile(resolved))) {
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `Temporal CLI from ${origin} is not an executable file: ${resolved}`, { path: resolved, origin });
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      `Temporal CLI from ${origin} is not an executable file: ${resolved}`,
+      { path: resolved, origin },
+    );
   }
   return resolved;
 }

@@ -79,7 +79,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     const message = error instanceof Error ? error.message : String(error);
     throw new KvmCloneError(
       ErrorCode.GENERAL_ERROR,
-      `Temporal dev server at ${settings.address} did not start: ${message}` + (logTail ? `\n--- server output (last lines) ---\n${logTail}` : ''),
+      `Temporal dev server at ${settings.address} did not start: ${message}` +
+        (logTail ? `\n--- server output (last lines) ---\n${logTail}` : ''),
       { address: settings.address, binary: settings.binary, logFile: settings.logFile, logTail },
       { cause: error },
     );
@@ -104,7 +105,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 export async function isServerHealthy(address: string, timeoutMs = 2_000): Promise<boolean> {
   try {
     return await withConnection(address, timeoutMs, async (connection, deadline) => {
-      const response = await connection.withDeadline(deadline, () => connection.healthService.check({ service: WORKFLOW_SERVICE }));
+      const response = await connection.withDeadline(deadline, () =>
+        connection.healthService.check({ service: WORKFLOW_SERVICE }),
+      );
       return response.status === SERVING;
     });
   } catch {
@@ -150,7 +153,9 @@ interface DevServerSettings {
 }
 
 /** Command-line arguments for `temporal` that start the server the settings describe. */
-export function devServerArgs(settings: Pick<DevServerSettings, 'ip' | 'port' | 'uiPort' | 'dbFilename' | 'namespace' | 'logLevel'>): string[] {
+export function devServerArgs(
+  settings: Pick<DevServerSettings, 'ip' | 'port' | 'uiPort' | 'dbFilename' | 'namespace' | 'logLevel'>,
+): string[] {
   const args = ['server', 'start-dev', '--ip', settings.ip, '--port', String(settings.port)];
   args.push(...(settings.uiPort === undefined ? ['--headless'] : ['--ui-port', String(settings.uiPort)]));
   if (settings.dbFilename !== undefined) {
@@ -191,7 +196,10 @@ async function resolveSettings(options: DevServerOptions): Promise<DevServerSett
 async function binaryFromEnvironment(): Promise<string> {
   const binary = await findTemporalBinary();
   if (binary.path === undefined) {
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, 'No Temporal CLI found (checked KVM_CLONE_TEMPORAL_BIN, PATH and .cache/temporal/bin); run scripts/install-temporal');
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      'No Temporal CLI found (checked KVM_CLONE_TEMPORAL_BIN, PATH and .cache/temporal/bin); run scripts/install-temporal',
+    );
   }
   return binary.path;
 }
@@ -201,7 +209,11 @@ async function requireFreePorts(settings: DevServerSettings): Promise<void> {
   const ports = settings.uiPort === undefined ? [settings.port] : [settings.port, settings.uiPort];
   for (const port of ports) {
     if (!(await isPortFree(port, settings.ip))) {
-      throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `Cannot start the Temporal dev server: ${settings.ip}:${port} is already in use`, { ip: settings.ip, port });
+      throw new KvmCloneError(
+        ErrorCode.CONFIGURATION_ERROR,
+        `Cannot start the Temporal dev server: ${settings.ip}:${port} is already in use`,
+        { ip: settings.ip, port },
+      );
     }
   }
 }
@@ -237,7 +249,11 @@ async function isNamespaceReady(address: string, namespace: string): Promise<boo
   }
 }
 
-async function withConnection<T>(address: string, timeoutMs: number, use: (connection: Connection, deadline: number) => Promise<T>): Promise<T> {
+async function withConnection<T>(
+  address: string,
+  timeoutMs: number,
+  use: (connection: Connection, deadline: number) => Promise<T>,
+): Promise<T> {
   // No interceptors: the default one retries UNAVAILABLE with backoff, and a probe should
   // report "not yet" at once rather than wait out its own deadline.
   const connection = Connection.lazy({ address, connectTimeout: timeoutMs, interceptors: [] });
@@ -301,7 +317,10 @@ class RunningServer {
     // The grace timer stays referenced so Node keeps running until the server is gone,
     // and is cancelled once it is, so Node does not linger for the rest of the grace.
     const graceOver = new AbortController();
-    const exitedInTime = await Promise.race([this.exited.then(() => true), sleep(this.graceMs, false, { signal: graceOver.signal }).catch(() => true)]);
+    const exitedInTime = await Promise.race([
+      this.exited.then(() => true),
+      sleep(this.graceMs, false, { signal: graceOver.signal }).catch(() => true),
+    ]);
     graceOver.abort();
     if (!exitedInTime) {
       this.child.kill('SIGKILL');

@@ -5,7 +5,9 @@ import type { CleanupFailure } from './compensations';
 
 /** The cleanup failures as a sentence: each step, why it failed, and what it left. */
 export function describeCleanupFailures(failures: readonly CleanupFailure[]): string {
-  return failures.map((failure) => `${failure.step} (${failure.message})${failure.left ? `; ${failure.left}` : ''}`).join('; ');
+  return failures
+    .map((failure) => `${failure.step} (${failure.message})${failure.left ? `; ${failure.left}` : ''}`)
+    .join('; ');
 }
 
 /**
@@ -16,9 +18,18 @@ export function describeCleanupFailures(failures: readonly CleanupFailure[]): st
  * was left. The message says what failed first and then exactly what cleanup left; the
  * details keep the first cause's code (`cause`) and each failed step (`cleanupFailures`).
  */
-export function operationFailure(kind: 'clone' | 'sync', cause: FailureInfo & { type?: string }, failures: readonly CleanupFailure[]): ApplicationFailure {
+export function operationFailure(
+  kind: 'clone' | 'sync',
+  cause: FailureInfo & { type?: string },
+  failures: readonly CleanupFailure[],
+): ApplicationFailure {
   if (failures.length === 0) {
-    return ApplicationFailure.create({ type: cause.type ?? cause.codeName, message: cause.message, nonRetryable: !isRetryableCode(cause.code), details: [{ code: cause.code }] });
+    return ApplicationFailure.create({
+      type: cause.type ?? cause.codeName,
+      message: cause.message,
+      nonRetryable: !isRetryableCode(cause.code),
+      details: [{ code: cause.code }],
+    });
   }
   const code = kind === 'clone' ? ErrorCode.CLONE_ERROR : ErrorCode.SYNC_ERROR;
   return ApplicationFailure.create({

@@ -1,19 +1,49 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { cloneRewriteFor, destinationFileName } from '../domain/clone-rewrite';
 import type { CloneResult, Consistency, FileCopyResult } from '../domain/clone-result';
 import { chooseCompression } from '../domain/compression';
-import { backingChains, isLiveDisk, operationTag, overlayPathFor, partialPathFor, type FileDataMap, type PlannedFile } from '../domain/copied-file';
+import {
+  backingChains,
+  isLiveDisk,
+  operationTag,
+  overlayPathFor,
+  partialPathFor,
+  type FileDataMap,
+  type PlannedFile,
+} from '../domain/copied-file';
 import { joinPath, randomMac, uuidFromRandom } from '../domain/clone-plan';
-import { domainXmlDiff, parseDomainXml, requiredNetworks, rewriteDomainForClone, unusedNetworkMapEntries } from '../domain/domain-xml';
+import {
+  domainXmlDiff,
+  parseDomainXml,
+  requiredNetworks,
+  rewriteDomainForClone,
+  unusedNetworkMapEntries,
+} from '../domain/domain-xml';
 import { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
 import { validate } from '../domain/schemas/validate';
 import { planTransferRanges, targetRangeBytes, type TransferRange } from '../domain/transfer-plan';
 import { planReplacement } from '../domain/replacement';
 import { ErrorCode, errorCodeName, KvmCloneError } from '../errors';
 import { failureFromInfo, failureInfo, toApplicationFailure, type FailureInfo } from '../failures';
-import { cleanupOptions, finalizeOptions, hostCallOptions, mergeBackOptions, transferOptions, verifyOptions } from './activity-options';
+import {
+  cleanupOptions,
+  finalizeOptions,
+  hostCallOptions,
+  mergeBackOptions,
+  transferOptions,
+  verifyOptions,
+} from './activity-options';
 import { operationFailure } from './cleanup-report';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
@@ -54,7 +84,11 @@ function timeoutFailure(options: CloneOptions): ApplicationFailure {
  * and its files removed only after.
  */
 export async function cloneVM(input: CloneInput): Promise<CloneResult> {
-  return withNotifications(notifyOf(input), notifiedOperation('clone', input, input.newName ?? `${input.vmName}_clone`), () => cloneOperation(input));
+  return withNotifications(
+    notifyOf(input),
+    notifiedOperation('clone', input, input.newName ?? `${input.vmName}_clone`),
+    () => cloneOperation(input),
+  );
 }
 
 /** cloneVM without its notifications. */
@@ -94,12 +128,23 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     if (lockHeld) {
       await hostCalls.acquireDestinationLock({ destination, name: newName });
       // Registered once held (so unwound last): a lock never acquired, on a host never reached, needs no release.
-      compensations.add('release the destination lock', () => cleanup.releaseDestinationLock({ destination, name: newName }), `'${newName}' stays locked on ${hostLabel(destination)}`);
+      compensations.add(
+        'release the destination lock',
+        () => cleanup.releaseDestinationLock({ destination, name: newName }),
+        `'${newName}' stays locked on ${hostLabel(destination)}`,
+      );
     }
-    const inspection = await hostCalls.inspectSource({ source, destination, vmName, copyCdroms: options.copyCdroms, excludeDisks: options.excludeDisks });
+    const inspection = await hostCalls.inspectSource({
+      source,
+      destination,
+      vmName,
+      copyCdroms: options.copyCdroms,
+      excludeDisks: options.excludeDisks,
+    });
     warnings.push(...inspection.warnings);
     const domain = parseDomainXml(inspection.inactiveXml);
-    for (const entry of unusedNetworkMapEntries(domain, options.networkMap)) warnings.push(`networkMap entry '${entry}' matches no interface of '${vmName}'`);
+    for (const entry of unusedNetworkMapEntries(domain, options.networkMap))
+      warnings.push(`networkMap entry '${entry}' matches no interface of '${vmName}'`);
     const fileNames = inspection.files.map((file) => destinationFileName(newName, file));
     // The clone's UUID is chosen now: defineClone adopts an existing domain only when it carries this UUID, and TPM state lives in a directory named by it.
     const hasTpm = inspection.files.some((file) => file.role === 'tpm');
@@ -116,7 +161,13 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       ...(tpmUuid ? { tpmUuid } : {}),
       networks: requiredNetworks(domain, options.networkMap),
       referencedFiles: domain.disks
-        .filter((disk) => disk.device === 'cdrom' && disk.sourcePath && !options.excludeDisks.includes(disk.target) && !inspection.files.some((file) => file.target === disk.target))
+        .filter(
+          (disk) =>
+            disk.device === 'cdrom' &&
+            disk.sourcePath &&
+            !options.excludeDisks.includes(disk.target) &&
+            !inspection.files.some((file) => file.target === disk.target),
+        )
         .map((disk) => disk.sourcePath!),
       machine: {
         domainType: domain.domainType,
@@ -127,12 +178,16 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     });
     warnings.push(...destinationCheck.warnings);
     const files: PlannedFile[] = inspection.files.map((file, index) => {
-      const destinationPath = file.role === 'tpm' ? joinPath(destinationCheck.tpmDir!, file.target) : joinPath(destinationCheck.destDir, fileNames[index]!);
+      const destinationPath =
+        file.role === 'tpm'
+          ? joinPath(destinationCheck.tpmDir!, file.target)
+          : joinPath(destinationCheck.destDir, fileNames[index]!);
       return { ...file, destinationPath, partialPath: partialPathFor(destinationPath, tag) };
     });
     // The relay is where the bandwidth limit is enforced; a direct push cannot be paced.
     const direct = options.bandwidthLimit === undefined ? options.direct : undefined;
-    if (options.direct && !direct) warnings.push('bandwidthLimit is enforced by the relay, so this operation relays instead of pushing directly');
+    if (options.direct && !direct)
+      warnings.push('bandwidthLimit is enforced by the relay, so this operation relays instead of pushing directly');
     const compression = chooseCompression(options.compress, inspection.compressors, destinationCheck.compressors);
     if (compression.warning) warnings.push(compression.warning);
     const live = inspection.state !== 'shut off';
@@ -183,11 +238,21 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       () => cleanup.removeClone({ destination, paths: partialPaths, directories: createdDirectories }),
       `partial copies may remain on ${hostLabel(destination)}: ${[...partialPaths, ...createdDirectories].join(', ')}`,
     );
-    await hostCalls.prepareDisks({ destination, disks: files.map((file) => ({ path: file.partialPath, size: file.fileSize })) });
+    await hostCalls.prepareDisks({
+      destination,
+      disks: files.map((file) => ({ path: file.partialPath, size: file.fileSize })),
+    });
 
     let consistency: Consistency = 'offline';
-    const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({ target: file.target, basePath: file.sourcePath, overlayPath: overlayPathFor(file.sourcePath, tag) }));
-    const mergeBack = () => mergeBacks.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
+    const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({
+      target: file.target,
+      basePath: file.sourcePath,
+      overlayPath: overlayPathFor(file.sourcePath, tag),
+    }));
+    const mergeBack = () =>
+      mergeBacks
+        .mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml })
+        .then(() => undefined);
     let dropMergeCompensation = () => {};
     if (live) {
       progress.phase = 'snapshotting';
@@ -196,7 +261,12 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
         mergeBack,
         `'${vmName}' on ${hostLabel(source)} may still run on its overlays ${frozenDisks.map((disk) => disk.overlayPath).join(', ')}`,
       );
-      const frozen = await hostCalls.freezeSource({ source, vmName, disks: frozenDisks, quiesce: inspection.guestAgent });
+      const frozen = await hostCalls.freezeSource({
+        source,
+        vmName,
+        disks: frozenDisks,
+        quiesce: inspection.guestAgent,
+      });
       consistency = frozen.consistency;
       warnings.push(...frozen.warnings);
     }
@@ -211,7 +281,10 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     }));
     progress.bytesTotal = maps.reduce((sum, map) => sum + map.dataBytes, 0);
     const rangeBytes = targetRangeBytes(progress.bytesTotal, options.parallel);
-    const bytesPerSecond = options.bandwidthLimit === undefined ? undefined : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
+    const bytesPerSecond =
+      options.bandwidthLimit === undefined
+        ? undefined
+        : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
     const bytesSent = files.map(() => 0);
     let bytesResumed = 0;
     let rangesRecopied = 0;
@@ -233,11 +306,20 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       bytesSent[index]! += copied.bytesSent;
       bytesResumed += copied.bytesResumed;
       if (options.verify) {
-        const rangeCheck = () => verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.partialPath, range });
+        const rangeCheck = () =>
+          verification.verifyRange({
+            source,
+            destination,
+            sourcePath: file.sourcePath,
+            destinationPath: file.partialPath,
+            range,
+          });
         let digests = await rangeCheck();
         if (digests.source.hex !== digests.destination.hex) {
           rangesRecopied++;
-          warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the copy and was copied again`);
+          warnings.push(
+            `range ${range.start}+${range.length} of ${file.sourcePath} differed after the copy and was copied again`,
+          );
           bytesSent[index]! += (await transfer()).bytesSent;
           digests = await rangeCheck();
           if (digests.source.hex !== digests.destination.hex) {
@@ -276,7 +358,12 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       await runLimited(
         files.map((file, index) => async () => {
           progress.disks[index]!.phase = 'verifying';
-          const digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.partialPath });
+          const digests = await verification.verifyFile({
+            source,
+            destination,
+            sourcePath: file.sourcePath,
+            destinationPath: file.partialPath,
+          });
           if (digests.source.hex !== digests.destination.hex) {
             throw new KvmCloneError(
               ErrorCode.TRANSFER_ERROR,
@@ -312,7 +399,9 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
         'restore the replaced VM',
         () => cleanup.restoreDomain(aside),
         `the replaced VM '${replaced.vmName}' may be left undefined on ${hostLabel(destination)}: its definition is kept in the destination lock (replaced.xml)${
-          replacement.moves.length > 0 ? ` and its files set aside as ${replacement.moves.map((move) => move.to).join(', ')}` : ''
+          replacement.moves.length > 0
+            ? ` and its files set aside as ${replacement.moves.map((move) => move.to).join(', ')}`
+            : ''
         }`,
       );
       await hostCalls.setAsideDomain(aside);
@@ -324,7 +413,10 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     compensations.add(
       'remove copied files',
       // Only files this clone's renames made: a rename refused because a file was in the way must not make the cleanup remove that file.
-      () => (ownsDestination ? cleanup.removeRenamedFiles({ destination, renames }) : cleanup.removeClone({ destination, paths: finalPaths })),
+      () =>
+        ownsDestination
+          ? cleanup.removeRenamedFiles({ destination, renames })
+          : cleanup.removeClone({ destination, paths: finalPaths }),
       `copied files may remain on ${hostLabel(destination)}: ${finalPaths.join(', ')}`,
     );
     await finalizing.finalizeFiles({
@@ -337,7 +429,10 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     compensations.add(
       'undefine the clone',
       // Only the domain this clone defined: a define refused because another VM has the name must not remove that VM.
-      () => (ownsDestination && cloneUuid ? cleanup.removeDefinedClone({ destination, vmName: newName, uuid: cloneUuid }) : cleanup.removeClone({ destination, vmName: newName, paths: [] })),
+      () =>
+        ownsDestination && cloneUuid
+          ? cleanup.removeDefinedClone({ destination, vmName: newName, uuid: cloneUuid })
+          : cleanup.removeClone({ destination, vmName: newName, paths: [] }),
       `'${newName}' may still be defined on ${hostLabel(destination)}`,
     );
     await hostCalls.defineClone({
@@ -349,7 +444,9 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
       graphicsPasswordsFrom: { source, vmName },
       // The clone's record: the files a later sync may write into (TPM state is vouched for by its directory; flattened layers are gone).
       operationId: workflowInfo().workflowId,
-      createdFiles: files.filter((file) => file.role !== 'tpm' && !(options.flattenBackingChain && file.role === 'backing')).map((file) => file.destinationPath),
+      createdFiles: files
+        .filter((file) => file.role !== 'tpm' && !(options.flattenBackingChain && file.role === 'backing'))
+        .map((file) => file.destinationPath),
     });
 
     if (replaced && replacement) {
@@ -358,12 +455,16 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
         try {
           await cleanup.removeClone({ destination, paths: replacement.removeAfterDefine });
         } catch (error) {
-          warnings.push(`the files of the replaced VM '${replaced.vmName}' could not all be removed (${failureInfo(error).message}): ${replacement.removeAfterDefine.join(', ')}`);
+          warnings.push(
+            `the files of the replaced VM '${replaced.vmName}' could not all be removed (${failureInfo(error).message}): ${replacement.removeAfterDefine.join(', ')}`,
+          );
         }
         try {
           await cleanup.discardReplacedDomain({ destination, vmName: replaced.vmName });
         } catch (error) {
-          warnings.push(`the TPM state or saved definition of the replaced VM '${replaced.vmName}' could not be removed: ${failureInfo(error).message}`);
+          warnings.push(
+            `the TPM state or saved definition of the replaced VM '${replaced.vmName}' could not be removed: ${failureInfo(error).message}`,
+          );
         }
       });
     }
@@ -382,7 +483,8 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
   };
 
   const result = (
-    outcome: Pick<CloneResult, 'files' | 'consistency' | 'compression' | 'transport'> & Partial<Pick<CloneResult, 'bytesResumed' | 'rangesRecopied' | 'replaced' | 'plan'>>,
+    outcome: Pick<CloneResult, 'files' | 'consistency' | 'compression' | 'transport'> &
+      Partial<Pick<CloneResult, 'bytesResumed' | 'rangesRecopied' | 'replaced' | 'plan'>>,
   ): CloneResult => ({
     operationId: workflowInfo().workflowId,
     success: true,
@@ -415,15 +517,26 @@ async function cloneOperation(input: CloneInput): Promise<CloneResult> {
     if (cleanupFailures.length > 0) {
       // Whatever ended the clone, what cleanup left is the news: 1200, with the first cause in the details.
       const cause: FailureInfo = timeout.timedOut
-        ? { code: ErrorCode.OPERATION_TIMEOUT, codeName: errorCodeName(ErrorCode.OPERATION_TIMEOUT), message: `clone of '${vmName}' did not finish within ${options.timeout} s` }
+        ? {
+            code: ErrorCode.OPERATION_TIMEOUT,
+            codeName: errorCodeName(ErrorCode.OPERATION_TIMEOUT),
+            message: `clone of '${vmName}' did not finish within ${options.timeout} s`,
+          }
         : isCancellation(error)
-          ? { code: ErrorCode.OPERATION_CANCELLED_ERROR, codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR), message: `clone of '${vmName}' was cancelled` }
+          ? {
+              code: ErrorCode.OPERATION_CANCELLED_ERROR,
+              codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR),
+              message: `clone of '${vmName}' was cancelled`,
+            }
           : failureInfo(error);
       throw operationFailure('clone', cause, cleanupFailures);
     }
     if (timeout.timedOut) throw timeoutFailure(options);
     // A cancelled activity surfaces as an ActivityFailure; the workflow itself ends cancelled.
-    if (isCancellation(error)) throw new CancelledFailure(`clone of '${vmName}' was cancelled; the destination was cleaned up and the source left as it was`);
+    if (isCancellation(error))
+      throw new CancelledFailure(
+        `clone of '${vmName}' was cancelled; the destination was cleaned up and the source left as it was`,
+      );
     throw failureFromInfo(failureInfo(error));
   }
 }

@@ -53,7 +53,12 @@ export class Compensations {
         } catch (error) {
           const info = failureInfo(error);
           log.error('cleanup step failed', { step: what, error: info.message });
-          failures.push({ step: what, code: info.code, message: info.message, ...(leftIfFailed ? { left: leftIfFailed } : {}) });
+          failures.push({
+            step: what,
+            code: info.code,
+            message: info.message,
+            ...(leftIfFailed ? { left: leftIfFailed } : {}),
+          });
         }
       }
     });

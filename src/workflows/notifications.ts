@@ -1,4 +1,10 @@
-import { CancellationScope, isCancellation, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CloneResult } from '../domain/clone-result';
 import { notificationDocument, type NotificationDocument, type NotifiedOperation } from '../domain/notification';
@@ -28,7 +34,9 @@ const notifier = proxyActivities<Activities>(notifyOptions);
  */
 export async function sendNotifications(notify: Notify | undefined, document: NotificationDocument): Promise<string[]> {
   // A named webhook's events are in the worker's config: the activity decides for it.
-  const webhooks = (notify?.webhooks ?? []).filter((webhook) => isNamedWebhook(webhook) || webhook.events.includes(document.event));
+  const webhooks = (notify?.webhooks ?? []).filter(
+    (webhook) => isNamedWebhook(webhook) || webhook.events.includes(document.event),
+  );
   if (webhooks.length === 0) return [];
   return CancellationScope.nonCancellable(async () => {
     const outcomes = await Promise.all(
@@ -49,7 +57,11 @@ export async function sendNotifications(notify: Notify | undefined, document: No
  * failed notification becomes one of its warnings), on failure or cancellation the error,
  * after which the operation fails or is cancelled exactly as it would have without them.
  */
-export async function withNotifications<R extends CloneResult | SyncResult>(notify: Notify | undefined, operation: NotifiedOperation, run: () => Promise<R>): Promise<R> {
+export async function withNotifications<R extends CloneResult | SyncResult>(
+  notify: Notify | undefined,
+  operation: NotifiedOperation,
+  run: () => Promise<R>,
+): Promise<R> {
   let result: R;
   try {
     result = await run();
@@ -57,19 +69,35 @@ export async function withNotifications<R extends CloneResult | SyncResult>(noti
     // The root scope says whether the workflow was asked to stop, whatever the failure's shape.
     const cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
     const info = failureInfo(error);
-    const reported = cancelled ? { code: ErrorCode.OPERATION_CANCELLED_ERROR, codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR), message: info.message } : info;
-    await sendNotifications(notify, notificationDocument(operation, { event: cancelled ? 'cancelled' : 'failure', error: reported }, new Date()));
+    const reported = cancelled
+      ? {
+          code: ErrorCode.OPERATION_CANCELLED_ERROR,
+          codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR),
+          message: info.message,
+        }
+      : info;
+    await sendNotifications(
+      notify,
+      notificationDocument(operation, { event: cancelled ? 'cancelled' : 'failure', error: reported }, new Date()),
+    );
     throw error;
   }
-  result.warnings.push(...(await sendNotifications(notify, notificationDocument(operation, { event: 'success', result }, new Date()))));
+  result.warnings.push(
+    ...(await sendNotifications(notify, notificationDocument(operation, { event: 'success', result }, new Date()))),
+  );
   return result;
 }
 
 type HostRefInput = string | HostSpecInput;
 
 /** The operation as a notification names it, from the workflow's input (validated or not yet). */
-export function notifiedOperation(kind: NotifiedOperation['kind'], input: { source: HostRefInput; destination: HostRefInput; vmName: string }, targetName: string): NotifiedOperation {
-  const label = (ref: HostRefInput): string => (typeof ref === 'string' ? ref : hostLabel({ ...ref, user: ref.user ?? 'root', port: ref.port ?? 22 } as HostSpec));
+export function notifiedOperation(
+  kind: NotifiedOperation['kind'],
+  input: { source: HostRefInput; destination: HostRefInput; vmName: string },
+  targetName: string,
+): NotifiedOperation {
+  const label = (ref: HostRefInput): string =>
+    typeof ref === 'string' ? ref : hostLabel({ ...ref, user: ref.user ?? 'root', port: ref.port ?? 22 } as HostSpec);
   return {
     kind,
     operationId: workflowInfo().workflowId,

@@ -9,7 +9,17 @@ export interface DiskProgress {
 }
 
 export interface OperationProgress {
-  phase: 'validating' | 'preflight' | 'snapshotting' | 'copying' | 'verifying' | 'merging' | 'defining' | 'cleaning-up' | 'done' | 'failed';
+  phase:
+    | 'validating'
+    | 'preflight'
+    | 'snapshotting'
+    | 'copying'
+    | 'verifying'
+    | 'merging'
+    | 'defining'
+    | 'cleaning-up'
+    | 'done'
+    | 'failed';
   disks: DiskProgress[];
   bytesTotal: number;
   bytesDone: number;

@@ -1,14 +1,35 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../domain/block-delta';
-import { checkpointPrefix, planChangeTracking, type ChangeTrackingPlan, type TrackedFileChanges } from '../domain/change-tracking';
+import {
+  checkpointPrefix,
+  planChangeTracking,
+  type ChangeTrackingPlan,
+  type TrackedFileChanges,
+} from '../domain/change-tracking';
 import { clipExtents, mergeExtents } from '../domain/extent-set';
 import { destinationFileName } from '../domain/clone-rewrite';
 import type { Consistency } from '../domain/clone-result';
 import { directoryOf, joinPath } from '../domain/clone-plan';
 import { chooseCompression } from '../domain/compression';
-import { backingChains, isLiveDisk, operationTag, overlayPathFor, partialPathFor, type SourceFile } from '../domain/copied-file';
+import {
+  backingChains,
+  isLiveDisk,
+  operationTag,
+  overlayPathFor,
+  partialPathFor,
+  type SourceFile,
+} from '../domain/copied-file';
 import { parseDomainXml } from '../domain/domain-xml';
 import { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
 import { syncRewrite } from '../domain/sync-rewrite';
@@ -17,7 +38,14 @@ import type { Extent } from '../domain/transfer-plan';
 import type { FileSyncResult, SyncResult } from '../domain/sync-result';
 import { ErrorCode, errorCodeName, KvmCloneError } from '../errors';
 import { failureFromInfo, failureInfo, toApplicationFailure, type FailureInfo } from '../failures';
-import { cleanupOptions, hostCallOptions, mergeBackOptions, optionalHostCallOptions, transferOptions, verifyOptions } from './activity-options';
+import {
+  cleanupOptions,
+  hostCallOptions,
+  mergeBackOptions,
+  optionalHostCallOptions,
+  transferOptions,
+  verifyOptions,
+} from './activity-options';
 import { operationFailure } from './cleanup-report';
 import { Compensations } from './compensations';
 import { hostLabel } from './host-label';
@@ -59,7 +87,9 @@ function fileKey(file: Pick<SourceFile, 'role' | 'target' | 'depth'>): string {
  * makes the failure say what it left (1201, see cleanup-report.ts).
  */
 export async function syncVM(input: SyncInput): Promise<SyncResult> {
-  return withNotifications(notifyOf(input), notifiedOperation('sync', input, input.targetName ?? input.vmName), () => syncOperation(input));
+  return withNotifications(notifyOf(input), notifiedOperation('sync', input, input.targetName ?? input.vmName), () =>
+    syncOperation(input),
+  );
 }
 
 /** syncVM without its notifications. */
@@ -91,9 +121,19 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     if (ownsDestination) {
       await hostCalls.acquireDestinationLock({ destination, name: targetName });
       // Registered once held (so unwound last): a lock never acquired, on a host never reached, needs no release.
-      compensations.add('release the destination lock', () => cleanup.releaseDestinationLock({ destination, name: targetName }), `'${targetName}' stays locked on ${hostLabel(destination)}`);
+      compensations.add(
+        'release the destination lock',
+        () => cleanup.releaseDestinationLock({ destination, name: targetName }),
+        `'${targetName}' stays locked on ${hostLabel(destination)}`,
+      );
     }
-    const inspection = await hostCalls.inspectSource({ source, destination, vmName, copyCdroms: false, excludeDisks: [] });
+    const inspection = await hostCalls.inspectSource({
+      source,
+      destination,
+      vmName,
+      copyCdroms: false,
+      excludeDisks: [],
+    });
     warnings.push(...inspection.warnings);
     const target = await hostCalls.inspectTarget({ destination, targetName, operationId });
     targetMarked = true;
@@ -104,7 +144,10 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     const files: SyncedFile[] = inspection.files.map((file) => {
       const existing = targetFiles.get(fileKey(file));
       if (!existing) {
-        const destinationPath = file.role === 'tpm' && target.tpmDir ? joinPath(target.tpmDir, file.target) : joinPath(homeDir, destinationFileName(targetName, file));
+        const destinationPath =
+          file.role === 'tpm' && target.tpmDir
+            ? joinPath(target.tpmDir, file.target)
+            : joinPath(homeDir, destinationFileName(targetName, file));
         const writePath = ownsDestination ? partialPathFor(destinationPath, tag) : destinationPath;
         return { ...file, destinationPath, writePath, action: 'added', destinationSize: file.fileSize };
       }
@@ -117,11 +160,19 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       };
     });
     const sourceKeys = new Set(inspection.files.map(fileKey));
-    const detachedDisks = target.files.filter((file) => file.role === 'disk' && !sourceKeys.has(fileKey(file))).map((file) => file.target);
-    for (const disk of detachedDisks) warnings.push(`disk ${disk} is gone from the source; it is detached from '${targetName}' and its file kept`);
-    const bytesAdded = files.filter((file) => file.action === 'added').reduce((sum, file) => sum + file.allocatedSize, 0);
+    const detachedDisks = target.files
+      .filter((file) => file.role === 'disk' && !sourceKeys.has(fileKey(file)))
+      .map((file) => file.target);
+    for (const disk of detachedDisks)
+      warnings.push(`disk ${disk} is gone from the source; it is detached from '${targetName}' and its file kept`);
+    const bytesAdded = files
+      .filter((file) => file.action === 'added')
+      .reduce((sum, file) => sum + file.allocatedSize, 0);
     if (bytesAdded > target.freeBytes) {
-      throw new KvmCloneError(ErrorCode.DISK_SPACE_ERROR, `the disks added on the source need ${bytesAdded} bytes; ${target.freeBytes} are free beside '${targetName}'`);
+      throw new KvmCloneError(
+        ErrorCode.DISK_SPACE_ERROR,
+        `the disks added on the source need ${bytesAdded} bytes; ${target.freeBytes} are free beside '${targetName}'`,
+      );
     }
 
     const stats: FileSyncResult[] = files.map((file) => ({
@@ -140,15 +191,22 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     let rangesRecopied = 0;
     // The relay is where the bandwidth limit is enforced; a direct push cannot be paced.
     const direct = options.bandwidthLimit === undefined ? options.direct : undefined;
-    if (options.direct && !direct) warnings.push('bandwidthLimit is enforced by the relay, so this operation relays instead of pushing directly');
+    if (options.direct && !direct)
+      warnings.push('bandwidthLimit is enforced by the relay, so this operation relays instead of pushing directly');
     const compression = chooseCompression(options.compress, inspection.compressors, target.tools);
     if (compression.warning) warnings.push(compression.warning);
     const hashTool = options.deltaOnly ? chooseBlockHashTool(inspection.hashers, target.tools) : 'none';
-    if (options.deltaOnly && hashTool === 'none') warnings.push('neither python3 nor perl is on both hosts, so blocks cannot be compared in place; every disk is copied whole');
-    if (options.deltaOnly && hashTool === 'perl') warnings.push('python3 is missing on a host; blocks are hashed with perl, which is slower');
+    if (options.deltaOnly && hashTool === 'none')
+      warnings.push(
+        'neither python3 nor perl is on both hosts, so blocks cannot be compared in place; every disk is copied whole',
+      );
+    if (options.deltaOnly && hashTool === 'perl')
+      warnings.push('python3 is missing on a host; blocks are hashed with perl, which is slower');
 
     const sourceUuid = parseDomainXml(inspection.inactiveXml).uuid;
-    const prefix = checkpointPrefix(parseDomainXml(target.inactiveXml).uuid ?? `${hostLabel(destination)}/${targetName}`);
+    const prefix = checkpointPrefix(
+      parseDomainXml(target.inactiveXml).uuid ?? `${hostLabel(destination)}/${targetName}`,
+    );
     const newCheckpoint = `${prefix}${Date.now()}`;
     let checkpointCreated = false;
     let tracking: ChangeTrackingPlan = { bitmapTargets: [], trackedTargets: [], warnings: [] };
@@ -177,13 +235,19 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         () => cleanup.removeClone({ destination, paths: addedPaths }),
         `files of added disks may remain on ${hostLabel(destination)}: ${addedPaths.join(', ')}`,
       );
-      await hostCalls.prepareDisks({ destination, disks: added.map((file) => ({ path: file.writePath, size: file.fileSize })) });
+      await hostCalls.prepareDisks({
+        destination,
+        disks: added.map((file) => ({ path: file.writePath, size: file.fileSize })),
+      });
     }
     /** Gives each destination file its source's size, as measured last (after the freeze, for a running source). */
     const matchSizes = async (): Promise<void> => {
       const differing = files.filter((file) => file.destinationSize !== file.fileSize);
       if (differing.length === 0) return;
-      await hostCalls.resizeFiles({ destination, files: differing.map((file) => ({ path: file.writePath, size: file.fileSize })) });
+      await hostCalls.resizeFiles({
+        destination,
+        files: differing.map((file) => ({ path: file.writePath, size: file.fileSize })),
+      });
       for (const file of differing) {
         file.destinationSize = file.fileSize;
         if (file.action === 'updated') file.action = 'resized';
@@ -194,14 +258,28 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     let consistency: Consistency = 'offline';
     if (inspection.state !== 'shut off') {
       progress.phase = 'snapshotting';
-      const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({ target: file.target, basePath: file.sourcePath, overlayPath: overlayPathFor(file.sourcePath, tag) }));
-      const mergeBack = () => mergeBacks.mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml }).then(() => undefined);
+      const frozenDisks: FrozenDisk[] = files.filter(isLiveDisk).map((file) => ({
+        target: file.target,
+        basePath: file.sourcePath,
+        overlayPath: overlayPathFor(file.sourcePath, tag),
+      }));
+      const mergeBack = () =>
+        mergeBacks
+          .mergeSource({ source, vmName, disks: frozenDisks, originalXml: inspection.inactiveXml })
+          .then(() => undefined);
       if (tracking.bitmapTargets.length > 0 && sourceUuid) {
         // Before the freeze: every write after this instant is in the new bitmap, so the next sync misses none.
         const keep = target.checkpoint ? [target.checkpoint.name] : [];
-        compensations.add('remove the new checkpoint', () => cleanup.removeCheckpoints({ source, vmName, prefix, keep }).then(() => undefined));
+        compensations.add('remove the new checkpoint', () =>
+          cleanup.removeCheckpoints({ source, vmName, prefix, keep }).then(() => undefined),
+        );
         checkpointCreated = await optional('create a checkpoint for the next sync', () =>
-          optionalCalls.createCheckpoint({ source, vmName, name: newCheckpoint, bitmapTargets: tracking.bitmapTargets }),
+          optionalCalls.createCheckpoint({
+            source,
+            vmName,
+            name: newCheckpoint,
+            bitmapTargets: tracking.bitmapTargets,
+          }),
         );
       }
       const dropMerge = compensations.add(
@@ -209,7 +287,12 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         mergeBack,
         `'${vmName}' on ${hostLabel(source)} may still run on its overlays ${frozenDisks.map((disk) => disk.overlayPath).join(', ')}`,
       );
-      const frozen = await hostCalls.freezeSource({ source, vmName, disks: frozenDisks, quiesce: inspection.guestAgent });
+      const frozen = await hostCalls.freezeSource({
+        source,
+        vmName,
+        disks: frozenDisks,
+        quiesce: inspection.guestAgent,
+      });
       consistency = frozen.consistency;
       warnings.push(...frozen.warnings);
       for (const file of files) file.fileSize = frozen.sizes?.[file.sourcePath] ?? file.fileSize;
@@ -237,7 +320,9 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     }
 
     async function readTrackedChanges(since: string): Promise<void> {
-      const disks = files.filter((file) => file.role === 'disk' && file.depth === 0 && tracking.trackedTargets.includes(file.target));
+      const disks = files.filter(
+        (file) => file.role === 'disk' && file.depth === 0 && tracking.trackedTargets.includes(file.target),
+      );
       await optional(`read checkpoint ${since}'s bitmaps`, async () => {
         const tracked = await optionalCalls.trackChanges({
           source,
@@ -262,10 +347,15 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       }));
       progress.bytesTotal = files.reduce((sum, file) => sum + file.fileSize, 0);
       const tileBytes = syncTileBytes(progress.bytesTotal, options.parallel);
-      const bytesPerSecond = options.bandwidthLimit === undefined ? undefined : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
-      const trackedOf = (file: SyncedFile) => (file.role === 'disk' && file.depth === 0 ? trackedChanges.get(file.target) : undefined);
+      const bytesPerSecond =
+        options.bandwidthLimit === undefined
+          ? undefined
+          : Math.max(1, Math.floor(options.bandwidthLimit / options.parallel));
+      const trackedOf = (file: SyncedFile) =>
+        file.role === 'disk' && file.depth === 0 ? trackedChanges.get(file.target) : undefined;
       files.forEach((file, index) => {
-        stats[index]!.changeTracking = file.action === 'added' || hashTool === 'none' ? 'full-copy' : trackedOf(file) ? 'checkpoint' : 'block-hash';
+        stats[index]!.changeTracking =
+          file.action === 'added' || hashTool === 'none' ? 'full-copy' : trackedOf(file) ? 'checkpoint' : 'block-hash';
         if (options.verify && trackedOf(file) && !options.fullVerify) stats[index]!.verification = 'synced-ranges';
       });
 
@@ -293,15 +383,30 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       const verifyTile = async (index: number, range: Extent, extents: Extent[] | undefined): Promise<void> => {
         if (!options.verify || extents?.length === 0) return;
         const file = files[index]!;
-        const check = (only?: Extent[]) => verification.verifyRange({ source, destination, sourcePath: file.sourcePath, destinationPath: file.writePath, range, ...(only ? { extents: only } : {}) });
+        const check = (only?: Extent[]) =>
+          verification.verifyRange({
+            source,
+            destination,
+            sourcePath: file.sourcePath,
+            destinationPath: file.writePath,
+            range,
+            ...(only ? { extents: only } : {}),
+          });
         let digests = await check(extents);
         if (digests.source.hex === digests.destination.hex) return;
         rangesRecopied++;
-        warnings.push(`range ${range.start}+${range.length} of ${file.sourcePath} differed after the sync and was copied again`);
-        stats[index]!.bytesTransferred += (await transfers.syncRange({ ...requestFor(index, range), mode: 'full' })).bytesSent;
+        warnings.push(
+          `range ${range.start}+${range.length} of ${file.sourcePath} differed after the sync and was copied again`,
+        );
+        stats[index]!.bytesTransferred += (
+          await transfers.syncRange({ ...requestFor(index, range), mode: 'full' })
+        ).bytesSent;
         digests = await check();
         if (digests.source.hex !== digests.destination.hex) {
-          throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `range ${range.start}+${range.length} of ${file.sourcePath} still differs after copying it again`);
+          throw new KvmCloneError(
+            ErrorCode.TRANSFER_ERROR,
+            `range ${range.start}+${range.length} of ${file.sourcePath} still differs after copying it again`,
+          );
         }
       };
 
@@ -310,7 +415,12 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         const file = files[index]!;
         progress.disks[index]!.phase = 'copying';
         const request = requestFor(index, range);
-        const account = (synced: { bytesCompared: number; bytesSent: number; blocksChanged: number; bytesUnchanged: number }) => {
+        const account = (synced: {
+          bytesCompared: number;
+          bytesSent: number;
+          blocksChanged: number;
+          bytesUnchanged: number;
+        }) => {
           stats[index]!.bytesCompared += synced.bytesCompared;
           stats[index]!.bytesTransferred += synced.bytesSent;
           stats[index]!.blocksSynchronized += synced.blocksChanged;
@@ -319,7 +429,8 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         if (tracked) {
           const inTile = { changed: clipExtents(tracked.changed, range), compare: clipExtents(tracked.compare, range) };
           // Nothing written and nothing to compare: the bitmap vouches for the whole tile.
-          if (inTile.changed.length === 0 && inTile.compare.length === 0) account({ bytesCompared: 0, bytesSent: 0, blocksChanged: 0, bytesUnchanged: range.length });
+          if (inTile.changed.length === 0 && inTile.compare.length === 0)
+            account({ bytesCompared: 0, bytesSent: 0, blocksChanged: 0, bytesUnchanged: range.length });
           else account(await transfers.syncRange({ ...request, mode: 'tracked', tracked: inTile }));
           // What was written or compared is checked; the bitmap vouches for the rest of the tile.
           await verifyTile(index, range, mergeExtents([...inTile.changed, ...inTile.compare]));
@@ -336,7 +447,9 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       };
 
       await runLimited(
-        files.flatMap((file, index) => tileFile(file.fileSize, tileBytes).map((range) => () => syncTile(index, range, trackedOf(file)))),
+        files.flatMap((file, index) =>
+          tileFile(file.fileSize, tileBytes).map((range) => () => syncTile(index, range, trackedOf(file))),
+        ),
         options.parallel,
       );
       if (options.verify) {
@@ -347,17 +460,36 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
               progress.disks[index]!.phase = 'done';
               return;
             }
-            let digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.writePath });
+            let digests = await verification.verifyFile({
+              source,
+              destination,
+              sourcePath: file.sourcePath,
+              destinationPath: file.writePath,
+            });
             if (digests.source.hex !== digests.destination.hex) {
               // Something the delta could not see: a CRC-32 collision, or a write the bitmap missed. The tiles that differ are copied again.
-              warnings.push(`${file.destinationPath} still differed from its source after the sync; the tiles that differ were copied again`);
+              warnings.push(
+                `${file.destinationPath} still differed from its source after the sync; the tiles that differ were copied again`,
+              );
               for (const range of tileFile(file.fileSize, tileBytes)) await verifyTile(index, range, undefined);
-              digests = await verification.verifyFile({ source, destination, sourcePath: file.sourcePath, destinationPath: file.writePath });
+              digests = await verification.verifyFile({
+                source,
+                destination,
+                sourcePath: file.sourcePath,
+                destinationPath: file.writePath,
+              });
             }
             if (digests.source.hex !== digests.destination.hex) {
-              throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${file.destinationPath} differs from ${file.sourcePath} after the sync`);
+              throw new KvmCloneError(
+                ErrorCode.TRANSFER_ERROR,
+                `${file.destinationPath} differs from ${file.sourcePath} after the sync`,
+              );
             }
-            stats[index]!.digest = { algorithm: digests.source.algorithm, source: digests.source.hex, destination: digests.destination.hex };
+            stats[index]!.digest = {
+              algorithm: digests.source.algorithm,
+              source: digests.source.hex,
+              destination: digests.destination.hex,
+            };
             progress.disks[index]!.phase = 'done';
           }),
           options.parallel,
@@ -366,7 +498,9 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     }
 
     progress.phase = 'defining';
-    const renames = files.filter((file) => file.writePath !== file.destinationPath).map((file) => ({ from: file.writePath, to: file.destinationPath }));
+    const renames = files
+      .filter((file) => file.writePath !== file.destinationPath)
+      .map((file) => ({ from: file.writePath, to: file.destinationPath }));
     if (renames.length > 0) {
       // Only files this sync's renames made: a rename refused because a file was in the way must not make the cleanup remove that file.
       compensations.add(
@@ -379,25 +513,38 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     await hostCalls.defineClone({
       destination,
       sourceXml: inspection.inactiveXml,
-      rewrite: syncRewrite({ targetName, preserveMac: options.preserveMac, sourceXml: inspection.inactiveXml, targetXml: target.inactiveXml, files, random: Math.random }),
+      rewrite: syncRewrite({
+        targetName,
+        preserveMac: options.preserveMac,
+        sourceXml: inspection.inactiveXml,
+        targetXml: target.inactiveXml,
+        files,
+        random: Math.random,
+      }),
       start: false,
       redefine: true,
       // Read on the worker at the define, so no password passes through history.
       graphicsPasswordsFrom: { source, vmName },
       // Added disks join the target's clone record, so the next sync writes into them too.
       operationId,
-      createdFiles: files.filter((file) => file.action === 'added' && file.role !== 'tpm').map((file) => file.destinationPath),
+      createdFiles: files
+        .filter((file) => file.action === 'added' && file.role !== 'tpm')
+        .map((file) => file.destinationPath),
     });
 
     let checkpointLeft: string | undefined;
     if (checkpointCreated && sourceUuid) {
-      const paths = files.filter((file) => tracking.bitmapTargets.includes(file.target) && file.role === 'disk' && file.depth === 0).map((file) => file.destinationPath);
+      const paths = files
+        .filter((file) => tracking.bitmapTargets.includes(file.target) && file.role === 'disk' && file.depth === 0)
+        .map((file) => file.destinationPath);
       const recorded = await optional(`record checkpoint ${newCheckpoint} on '${targetName}'`, () =>
         optionalCalls.recordCheckpoint({ destination, targetName, checkpoint: newCheckpoint, sourceUuid, paths }),
       );
       if (recorded) checkpointLeft = newCheckpoint;
       // The old checkpoints of this target are spent; an unrecorded new one is useless.
-      await optional('remove spent checkpoints', () => optionalCalls.removeCheckpoints({ source, vmName, prefix, keep: recorded ? [newCheckpoint] : [] }));
+      await optional('remove spent checkpoints', () =>
+        optionalCalls.removeCheckpoints({ source, vmName, prefix, keep: recorded ? [newCheckpoint] : [] }),
+      );
     }
 
     if (ownsDestination) {
@@ -424,7 +571,11 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
       bytesCompared: sum((file) => file.bytesCompared),
       bytesUnchanged: sum((file) => file.bytesUnchanged),
       blockSize: SYNC_BLOCK_SIZE,
-      changeTracking: stats.some((file) => file.changeTracking === 'checkpoint') ? 'checkpoint' : hashTool === 'none' ? 'full-copy' : 'block-hash',
+      changeTracking: stats.some((file) => file.changeTracking === 'checkpoint')
+        ? 'checkpoint'
+        : hashTool === 'none'
+          ? 'full-copy'
+          : 'block-hash',
       ...(checkpointLeft ? { checkpoint: checkpointLeft } : {}),
       hashTool,
       files: stats,
@@ -448,9 +599,17 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
     if (cleanupFailures.length > 0) {
       // Whatever ended the sync, what cleanup left is the news: 1201, with the first cause in the details.
       const cause: FailureInfo = timeout.timedOut
-        ? { code: ErrorCode.OPERATION_TIMEOUT, codeName: errorCodeName(ErrorCode.OPERATION_TIMEOUT), message: `sync of '${vmName}' did not finish within ${options.timeout} s${incomplete}` }
+        ? {
+            code: ErrorCode.OPERATION_TIMEOUT,
+            codeName: errorCodeName(ErrorCode.OPERATION_TIMEOUT),
+            message: `sync of '${vmName}' did not finish within ${options.timeout} s${incomplete}`,
+          }
         : isCancellation(error)
-          ? { code: ErrorCode.OPERATION_CANCELLED_ERROR, codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR), message: `sync of '${vmName}' was cancelled${incomplete}` }
+          ? {
+              code: ErrorCode.OPERATION_CANCELLED_ERROR,
+              codeName: errorCodeName(ErrorCode.OPERATION_CANCELLED_ERROR),
+              message: `sync of '${vmName}' was cancelled${incomplete}`,
+            }
           : { ...failureInfo(error), message: `${failureInfo(error).message}${incomplete}` };
       throw operationFailure('sync', cause, cleanupFailures);
     }
@@ -462,8 +621,15 @@ async function syncOperation(input: SyncInput): Promise<SyncResult> {
         details: [{ code: ErrorCode.OPERATION_TIMEOUT }],
       });
     }
-    if (isCancellation(error)) throw new CancelledFailure(`sync of '${vmName}' was cancelled; '${targetName}' stays marked incomplete until a sync finishes`);
+    if (isCancellation(error))
+      throw new CancelledFailure(
+        `sync of '${vmName}' was cancelled; '${targetName}' stays marked incomplete until a sync finishes`,
+      );
     const info = failureInfo(error);
-    throw failureFromInfo(targetMarked ? { ...info, message: `${info.message}; '${targetName}' stays marked incomplete until a sync finishes` } : info);
+    throw failureFromInfo(
+      targetMarked
+        ? { ...info, message: `${info.message}; '${targetName}' stays marked incomplete until a sync finishes` }
+        : info,
+    );
   }
 }

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 /** The JSON documents the CLI prints, as scripts rely on them. */
-export const errorDocument = z.object({ type: z.literal('error'), code: z.number().int(), codeName: z.string(), message: z.string() }).strict();
+export const errorDocument = z
+  .object({ type: z.literal('error'), code: z.number().int(), codeName: z.string(), message: z.string() })
+  .strict();
 
 export const progressDocument = z
   .object({
@@ -13,11 +15,26 @@ export const progressDocument = z
     bytesTotal: z.number().nonnegative(),
     bytesPerSecond: z.number().nonnegative(),
     etaSeconds: z.number().nonnegative().optional(),
-    disks: z.array(z.object({ target: z.string(), phase: z.string(), percent: z.number().min(0).max(100), bytesDone: z.number(), bytesTotal: z.number() }).strict()),
+    disks: z.array(
+      z
+        .object({
+          target: z.string(),
+          phase: z.string(),
+          percent: z.number().min(0).max(100),
+          bytesDone: z.number(),
+          bytesTotal: z.number(),
+        })
+        .strict(),
+    ),
   })
   .strict();
 
-const digest = z.object({ algorithm: z.literal('sha256'), source: z.string(), destination: z.string(), tools: z.array(z.string()) });
+const digest = z.object({
+  algorithm: z.literal('sha256'),
+  source: z.string(),
+  destination: z.string(),
+  tools: z.array(z.string()),
+});
 
 export const cloneResultDocument = z.object({
   type: z.literal('result'),
@@ -31,11 +48,28 @@ export const cloneResultDocument = z.object({
   durationSeconds: z.number(),
   bytesTransferred: z.number(),
   bytesSkippedAsHoles: z.number(),
-  files: z.array(z.object({ role: z.string(), target: z.string(), sourcePath: z.string(), destinationPath: z.string(), bytesTransferred: z.number(), digest: digest.optional() })),
+  files: z.array(
+    z.object({
+      role: z.string(),
+      target: z.string(),
+      sourcePath: z.string(),
+      destinationPath: z.string(),
+      bytesTransferred: z.number(),
+      digest: digest.optional(),
+    }),
+  ),
   warnings: z.array(z.string()),
   plan: z
     .object({
-      files: z.array(z.object({ target: z.string(), role: z.string(), dataBytes: z.number(), sourcePath: z.string(), destinationPath: z.string() })),
+      files: z.array(
+        z.object({
+          target: z.string(),
+          role: z.string(),
+          dataBytes: z.number(),
+          sourcePath: z.string(),
+          destinationPath: z.string(),
+        }),
+      ),
       bytesToTransfer: z.number(),
       destinationDir: z.string(),
       xmlDiff: z.string(),
@@ -49,18 +83,38 @@ export const operationSummary = z
     runId: z.string(),
     kind: z.enum(['clone', 'other']),
     workflowType: z.string(),
-    state: z.enum(['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT', 'CONTINUED_AS_NEW', 'UNKNOWN', 'UNSPECIFIED', 'PAUSED']),
+    state: z.enum([
+      'RUNNING',
+      'COMPLETED',
+      'FAILED',
+      'CANCELLED',
+      'TERMINATED',
+      'TIMED_OUT',
+      'CONTINUED_AS_NEW',
+      'UNKNOWN',
+      'UNSPECIFIED',
+      'PAUSED',
+    ]),
     startTime: z.iso.datetime(),
     closeTime: z.iso.datetime().optional(),
     taskQueue: z.string(),
   })
   .strict();
 
-export const operationsDocument = z.object({ type: z.literal('operations'), operations: z.array(operationSummary) }).strict();
+export const operationsDocument = z
+  .object({ type: z.literal('operations'), operations: z.array(operationSummary) })
+  .strict();
 
 export const statusDocument = operationSummary.extend({
   type: z.literal('status'),
-  progress: z.object({ phase: z.string(), bytesDone: z.number(), bytesTotal: z.number(), disks: z.array(z.object({ target: z.string() }).loose()) }).optional(),
+  progress: z
+    .object({
+      phase: z.string(),
+      bytesDone: z.number(),
+      bytesTotal: z.number(),
+      disks: z.array(z.object({ target: z.string() }).loose()),
+    })
+    .optional(),
   progressUnavailable: z.string().optional(),
   result: cloneResultDocument.omit({ type: true }).optional(),
   error: z.object({ code: z.number(), codeName: z.string(), message: z.string() }).optional(),

@@ -16,7 +16,10 @@ export interface CliRun {
 /** Runs the real CLI binary (dist/, built by scripts/setup) to completion. */
 export async function kvmClone(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   try {
-    const { stdout, stderr } = await run('node', [bin, ...args], { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run('node', [bin, ...args], {
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -25,7 +28,10 @@ export async function kvmClone(args: string[], env: NodeJS.ProcessEnv = {}): Pro
 }
 
 /** Starts the CLI as a long-running process (worker, server, follow), collecting its output. */
-export function spawnKvmClone(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; output: { stdout: string; stderr: string }; exited: Promise<number | null> } {
+export function spawnKvmClone(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; output: { stdout: string; stderr: string }; exited: Promise<number | null> } {
   const child = spawn('node', [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
   child.stdout!.on('data', (chunk: Buffer) => (output.stdout += chunk.toString('utf8')));
@@ -35,7 +41,11 @@ export function spawnKvmClone(args: string[], env: NodeJS.ProcessEnv = {}): { ch
 }
 
 /** Waits until `check` holds, polling; fails with `what` after the timeout. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -44,7 +54,11 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
 }
 
 /** The lab's config (hosts a and b) plus a temporal section, written with mode 600. */
-export async function writeLabConfig(lab: Lab, file: string, temporal: { address?: string; taskQueue?: string } = {}): Promise<string> {
+export async function writeLabConfig(
+  lab: Lab,
+  file: string,
+  temporal: { address?: string; taskQueue?: string } = {},
+): Promise<string> {
   const hosts = await readFile(path.join(lab.file.labDir, 'config.yaml'), 'utf8');
   const lines = Object.entries(temporal).map(([key, value]) => `  ${key}: ${value}\n`);
   await writeFile(file, `${hosts}${lines.length ? `temporal:\n${lines.join('')}` : ''}`, { mode: 0o600 });

@@ -43,7 +43,9 @@ interface ProcessCov {
 }
 // The copy @vitest/coverage-v8 itself merges with (a dependency of it, not of kvm-clone).
 const requireFromProvider = createRequire(createRequire(import.meta.url).resolve('@vitest/coverage-v8'));
-const { mergeProcessCovs } = requireFromProvider('@bcoe/v8-coverage') as { mergeProcessCovs(processCovs: ProcessCov[]): ProcessCov };
+const { mergeProcessCovs } = requireFromProvider('@bcoe/v8-coverage') as {
+  mergeProcessCovs(processCovs: ProcessCov[]): ProcessCov;
+};
 
 interface SourceMap {
   version: number;
@@ -68,7 +70,12 @@ interface CoverageMapLike {
   fileCoverageFor(file: string): { data: FileCoverageData };
 }
 
-type RemapCoverage = (url: string, wrapperLength: number, source: { code: string; map: SourceMap }, functions: Profiler.FunctionCoverage[]) => Promise<Record<string, FileCoverageData>>;
+type RemapCoverage = (
+  url: string,
+  wrapperLength: number,
+  source: { code: string; map: SourceMap },
+  functions: Profiler.FunctionCoverage[],
+) => Promise<Record<string, FileCoverageData>>;
 
 /** Lines (1-based) of one source file on which something ran outside the test processes. */
 interface RunLines {
@@ -92,7 +99,9 @@ class ProcessCoverageProvider extends V8CoverageProvider {
     await mkdir(this.directory, { recursive: true });
   }
 
-  override async generateCoverage(context: ReportContext): Promise<ReturnType<V8CoverageProvider['createCoverageMap']>> {
+  override async generateCoverage(
+    context: ReportContext,
+  ): Promise<ReturnType<V8CoverageProvider['createCoverageMap']>> {
     const coverageMap = await super.generateCoverage(context);
     const started = performance.now();
     const { scripts, dumps, unmapped } = await this.readProcessCoverage();
@@ -102,8 +111,10 @@ class ProcessCoverageProvider extends V8CoverageProvider {
         if (!this.isIncluded(file)) continue;
         const lines = runLines.get(file) ?? { statements: new Set<number>(), functions: new Set<number>() };
         runLines.set(file, lines);
-        for (const [id, location] of Object.entries(data.statementMap)) if ((data.s[id] ?? 0) > 0) lines.statements.add(location.start.line);
-        for (const [id, fn] of Object.entries(data.fnMap)) if ((data.f[id] ?? 0) > 0) lines.functions.add(fn.decl.start.line);
+        for (const [id, location] of Object.entries(data.statementMap))
+          if ((data.s[id] ?? 0) > 0) lines.statements.add(location.start.line);
+        for (const [id, fn] of Object.entries(data.fnMap))
+          if ((data.f[id] ?? 0) > 0) lines.functions.add(fn.decl.start.line);
       }
     }
     const credited = creditRunLines(coverageMap as unknown as CoverageMapLike, runLines);
@@ -117,22 +128,36 @@ class ProcessCoverageProvider extends V8CoverageProvider {
   }
 
   /** The raw coverage files, reduced to the scripts that map to src/ and merged per script. */
-  private async readProcessCoverage(): Promise<{ scripts: Profiler.ScriptCoverage[]; dumps: number; unmapped: string[] }> {
+  private async readProcessCoverage(): Promise<{
+    scripts: Profiler.ScriptCoverage[];
+    dumps: number;
+    unmapped: string[];
+  }> {
     const root = this.ctx.config.root;
     const distPrefix = pathToFileURL(path.join(root, 'dist')).href + '/';
     const bundlePrefix = pathToFileURL(path.join(root, '.cache/test/workflow-bundle-')).href;
     const srcPrefix = pathToFileURL(path.join(root, 'src')).href + '/';
-    const names = existsSync(this.directory) ? (await readdir(this.directory)).filter((name) => name.endsWith('.json')) : [];
+    const names = existsSync(this.directory)
+      ? (await readdir(this.directory)).filter((name) => name.endsWith('.json'))
+      : [];
     const kept: ProcessCov[] = [];
     const unmapped = new Set<string>();
     for (const name of names) {
       const dump = JSON.parse(await readFile(path.join(this.directory, name), 'utf8')) as ProcessCov;
-      const result = dump.result.filter((script) => (script.url.startsWith(distPrefix) && script.url.endsWith('.js')) || script.url.startsWith(bundlePrefix));
+      const result = dump.result.filter(
+        (script) =>
+          (script.url.startsWith(distPrefix) && script.url.endsWith('.js')) || script.url.startsWith(bundlePrefix),
+      );
       if (result.length) kept.push({ result });
-      for (const script of dump.result) if (script.url.startsWith(srcPrefix)) unmapped.add(`${path.relative(root, fileURLToPath(script.url))} (tsx)`);
+      for (const script of dump.result)
+        if (script.url.startsWith(srcPrefix)) unmapped.add(`${path.relative(root, fileURLToPath(script.url))} (tsx)`);
     }
     const merged = kept.length ? mergeProcessCovs(kept).result : [];
-    return { scripts: merged, dumps: names.length, unmapped: unmapped.size > 10 ? [...[...unmapped].slice(0, 10), '…'] : [...unmapped] };
+    return {
+      scripts: merged,
+      dumps: names.length,
+      unmapped: unmapped.size > 10 ? [...[...unmapped].slice(0, 10), '…'] : [...unmapped],
+    };
   }
 
   /** One script's coverage as Istanbul data keyed by the original source files. */
@@ -163,9 +188,13 @@ class ProcessCoverageProvider extends V8CoverageProvider {
     }
     const inline = /^data:application\/json;(?:charset=utf-8;)?base64,(.*)$/.exec(reference);
     const mapFile = inline ? file : path.resolve(path.dirname(file), reference);
-    const sourceMap = JSON.parse(inline ? Buffer.from(inline[1]!, 'base64').toString('utf8') : await readFile(mapFile, 'utf8')) as SourceMap;
+    const sourceMap = JSON.parse(
+      inline ? Buffer.from(inline[1]!, 'base64').toString('utf8') : await readFile(mapFile, 'utf8'),
+    ) as SourceMap;
     const base = pathToFileURL(path.join(path.dirname(mapFile), sourceMap.sourceRoot ?? '', '/')).href;
-    sourceMap.sources = sourceMap.sources.map((source) => (path.isAbsolute(source) ? pathToFileURL(source).href : new URL(source, base).href));
+    sourceMap.sources = sourceMap.sources.map((source) =>
+      path.isAbsolute(source) ? pathToFileURL(source).href : new URL(source, base).href,
+    );
     delete sourceMap.sourceRoot;
     if (!inline) {
       const built = (await stat(file)).mtimeMs;
@@ -196,7 +225,8 @@ function creditRunLines(coverageMap: CoverageMapLike, runLines: Map<string, RunL
         credited += 1;
       }
     }
-    for (const [id, fn] of Object.entries(data.fnMap)) if (data.f[id] === 0 && lines.functions.has(fn.decl.start.line)) data.f[id] = 1;
+    for (const [id, fn] of Object.entries(data.fnMap))
+      if (data.f[id] === 0 && lines.functions.has(fn.decl.start.line)) data.f[id] = 1;
   }
   return credited;
 }

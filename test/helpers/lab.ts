@@ -157,7 +157,8 @@ export class Lab {
 
   /** Every hostile tool tells the truth again. */
   async truth(): Promise<void> {
-    for (const tool of ['virsh', 'qemu-img', 'find']) await rm(path.join(this.file.hostileDir, 'scripts', tool), { force: true });
+    for (const tool of ['virsh', 'qemu-img', 'find'])
+      await rm(path.join(this.file.hostileDir, 'scripts', tool), { force: true });
   }
 
   /** How lab host `from` reaches lab host `to` over its own SSH, with its user's key. */
@@ -182,7 +183,11 @@ export class Lab {
         host.name,
         {
           ...this.hostSpec(host.name),
-          direct: Object.fromEntries(this.file.hosts.filter((other) => other.name !== host.name).map((other) => [other.name, this.directRoute(host.name, other.name)])),
+          direct: Object.fromEntries(
+            this.file.hosts
+              .filter((other) => other.name !== host.name)
+              .map((other) => [other.name, this.directRoute(host.name, other.name)]),
+          ),
         },
       ]),
     );
@@ -235,7 +240,12 @@ export class Lab {
     ];
     return new Promise((resolve, reject) => {
       const child = execFile('ssh', args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`${host.user}@${host.address}: '${command}' failed: ${stderr.trim() || error.message}`, { cause: error }));
+        if (error)
+          reject(
+            new Error(`${host.user}@${host.address}: '${command}' failed: ${stderr.trim() || error.message}`, {
+              cause: error,
+            }),
+          );
         else resolve(stdout);
       });
       child.stdin?.end(stdin ?? '');
@@ -252,7 +262,11 @@ export class Lab {
    * definition, but starting it would need a bridge, which only root can create.
    */
   async defineNetwork(hostName: string, name: string): Promise<void> {
-    await this.sshAs(hostName, `virsh -q -c ${this.host(hostName).libvirtUri} net-define --file /dev/stdin`, `<network><name>${xmlEscape(name)}</name></network>\n`);
+    await this.sshAs(
+      hostName,
+      `virsh -q -c ${this.host(hostName).libvirtUri} net-define --file /dev/stdin`,
+      `<network><name>${xmlEscape(name)}</name></network>\n`,
+    );
   }
 
   async undefineNetwork(hostName: string, name: string): Promise<void> {
@@ -263,7 +277,11 @@ export class Lab {
   async removePool(hostName: string, name: string): Promise<void> {
     const xml = await this.virsh(hostName, 'pool-dumpxml', '--pool', name).catch(() => undefined);
     if (xml === undefined) return;
-    const target = new DOMParser().parseFromString(xml, 'text/xml').getElementsByTagName('target')[0]?.getElementsByTagName('path')[0]?.textContent?.trim();
+    const target = new DOMParser()
+      .parseFromString(xml, 'text/xml')
+      .getElementsByTagName('target')[0]
+      ?.getElementsByTagName('path')[0]
+      ?.textContent?.trim();
     await this.virsh(hostName, 'pool-destroy', '--pool', name).catch(() => undefined);
     await this.virsh(hostName, 'pool-undefine', '--pool', name).catch(() => undefined);
     if (target) await rm(target, { recursive: true, force: true });
@@ -303,7 +321,12 @@ function shellWord(arg: string): string {
 }
 
 function xmlEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 /** A VM name no earlier run has used, so a kept lab never collides. */

@@ -22,7 +22,10 @@ export type TestEnvironmentOptions = Pick<KvmCloneWorkerOptions, 'decorateActivi
  * policy is the lab's (Lab.policy: the defaults, with the lab's guest dir as host files),
  * with the keys a test gives replacing those.
  */
-export async function startTestEnvironment(hosts: Record<string, HostAliasInput>, options: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
+export async function startTestEnvironment(
+  hosts: Record<string, HostAliasInput>,
+  options: TestEnvironmentOptions = {},
+): Promise<TestEnvironment> {
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
@@ -52,7 +55,10 @@ export async function startTestEnvironment(hosts: Record<string, HostAliasInput>
 }
 
 /** Registers hooks that start a test environment before a file's tests and stop it after. */
-export function useTestEnvironment(hosts: Record<string, HostAliasInput>, options: TestEnvironmentOptions = {}): () => TestEnvironment {
+export function useTestEnvironment(
+  hosts: Record<string, HostAliasInput>,
+  options: TestEnvironmentOptions = {},
+): () => TestEnvironment {
   let env: TestEnvironment | undefined;
   beforeAll(async () => {
     env = await startTestEnvironment(hosts, options);

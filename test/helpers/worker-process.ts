@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     workflowBundle: { codePath: options.workflowBundlePath },
     tuning: {
       ...(options.identity ? { identity: options.identity } : {}),
-      ...(options.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions } : {}),
+      ...(options.maxConcurrentActivityTaskExecutions
+        ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }
+        : {}),
     },
   });
   const running = worker.run();

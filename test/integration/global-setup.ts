@@ -27,7 +27,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [lab, binary, bundle] = await Promise.all([
     run(path.join(root, 'scripts/lab/up'), [], { maxBuffer: 16 * 1024 * 1024 }),
     findTemporalBinary(),
-    bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows/index.ts'), logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } }),
+    bundleWorkflowCode({
+      workflowsPath: path.join(root, 'src/workflows/index.ts'),
+      logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} },
+    }),
   ]);
   if (!binary.path) throw new Error('no Temporal CLI: run scripts/setup first');
   const port = await findFreePort();

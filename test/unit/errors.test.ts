@@ -21,7 +21,13 @@ describe('ErrorCode', () => {
 
 describe('isRetryableCode', () => {
   it('retries transient failures', () => {
-    for (const code of [ErrorCode.GENERAL_ERROR, ErrorCode.CONNECTION_ERROR, ErrorCode.TRANSFER_ERROR, ErrorCode.LIBVIRT_ERROR, ErrorCode.CLONE_ERROR]) {
+    for (const code of [
+      ErrorCode.GENERAL_ERROR,
+      ErrorCode.CONNECTION_ERROR,
+      ErrorCode.TRANSFER_ERROR,
+      ErrorCode.LIBVIRT_ERROR,
+      ErrorCode.CLONE_ERROR,
+    ]) {
       expect(isRetryableCode(code), errorCodeName(code)).toBe(true);
     }
   });

@@ -4,7 +4,14 @@ import { ErrorCode, KvmCloneError, type ErrorCodeValue } from '../../src/errors'
 import { failureFromInfo, failureInfo, toApplicationFailure } from '../../src/failures';
 
 function activityFailure(cause: Error): ActivityFailure {
-  return new ActivityFailure('Activity task failed', 'transferRange', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker@kvm', cause);
+  return new ActivityFailure(
+    'Activity task failed',
+    'transferRange',
+    '7',
+    RetryState.NON_RETRYABLE_FAILURE,
+    'worker@kvm',
+    cause,
+  );
 }
 
 function applicationFailure(code: ErrorCodeValue, message: string, cause?: Error): ApplicationFailure {
@@ -44,13 +51,21 @@ describe('toApplicationFailure', () => {
     expect(fromError).toMatchObject({ type: 'GENERAL_ERROR', message: 'boom', details: [{ code: 1000 }] });
     expect(fromError.nonRetryable).toBeFalsy();
     expect(fromError.cause).toBe(plain);
-    expect(toApplicationFailure('just a string')).toMatchObject({ type: 'GENERAL_ERROR', message: 'just a string', details: [{ code: 1000 }] });
+    expect(toApplicationFailure('just a string')).toMatchObject({
+      type: 'GENERAL_ERROR',
+      message: 'just a string',
+      details: [{ code: 1000 }],
+    });
   });
 });
 
 describe('failureInfo', () => {
   it('reads a KvmCloneError directly', () => {
-    expect(failureInfo(new KvmCloneError(ErrorCode.INVALID_PORT, 'bad port'))).toEqual({ code: 1303, codeName: 'INVALID_PORT', message: 'bad port' });
+    expect(failureInfo(new KvmCloneError(ErrorCode.INVALID_PORT, 'bad port'))).toEqual({
+      code: 1303,
+      codeName: 'INVALID_PORT',
+      message: 'bad port',
+    });
   });
 
   it('reads the code of an ApplicationFailure', () => {
@@ -71,7 +86,9 @@ describe('failureInfo', () => {
     const inner = applicationFailure(ErrorCode.TRANSFER_ERROR, 'digest mismatch');
     const wrapped = new Error('workflow failed', { cause: activityFailure(inner) });
     expect(failureInfo(wrapped)).toMatchObject({ code: 1006, message: 'digest mismatch' });
-    expect(failureInfo(new Error('outer', { cause: new KvmCloneError(ErrorCode.DISK_SPACE_ERROR, 'full') }))).toMatchObject({ code: 1204, message: 'full' });
+    expect(
+      failureInfo(new Error('outer', { cause: new KvmCloneError(ErrorCode.DISK_SPACE_ERROR, 'full') })),
+    ).toMatchObject({ code: 1204, message: 'full' });
   });
 
   it('keeps the deepest coded failure when the innermost cause has no code', () => {
@@ -81,12 +98,23 @@ describe('failureInfo', () => {
 
   it('reads a failure made by toApplicationFailure back to the same code', () => {
     const failure = toApplicationFailure(new KvmCloneError(ErrorCode.VM_NOT_FOUND_ERROR, 'gone'));
-    expect(failureInfo(activityFailure(failure))).toEqual({ code: 1003, codeName: 'VM_NOT_FOUND_ERROR', message: 'gone' });
+    expect(failureInfo(activityFailure(failure))).toEqual({
+      code: 1003,
+      codeName: 'VM_NOT_FOUND_ERROR',
+      message: 'gone',
+    });
   });
 
   it('falls back to GENERAL_ERROR with the outer message when nothing has a code', () => {
-    expect(failureInfo(activityFailure(new Error('inner')))).toEqual({ code: 1000, codeName: 'GENERAL_ERROR', message: 'Activity task failed' });
-    expect(failureInfo(ApplicationFailure.create({ message: 'no details' }))).toMatchObject({ code: 1000, message: 'no details' });
+    expect(failureInfo(activityFailure(new Error('inner')))).toEqual({
+      code: 1000,
+      codeName: 'GENERAL_ERROR',
+      message: 'Activity task failed',
+    });
+    expect(failureInfo(ApplicationFailure.create({ message: 'no details' }))).toMatchObject({
+      code: 1000,
+      message: 'no details',
+    });
     expect(failureInfo(42)).toEqual({ code: 1000, codeName: 'GENERAL_ERROR', message: '42' });
   });
 });
@@ -98,6 +126,8 @@ describe('failureFromInfo', () => {
     expect(failure.type).toBe('VM_EXISTS_ERROR');
     expect(failure.nonRetryable).toBe(true);
     expect(failureInfo(failure)).toEqual(info);
-    expect(failureFromInfo({ code: ErrorCode.TRANSFER_ERROR, codeName: 'TRANSFER_ERROR', message: 'x' }).nonRetryable).toBe(false);
+    expect(
+      failureFromInfo({ code: ErrorCode.TRANSFER_ERROR, codeName: 'TRANSFER_ERROR', message: 'x' }).nonRetryable,
+    ).toBe(false);
   });
 });

@@ -10,7 +10,11 @@ async function runCancel(operationId: string, command: Command): Promise<void> {
     const config = await loadCliConfig(context);
     access = await connectTemporal(context, config);
     await access.client.cancel(operationId);
-    printResult(context.format, { type: 'cancelled', operationId }, () => `cancellation of ${operationId} requested; it cleans up the destination before it ends\n`);
+    printResult(
+      context.format,
+      { type: 'cancelled', operationId },
+      () => `cancellation of ${operationId} requested; it cleans up the destination before it ends\n`,
+    );
   } catch (error) {
     await access?.close().catch(() => undefined);
     fail(error, context.format);

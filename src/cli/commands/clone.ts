@@ -13,7 +13,13 @@ interface CloneCommandFlags extends CloneFlags {
   notify?: string[];
 }
 
-function runClone(source: string, destination: string, vmName: string, flags: CloneCommandFlags, command: Command): Promise<void> {
+function runClone(
+  source: string,
+  destination: string,
+  vmName: string,
+  flags: CloneCommandFlags,
+  command: Command,
+): Promise<void> {
   const context = cliContext(command);
   return runOperation<CloneResult>(context, () => loadCliConfig(context), {
     detach: Boolean(flags.detach),
@@ -35,5 +41,7 @@ export function cloneCommand(): Command {
     .argument('<dest>', 'destination host alias')
     .argument('<vm>', 'name of the VM on the source');
   for (const option of [...cloneOptions(), detachOption()]) command.addOption(option);
-  return command.action((source: string, dest: string, vm: string, flags: CloneCommandFlags, self: Command) => runClone(source, dest, vm, flags, self));
+  return command.action((source: string, dest: string, vm: string, flags: CloneCommandFlags, self: Command) =>
+    runClone(source, dest, vm, flags, self),
+  );
 }

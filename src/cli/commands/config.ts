@@ -3,7 +3,15 @@ import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { ErrorCode, KvmCloneError } from '../../errors';
 import { loadConfig, parseConfigText, type ConfigDocument } from '../config';
-import { configValueAt, initialConfigText, parseConfigValue, redactedConfig, setConfigValue, unsetConfigValue, writeConfigFile } from '../config-edit';
+import {
+  configValueAt,
+  initialConfigText,
+  parseConfigValue,
+  redactedConfig,
+  setConfigValue,
+  unsetConfigValue,
+  writeConfigFile,
+} from '../config-edit';
 import { cliContext, type CliContext } from '../global-options';
 import { fail, printResult } from '../output';
 
@@ -11,7 +19,11 @@ import { fail, printResult } from '../output';
 async function readConfigDocument(context: CliContext): Promise<ConfigDocument> {
   const text = await readFile(context.configPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return initialConfigText();
-    throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `cannot read config ${context.configPath}: ${error.message}`, { path: context.configPath });
+    throw new KvmCloneError(
+      ErrorCode.CONFIGURATION_ERROR,
+      `cannot read config ${context.configPath}: ${error.message}`,
+      { path: context.configPath },
+    );
   });
   return parseConfigText(text, context.configPath);
 }
@@ -29,7 +41,9 @@ function action<A extends unknown[]>(run: (context: CliContext, ...args: A) => P
 }
 
 export function configCommand(): Command {
-  const config = new Command('config').description(`show or edit the config file (comments are kept; each edit is validated before it is written)`);
+  const config = new Command('config').description(
+    `show or edit the config file (comments are kept; each edit is validated before it is written)`,
+  );
 
   config
     .command('show')
@@ -39,8 +53,13 @@ export function configCommand(): Command {
       action(async (context, key?: string) => {
         const loaded = redactedConfig(await loadConfig(context.configExplicit ? context.configPath : undefined));
         const value = key === undefined ? loaded : configValueAt(loaded, key);
-        printResult(context.format, { type: 'config', path: context.configPath, ...(key ? { key } : {}), value }, (document) =>
-          typeof document.value === 'object' && document.value !== null ? stringify(document.value) : `${String(document.value)}\n`,
+        printResult(
+          context.format,
+          { type: 'config', path: context.configPath, ...(key ? { key } : {}), value },
+          (document) =>
+            typeof document.value === 'object' && document.value !== null
+              ? stringify(document.value)
+              : `${String(document.value)}\n`,
         );
       }),
     );
@@ -58,7 +77,11 @@ export function configCommand(): Command {
         const value = parseConfigValue(text, options);
         const edited = setConfigValue(document, key, value);
         await writeConfigFile(context.configPath, edited.text);
-        printResult(context.format, { type: 'config-changed', path: context.configPath, key, value }, () => `set ${key} in ${context.configPath}\n`);
+        printResult(
+          context.format,
+          { type: 'config-changed', path: context.configPath, key, value },
+          () => `set ${key} in ${context.configPath}\n`,
+        );
       }),
     );
 
@@ -70,7 +93,11 @@ export function configCommand(): Command {
       action(async (context, key: string) => {
         const edited = unsetConfigValue(await readConfigDocument(context), key);
         await writeConfigFile(context.configPath, edited.text);
-        printResult(context.format, { type: 'config-changed', path: context.configPath, key }, () => `removed ${key} from ${context.configPath}\n`);
+        printResult(
+          context.format,
+          { type: 'config-changed', path: context.configPath, key },
+          () => `removed ${key} from ${context.configPath}\n`,
+        );
       }),
     );
 
@@ -86,9 +113,17 @@ export function configCommand(): Command {
           () => false,
         );
         if (exists && !force)
-          throw new KvmCloneError(ErrorCode.CONFIGURATION_ERROR, `${context.configPath} already exists; edit it with kvm-clone config set, or use --force to replace it`, { path: context.configPath });
+          throw new KvmCloneError(
+            ErrorCode.CONFIGURATION_ERROR,
+            `${context.configPath} already exists; edit it with kvm-clone config set, or use --force to replace it`,
+            { path: context.configPath },
+          );
         await writeConfigFile(context.configPath, initialConfigText());
-        printResult(context.format, { type: 'config-created', path: context.configPath }, () => `wrote ${context.configPath}\n`);
+        printResult(
+          context.format,
+          { type: 'config-created', path: context.configPath },
+          () => `wrote ${context.configPath}\n`,
+        );
       }),
     );
 

@@ -22,7 +22,8 @@ async function listHost(spec: HostSpec, filter: StateFilter, attempts = 3): Prom
         session.close();
       }
     } catch (error) {
-      if (attempt >= attempts || !(error instanceof KvmCloneError) || error.code !== ErrorCode.CONNECTION_ERROR) throw error;
+      if (attempt >= attempts || !(error instanceof KvmCloneError) || error.code !== ErrorCode.CONNECTION_ERROR)
+        throw error;
     }
   }
 }
@@ -36,14 +37,21 @@ async function runList(hostAliases: string[], flags: { status: StateFilter }, co
     // Every alias is checked before any host is contacted, so a typo fails at once.
     const hosts = aliases.map((alias) => ({ alias, spec: registry.resolve(alias) }));
     const document: DomainListDocument = { type: 'list', domains: [], errors: [] };
-    const answers = await Promise.allSettled(hosts.map(async ({ alias, spec }) => (await listHost(spec, flags.status)).map((domain) => ({ host: alias, ...domain }))));
+    const answers = await Promise.allSettled(
+      hosts.map(async ({ alias, spec }) =>
+        (await listHost(spec, flags.status)).map((domain) => ({ host: alias, ...domain })),
+      ),
+    );
     answers.forEach((answer, index) => {
       const host = hosts[index]!.alias;
       if (answer.status === 'fulfilled') document.domains.push(...answer.value);
       else document.errors.push({ host, ...errorDocument(answer.reason) });
     });
     printResult(context.format, document, domainListText);
-    for (const failure of document.errors) process.stderr.write(`kvm-clone: error ${failure.code} (${failure.codeName}): host ${failure.host}: ${failure.message}\n`);
+    for (const failure of document.errors)
+      process.stderr.write(
+        `kvm-clone: error ${failure.code} (${failure.codeName}): host ${failure.host}: ${failure.message}\n`,
+      );
     if (document.errors.length > 0) process.exitCode = 1;
   } catch (error) {
     fail(error, context.format);
@@ -54,6 +62,10 @@ export function listCommand(): Command {
   return new Command('list')
     .description('list the VMs on the given hosts (default: every configured host), queried live over SSH')
     .argument('[hosts...]', 'host aliases from the config')
-    .addOption(new Option('--status <state>', 'only VMs in this state').choices(['all', 'running', 'stopped', 'paused']).default('all'))
+    .addOption(
+      new Option('--status <state>', 'only VMs in this state')
+        .choices(['all', 'running', 'stopped', 'paused'])
+        .default('all'),
+    )
     .action((hosts: string[], flags: { status: StateFilter }, command: Command) => runList(hosts, flags, command));
 }

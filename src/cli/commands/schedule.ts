@@ -24,7 +24,10 @@ interface CreateFlags extends CloneFlags, SyncFlags {
 }
 
 /** Runs a schedule subcommand with a connection, reporting failures like every command. */
-async function withAccess(command: Command, use: (access: TemporalAccess, config: KvmCloneConfig, context: CliContext) => Promise<void>): Promise<void> {
+async function withAccess(
+  command: Command,
+  use: (access: TemporalAccess, config: KvmCloneConfig, context: CliContext) => Promise<void>,
+): Promise<void> {
   const context = cliContext(command);
   let access: TemporalAccess | undefined;
   try {
@@ -41,12 +44,26 @@ async function withAccess(command: Command, use: (access: TemporalAccess, config
 /** Options of the other kind, given anyway, would be silently dropped: refuse them. */
 function refuseForeignFlags(kind: 'sync' | 'clone', flags: Record<string, unknown>): void {
   const own = new Set((kind === 'sync' ? syncOptions() : cloneOptions()).map((option) => option.long));
-  const foreign = (kind === 'sync' ? cloneOptions() : syncOptions()).filter((option) => !own.has(option.long) && flags[option.attributeName()] !== undefined);
-  if (foreign.length > 0) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `${foreign.map((option) => option.long).join(', ')}: not an option of ${kind}`);
+  const foreign = (kind === 'sync' ? cloneOptions() : syncOptions()).filter(
+    (option) => !own.has(option.long) && flags[option.attributeName()] !== undefined,
+  );
+  if (foreign.length > 0)
+    throw new KvmCloneError(
+      ErrorCode.VALIDATION_ERROR,
+      `${foreign.map((option) => option.long).join(', ')}: not an option of ${kind}`,
+    );
 }
 
-function actionFromArguments(kind: string, source: string, destination: string, vmName: string, flags: CreateFlags, config: KvmCloneConfig): ScheduledAction {
-  if (kind !== 'sync' && kind !== 'clone') throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `'${kind}' is not sync or clone`);
+function actionFromArguments(
+  kind: string,
+  source: string,
+  destination: string,
+  vmName: string,
+  flags: CreateFlags,
+  config: KvmCloneConfig,
+): ScheduledAction {
+  if (kind !== 'sync' && kind !== 'clone')
+    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `'${kind}' is not sync or clone`);
   refuseForeignFlags(kind, flags as Record<string, unknown>);
   const subject = { source, destination, vmName };
   const direct = directRouteFor(config, source, destination, flags.relay);
@@ -59,7 +76,9 @@ function actionFromArguments(kind: string, source: string, destination: string, 
 
 function createCommand(): Command {
   const command = new Command('create')
-    .description('run a sync or a clone on a schedule: kvm-clone schedule create NAME --every 6h sync SOURCE DEST VM [options]')
+    .description(
+      'run a sync or a clone on a schedule: kvm-clone schedule create NAME --every 6h sync SOURCE DEST VM [options]',
+    )
     .argument('<name>', 'the schedule name')
     .argument('<kind>', 'sync or clone')
     .argument('<source>', 'source host alias')
@@ -67,8 +86,14 @@ function createCommand(): Command {
     .argument('<vm>', 'name of the VM on the source')
     .option('--cron <expression>', "when to run, as a cron expression in UTC, e.g. '0 2 * * *'")
     .option('--every <interval>', 'or at a fixed interval: 90s, 30m, 6h, 1d')
-    .option('--overlap <policy>', 'when a run is due while the last one runs: skip (default), buffer-one, buffer-all, cancel-other (the last one cleans up), allow-all')
-    .option('--catchup-window <duration>', "how late a run missed while Temporal was down may still start (default '1 hour')")
+    .option(
+      '--overlap <policy>',
+      'when a run is due while the last one runs: skip (default), buffer-one, buffer-all, cancel-other (the last one cleans up), allow-all',
+    )
+    .option(
+      '--catchup-window <duration>',
+      "how late a run missed while Temporal was down may still start (default '1 hour')",
+    )
     .option('--paused', 'create it paused')
     .option('--note <text>', 'a note shown by describe');
   const seen = new Set<string | undefined>();
@@ -77,24 +102,29 @@ function createCommand(): Command {
     seen.add(option.long);
     command.addOption(option);
   }
-  command.addHelpText('after', "\nA clone's --new-name may hold {date}, {time} or {datetime} (UTC, filled in when each run starts), e.g. --new-name web01-{date}.");
-  return command.action((name: string, kind: string, source: string, dest: string, vm: string, flags: CreateFlags, self: Command) =>
-    withAccess(self, async (access, config, context) => {
-      if ((flags.cron === undefined) === (flags.every === undefined)) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'give --cron or --every');
-      const action = actionFromArguments(kind, source, dest, vm, flags, config);
-      await access.client.createSchedule({
-        name,
-        action,
-        ...(flags.cron !== undefined ? { cron: flags.cron } : {}),
-        ...(flags.every !== undefined ? { every: flags.every } : {}),
-        ...(flags.overlap !== undefined ? { overlap: parseOverlapPolicy(flags.overlap) } : {}),
-        ...(flags.catchupWindow !== undefined ? { catchupWindow: flags.catchupWindow } : {}),
-        ...(flags.paused ? { paused: true } : {}),
-        ...(flags.note !== undefined ? { note: flags.note } : {}),
-      });
-      if (access.embedded) context.note('runs start only while a worker runs: keep `kvm-clone worker` running');
-      printResult(context.format, { type: 'schedule-created', name }, () => `created schedule ${name}\n`);
-    }),
+  command.addHelpText(
+    'after',
+    "\nA clone's --new-name may hold {date}, {time} or {datetime} (UTC, filled in when each run starts), e.g. --new-name web01-{date}.",
+  );
+  return command.action(
+    (name: string, kind: string, source: string, dest: string, vm: string, flags: CreateFlags, self: Command) =>
+      withAccess(self, async (access, config, context) => {
+        if ((flags.cron === undefined) === (flags.every === undefined))
+          throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'give --cron or --every');
+        const action = actionFromArguments(kind, source, dest, vm, flags, config);
+        await access.client.createSchedule({
+          name,
+          action,
+          ...(flags.cron !== undefined ? { cron: flags.cron } : {}),
+          ...(flags.every !== undefined ? { every: flags.every } : {}),
+          ...(flags.overlap !== undefined ? { overlap: parseOverlapPolicy(flags.overlap) } : {}),
+          ...(flags.catchupWindow !== undefined ? { catchupWindow: flags.catchupWindow } : {}),
+          ...(flags.paused ? { paused: true } : {}),
+          ...(flags.note !== undefined ? { note: flags.note } : {}),
+        });
+        if (access.embedded) context.note('runs start only while a worker runs: keep `kvm-clone worker` running');
+        printResult(context.format, { type: 'schedule-created', name }, () => `created schedule ${name}\n`);
+      }),
   );
 }
 
@@ -120,7 +150,11 @@ export function scheduleCommand(): Command {
     .addCommand(
       new Command('list').description("kvm-clone's schedules").action((_flags: unknown, self: Command) =>
         withAccess(self, async (access, _config, context) => {
-          printResult<ScheduleListDocument>(context.format, { type: 'schedules', schedules: await access.client.listSchedules() }, scheduleListText);
+          printResult<ScheduleListDocument>(
+            context.format,
+            { type: 'schedules', schedules: await access.client.listSchedules() },
+            scheduleListText,
+          );
         }),
       ),
     )
@@ -130,12 +164,22 @@ export function scheduleCommand(): Command {
         .argument('<name>', 'the schedule name')
         .action((name: string, _flags: unknown, self: Command) =>
           withAccess(self, async (access, _config, context) => {
-            printResult<ScheduleDocument>(context.format, { type: 'schedule', ...(await access.client.describeSchedule(name)) }, scheduleText);
+            printResult<ScheduleDocument>(
+              context.format,
+              { type: 'schedule', ...(await access.client.describeSchedule(name)) },
+              scheduleText,
+            );
           }),
         ),
     )
     .addCommand(changeCommand('pause', 'stop starting runs (a running one goes on)', 'paused'))
     .addCommand(changeCommand('unpause', 'start runs again when due', 'unpaused'))
-    .addCommand(changeCommand('trigger', 'run now, under the overlap policy (skipped while a run is going on, with skip)', 'triggered'))
+    .addCommand(
+      changeCommand(
+        'trigger',
+        'run now, under the overlap policy (skipped while a run is going on, with skip)',
+        'triggered',
+      ),
+    )
     .addCommand(changeCommand('delete', 'delete the schedule (runs already started go on)', 'deleted'));
 }

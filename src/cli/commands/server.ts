@@ -12,7 +12,8 @@ async function runServer(command: Command): Promise<void> {
     printResult(
       context.format,
       { type: 'server', address: server.address, uiUrl: settings.uiUrl, stateDir: settings.stateDir, pid: server.pid },
-      (document) => `Temporal dev server at ${document.address}\nWeb UI: ${document.uiUrl}\nstate: ${document.stateDir}\nCtrl-C stops it.\n`,
+      (document) =>
+        `Temporal dev server at ${document.address}\nWeb UI: ${document.uiUrl}\nstate: ${document.stateDir}\nCtrl-C stops it.\n`,
     );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -27,6 +28,8 @@ async function runServer(command: Command): Promise<void> {
 
 export function serverCommand(): Command {
   return new Command('server')
-    .description(`run the embedded Temporal dev server in the foreground, with its Web UI (ports: $KVM_CLONE_EMBEDDED_PORT, $KVM_CLONE_EMBEDDED_UI_PORT; state: $XDG_STATE_HOME/kvm-clone)`)
+    .description(
+      `run the embedded Temporal dev server in the foreground, with its Web UI (ports: $KVM_CLONE_EMBEDDED_PORT, $KVM_CLONE_EMBEDDED_UI_PORT; state: $XDG_STATE_HOME/kvm-clone)`,
+    )
     .action((_flags: unknown, command: Command) => runServer(command));
 }

@@ -6,7 +6,12 @@ import { cloneResultText } from '../clone-result-view';
 import { isSyncResult, syncResultText } from '../sync-result-view';
 import { cliContext, loadCliConfig, type CliContext, type OutputFormat } from '../global-options';
 import { startWorkerUnlessPolling, type RunningWorker } from '../in-process-worker';
-import { operationListText, operationStatusText, type OperationListDocument, type OperationStatusDocument } from '../operation-view';
+import {
+  operationListText,
+  operationStatusText,
+  type OperationListDocument,
+  type OperationStatusDocument,
+} from '../operation-view';
 import { fail, formatDocument, printResult } from '../output';
 import { followOperation, progressSink, progressStyle, streamingFormat } from '../progress-follow';
 import { connectTemporal, type TemporalAccess } from '../temporal-access';
@@ -20,15 +25,31 @@ interface StatusFlags {
 }
 
 /** Streams an operation's progress until it ends, then prints its result like `clone` does. */
-async function follow(context: CliContext, config: KvmCloneConfig, access: TemporalAccess, operationId: string, format: OutputFormat): Promise<{ worker?: RunningWorker }> {
+async function follow(
+  context: CliContext,
+  config: KvmCloneConfig,
+  access: TemporalAccess,
+  operationId: string,
+  format: OutputFormat,
+): Promise<{ worker?: RunningWorker }> {
   // Fails with 1203 for an unknown id before anything is shown.
   const status = await access.client.status(operationId);
   // With the embedded server nothing else may be running the operation, or answering for it.
-  const worker = status.state === 'RUNNING' && access.embedded ? await startWorkerUnlessPolling(context, config, access) : undefined;
+  const worker =
+    status.state === 'RUNNING' && access.embedded ? await startWorkerUnlessPolling(context, config, access) : undefined;
   try {
-    const sink = progressSink(progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }), operationId);
+    const sink = progressSink(
+      progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }),
+      operationId,
+    );
     const result = await followOperation<CloneResult | SyncResult>(access.client, operationId, sink);
-    process.stdout.write(format === 'text' ? (isSyncResult(result) ? syncResultText(result) : cloneResultText(result)) : formatDocument(format, { type: 'result', ...result }));
+    process.stdout.write(
+      format === 'text'
+        ? isSyncResult(result)
+          ? syncResultText(result)
+          : cloneResultText(result)
+        : formatDocument(format, { type: 'result', ...result }),
+    );
   } catch (error) {
     await worker?.stop().catch(() => undefined);
     throw error;
@@ -42,10 +63,16 @@ async function runStatus(operationId: string | undefined, flags: StatusFlags, co
   let access: TemporalAccess | undefined;
   let worker: RunningWorker | undefined;
   try {
-    if (flags.all && flags.active) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'give --all or --active, not both');
-    if (flags.follow && !operationId) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, '--follow needs an OPERATION_ID (see kvm-clone status for the running ones)');
+    if (flags.all && flags.active)
+      throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, 'give --all or --active, not both');
+    if (flags.follow && !operationId)
+      throw new KvmCloneError(
+        ErrorCode.VALIDATION_ERROR,
+        '--follow needs an OPERATION_ID (see kvm-clone status for the running ones)',
+      );
     const limit = Number(flags.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--limit: '${flags.limit}' is not a positive whole number`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--limit: '${flags.limit}' is not a positive whole number`);
     const config = await loadCliConfig(context);
     access = await connectTemporal(context, config);
     if (operationId && flags.follow) {
@@ -74,5 +101,7 @@ export function statusCommand(): Command {
     .option('--all', 'finished operations too, newest first')
     .option('--limit <n>', 'show at most this many operations', '50')
     .option('--follow', 'stream the progress of OPERATION_ID until it ends, then print its result')
-    .action((operationId: string | undefined, flags: StatusFlags, command: Command) => runStatus(operationId, flags, command));
+    .action((operationId: string | undefined, flags: StatusFlags, command: Command) =>
+      runStatus(operationId, flags, command),
+    );
 }

@@ -13,7 +13,13 @@ interface SyncCommandFlags extends SyncFlags {
   notify?: string[];
 }
 
-function runSync(source: string, destination: string, vmName: string, flags: SyncCommandFlags, command: Command): Promise<void> {
+function runSync(
+  source: string,
+  destination: string,
+  vmName: string,
+  flags: SyncCommandFlags,
+  command: Command,
+): Promise<void> {
   const context = cliContext(command);
   return runOperation<SyncResult>(context, () => loadCliConfig(context), {
     detach: Boolean(flags.detach),
@@ -30,10 +36,14 @@ function runSync(source: string, destination: string, vmName: string, flags: Syn
 
 export function syncCommand(): Command {
   const command = new Command('sync')
-    .description('bring the copy of VM on host DEST up to date with the source on host SOURCE, sending only changed blocks')
+    .description(
+      'bring the copy of VM on host DEST up to date with the source on host SOURCE, sending only changed blocks',
+    )
     .argument('<source>', 'source host alias')
     .argument('<dest>', 'destination host alias')
     .argument('<vm>', 'name of the VM on the source');
   for (const option of [...syncOptions(), detachOption()]) command.addOption(option);
-  return command.action((source: string, dest: string, vm: string, flags: SyncCommandFlags, self: Command) => runSync(source, dest, vm, flags, self));
+  return command.action((source: string, dest: string, vm: string, flags: SyncCommandFlags, self: Command) =>
+    runSync(source, dest, vm, flags, self),
+  );
 }

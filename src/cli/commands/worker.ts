@@ -5,7 +5,14 @@ import { DEFAULT_TASK_QUEUE } from '../../task-queue';
 import { createKvmCloneWorker } from '../../worker';
 import { cliContext, loadCliConfig } from '../global-options';
 import { sdkLogLevel } from '../log-level';
-import { installWorkerRuntime, jsonLogLine, LOG_FORMAT_ENV, LOG_FORMATS, METRICS_ADDRESS_ENV, type LogFormat } from '../../observability';
+import {
+  installWorkerRuntime,
+  jsonLogLine,
+  LOG_FORMAT_ENV,
+  LOG_FORMATS,
+  METRICS_ADDRESS_ENV,
+  type LogFormat,
+} from '../../observability';
 import { workerConfigSchema } from '../config-schema';
 import { configuredWebhooks } from '../notify-merge';
 import { fail } from '../output';
@@ -26,11 +33,18 @@ export function workerTelemetrySettings(
 ): { metricsAddress?: string; logFormat: LogFormat } {
   const logFormat = flags.logFormat ?? (env[LOG_FORMAT_ENV] || undefined) ?? config.worker?.logFormat ?? 'text';
   if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
-    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--log-format: '${logFormat}' is not one of ${LOG_FORMATS.join(', ')}`);
+    throw new KvmCloneError(
+      ErrorCode.VALIDATION_ERROR,
+      `--log-format: '${logFormat}' is not one of ${LOG_FORMATS.join(', ')}`,
+    );
   }
-  const metricsAddress = flags.metricsAddress ?? (env[METRICS_ADDRESS_ENV] || undefined) ?? config.worker?.metricsAddress;
+  const metricsAddress =
+    flags.metricsAddress ?? (env[METRICS_ADDRESS_ENV] || undefined) ?? config.worker?.metricsAddress;
   if (metricsAddress !== undefined && !workerConfigSchema.shape.metricsAddress.safeParse(metricsAddress).success) {
-    throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--metrics-address: '${metricsAddress}' is not host:port (e.g. 0.0.0.0:9464)`);
+    throw new KvmCloneError(
+      ErrorCode.VALIDATION_ERROR,
+      `--metrics-address: '${metricsAddress}' is not host:port (e.g. 0.0.0.0:9464)`,
+    );
   }
   return { logFormat: logFormat as LogFormat, ...(metricsAddress ? { metricsAddress } : {}) };
 }
@@ -44,11 +58,22 @@ async function runWorker(flags: WorkerFlags, command: Command): Promise<void> {
     // are cancelled (WORKER_SHUTDOWN), send their last heartbeat, and run() returns.
     // JSON logs are for log collectors: they get each activity's start and end (INFO) unless a level is asked for.
     const levelAsked = context.options.logLevel !== undefined || context.options.verbose || context.options.quiet;
-    installWorkerRuntime({ logLevel: sdkLogLevel(telemetry.logFormat === 'json' && !levelAsked ? 'info' : context.logLevel), ...telemetry });
+    installWorkerRuntime({
+      logLevel: sdkLogLevel(telemetry.logFormat === 'json' && !levelAsked ? 'info' : context.logLevel),
+      ...telemetry,
+    });
     // In JSON mode every line on stderr is JSON, the worker's own notes included.
     const note = (message: string): void => {
       if (telemetry.logFormat === 'text') context.note(message);
-      else if (!context.options.quiet) process.stderr.write(jsonLogLine({ level: 'INFO', message, timestampNanos: BigInt(Date.now()) * 1_000_000n, meta: { sdkComponent: 'kvm-clone' } }));
+      else if (!context.options.quiet)
+        process.stderr.write(
+          jsonLogLine({
+            level: 'INFO',
+            message,
+            timestampNanos: BigInt(Date.now()) * 1_000_000n,
+            meta: { sdkComponent: 'kvm-clone' },
+          }),
+        );
     };
     if (telemetry.metricsAddress) note(`metrics for Prometheus at http://${telemetry.metricsAddress}/metrics`);
     const { address } = await resolveTemporalAddress(context, config);
@@ -56,7 +81,10 @@ async function runWorker(flags: WorkerFlags, command: Command): Promise<void> {
     const taskQueue = config.temporal.taskQueue ?? DEFAULT_TASK_QUEUE;
     const maxActivities = flags.maxActivities === undefined ? undefined : Number(flags.maxActivities);
     if (maxActivities !== undefined && !(Number.isInteger(maxActivities) && maxActivities > 0)) {
-      throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--max-activities: '${flags.maxActivities}' is not a positive whole number`);
+      throw new KvmCloneError(
+        ErrorCode.VALIDATION_ERROR,
+        `--max-activities: '${flags.maxActivities}' is not a positive whole number`,
+      );
     }
     const { worker, deps } = await createKvmCloneWorker({
       connection,
@@ -68,7 +96,9 @@ async function runWorker(flags: WorkerFlags, command: Command): Promise<void> {
       webhooks: configuredWebhooks(config),
       ...(maxActivities ? { tuning: { maxConcurrentActivityTaskExecutions: maxActivities } } : {}),
     });
-    note(`worker polling task queue ${taskQueue} on ${address} (namespace ${config.temporal.namespace}) with hosts ${Object.keys(config.hosts).join(', ') || '(none)'}; Ctrl-C stops it`);
+    note(
+      `worker polling task queue ${taskQueue} on ${address} (namespace ${config.temporal.namespace}) with hosts ${Object.keys(config.hosts).join(', ') || '(none)'}; Ctrl-C stops it`,
+    );
     try {
       await worker.run();
     } finally {
@@ -85,7 +115,13 @@ export function workerCommand(): Command {
   return new Command('worker')
     .description('run a worker for the configured Temporal (or the embedded server) until SIGINT or SIGTERM')
     .option('--max-activities <n>', 'activities run at once by this worker')
-    .option('--metrics-address <host:port>', `serve Temporal SDK metrics for Prometheus at http://<host:port>/metrics (env ${METRICS_ADDRESS_ENV}, config worker.metricsAddress)`)
-    .option('--log-format <format>', `text or json: one JSON object per line, with the operation id (env ${LOG_FORMAT_ENV}, config worker.logFormat)`)
+    .option(
+      '--metrics-address <host:port>',
+      `serve Temporal SDK metrics for Prometheus at http://<host:port>/metrics (env ${METRICS_ADDRESS_ENV}, config worker.metricsAddress)`,
+    )
+    .option(
+      '--log-format <format>',
+      `text or json: one JSON object per line, with the operation id (env ${LOG_FORMAT_ENV}, config worker.logFormat)`,
+    )
     .action((flags: WorkerFlags, command: Command) => runWorker(flags, command));
 }

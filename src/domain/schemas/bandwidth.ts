@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseSize } from '../sizes';
 
-const hint = 'write bytes per second as a positive integer, or a size per second such as 500K, 100M, 100MB or 1.5G (K = 1024)';
+const hint =
+  'write bytes per second as a positive integer, or a size per second such as 500K, 100M, 100MB or 1.5G (K = 1024)';
 
 /**
  * A bandwidth limit in bytes per second: a number, or a size string read with the binary
@@ -15,7 +16,10 @@ export const bandwidthLimitSchema = z.union([z.number(), z.string()]).transform(
     return z.NEVER;
   }
   if (!Number.isSafeInteger(bytesPerSecond) || bytesPerSecond <= 0) {
-    context.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a usable bandwidth limit (it must be more than 0 bytes per second): ${hint}` });
+    context.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a usable bandwidth limit (it must be more than 0 bytes per second): ${hint}`,
+    });
     return z.NEVER;
   }
   return bytesPerSecond;

@@ -52,7 +52,10 @@ export const cloneInputSchema = z
     flattenBackingChain: z.boolean().default(false),
   })
   .strict()
-  .refine((input) => !(input.destDir && input.destPool), { message: 'give destDir or destPool, not both', path: ['destPool'] });
+  .refine((input) => !(input.destDir && input.destPool), {
+    message: 'give destDir or destPool, not both',
+    path: ['destPool'],
+  });
 
 export type CloneInput = z.input<typeof cloneInputSchema>;
 export type CloneOptions = z.output<typeof cloneInputSchema>;

@@ -5,7 +5,10 @@ import { absolutePathSchema, hostAddressSchema, hostKeyPolicySchema } from './ho
  * OpenSSH splits UserKnownHostsFile at whitespace, parses quotes, and expands `%` tokens
  * and `${VAR}` in file options, so a path holding them would name a different file.
  */
-const opensshPathSchema = absolutePathSchema.refine((path) => !/[\s%$"'\\]/.test(path), 'OpenSSH cannot take this path in an option: no whitespace, %, $, quotes or backslashes');
+const opensshPathSchema = absolutePathSchema.refine(
+  (path) => !/[\s%$"'\\]/.test(path),
+  'OpenSSH cannot take this path in an option: no whitespace, %, $, quotes or backslashes',
+);
 
 /**
  * How the SOURCE host reaches the destination host over its own OpenSSH, for direct mode.

@@ -1,9 +1,14 @@
 import { z } from 'zod';
 
 /** Host names and addresses: DNS names, IPv4, or IPv6 (bare or in brackets). */
-const hostAddressPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:.]+\]?)$/;
+const hostAddressPattern =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:.]+\]?)$/;
 
-export const hostAddressSchema = z.string().min(1, 'host address is empty').max(253).regex(hostAddressPattern, 'not a valid host name or IP address');
+export const hostAddressSchema = z
+  .string()
+  .min(1, 'host address is empty')
+  .max(253)
+  .regex(hostAddressPattern, 'not a valid host name or IP address');
 
 export const absolutePathSchema = z
   .string()

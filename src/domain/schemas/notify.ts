@@ -38,7 +38,10 @@ export const configuredWebhookSchema = z
     format: webhookFormatSchema,
   })
   .strict()
-  .refine((webhook) => !(webhook.secret && webhook.secretEnv), { message: 'give secret or secretEnv, not both', path: ['secretEnv'] });
+  .refine((webhook) => !(webhook.secret && webhook.secretEnv), {
+    message: 'give secret or secretEnv, not both',
+    path: ['secretEnv'],
+  });
 
 export type ConfiguredWebhook = z.output<typeof configuredWebhookSchema>;
 export type ConfiguredWebhookInput = z.input<typeof configuredWebhookSchema>;
@@ -79,14 +82,30 @@ export const webhookSchema = z
   .strict()
   .superRefine((entry, context) => {
     if (entry.name === undefined && entry.url === undefined) {
-      context.addIssue({ code: 'custom', message: 'give name (a webhook configured on the worker) or url (an ad-hoc webhook)', path: ['url'] });
+      context.addIssue({
+        code: 'custom',
+        message: 'give name (a webhook configured on the worker) or url (an ad-hoc webhook)',
+        path: ['url'],
+      });
     } else if (entry.name !== undefined && entry.url !== undefined) {
-      context.addIssue({ code: 'custom', message: 'give name (a webhook configured on the worker) or url, not both', path: ['url'] });
+      context.addIssue({
+        code: 'custom',
+        message: 'give name (a webhook configured on the worker) or url, not both',
+        path: ['url'],
+      });
     } else if (entry.name !== undefined && (entry.events !== undefined || entry.format !== undefined)) {
-      context.addIssue({ code: 'custom', message: "a named webhook's events and format are set in the worker's config", path: [entry.events !== undefined ? 'events' : 'format'] });
+      context.addIssue({
+        code: 'custom',
+        message: "a named webhook's events and format are set in the worker's config",
+        path: [entry.events !== undefined ? 'events' : 'format'],
+      });
     }
   })
-  .transform((entry): Webhook => (entry.name !== undefined ? { name: entry.name } : { url: entry.url!, events: entry.events ?? [...NOTIFICATION_EVENTS], format: entry.format ?? 'json' }));
+  .transform((entry): Webhook =>
+    entry.name !== undefined
+      ? { name: entry.name }
+      : { url: entry.url!, events: entry.events ?? [...NOTIFICATION_EVENTS], format: entry.format ?? 'json' },
+  );
 
 /** Where an operation reports how it ended; part of the cloneVM and syncVM inputs. */
 export const notifySchema = z.object({ webhooks: z.array(webhookSchema).max(20).default([]) }).strict();

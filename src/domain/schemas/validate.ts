@@ -40,11 +40,15 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, what: s
     });
     const field = [...issue.path.map(String), issue.keys[0]!].join('.');
     const where = issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '';
-    throw new KvmCloneError(codeForField(issue.path), `invalid ${what}: ${where}unrecognized key${names.length > 1 ? 's' : ''} ${names.join(', ')}`, {
-      field,
-      unrecognizedKeys: issue.keys,
-      issues,
-    });
+    throw new KvmCloneError(
+      codeForField(issue.path),
+      `invalid ${what}: ${where}unrecognized key${names.length > 1 ? 's' : ''} ${names.join(', ')}`,
+      {
+        field,
+        unrecognizedKeys: issue.keys,
+        issues,
+      },
+    );
   }
   const field = issue.path.map(String).join('.') || what;
   throw new KvmCloneError(codeForField(issue.path), `invalid ${what}: ${field}: ${issue.message}`, { field, issues });

@@ -40,9 +40,16 @@ function describeCodePoint(char: string): string {
 export const vmNameSchema = z
   .string()
   .min(1, 'VM name is empty')
-  .refine((name) => utf8ByteLength(name) <= VM_NAME_MAX_BYTES, { message: `VM name is longer than ${VM_NAME_MAX_BYTES} bytes in UTF-8`, abort: true })
+  .refine((name) => utf8ByteLength(name) <= VM_NAME_MAX_BYTES, {
+    message: `VM name is longer than ${VM_NAME_MAX_BYTES} bytes in UTF-8`,
+    abort: true,
+  })
   .refine((name) => !name.includes('/'), "VM name must not contain '/'")
   .superRefine((name, context) => {
     const found = forbiddenCharacters.exec(name);
-    if (found) context.addIssue({ code: 'custom', message: `VM name must not contain control characters or line separators (${describeCodePoint(found[0])})` });
+    if (found)
+      context.addIssue({
+        code: 'custom',
+        message: `VM name must not contain control characters or line separators (${describeCodePoint(found[0])})`,
+      });
   });

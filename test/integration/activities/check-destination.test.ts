@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { checkDestination, type CheckDestinationInput, type DestinationCheck } from '../../../src/activities/check-destination';
+import {
+  checkDestination,
+  type CheckDestinationInput,
+  type DestinationCheck,
+} from '../../../src/activities/check-destination';
 import { createActivityDeps } from '../../../src/activities/deps';
 import { HostRegistry } from '../../../src/activities/host-registry';
 import { parseDomainXml } from '../../../src/domain/domain-xml';

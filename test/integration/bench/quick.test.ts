@@ -28,17 +28,36 @@ describe('bench --quick', () => {
 
   it('measures every quick scenario and writes a report', async () => {
     outDir = await mkdtemp(path.join(os.tmpdir(), 'kvm-clone-bench-'));
-    const { stdout } = await run(path.join(root, 'node_modules/.bin/tsx'), ['bench/run.ts', '--quick', '--out', outDir], {
-      cwd: root,
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: 600_000,
-    });
+    const { stdout } = await run(
+      path.join(root, 'node_modules/.bin/tsx'),
+      ['bench/run.ts', '--quick', '--out', outDir],
+      {
+        cwd: root,
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 600_000,
+      },
+    );
     expect(stdout).toContain('| scenario | variant |');
-    const report = JSON.parse(await readFile(path.join(outDir, 'latest.json'), 'utf8')) as { mode: string; machine: { cpus: number }; rows: ReportRow[] };
+    const report = JSON.parse(await readFile(path.join(outDir, 'latest.json'), 'utf8')) as {
+      mode: string;
+      machine: { cpus: number };
+      rows: ReportRow[];
+    };
     expect(report.mode).toBe('quick');
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.rows.filter((row) => row.variant === 'ERROR')).toEqual([]);
-    for (const scenario of ['clone-dense', 'clone-sparse', 'parallel', 'compression', 'sparse-vs-naive', 'digest', 'ssh2-binding', 'memory', 'overhead', 'sync']) {
+    for (const scenario of [
+      'clone-dense',
+      'clone-sparse',
+      'parallel',
+      'compression',
+      'sparse-vs-naive',
+      'digest',
+      'ssh2-binding',
+      'memory',
+      'overhead',
+      'sync',
+    ]) {
       const measured = report.rows.filter((row) => row.scenario === scenario && row.mbPerSecond !== undefined);
       expect(measured.length, `${scenario} has measured rows`).toBeGreaterThan(0);
       for (const row of measured) expect(row.mbPerSecond, `${scenario} · ${row.variant}`).toBeGreaterThan(0);

@@ -17,7 +17,10 @@ let vm: LabVm;
 beforeAll(async () => {
   env = await startTestEnvironment(lab.aliases());
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-dry-'));
-  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), { address: inject('temporalAddress'), taskQueue: env.taskQueue });
+  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), {
+    address: inject('temporalAddress'),
+    taskQueue: env.taskQueue,
+  });
   vm = await lab.makeVm('a', uniqueVmName('dry'), { fillMib: 64 });
 });
 
@@ -29,7 +32,23 @@ afterAll(async () => {
 
 describe('kvm-clone clone --dry-run (the real CLI binary)', () => {
   it('prints the plan with the XML diff and changes nothing (json)', async () => {
-    const { code, stdout } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--dry-run', '--new-name', `${vm.name}-dry`, '--exclude-disk', 'vdb', '--timeout', '600']);
+    const { code, stdout } = await kvmClone([
+      '-c',
+      config,
+      '-o',
+      'json',
+      'clone',
+      'a',
+      'b',
+      vm.name,
+      '--dry-run',
+      '--new-name',
+      `${vm.name}-dry`,
+      '--exclude-disk',
+      'vdb',
+      '--timeout',
+      '600',
+    ]);
     expect(code).toBe(0);
     const result = cloneResultDocument.parse(jsonLines(stdout).at(-1));
     expect(result.dryRun).toBe(true);

@@ -16,14 +16,25 @@ const lab = new Lab(inject('labFile'));
 let env: TestEnvironment;
 let dir: string;
 
-const progressLine = z.object({ type: z.literal('progress'), phase: z.string(), percent: z.number().min(0).max(100), bytesDone: z.number(), bytesTotal: z.number() });
+const progressLine = z.object({
+  type: z.literal('progress'),
+  phase: z.string(),
+  percent: z.number().min(0).max(100),
+  bytesDone: z.number(),
+  bytesTotal: z.number(),
+});
 const resultLine = z.object({
   type: z.literal('result'),
   success: z.literal(true),
   operationId: z.string(),
   newName: z.string(),
   bytesTransferred: z.number().positive(),
-  files: z.array(z.object({ target: z.string(), digest: z.object({ algorithm: z.literal('sha256'), source: z.string(), destination: z.string() }) })),
+  files: z.array(
+    z.object({
+      target: z.string(),
+      digest: z.object({ algorithm: z.literal('sha256'), source: z.string(), destination: z.string() }),
+    }),
+  ),
 });
 const errorLine = z.object({ type: z.literal('error'), code: z.number(), codeName: z.string(), message: z.string() });
 
@@ -41,7 +52,11 @@ beforeAll(async () => {
   env = await startTestEnvironment(lab.aliases());
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-cli-'));
   const labConfig = await readFile(path.join(lab.file.labDir, 'config.yaml'), 'utf8');
-  await writeFile(path.join(dir, 'config.yaml'), `${labConfig}temporal:\n  address: ${inject('temporalAddress')}\n  taskQueue: ${env.taskQueue}\n`, { mode: 0o600 });
+  await writeFile(
+    path.join(dir, 'config.yaml'),
+    `${labConfig}temporal:\n  address: ${inject('temporalAddress')}\n  taskQueue: ${env.taskQueue}\n`,
+    { mode: 0o600 },
+  );
 });
 
 afterAll(async () => {
@@ -53,7 +68,18 @@ describe('kvm-clone clone (the real CLI binary)', () => {
   it('clones a VM, printing JSON progress lines and one JSON result', async () => {
     const name = uniqueVmName('cli');
     await lab.makeVm('a', name, { dataSize: '1G', fillMib: 256 });
-    const { code, stdout, stderr } = await kvmClone(['--config', path.join(dir, 'config.yaml'), '--output', 'json', 'clone', 'a', 'b', name, '--new-name', `${name}-copy`]);
+    const { code, stdout, stderr } = await kvmClone([
+      '--config',
+      path.join(dir, 'config.yaml'),
+      '--output',
+      'json',
+      'clone',
+      'a',
+      'b',
+      name,
+      '--new-name',
+      `${name}-copy`,
+    ]);
     expect(stderr).not.toContain('error');
     expect(code).toBe(0);
     const lines = stdout
@@ -67,10 +93,23 @@ describe('kvm-clone clone (the real CLI binary)', () => {
   });
 
   it('exits non-zero with the error code in JSON and a one-line message on stderr', async () => {
-    const { code, stdout, stderr } = await kvmClone(['--config', path.join(dir, 'config.yaml'), '-o', 'json', 'clone', 'a', 'b', 'no-such-vm']);
+    const { code, stdout, stderr } = await kvmClone([
+      '--config',
+      path.join(dir, 'config.yaml'),
+      '-o',
+      'json',
+      'clone',
+      'a',
+      'b',
+      'no-such-vm',
+    ]);
     expect(code).toBe(1);
-    expect(errorLine.parse(JSON.parse(stdout.trim().split('\n').at(-1)!))).toMatchObject({ code: ErrorCode.VM_NOT_FOUND_ERROR });
-    expect(stderr.trim().split('\n').at(-1)).toMatch(/^kvm-clone: error 1003 \(VM_NOT_FOUND_ERROR\): VM 'no-such-vm' does not exist/);
+    expect(errorLine.parse(JSON.parse(stdout.trim().split('\n').at(-1)!))).toMatchObject({
+      code: ErrorCode.VM_NOT_FOUND_ERROR,
+    });
+    expect(stderr.trim().split('\n').at(-1)).toMatch(
+      /^kvm-clone: error 1003 \(VM_NOT_FOUND_ERROR\): VM 'no-such-vm' does not exist/,
+    );
   });
 
   it('rejects a malformed config with 1001, naming the key and its line', async () => {
@@ -91,7 +130,9 @@ describe('kvm-clone clone (the real CLI binary)', () => {
 
   it('warns when the config is readable by other users', async () => {
     const config = path.join(dir, 'open.yaml');
-    await writeFile(config, `temporal:\n  address: ${inject('temporalAddress')}\n  taskQueue: ${env.taskQueue}\n`, { mode: 0o644 });
+    await writeFile(config, `temporal:\n  address: ${inject('temporalAddress')}\n  taskQueue: ${env.taskQueue}\n`, {
+      mode: 0o644,
+    });
     const { stderr } = await kvmClone(['--config', config, 'clone', 'a', 'b', 'vm']);
     expect(stderr).toContain('is readable by other users');
   });

@@ -48,12 +48,25 @@ describe('kvm-clone config (the real CLI binary)', () => {
     expect(text).toContain('namespace: default # and me');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
 
-    const shown = configDocument.parse(JSON.parse((await kvmClone(['-c', file, '-o', 'json', 'config', 'show'])).stdout));
-    expect(shown.value).toMatchObject({ hosts: { 'prod-a': { address: '10.0.0.11', port: 2222 } }, temporal: { apiKey: '(set)' }, defaults: { clone: { bandwidthLimit: 100 * 1024 * 1024 } } });
+    const shown = configDocument.parse(
+      JSON.parse((await kvmClone(['-c', file, '-o', 'json', 'config', 'show'])).stdout),
+    );
+    expect(shown.value).toMatchObject({
+      hosts: { 'prod-a': { address: '10.0.0.11', port: 2222 } },
+      temporal: { apiKey: '(set)' },
+      defaults: { clone: { bandwidthLimit: 100 * 1024 * 1024 } },
+    });
     const port = await kvmClone(['-c', file, 'config', 'show', 'hosts.prod-a.port']);
     expect(port.stdout).toBe('2222\n');
     expect(parse((await kvmClone(['-c', file, 'config', 'show', 'hosts'])).stdout)).toEqual({
-      'prod-a': { address: '10.0.0.11', port: 2222, user: 'root', hostKeyPolicy: 'strict', libvirtUri: 'qemu:///system', storageDir: '/var/lib/libvirt/images' },
+      'prod-a': {
+        address: '10.0.0.11',
+        port: 2222,
+        user: 'root',
+        hostKeyPolicy: 'strict',
+        libvirtUri: 'qemu:///system',
+        storageDir: '/var/lib/libvirt/images',
+      },
     });
 
     expect((await kvmClone(['-c', file, 'config', 'unset', 'temporal.apiKey'])).code).toBe(0);
@@ -63,7 +76,16 @@ describe('kvm-clone config (the real CLI binary)', () => {
   it('refuses an invalid edit with 1001, naming the key and line, and leaves the file as it was', async () => {
     const file = path.join(dir, 'strict.yaml');
     await writeFile(file, 'hosts:\n  a:\n    address: 10.0.0.1\n', { mode: 0o600 });
-    const { code, stdout, stderr } = await kvmClone(['-c', file, '-o', 'json', 'config', 'set', 'hosts.a.port', '99999']);
+    const { code, stdout, stderr } = await kvmClone([
+      '-c',
+      file,
+      '-o',
+      'json',
+      'config',
+      'set',
+      'hosts.a.port',
+      '99999',
+    ]);
     expect(code).toBe(1);
     expect(errorDocument.parse(JSON.parse(stdout))).toMatchObject({ code: ErrorCode.CONFIGURATION_ERROR });
     expect(stderr).toMatch(/error 1001 \(CONFIGURATION_ERROR\): .*strict\.yaml:4: hosts\.a\.port: /);

@@ -28,7 +28,11 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-embedded-'));
   // No temporal address: the embedded default, on ports and a state dir of this test's own.
   config = await writeLabConfig(lab, path.join(dir, 'config.yaml'));
-  env = { KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()), KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()), XDG_STATE_HOME: path.join(dir, 'state') };
+  env = {
+    KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()),
+    KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()),
+    XDG_STATE_HOME: path.join(dir, 'state'),
+  };
   vm = await lab.makeVm('a', uniqueVmName('embedded'));
   // The in-process worker takes the same config's named webhooks and policy: a named webhook
   // every operation notifies (signed with its secret), and --notify URLs under policy.webhookUrls.
@@ -58,7 +62,15 @@ describe('the embedded Temporal (the real CLI binary)', () => {
     const server = spawnKvmClone(['-c', config, '-o', 'json', 'server'], env);
     try {
       await eventually(() => server.output.stdout.includes('"type":"server"'), 'the server to start', 60_000);
-      const started = z.object({ type: z.literal('server'), address: z.string(), uiUrl: z.string(), stateDir: z.string(), pid: z.number() }).parse(JSON.parse(server.output.stdout));
+      const started = z
+        .object({
+          type: z.literal('server'),
+          address: z.string(),
+          uiUrl: z.string(),
+          stateDir: z.string(),
+          pid: z.number(),
+        })
+        .parse(JSON.parse(server.output.stdout));
       expect(started.address).toBe(`127.0.0.1:${env.KVM_CLONE_EMBEDDED_PORT}`);
       expect(started.uiUrl).toBe(`http://127.0.0.1:${env.KVM_CLONE_EMBEDDED_UI_PORT}`);
       expect((await fetch(started.uiUrl)).ok).toBe(true);
@@ -74,19 +86,47 @@ describe('the embedded Temporal (the real CLI binary)', () => {
   });
 
   it('clone with no address starts the server, runs its own worker, and leaves the server up', async () => {
-    const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e`], env);
+    const { code, stdout, stderr } = await kvmClone(
+      ['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e`],
+      env,
+    );
     expect(stderr).toContain(`Temporal Web UI: http://127.0.0.1:${env.KVM_CLONE_EMBEDDED_UI_PORT}`);
     expect(code, `${stderr.slice(-4000)}\n${stdout.slice(-2000)}`).toBe(0);
     expect(cloneResultDocument.parse(jsonLines(stdout).at(-1)).newName).toBe(`${vm.name}-e`);
     expect(await isServerHealthy(`127.0.0.1:${env.KVM_CLONE_EMBEDDED_PORT}`)).toBe(true);
-    const all = operationsDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'], env)).stdout));
-    expect(all.operations).toContainEqual(expect.objectContaining({ operationId: `clone:a:${vm.name}:b:${vm.name}-e`, state: 'COMPLETED' }));
-    await eventually(async () => (await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.db')).catch(() => undefined)) !== undefined, 'the state file');
+    const all = operationsDocument.parse(
+      JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'], env)).stdout),
+    );
+    expect(all.operations).toContainEqual(
+      expect.objectContaining({ operationId: `clone:a:${vm.name}:b:${vm.name}-e`, state: 'COMPLETED' }),
+    );
+    await eventually(
+      async () =>
+        (await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.db')).catch(() => undefined)) !== undefined,
+      'the state file',
+    );
 
     // Right after: the server still lists the first command's worker as a recent poller,
     // though its process is gone. The next command must run the work itself, not wait for it.
     const from = [named.requests.length, adHoc.requests.length];
-    const again = await kvmClone(['-c', config, '-o', 'json', '--verbose', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-e2`, '--notify', adHoc.url], env);
+    const again = await kvmClone(
+      [
+        '-c',
+        config,
+        '-o',
+        'json',
+        '--verbose',
+        'clone',
+        'a',
+        'b',
+        vm.name,
+        '--new-name',
+        `${vm.name}-e2`,
+        '--notify',
+        adHoc.url,
+      ],
+      env,
+    );
     expect(again.stderr).toContain('running a worker in this process');
     // On failure, the message shows why: the CLI's own output.
     expect(again.code, `${again.stderr.slice(-4000)}\n${again.stdout.slice(-2000)}`).toBe(0);

@@ -30,13 +30,21 @@ describe('kvm-clone list (the real CLI binary)', () => {
     expect(code).toBe(0);
     const document = listDocument.parse(JSON.parse(stdout));
     const entry = document.domains.find((domain) => domain.name === vm.name);
-    expect(entry).toMatchObject({ host: 'a', state: 'shut off', uuid: expect.stringMatching(/^[0-9a-f-]{36}$/), vcpus: expect.any(Number), memoryBytes: expect.any(Number) });
+    expect(entry).toMatchObject({
+      host: 'a',
+      state: 'shut off',
+      uuid: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      vcpus: expect.any(Number),
+      memoryBytes: expect.any(Number),
+    });
     expect(entry!.disks.map((disk) => disk.source)).toEqual([vm.rootPath, vm.dataPath]);
     expect(document.errors).toEqual([]);
   });
 
   it('filters by state, and prints a table for people', async () => {
-    const running = listDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'list', '--status', 'running'])).stdout));
+    const running = listDocument.parse(
+      JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'list', '--status', 'running'])).stdout),
+    );
     expect(running.domains.map((domain) => domain.name)).not.toContain(vm.name);
     const { code, stdout } = await kvmClone(['-c', config, 'list', 'a', '--status', 'stopped']);
     expect(code).toBe(0);
@@ -70,7 +78,9 @@ describe('kvm-clone list (the real CLI binary)', () => {
     const { code, stdout, stderr } = await kvmClone(['-c', strangerConfig, '-o', 'json', 'list']);
     expect(code).toBe(1);
     const document = listDocument.parse(JSON.parse(stdout));
-    expect(document.errors).toEqual([expect.objectContaining({ host: 'stranger', code: ErrorCode.HOST_KEY_ERROR, codeName: 'HOST_KEY_ERROR' })]);
+    expect(document.errors).toEqual([
+      expect.objectContaining({ host: 'stranger', code: ErrorCode.HOST_KEY_ERROR, codeName: 'HOST_KEY_ERROR' }),
+    ]);
     expect(document.domains.some((domain) => domain.name === vm.name)).toBe(true);
     expect(stderr).toMatch(/^kvm-clone: error 1103 \(HOST_KEY_ERROR\): host stranger: host key of .* is not in /m);
   });

@@ -42,7 +42,14 @@ const scheduleDocument = z.object({
       operationId: z.string(),
       runId: z.string(),
       state: z.string(),
-      result: z.object({ success: z.boolean(), durationSeconds: z.number(), bytesTransferred: z.number(), warnings: z.array(z.string()) }).optional(),
+      result: z
+        .object({
+          success: z.boolean(),
+          durationSeconds: z.number(),
+          bytesTransferred: z.number(),
+          warnings: z.array(z.string()),
+        })
+        .optional(),
       error: z.object({ code: z.number(), codeName: z.string(), message: z.string() }).optional(),
     }),
   ),
@@ -62,14 +69,19 @@ beforeAll(async () => {
   env = await startTestEnvironment(lab.aliases());
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-cli-schedule-'));
   config = path.join(dir, 'config.yaml');
-  await writeFile(config, stringify({ hosts: lab.aliases(), temporal: { address: inject('temporalAddress'), taskQueue: env.taskQueue } }), { mode: 0o600 });
+  await writeFile(
+    config,
+    stringify({ hosts: lab.aliases(), temporal: { address: inject('temporalAddress'), taskQueue: env.taskQueue } }),
+    { mode: 0o600 },
+  );
   vm = await lab.makeVm('a', uniqueVmName('sched'), { dataSize: '256M', fillMib: 64 });
   await env.client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: vm.name });
   cloned.push(vm.name);
 });
 
 afterAll(async () => {
-  for (const schedule of await env.client.listSchedules().catch(() => [])) await env.client.deleteSchedule(schedule.name).catch(() => undefined);
+  for (const schedule of await env.client.listSchedules().catch(() => []))
+    await env.client.deleteSchedule(schedule.name).catch(() => undefined);
   await env?.stop();
   if (vm) await lab.removeVm('a', vm).catch(() => undefined);
   for (const name of cloned) {
@@ -88,10 +100,22 @@ describe('kvm-clone schedule (Temporal Schedules, the real CLI binary)', () => {
     expect((await cli('create', name, '--cron', '0 2 * * *', 'sync', 'a', 'b', vm.name)).code).toBe(1);
 
     expect(JSON.parse((await cli('trigger', name)).stdout)).toEqual({ type: 'schedule-triggered', name });
-    await eventually(async () => (await describeSchedule(name)).recentRuns[0]?.state === 'COMPLETED', 'the triggered sync to finish', 120_000);
+    await eventually(
+      async () => (await describeSchedule(name)).recentRuns[0]?.state === 'COMPLETED',
+      'the triggered sync to finish',
+      120_000,
+    );
 
     const described = scheduleDocument.parse(JSON.parse((await cli('describe', name)).stdout));
-    expect(described).toMatchObject({ kind: 'sync', workflowType: 'syncVM', cron: ['0 2 * * *'], overlap: 'skip', catchupWindowSeconds: 3600, paused: false, actionsTaken: 1 });
+    expect(described).toMatchObject({
+      kind: 'sync',
+      workflowType: 'syncVM',
+      cron: ['0 2 * * *'],
+      overlap: 'skip',
+      catchupWindowSeconds: 3600,
+      paused: false,
+      actionsTaken: 1,
+    });
     expect(described.recentRuns).toHaveLength(1);
     expect(described.recentRuns[0]!.operationId.startsWith(`sync:b:${vm.name}-`)).toBe(true);
     expect(described.recentRuns[0]!.result?.success).toBe(true);
@@ -100,7 +124,10 @@ describe('kvm-clone schedule (Temporal Schedules, the real CLI binary)', () => {
     // The run is an ordinary operation too.
     expect((await env.client.status(described.recentRuns[0]!.operationId)).kind).toBe('sync');
 
-    const listed = JSON.parse((await cli('list')).stdout) as { type: string; schedules: { name: string; kind: string; paused: boolean }[] };
+    const listed = JSON.parse((await cli('list')).stdout) as {
+      type: string;
+      schedules: { name: string; kind: string; paused: boolean }[];
+    };
     expect(listed.schedules).toContainEqual(expect.objectContaining({ name, kind: 'sync', paused: false }));
 
     expect((await cli('pause', name, '--note', 'maintenance')).code).toBe(0);
@@ -117,9 +144,26 @@ describe('kvm-clone schedule (Temporal Schedules, the real CLI binary)', () => {
   it('skips runs that fall due while a long sync runs (overlap skip), and a paused schedule starts none', async () => {
     const name = `often-${vm.name}`;
     // A full re-copy paced to several seconds, due every second.
-    const created = await cli('create', name, '--every', '1s', 'sync', 'a', 'b', vm.name, '--no-delta', '--no-verify', '--bandwidth-limit', '8M');
+    const created = await cli(
+      'create',
+      name,
+      '--every',
+      '1s',
+      'sync',
+      'a',
+      'b',
+      vm.name,
+      '--no-delta',
+      '--no-verify',
+      '--bandwidth-limit',
+      '8M',
+    );
     expect(created.code).toBe(0);
-    await eventually(async () => (await describeSchedule(name)).skippedOverlap >= 3, 'due runs to be skipped as overlapping', 60_000);
+    await eventually(
+      async () => (await describeSchedule(name)).skippedOverlap >= 3,
+      'due runs to be skipped as overlapping',
+      60_000,
+    );
     const busy = await describeSchedule(name);
     expect(busy.actionsTaken).toBe(1);
     expect(busy.runningOperations).toHaveLength(1);
@@ -127,7 +171,11 @@ describe('kvm-clone schedule (Temporal Schedules, the real CLI binary)', () => {
     await env.client.triggerSchedule(name);
 
     await env.client.pauseSchedule(name);
-    await eventually(async () => (await describeSchedule(name)).runningOperations.length === 0, 'the running sync to finish', 120_000);
+    await eventually(
+      async () => (await describeSchedule(name)).runningOperations.length === 0,
+      'the running sync to finish',
+      120_000,
+    );
     const paused = await describeSchedule(name);
     expect(paused.paused).toBe(true);
     expect(paused.actionsTaken).toBe(1);
@@ -139,13 +187,33 @@ describe('kvm-clone schedule (Temporal Schedules, the real CLI binary)', () => {
 
   it('a clone schedule names each copy from its start date ({date})', async () => {
     const name = `dated-${vm.name}`;
-    expect((await cli('create', name, '--every', '1d', '--paused', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-{date}`)).code).toBe(0);
+    expect(
+      (
+        await cli(
+          'create',
+          name,
+          '--every',
+          '1d',
+          '--paused',
+          'clone',
+          'a',
+          'b',
+          vm.name,
+          '--new-name',
+          `${vm.name}-{date}`,
+        )
+      ).code,
+    ).toBe(0);
     const foreign = await cli('create', `${name}-x`, '--every', '1d', 'clone', 'a', 'b', vm.name, '--no-delta');
     expect(foreign.code).toBe(1);
     expect(foreign.stderr).toContain('--no-delta: not an option of clone');
 
     await env.client.triggerSchedule(name);
-    await eventually(async () => (await describeSchedule(name)).recentRuns[0]?.state === 'COMPLETED', 'the scheduled clone to finish', 120_000);
+    await eventually(
+      async () => (await describeSchedule(name)).recentRuns[0]?.state === 'COMPLETED',
+      'the scheduled clone to finish',
+      120_000,
+    );
     const run = (await describeSchedule(name)).recentRuns[0]!;
     const copy = `${vm.name}-${run.startedAt.slice(0, 10)}`;
     cloned.push(copy);

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { ErrorCode } from '../../../src/errors';
-import { cloneResultDocument, errorDocument, operationsDocument, progressDocument, statusDocument } from '../../helpers/cli-documents';
+import {
+  cloneResultDocument,
+  errorDocument,
+  operationsDocument,
+  progressDocument,
+  statusDocument,
+} from '../../helpers/cli-documents';
 import { eventually, jsonLines, kvmClone, spawnKvmClone, writeLabConfig } from '../../helpers/cli';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { startTestEnvironment, type TestEnvironment } from '../../helpers/temporal';
@@ -22,7 +28,10 @@ const started = z.object({ type: z.literal('started'), operationId: z.string() }
 beforeAll(async () => {
   env = await startTestEnvironment(lab.aliases());
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-status-'));
-  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), { address: inject('temporalAddress'), taskQueue: env.taskQueue });
+  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), {
+    address: inject('temporalAddress'),
+    taskQueue: env.taskQueue,
+  });
   // Big enough, copied one range at a time, to run for several seconds.
   vm = await lab.makeVm('a', uniqueVmName('status'), { dataSize: '4G', fillMib: 1536 });
   small = await lab.makeVm('a', uniqueVmName('cancel'), { dataSize: '1G', fillMib: 512 });
@@ -41,7 +50,21 @@ afterAll(async () => {
 
 async function startDetached(source: LabVm, newName: string): Promise<string> {
   copies.push(newName);
-  const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', source.name, '--new-name', newName, '--parallel', '1', '--detach']);
+  const { code, stdout, stderr } = await kvmClone([
+    '-c',
+    config,
+    '-o',
+    'json',
+    'clone',
+    'a',
+    'b',
+    source.name,
+    '--new-name',
+    newName,
+    '--parallel',
+    '1',
+    '--detach',
+  ]);
   expect(stderr).toBe('');
   expect(code).toBe(0);
   return started.parse(JSON.parse(stdout)).operationId;
@@ -52,10 +75,16 @@ describe('kvm-clone status and cancel (the real CLI binary)', () => {
     const operationId = await startDetached(vm, `${vm.name}-copy`);
     const follower = spawnKvmClone(['-c', config, '-o', 'json', 'status', operationId, '--follow']);
 
-    const active = operationsDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status'])).stdout));
-    expect(active.operations).toContainEqual(expect.objectContaining({ operationId, kind: 'clone', state: 'RUNNING', taskQueue: env.taskQueue }));
+    const active = operationsDocument.parse(
+      JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status'])).stdout),
+    );
+    expect(active.operations).toContainEqual(
+      expect.objectContaining({ operationId, kind: 'clone', state: 'RUNNING', taskQueue: env.taskQueue }),
+    );
     await eventually(async () => {
-      const status = statusDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', operationId])).stdout));
+      const status = statusDocument.parse(
+        JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', operationId])).stdout),
+      );
       return (status.progress?.disks.length ?? 0) > 0;
     }, 'per-disk progress in status');
 
@@ -64,14 +93,23 @@ describe('kvm-clone status and cancel (the real CLI binary)', () => {
     const progress = lines.slice(0, -1).map((line) => progressDocument.parse(line));
     const result = cloneResultDocument.parse(lines.at(-1));
     expect(result.operationId).toBe(operationId);
-    expect(progress.some((line) => line.bytesDone > 0 && line.bytesDone < line.bytesTotal && line.disks.length > 0)).toBe(true);
+    expect(
+      progress.some((line) => line.bytesDone > 0 && line.bytesDone < line.bytesTotal && line.disks.length > 0),
+    ).toBe(true);
     // Byte counts only grow.
-    for (let index = 1; index < progress.length; index++) expect(progress[index]!.bytesDone).toBeGreaterThanOrEqual(progress[index - 1]!.bytesDone);
+    for (let index = 1; index < progress.length; index++)
+      expect(progress[index]!.bytesDone).toBeGreaterThanOrEqual(progress[index - 1]!.bytesDone);
 
-    const done = statusDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', operationId])).stdout));
+    const done = statusDocument.parse(
+      JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', operationId])).stdout),
+    );
     expect(done).toMatchObject({ state: 'COMPLETED', result: { newName: `${vm.name}-copy` } });
-    const all = operationsDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'])).stdout));
-    expect(all.operations).toContainEqual(expect.objectContaining({ operationId, state: 'COMPLETED', closeTime: expect.any(String) }));
+    const all = operationsDocument.parse(
+      JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', '--all'])).stdout),
+    );
+    expect(all.operations).toContainEqual(
+      expect.objectContaining({ operationId, state: 'COMPLETED', closeTime: expect.any(String) }),
+    );
     const text = await kvmClone(['-c', config, 'status', '--all']);
     expect(text.stdout.split('\n')[0]).toMatch(/^OPERATION +KIND +STATE +STARTED +ENDED$/);
   });
@@ -83,8 +121,12 @@ describe('kvm-clone status and cancel (the real CLI binary)', () => {
     expect(JSON.parse(stdout)).toEqual({ type: 'cancelled', operationId });
     const follow = await kvmClone(['-c', config, '-o', 'json', 'status', operationId, '--follow']);
     expect(follow.code).toBe(1);
-    expect(errorDocument.parse(jsonLines(follow.stdout).at(-1))).toMatchObject({ code: ErrorCode.OPERATION_CANCELLED_ERROR });
-    const status = statusDocument.parse(JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', operationId])).stdout));
+    expect(errorDocument.parse(jsonLines(follow.stdout).at(-1))).toMatchObject({
+      code: ErrorCode.OPERATION_CANCELLED_ERROR,
+    });
+    const status = statusDocument.parse(
+      JSON.parse((await kvmClone(['-c', config, '-o', 'json', 'status', operationId])).stdout),
+    );
     expect(status).toMatchObject({ state: 'CANCELLED', error: { code: ErrorCode.OPERATION_CANCELLED_ERROR } });
     expect(await lab.domainState('b', `${small.name}-gone`)).toBeUndefined();
   });
@@ -97,7 +139,10 @@ describe('kvm-clone status and cancel (the real CLI binary)', () => {
     ]) {
       const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', ...args]);
       expect(code).toBe(1);
-      expect(errorDocument.parse(JSON.parse(stdout))).toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND, codeName: 'OPERATION_NOT_FOUND' });
+      expect(errorDocument.parse(JSON.parse(stdout))).toMatchObject({
+        code: ErrorCode.OPERATION_NOT_FOUND,
+        codeName: 'OPERATION_NOT_FOUND',
+      });
       expect(stderr.trim()).toMatch(/^kvm-clone: error 1203 \(OPERATION_NOT_FOUND\): no operation clone:a:nothing:b/);
     }
   });

@@ -97,12 +97,30 @@ describe('kvm-clone sync (the real CLI binary)', () => {
     const lines = jsonLines(synced.stdout);
     const result = syncResultDocument.parse(lines.at(-1));
     for (const line of lines.slice(0, -1)) progressDocument.parse(line);
-    expect(result).toMatchObject({ operationId: `sync:b:${vm.name}`, targetName: vm.name, transport: 'direct', changeTracking: 'block-hash' });
+    expect(result).toMatchObject({
+      operationId: `sync:b:${vm.name}`,
+      targetName: vm.name,
+      transport: 'direct',
+      changeTracking: 'block-hash',
+    });
     expect(result.blocksSynchronized).toBeGreaterThan(0);
     expect(result.bytesTransferred).toBeLessThan(4 * 1024 * 1024);
 
     // yaml output, the relay forced, and a full re-copy (--no-delta): the result says so.
-    const relayed = await kvmClone(['-c', config, '-o', 'yaml', '-q', 'sync', 'a', 'b', vm.name, '--relay', '--no-delta', '--no-verify']);
+    const relayed = await kvmClone([
+      '-c',
+      config,
+      '-o',
+      'yaml',
+      '-q',
+      'sync',
+      'a',
+      'b',
+      vm.name,
+      '--relay',
+      '--no-delta',
+      '--no-verify',
+    ]);
     expect(relayed.code).toBe(0);
     const document = syncResultDocument.parse(parseAllDocuments(relayed.stdout).at(-1)!.toJS());
     expect(document).toMatchObject({ transport: 'relay', changeTracking: 'full-copy' });
@@ -110,7 +128,19 @@ describe('kvm-clone sync (the real CLI binary)', () => {
   });
 
   it('--detach prints the operation id; status --follow prints the sync result', async () => {
-    const started = await kvmClone(['-c', config, '-o', 'json', 'sync', 'a', 'b', vm.name, '--target-name', vm.name, '--detach']);
+    const started = await kvmClone([
+      '-c',
+      config,
+      '-o',
+      'json',
+      'sync',
+      'a',
+      'b',
+      vm.name,
+      '--target-name',
+      vm.name,
+      '--detach',
+    ]);
     expect(started.code).toBe(0);
     expect(JSON.parse(started.stdout)).toEqual({ type: 'started', operationId: `sync:b:${vm.name}` });
     const followed = await kvmClone(['-c', config, '-o', 'json', 'status', `sync:b:${vm.name}`, '--follow']);
@@ -121,9 +151,21 @@ describe('kvm-clone sync (the real CLI binary)', () => {
   it('a missing target is 1003, in JSON and on stderr', async () => {
     const lonely = await lab.makeVm('a', uniqueVmName('clinotarget'));
     try {
-      const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', 'sync', 'a', 'b', lonely.name, '--relay']);
+      const { code, stdout, stderr } = await kvmClone([
+        '-c',
+        config,
+        '-o',
+        'json',
+        'sync',
+        'a',
+        'b',
+        lonely.name,
+        '--relay',
+      ]);
       expect(code).toBe(1);
-      expect(errorDocument.parse(JSON.parse(stdout.trim().split('\n').at(-1)!))).toMatchObject({ code: ErrorCode.VM_NOT_FOUND_ERROR });
+      expect(errorDocument.parse(JSON.parse(stdout.trim().split('\n').at(-1)!))).toMatchObject({
+        code: ErrorCode.VM_NOT_FOUND_ERROR,
+      });
       expect(stderr.trim().split('\n').at(-1)).toMatch(/^kvm-clone: error 1003 \(VM_NOT_FOUND_ERROR\): /);
     } finally {
       await lab.removeVm('a', lonely).catch(() => undefined);

@@ -18,7 +18,10 @@ let bigVm: LabVm | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-observability-'));
-  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), { address: inject('temporalAddress'), taskQueue: `cli-observability-${randomUUID()}` });
+  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), {
+    address: inject('temporalAddress'),
+    taskQueue: `cli-observability-${randomUUID()}`,
+  });
   vm = await lab.makeVm('a', uniqueVmName('observe'));
 });
 
@@ -46,10 +49,16 @@ describe('kvm-clone worker: metrics, JSON logs, SIGTERM', () => {
   it('serves Prometheus metrics, logs JSON lines that carry the operation id, and exits 0 on SIGTERM', async () => {
     const port = await findFreePort();
     // The env var sets the log format, the flag the metrics address: both ways are exercised.
-    const worker = spawnKvmClone(['-c', config, 'worker', '--metrics-address', `127.0.0.1:${port}`], { KVM_CLONE_LOG_FORMAT: 'json' });
+    const worker = spawnKvmClone(['-c', config, 'worker', '--metrics-address', `127.0.0.1:${port}`], {
+      KVM_CLONE_LOG_FORMAT: 'json',
+    });
     let exitCode: number | null | undefined;
     try {
-      await eventually(() => worker.output.stderr.includes('worker polling task queue'), 'the worker to start', 120_000);
+      await eventually(
+        () => worker.output.stderr.includes('worker polling task queue'),
+        'the worker to start',
+        120_000,
+      );
 
       let metrics = '';
       await eventually(
@@ -65,7 +74,18 @@ describe('kvm-clone worker: metrics, JSON logs, SIGTERM', () => {
       expect(metrics).toMatch(/^# TYPE temporal_\w+ /m);
 
       const newName = `${vm.name}-o`;
-      const { code, stderr } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--new-name', newName]);
+      const { code, stderr } = await kvmClone([
+        '-c',
+        config,
+        '-o',
+        'json',
+        'clone',
+        'a',
+        'b',
+        vm.name,
+        '--new-name',
+        newName,
+      ]);
       expect(stderr).not.toContain('error');
       expect(code).toBe(0);
       const operationId = `clone:a:${vm.name}:b:${newName}`;
@@ -105,7 +125,10 @@ describe('kvm-clone worker: metrics, JSON logs, SIGTERM', () => {
 
   it('on SIGTERM mid-copy, the running transfer sends its last progress and hands over; the worker exits 0 and another one finishes', async () => {
     const taskQueue = `cli-shutdown-${randomUUID()}`;
-    const shutdownConfig = await writeLabConfig(lab, path.join(dir, 'shutdown.yaml'), { address: inject('temporalAddress'), taskQueue });
+    const shutdownConfig = await writeLabConfig(lab, path.join(dir, 'shutdown.yaml'), {
+      address: inject('temporalAddress'),
+      taskQueue,
+    });
     bigVm = await lab.makeVm('a', uniqueVmName('shutdown'), { dataSize: '1G', fillMib: 256 });
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
@@ -113,13 +136,24 @@ describe('kvm-clone worker: metrics, JSON logs, SIGTERM', () => {
       const first = spawnKvmClone(['-c', shutdownConfig, 'worker', '--log-format', 'json']);
       let firstExit: number | null | undefined;
       try {
-        await eventually(() => first.output.stderr.includes('worker polling task queue'), 'the first worker to start', 120_000);
-        const handle = await client.startClone({ source: 'a', destination: 'b', vmName: bigVm.name, parallel: 1, bandwidthLimit: '40M' });
+        await eventually(
+          () => first.output.stderr.includes('worker polling task queue'),
+          'the first worker to start',
+          120_000,
+        );
+        const handle = await client.startClone({
+          source: 'a',
+          destination: 'b',
+          vmName: bigVm.name,
+          parallel: 1,
+          bandwidthLimit: '40M',
+        });
         let before: TransferProgress | undefined;
         await eventually(
           async () => {
             const pending = (await handle.describe()).raw.pendingActivities ?? [];
-            const data = pending.find((activity) => activity.activityType?.name === 'transferRange')?.heartbeatDetails?.payloads?.[0]?.data;
+            const data = pending.find((activity) => activity.activityType?.name === 'transferRange')?.heartbeatDetails
+              ?.payloads?.[0]?.data;
             const details = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as TransferProgress) : undefined;
             if (details && details.bytesDone > 0 && details.bytesDone < details.bytesTotal) before = details;
             return before !== undefined;
@@ -135,11 +169,18 @@ describe('kvm-clone worker: metrics, JSON logs, SIGTERM', () => {
           .split('\n')
           .filter((line) => line.trim())
           .map((line) => JSON.parse(line) as LogLine & { cancelled?: string });
-        expect(lines.find((line) => line.activityType === 'transferRange' && line.msg === 'activity ended with an error')?.cancelled).toBe('WORKER_SHUTDOWN');
+        expect(
+          lines.find((line) => line.activityType === 'transferRange' && line.msg === 'activity ended with an error')
+            ?.cancelled,
+        ).toBe('WORKER_SHUTDOWN');
 
         // The attempt failed as retryable, after a last heartbeat at least as far as the progress seen before.
-        const pending = (await handle.describe()).raw.pendingActivities?.find((activity) => activity.activityType?.name === 'transferRange');
-        const last = JSON.parse(Buffer.from(pending!.heartbeatDetails!.payloads![0]!.data!).toString('utf8')) as TransferProgress;
+        const pending = (await handle.describe()).raw.pendingActivities?.find(
+          (activity) => activity.activityType?.name === 'transferRange',
+        );
+        const last = JSON.parse(
+          Buffer.from(pending!.heartbeatDetails!.payloads![0]!.data!).toString('utf8'),
+        ) as TransferProgress;
         expect(last.bytesDone).toBeGreaterThanOrEqual(before!.bytesDone);
         expect(last.committedOffset).toBeGreaterThanOrEqual(before!.committedOffset);
 

@@ -15,7 +15,10 @@ let vm: LabVm;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-worker-'));
   // A queue no other worker polls: only the `kvm-clone worker` process can run this clone.
-  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), { address: inject('temporalAddress'), taskQueue: `cli-worker-${randomUUID()}` });
+  config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), {
+    address: inject('temporalAddress'),
+    taskQueue: `cli-worker-${randomUUID()}`,
+  });
   vm = await lab.makeVm('a', uniqueVmName('worker'));
 });
 
@@ -30,8 +33,23 @@ describe('kvm-clone worker (the real CLI binary)', () => {
   it('runs clones started by other processes, and stops cleanly on SIGTERM', async () => {
     const worker = spawnKvmClone(['-c', config, 'worker']);
     try {
-      await eventually(() => worker.output.stderr.includes('worker polling task queue'), 'the worker to start', 120_000);
-      const { code, stdout, stderr } = await kvmClone(['-c', config, '-o', 'json', 'clone', 'a', 'b', vm.name, '--new-name', `${vm.name}-w`]);
+      await eventually(
+        () => worker.output.stderr.includes('worker polling task queue'),
+        'the worker to start',
+        120_000,
+      );
+      const { code, stdout, stderr } = await kvmClone([
+        '-c',
+        config,
+        '-o',
+        'json',
+        'clone',
+        'a',
+        'b',
+        vm.name,
+        '--new-name',
+        `${vm.name}-w`,
+      ]);
       expect(stderr).not.toContain('error');
       expect(code).toBe(0);
       expect(cloneResultDocument.parse(jsonLines(stdout).at(-1)).newName).toBe(`${vm.name}-w`);

@@ -124,42 +124,70 @@ describe('pushing extents from one lab host straight to another', () => {
 
   it('refuses an unknown host key with code 1103, not retryable', async () => {
     const knownHosts = await sourceFile('empty-known-hosts', (path) => sh`: >${path}`);
-    const error = await push({ destinationPath: destinationPath('unused'), route: route({ knownHostsFile: knownHosts }) }).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: ErrorCode.HOST_KEY_ERROR, retryable: false, message: expect.stringContaining('Host key verification failed') });
+    const error = await push({
+      destinationPath: destinationPath('unused'),
+      route: route({ knownHostsFile: knownHosts }),
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      code: ErrorCode.HOST_KEY_ERROR,
+      retryable: false,
+      message: expect.stringContaining('Host key verification failed'),
+    });
   });
 
   it('fails with code 1100, not retryable, for a user the destination does not allow', async () => {
-    const error = await push({ destinationPath: destinationPath('unused'), route: route({ user: lab.host('a').user }) }).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: ErrorCode.AUTH_ERROR, retryable: false, message: expect.stringContaining('Permission denied') });
+    const error = await push({
+      destinationPath: destinationPath('unused'),
+      route: route({ user: lab.host('a').user }),
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      code: ErrorCode.AUTH_ERROR,
+      retryable: false,
+      message: expect.stringContaining('Permission denied'),
+    });
   });
 
   it('fails with code 1100 for a key the destination does not know', async () => {
     const key = await sourceFile('stranger-key', (path) => sh`ssh-keygen -q -t ed25519 -N '' -f ${path}`);
-    const error = await push({ destinationPath: destinationPath('unused'), route: route({ identityFile: key }) }).catch((caught: unknown) => caught);
+    const error = await push({ destinationPath: destinationPath('unused'), route: route({ identityFile: key }) }).catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toMatchObject({ code: ErrorCode.AUTH_ERROR, retryable: false });
   });
 
   it('fails with code 1002, retryable, when the port refuses connections', async () => {
-    const error = await push({ destinationPath: destinationPath('unused'), route: route({ port: 2223 }) }).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: ErrorCode.CONNECTION_ERROR, retryable: true, message: expect.stringContaining('Connection refused') });
-  });
-
-  it.each(codecs)('fails with code 1006, with the destination stderr, when the destination cannot be written, compression %s', async (compression) => {
-    const path = `${lab.host('b').storageDir}/no-such-dir-${suffix}/disk.img`;
-    await expect(push({ destinationPath: path, compression })).rejects.toMatchObject({
-      code: ErrorCode.TRANSFER_ERROR,
-      message: expect.stringMatching(/failed: .*No such file or directory/),
+    const error = await push({ destinationPath: destinationPath('unused'), route: route({ port: 2223 }) }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({
+      code: ErrorCode.CONNECTION_ERROR,
+      retryable: true,
+      message: expect.stringContaining('Connection refused'),
     });
   });
 
-  it.each(codecs)('fails with code 1006 when the source is shorter than the extents, compression %s', async (compression) => {
-    const path = await freshDestination(`short-${compression}`);
-    const pastTheEnd = [{ start: 22 * MiB, length: 4 * MiB }];
-    await expect(push({ destinationPath: path, compression, extents: pastTheEnd })).rejects.toMatchObject({
-      code: ErrorCode.TRANSFER_ERROR,
-      message: expect.stringContaining('did not hold exactly the 4194304 bytes'),
-    });
-  });
+  it.each(codecs)(
+    'fails with code 1006, with the destination stderr, when the destination cannot be written, compression %s',
+    async (compression) => {
+      const path = `${lab.host('b').storageDir}/no-such-dir-${suffix}/disk.img`;
+      await expect(push({ destinationPath: path, compression })).rejects.toMatchObject({
+        code: ErrorCode.TRANSFER_ERROR,
+        message: expect.stringMatching(/failed: .*No such file or directory/),
+      });
+    },
+  );
+
+  it.each(codecs)(
+    'fails with code 1006 when the source is shorter than the extents, compression %s',
+    async (compression) => {
+      const path = await freshDestination(`short-${compression}`);
+      const pastTheEnd = [{ start: 22 * MiB, length: 4 * MiB }];
+      await expect(push({ destinationPath: path, compression, extents: pastTheEnd })).rejects.toMatchObject({
+        code: ErrorCode.TRANSFER_ERROR,
+        message: expect.stringContaining('did not hold exactly the 4194304 bytes'),
+      });
+    },
+  );
 
   it('ends the processes on both hosts when cancelled', async () => {
     // Reading a FIFO that nobody writes blocks forever: a push that only cancellation ends.

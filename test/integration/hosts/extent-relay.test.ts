@@ -77,22 +77,31 @@ describe('relaying extents between two lab hosts', () => {
     else expect(result.wireBytes).toBeLessThan(2 * MiB);
   });
 
-  it.each(codecs)('fails with code 1006 when the source is shorter than the extents, compression %s', async (compression) => {
-    const path = await freshDestination(`short-${compression}`);
-    const pastTheEnd = [{ start: 22 * MiB, length: 4 * MiB }];
-    await expect(relay({ destinationPath: path, compression, extents: pastTheEnd })).rejects.toMatchObject({
-      code: ErrorCode.TRANSFER_ERROR,
-      message: compression === 'none' ? expect.stringContaining('were expected') : expect.stringContaining('did not hold exactly the 4194304 bytes'),
-    });
-  });
+  it.each(codecs)(
+    'fails with code 1006 when the source is shorter than the extents, compression %s',
+    async (compression) => {
+      const path = await freshDestination(`short-${compression}`);
+      const pastTheEnd = [{ start: 22 * MiB, length: 4 * MiB }];
+      await expect(relay({ destinationPath: path, compression, extents: pastTheEnd })).rejects.toMatchObject({
+        code: ErrorCode.TRANSFER_ERROR,
+        message:
+          compression === 'none'
+            ? expect.stringContaining('were expected')
+            : expect.stringContaining('did not hold exactly the 4194304 bytes'),
+      });
+    },
+  );
 
-  it.each(codecs)('fails with code 1006, without hanging, when the destination cannot be written, compression %s', async (compression) => {
-    const path = `${lab.host('b').storageDir}/no-such-dir-${suffix}/disk.img`;
-    await expect(relay({ destinationPath: path, compression })).rejects.toMatchObject({
-      code: ErrorCode.TRANSFER_ERROR,
-      message: expect.stringMatching(/writing .* failed: .*No such file or directory/),
-    });
-  });
+  it.each(codecs)(
+    'fails with code 1006, without hanging, when the destination cannot be written, compression %s',
+    async (compression) => {
+      const path = `${lab.host('b').storageDir}/no-such-dir-${suffix}/disk.img`;
+      await expect(relay({ destinationPath: path, compression })).rejects.toMatchObject({
+        code: ErrorCode.TRANSFER_ERROR,
+        message: expect.stringMatching(/writing .* failed: .*No such file or directory/),
+      });
+    },
+  );
 
   it('stops, without copying, when cancelled while its channels open (no abort event reaches it then)', async () => {
     const path = await freshDestination('cancelled-while-opening');
@@ -109,16 +118,27 @@ describe('relaying extents between two lab hosts', () => {
       },
     });
     // A slow stream would have run to its end, unheeding, before the fix.
-    const relayed = relayExtents({ source, destination: cancellingDestination, sourcePath, extents, destinationPath: path, signal: controller.signal, bytesPerSecond: 1 * MiB });
+    const relayed = relayExtents({
+      source,
+      destination: cancellingDestination,
+      sourcePath,
+      extents,
+      destinationPath: path,
+      signal: controller.signal,
+      bytesPerSecond: 1 * MiB,
+    });
     await expect(relayed).rejects.toThrow('cancelled');
     expect(await dataLayout(path)).not.toEqual(extents);
   });
 
-  it.each(['none', 'zstd'] as const)('copies a bandwidth-limited stream intact, compression %s', async (compression) => {
-    const path = await freshDestination(`limited-${compression}`);
-    const result = await relay({ destinationPath: path, compression, bytesPerSecond: 16 * MiB });
-    expect(result.dataBytes).toBe(totalLength(extents));
-    expect(await sha256OfFile(path)).toBe(await sha256OfFile(sourcePath));
-    expect(await dataLayout(path)).toEqual(extents);
-  });
+  it.each(['none', 'zstd'] as const)(
+    'copies a bandwidth-limited stream intact, compression %s',
+    async (compression) => {
+      const path = await freshDestination(`limited-${compression}`);
+      const result = await relay({ destinationPath: path, compression, bytesPerSecond: 16 * MiB });
+      expect(result.dataBytes).toBe(totalLength(extents));
+      expect(await sha256OfFile(path)).toBe(await sha256OfFile(sourcePath));
+      expect(await dataLayout(path)).toEqual(extents);
+    },
+  );
 });

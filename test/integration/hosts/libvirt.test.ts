@@ -57,7 +57,10 @@ describe('storage pools and volumes', () => {
     const vm = await makeVm('refresh', { dataVolume: pool });
     const file = `${path.dirname(vm.dataPath)}/-late.img`;
     await lab.sshAs('a', `truncate -s 1M '${file}'`);
-    await expect(libvirt.volumePath(pool, '-late.img')).rejects.toMatchObject({ code: ErrorCode.CLONE_ERROR, message: expect.stringContaining('pool-refresh') });
+    await expect(libvirt.volumePath(pool, '-late.img')).rejects.toMatchObject({
+      code: ErrorCode.CLONE_ERROR,
+      message: expect.stringContaining('pool-refresh'),
+    });
     await libvirt.refreshPool(pool);
     expect(await libvirt.volumePath(pool, '-late.img')).toBe(file);
   });
@@ -65,9 +68,18 @@ describe('storage pools and volumes', () => {
   it('reports a missing pool, a missing volume and a stopped pool with code 1200', async () => {
     const missing = 'no-such-pool-kvmclone';
     const poolMessage = expect.stringContaining(`storage pool '${missing}' does not exist on kvmlab-a@`);
-    await expect(libvirt.volumePath(missing, 'x.img')).rejects.toMatchObject({ code: ErrorCode.CLONE_ERROR, message: poolMessage });
-    await expect(libvirt.poolTargetPath(missing)).rejects.toMatchObject({ code: ErrorCode.CLONE_ERROR, message: poolMessage });
-    await expect(libvirt.refreshPool(missing)).rejects.toMatchObject({ code: ErrorCode.CLONE_ERROR, message: poolMessage });
+    await expect(libvirt.volumePath(missing, 'x.img')).rejects.toMatchObject({
+      code: ErrorCode.CLONE_ERROR,
+      message: poolMessage,
+    });
+    await expect(libvirt.poolTargetPath(missing)).rejects.toMatchObject({
+      code: ErrorCode.CLONE_ERROR,
+      message: poolMessage,
+    });
+    await expect(libvirt.refreshPool(missing)).rejects.toMatchObject({
+      code: ErrorCode.CLONE_ERROR,
+      message: poolMessage,
+    });
 
     const pool = uniquePool('pool-stopped');
     await makeVm('stopped', { dataVolume: pool });
@@ -77,8 +89,14 @@ describe('storage pools and volumes', () => {
     });
 
     await lab.virsh('a', 'pool-destroy', '--pool', pool);
-    await expect(libvirt.volumePath(pool, 'data.img')).rejects.toMatchObject({ code: ErrorCode.CLONE_ERROR, message: expect.stringContaining('is not active') });
-    await expect(libvirt.refreshPool(pool)).rejects.toMatchObject({ code: ErrorCode.CLONE_ERROR, message: expect.stringContaining('is not active') });
+    await expect(libvirt.volumePath(pool, 'data.img')).rejects.toMatchObject({
+      code: ErrorCode.CLONE_ERROR,
+      message: expect.stringContaining('is not active'),
+    });
+    await expect(libvirt.refreshPool(pool)).rejects.toMatchObject({
+      code: ErrorCode.CLONE_ERROR,
+      message: expect.stringContaining('is not active'),
+    });
     // The definition still names the directory.
     expect(await libvirt.poolTargetPath(pool)).toBe(`${lab.file.labDir}/hosts/a/pools/${pool}`);
   });
@@ -111,18 +129,29 @@ describe('networks and bridges', () => {
 
 describe('checkEmulator', () => {
   it("accepts the lab's emulator and machine and gives libvirt's canonical names", async () => {
-    const support = await libvirt.checkEmulator({ domainType: 'qemu', emulator: '/usr/bin/qemu-system-x86_64', machine: 'pc', arch: 'x86_64' });
+    const support = await libvirt.checkEmulator({
+      domainType: 'qemu',
+      emulator: '/usr/bin/qemu-system-x86_64',
+      machine: 'pc',
+      arch: 'x86_64',
+    });
     expect(support).toMatchObject({ domainType: 'qemu', emulator: '/usr/bin/qemu-system-x86_64', arch: 'x86_64' });
     expect(support.machine).toMatch(/^pc-i440fx-/);
     expect(await libvirt.checkEmulator({ domainType: 'qemu' })).toMatchObject({ domainType: 'qemu' });
   });
 
   it('refuses an emulator the host lacks, an unknown machine and an unknown arch with code 1009', async () => {
-    await expect(libvirt.checkEmulator({ domainType: 'qemu', emulator: '/opt/no-such/qemu-system-x86_64', machine: 'pc' })).rejects.toMatchObject({
+    await expect(
+      libvirt.checkEmulator({ domainType: 'qemu', emulator: '/opt/no-such/qemu-system-x86_64', machine: 'pc' }),
+    ).rejects.toMatchObject({
       code: ErrorCode.LIBVIRT_ERROR,
-      message: expect.stringMatching(/^kvmlab-a@\S+ cannot run a VM with domain type 'qemu', emulator '\/opt\/no-such\/qemu-system-x86_64', machine 'pc': .*No such file/),
+      message: expect.stringMatching(
+        /^kvmlab-a@\S+ cannot run a VM with domain type 'qemu', emulator '\/opt\/no-such\/qemu-system-x86_64', machine 'pc': .*No such file/,
+      ),
     });
-    await expect(libvirt.checkEmulator({ domainType: 'qemu', emulator: '/usr/bin/qemu-system-x86_64', machine: 'pc-q35-99.0' })).rejects.toMatchObject({
+    await expect(
+      libvirt.checkEmulator({ domainType: 'qemu', emulator: '/usr/bin/qemu-system-x86_64', machine: 'pc-q35-99.0' }),
+    ).rejects.toMatchObject({
       code: ErrorCode.LIBVIRT_ERROR,
       message: expect.stringMatching(/machine 'pc-q35-99\.0': .*not supported/),
     });
@@ -158,6 +187,8 @@ describe('lab VM variants', () => {
     await lab.defineNetwork('a', network);
     networks.push(network);
     const vm = await makeVm('netvm', { network });
-    expect(parseDomainXml(await libvirt.dumpXml(vm.name, { inactive: true })).interfaces).toMatchObject([{ type: 'network', mac: vm.mac, source: network }]);
+    expect(parseDomainXml(await libvirt.dumpXml(vm.name, { inactive: true })).interfaces).toMatchObject([
+      { type: 'network', mac: vm.mac, source: network },
+    ]);
   });
 });

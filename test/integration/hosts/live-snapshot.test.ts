@@ -14,7 +14,8 @@ const sessions: SshSession[] = [];
 const started: string[] = [];
 
 afterAll(async () => {
-  for (const name of started) if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
+  for (const name of started)
+    if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
   for (const session of sessions) session.close();
 });
 
@@ -80,7 +81,9 @@ describe('live snapshots of a running lab VM', () => {
     expect(await diskSources(vm.name, false)).toEqual(disks.map((disk) => disk.basePath));
     expect(await overlaysIn(vm.dir)).toEqual([]);
     expect(progress.filter((each) => each.target === 'vda').length).toBeGreaterThan(0);
-    expect(progress.every((each) => each.percent === undefined || (each.percent >= 0 && each.percent <= 100))).toBe(true);
+    expect(progress.every((each) => each.percent === undefined || (each.percent >= 0 && each.percent <= 100))).toBe(
+      true,
+    );
   });
 
   it('merges offline and restores the definition when the VM stopped while frozen', async () => {
@@ -103,7 +106,10 @@ describe('live snapshots of a running lab VM', () => {
   it('a failed snapshot reports code 1009 and leaves the domain on its own disks', async () => {
     const { vm } = await runningVm('badsnap');
     const snapshot = new LiveSnapshot(await sessionToA(), vm.name);
-    const disks = frozenDisks(vm).map((disk) => ({ ...disk, overlayPath: `/nonexistent-dir/${path.basename(disk.overlayPath)}` }));
+    const disks = frozenDisks(vm).map((disk) => ({
+      ...disk,
+      overlayPath: `/nonexistent-dir/${path.basename(disk.overlayPath)}`,
+    }));
     await expect(snapshot.freeze(disks, [], false)).rejects.toMatchObject({ code: 1009 });
     expect(await diskSources(vm.name, false)).toEqual(frozenDisks(vm).map((disk) => disk.basePath));
   });

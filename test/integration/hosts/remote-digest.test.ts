@@ -29,7 +29,11 @@ describe('remote SHA-256 without python3 or perl', () => {
   it('falls back to coreutils, says so, and hashes the whole file and a range correctly', async () => {
     const bytes = await readFile(file);
     const whole = await remoteSha256(session, file);
-    expect(whole).toEqual({ algorithm: 'sha256', tool: 'coreutils', hex: createHash('sha256').update(bytes).digest('hex') });
+    expect(whole).toEqual({
+      algorithm: 'sha256',
+      tool: 'coreutils',
+      hex: createHash('sha256').update(bytes).digest('hex'),
+    });
     const range = await remoteSha256(session, file, [{ start: 1000, length: 4_000_000 }]);
     expect(range.hex).toBe(createHash('sha256').update(bytes.subarray(1000, 4_001_000)).digest('hex'));
   });

@@ -43,22 +43,39 @@ async function sameContents(a: string, b: string): Promise<boolean> {
 
 describe('backing chains', () => {
   it('lists an overlay and its base, top first, with the relative reference made absolute', async () => {
-    const vm = await makeVm('chain', { backing: true, dir: `${lab.host('a').vmDir}/${uniqueVmName("chain 'dir'")}`, baseFile: 'base image.qcow2' });
+    const vm = await makeVm('chain', {
+      backing: true,
+      dir: `${lab.host('a').vmDir}/${uniqueVmName("chain 'dir'")}`,
+      baseFile: 'base image.qcow2',
+    });
     expect(await disk.backingChain(vm.rootPath, 'qcow2')).toEqual([
-      { path: vm.rootPath, format: 'qcow2', virtualSize: 32 * MiB, allocatedSize: expect.any(Number), backingFile: vm.basePath, backingFormat: 'qcow2' },
+      {
+        path: vm.rootPath,
+        format: 'qcow2',
+        virtualSize: 32 * MiB,
+        allocatedSize: expect.any(Number),
+        backingFile: vm.basePath,
+        backingFormat: 'qcow2',
+      },
       { path: vm.basePath, format: 'qcow2', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) },
     ]);
     // make-vm refers to the base by a relative path, which backingChain made absolute above.
-    const header = JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', vm.rootPath])).stdout) as { 'backing-filename'?: string };
+    const header = JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', vm.rootPath])).stdout) as {
+      'backing-filename'?: string;
+    };
     expect(header['backing-filename']).toBe('base image.qcow2');
-    expect(await disk.backingChain(vm.dataPath, 'raw')).toEqual([{ path: vm.dataPath, format: 'raw', virtualSize: 256 * MiB, allocatedSize: expect.any(Number) }]);
+    expect(await disk.backingChain(vm.dataPath, 'raw')).toEqual([
+      { path: vm.dataPath, format: 'raw', virtualSize: 256 * MiB, allocatedSize: expect.any(Number) },
+    ]);
   });
 
   it('flattens a chain into one sparse image holding both layers', async () => {
     const vm = await makeVm('flatten', { backing: true });
     const flat = `${vm.dir}/flat/root.raw`;
     await disk.flattenInto(vm.rootPath, flat, 'raw', 'qcow2');
-    expect(await disk.backingChain(flat, 'raw')).toEqual([{ path: flat, format: 'raw', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) }]);
+    expect(await disk.backingChain(flat, 'raw')).toEqual([
+      { path: flat, format: 'raw', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) },
+    ]);
     expect(await sameContents(vm.rootPath, flat)).toBe(true);
     const bytes = await readFile(flat);
     // The marker lives in the base, the 0x6b pattern in the overlay's last 64 KiB.
@@ -68,7 +85,9 @@ describe('backing chains', () => {
 
     const qcow2 = `${vm.dir}/flat/root.qcow2`;
     await disk.flattenInto(vm.rootPath, qcow2, 'qcow2', 'qcow2');
-    expect(await disk.backingChain(qcow2, 'qcow2')).toEqual([{ path: qcow2, format: 'qcow2', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) }]);
+    expect(await disk.backingChain(qcow2, 'qcow2')).toEqual([
+      { path: qcow2, format: 'qcow2', virtualSize: 32 * MiB, allocatedSize: expect.any(Number) },
+    ]);
     expect(await sameContents(vm.rootPath, qcow2)).toBe(true);
   });
 
@@ -89,20 +108,28 @@ describe('backing chains', () => {
     await lab.sshAs('a', `rm -f '${vm.basePath}'`);
     await expect(disk.backingChain(vm.rootPath, 'qcow2')).rejects.toMatchObject({
       code: ErrorCode.TRANSFER_ERROR,
-      message: expect.stringMatching(new RegExp(`reading the backing chain of .*root\\.qcow2 failed: .*${vm.basePath!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*No such file`)),
+      message: expect.stringMatching(
+        new RegExp(
+          `reading the backing chain of .*root\\.qcow2 failed: .*${vm.basePath!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*No such file`,
+        ),
+      ),
     });
     await expect(disk.flattenInto(vm.rootPath, `${vm.dir}/flat.raw`, 'raw', 'qcow2')).rejects.toMatchObject({
       code: ErrorCode.TRANSFER_ERROR,
       message: expect.stringContaining(`flattening ${vm.rootPath} into ${vm.dir}/flat.raw failed`),
     });
     expect(await disk.exists(`${vm.dir}/flat.raw`)).toBe(false);
-    await expect(disk.backingChain(`${vm.dir}/missing.qcow2`, 'qcow2')).rejects.toMatchObject({ code: ErrorCode.TRANSFER_ERROR });
+    await expect(disk.backingChain(`${vm.dir}/missing.qcow2`, 'qcow2')).rejects.toMatchObject({
+      code: ErrorCode.TRANSFER_ERROR,
+    });
     await expect(disk.rebaseUnsafe(`${vm.dir}/missing.qcow2`, vm.basePath!, 'qcow2')).rejects.toMatchObject({
       code: ErrorCode.TRANSFER_ERROR,
       message: expect.stringContaining(`pointing ${vm.dir}/missing.qcow2 at backing file`),
     });
     // A raw file is no qcow2 overlay: -f qcow2 keeps rebase from rewriting it.
-    await expect(disk.rebaseUnsafe(vm.dataPath, vm.rootPath, 'qcow2')).rejects.toMatchObject({ code: ErrorCode.TRANSFER_ERROR });
+    await expect(disk.rebaseUnsafe(vm.dataPath, vm.rootPath, 'qcow2')).rejects.toMatchObject({
+      code: ErrorCode.TRANSFER_ERROR,
+    });
   });
 });
 

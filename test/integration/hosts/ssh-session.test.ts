@@ -74,7 +74,9 @@ describe('SSH sessions to a lab host', () => {
 
   it('reports a wrong user with code 1100 and a missing key file with code 1101', async () => {
     await expect(openSshSession(spec({ user: 'kvmlab-b' }))).rejects.toMatchObject({ code: ErrorCode.AUTH_ERROR });
-    await expect(openSshSession(spec({ identityFile: '/nonexistent/id_ed25519' }))).rejects.toMatchObject({ code: ErrorCode.SSH_KEY_ERROR });
+    await expect(openSshSession(spec({ identityFile: '/nonexistent/id_ed25519' }))).rejects.toMatchObject({
+      code: ErrorCode.SSH_KEY_ERROR,
+    });
   });
 
   it('reports a closed port with code 1002', async () => {
@@ -88,8 +90,13 @@ describe('limits on remote commands run on a lab host', () => {
     try {
       const before = process.memoryUsage().rss;
       // Endless output, as a host that has been taken over could send in answer to any listing.
-      const error = await session.exec(sh`cat /dev/zero`, { maxStdoutBytes: 8 * 1024 * 1024 }).catch((caught: unknown) => caught);
-      expect(error).toMatchObject({ code: ErrorCode.GENERAL_ERROR, message: expect.stringContaining("'cat /dev/zero' printed more than 8388608 bytes on stdout") });
+      const error = await session
+        .exec(sh`cat /dev/zero`, { maxStdoutBytes: 8 * 1024 * 1024 })
+        .catch((caught: unknown) => caught);
+      expect(error).toMatchObject({
+        code: ErrorCode.GENERAL_ERROR,
+        message: expect.stringContaining("'cat /dev/zero' printed more than 8388608 bytes on stdout"),
+      });
       expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
       // The session still runs commands afterwards.
       expect((await session.run(sh`echo still here`)).trim()).toBe('still here');
@@ -103,7 +110,10 @@ describe('limits on remote commands run on a lab host', () => {
     try {
       // An unusual duration, so that pgrep finds this sleep and no other.
       const error = await session.exec(sh`sleep 6173`, { timeoutMs: 1_000 }).catch((caught: unknown) => caught);
-      expect(error).toMatchObject({ code: ErrorCode.CONNECTION_ERROR, message: expect.stringContaining("'sleep 6173' did not finish within 1 s") });
+      expect(error).toMatchObject({
+        code: ErrorCode.CONNECTION_ERROR,
+        message: expect.stringContaining("'sleep 6173' did not finish within 1 s"),
+      });
       let left = '';
       for (let attempt = 0; attempt < 20; attempt++) {
         // The bracket keeps pgrep from finding the shell that runs it.

@@ -9,7 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { checkDestination, type CheckDestinationInput, type DestinationCheck } from '../../../src/activities/check-destination';
+import {
+  checkDestination,
+  type CheckDestinationInput,
+  type DestinationCheck,
+} from '../../../src/activities/check-destination';
 import { createActivityDeps } from '../../../src/activities/deps';
 import { finalizeFiles } from '../../../src/activities/finalize-files';
 import { HostRegistry } from '../../../src/activities/host-registry';
@@ -50,7 +54,9 @@ function run<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
 function refusedWith(code: number, message?: string | RegExp) {
   return {
     details: [expect.objectContaining({ code })],
-    ...(message ? { message: typeof message === 'string' ? expect.stringContaining(message) : expect.stringMatching(message) } : {}),
+    ...(message
+      ? { message: typeof message === 'string' ? expect.stringContaining(message) : expect.stringMatching(message) }
+      : {}),
   };
 }
 
@@ -95,7 +101,15 @@ describe('destination paths stay under the host writable roots', () => {
     const vm = await lab.makeVm('a', name);
     try {
       const before = await listing('/etc/cron.d').catch(() => '');
-      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}-pwn`, destDir: '/etc/cron.d' })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.clone({
+          source: 'a',
+          destination: 'b',
+          vmName: name,
+          newName: `${name}-pwn`,
+          destDir: '/etc/cron.d',
+        }),
+      ).rejects.toMatchObject({
         code: ErrorCode.INVALID_PATH,
         message: expect.stringContaining('/etc/cron.d'),
       });
@@ -111,11 +125,16 @@ describe('destination paths stay under the host writable roots', () => {
     await lab.sshAs('b', `ln -s '${outside}' '${link}'`);
     try {
       const input = destinationInput({ destDir: link });
-      await expect(run(checkDestination(deps), input)).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, `resolves to "${outside}"`));
-      // The activities after preflight refuse the same path on their own.
-      await expect(run(prepareDisks(deps), { destination: 'b', disks: [{ path: `${link}/${input.newName}.qcow2.kvm-clone-0a1b2c3d.part`, size: 1024 }] })).rejects.toMatchObject(
-        refusedWith(ErrorCode.INVALID_PATH),
+      await expect(run(checkDestination(deps), input)).rejects.toMatchObject(
+        refusedWith(ErrorCode.INVALID_PATH, `resolves to "${outside}"`),
       );
+      // The activities after preflight refuse the same path on their own.
+      await expect(
+        run(prepareDisks(deps), {
+          destination: 'b',
+          disks: [{ path: `${link}/${input.newName}.qcow2.kvm-clone-0a1b2c3d.part`, size: 1024 }],
+        }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
       expect(await listing(outside)).toBe('');
     } finally {
       await lab.sshAs('b', `rm -f '${link}'`);
@@ -124,7 +143,9 @@ describe('destination paths stay under the host writable roots', () => {
 
   it('attack: a destination file name that is not one safe path component is refused with 1302', async () => {
     for (const fileName of ['../../../etc/cron.d/pwn', 'a/b.qcow2', '..', 'x\ny.qcow2']) {
-      await expect(run(checkDestination(deps), destinationInput({ fileNames: [fileName] }))).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, 'not a single safe path component'));
+      await expect(run(checkDestination(deps), destinationInput({ fileNames: [fileName] }))).rejects.toMatchObject(
+        refusedWith(ErrorCode.INVALID_PATH, 'not a single safe path component'),
+      );
     }
   });
 
@@ -148,13 +169,30 @@ describe('destination paths stay under the host writable roots', () => {
     const partial = `${b.storageDir}/walk-${randomUUID().slice(0, 8)}.qcow2.kvm-clone-0a1b2c3d.part`;
     await lab.sshAs('b', `printf copy > '${partial}'`);
     try {
-      await expect(run(prepareDisks(deps), { destination: 'b', disks: [{ path: walkedOut, size: 1024 }] })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
-      await expect(run(finalizeFiles(deps), { destination: 'b', renames: [{ from: partial, to: walkedOut }], chains: [], flatten: false })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
-      await expect(run(resizeFiles(deps), { destination: 'b', files: [{ path: target, size: 0 }] })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
-      await expect(run(removeClone(deps), { destination: 'b', paths: [target] })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
-      await expect(run(removeClone(deps), { destination: 'b', paths: [], directories: [outside] })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
+      await expect(
+        run(prepareDisks(deps), { destination: 'b', disks: [{ path: walkedOut, size: 1024 }] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
+      await expect(
+        run(finalizeFiles(deps), {
+          destination: 'b',
+          renames: [{ from: partial, to: walkedOut }],
+          chains: [],
+          flatten: false,
+        }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
+      await expect(
+        run(resizeFiles(deps), { destination: 'b', files: [{ path: target, size: 0 }] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
+      await expect(run(removeClone(deps), { destination: 'b', paths: [target] })).rejects.toMatchObject(
+        refusedWith(ErrorCode.INVALID_PATH),
+      );
+      await expect(
+        run(removeClone(deps), { destination: 'b', paths: [], directories: [outside] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
       // A directory removed whole must be TPM state, never a disk directory inside a root.
-      await expect(run(removeClone(deps), { destination: 'b', paths: [], directories: [b.vmDir] })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
+      await expect(
+        run(removeClone(deps), { destination: 'b', paths: [], directories: [b.vmDir] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
       expect(await stateOf(target)).toBe(before);
       expect(await stateOf(partial)).not.toBe('missing');
     } finally {
@@ -171,9 +209,14 @@ describe('nothing clobbers or deletes a file the operation did not make', () => 
     await lab.sshAs('b', `printf theirs > '${existing}' && printf ours > '${partial}'`);
     try {
       const before = await stateOf(existing);
-      await expect(run(finalizeFiles(deps), { destination: 'b', renames: [{ from: partial, to: existing }], chains: [], flatten: false })).rejects.toMatchObject(
-        refusedWith(ErrorCode.VM_EXISTS_ERROR, existing),
-      );
+      await expect(
+        run(finalizeFiles(deps), {
+          destination: 'b',
+          renames: [{ from: partial, to: existing }],
+          chains: [],
+          flatten: false,
+        }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.VM_EXISTS_ERROR, existing));
       expect(await stateOf(existing)).toBe(before);
       expect(await stateOf(partial)).not.toBe('missing');
     } finally {
@@ -186,9 +229,19 @@ describe('nothing clobbers or deletes a file the operation did not make', () => 
     const partial = `${final}.kvm-clone-0a1b2c3d.part`;
     await lab.sshAs('b', `printf ours > '${partial}'`);
     try {
-      await run(finalizeFiles(deps), { destination: 'b', renames: [{ from: partial, to: final }], chains: [], flatten: false });
+      await run(finalizeFiles(deps), {
+        destination: 'b',
+        renames: [{ from: partial, to: final }],
+        chains: [],
+        flatten: false,
+      });
       const renamed = await stateOf(final);
-      await run(finalizeFiles(deps), { destination: 'b', renames: [{ from: partial, to: final }], chains: [], flatten: false });
+      await run(finalizeFiles(deps), {
+        destination: 'b',
+        renames: [{ from: partial, to: final }],
+        chains: [],
+        flatten: false,
+      });
       expect(await stateOf(final)).toBe(renamed);
       expect(await stateOf(partial)).toBe('missing');
     } finally {
@@ -204,12 +257,18 @@ describe('nothing clobbers or deletes a file the operation did not make', () => 
     await lab.sshAs('b', `printf theirs > '${existing}' && ln -s '${b.vmDir}/../images/existing-${id}.raw' '${link}'`);
     try {
       const before = await stateOf(existing);
-      await expect(run(prepareDisks(deps), { destination: 'b', disks: [{ path: existing, size: 1 << 20 }] })).rejects.toMatchObject(refusedWith(ErrorCode.VM_EXISTS_ERROR, existing));
-      await expect(run(prepareDisks(deps), { destination: 'b', disks: [{ path: link, size: 1 << 20 }] })).rejects.toMatchObject(refusedWith(ErrorCode.VM_EXISTS_ERROR, link));
+      await expect(
+        run(prepareDisks(deps), { destination: 'b', disks: [{ path: existing, size: 1 << 20 }] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.VM_EXISTS_ERROR, existing));
+      await expect(
+        run(prepareDisks(deps), { destination: 'b', disks: [{ path: link, size: 1 << 20 }] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.VM_EXISTS_ERROR, link));
       expect(await stateOf(existing)).toBe(before);
       // A symlink leading out of the roots is refused before that: 1302.
       await lab.sshAs('b', `ln -sfn '${target}' '${link}'`);
-      await expect(run(prepareDisks(deps), { destination: 'b', disks: [{ path: link, size: 1 << 20 }] })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
+      await expect(
+        run(prepareDisks(deps), { destination: 'b', disks: [{ path: link, size: 1 << 20 }] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH));
       expect(await stateOf(target)).toMatch(/^[0-9a-f]{64}/);
     } finally {
       await lab.sshAs('b', `rm -f '${existing}' '${link}'`);
@@ -222,7 +281,11 @@ describe('nothing clobbers or deletes a file the operation did not make', () => 
       await run(prepareDisks(deps), { destination: 'b', disks: [{ path: partial, size: 1 << 20 }] });
       await lab.sshAs('b', `printf stale | dd of='${partial}' conv=notrunc status=none`);
       await run(prepareDisks(deps), { destination: 'b', disks: [{ path: partial, size: 2 << 20 }] });
-      expect((await lab.sshAs('b', `stat -c %s '${partial}' && head -c 5 '${partial}' | od -An -c | tr -d ' \\n'`)).split('\n')[0]).toBe(String(2 << 20));
+      expect(
+        (await lab.sshAs('b', `stat -c %s '${partial}' && head -c 5 '${partial}' | od -An -c | tr -d ' \\n'`)).split(
+          '\n',
+        )[0],
+      ).toBe(String(2 << 20));
     } finally {
       await lab.sshAs('b', `rm -f '${partial}'`);
     }
@@ -236,7 +299,9 @@ describe('nothing clobbers or deletes a file the operation did not make', () => 
     try {
       const before = await stateOf(file);
       await run(removeClone(deps), { destination: 'b', paths: [link] });
-      await expect(run(resizeFiles(deps), { destination: 'b', files: [{ path: link, size: 0 }] })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, 'symlink'));
+      await expect(
+        run(resizeFiles(deps), { destination: 'b', files: [{ path: link, size: 0 }] }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, 'symlink'));
       expect(await stateOf(file)).toBe(before);
       expect(await stateOf(link)).toBe(`symlink ${file}`);
     } finally {
@@ -263,9 +328,13 @@ describe('force replaces only what the old VM owns', () => {
     readOnly = `${old.dir}/golden.raw`;
     base = `${old.dir}/base-of-another.raw`;
     out = `${outside}/old-disk.raw`;
-    await lab.sshAs('b', `for f in '${shared}' '${readOnly}' '${base}' '${out}'; do printf '%s' "$f" > "$f"; truncate -s 1M "$f"; done`);
+    await lab.sshAs(
+      'b',
+      `for f in '${shared}' '${readOnly}' '${base}' '${out}'; do printf '%s' "$f" > "$f"; truncate -s 1M "$f"; done`,
+    );
     await lab.sshAs('b', `qemu-img create -q -f qcow2 -b '${base}' -F raw '${chained.dir}/overlay.qcow2'`);
-    const attach = (vm: string, file: string, target: string, ...extra: string[]) => lab.virsh('b', 'attach-disk', '--domain', vm, file, target, '--config', '--targetbus', 'virtio', ...extra);
+    const attach = (vm: string, file: string, target: string, ...extra: string[]) =>
+      lab.virsh('b', 'attach-disk', '--domain', vm, file, target, '--config', '--targetbus', 'virtio', ...extra);
     await attach(old.name, shared, 'vdc', '--subdriver', 'raw');
     await attach(other.name, shared, 'vdc', '--subdriver', 'raw');
     await attach(old.name, readOnly, 'vdd', '--subdriver', 'raw', '--mode', 'readonly');
@@ -289,7 +358,11 @@ describe('force replaces only what the old VM owns', () => {
       fileNames: [`${old.name}-new.qcow2`],
       networks: [],
       referencedFiles: [],
-      machine: { domainType: domain.domainType, ...(domain.emulator ? { emulator: domain.emulator } : {}), ...(domain.arch ? { arch: domain.arch } : {}) },
+      machine: {
+        domainType: domain.domainType,
+        ...(domain.emulator ? { emulator: domain.emulator } : {}),
+        ...(domain.arch ? { arch: domain.arch } : {}),
+      },
     })) as DestinationCheck;
 
     expect(check.replaced?.paths.sort()).toEqual([old.dataPath, old.rootPath].sort());
@@ -305,7 +378,9 @@ describe('force replaces only what the old VM owns', () => {
 
     // The removal force does, and the one the old code did (every disk of the old VM), in turn.
     await run(removeClone(deps), { destination: 'b', paths: check.replaced!.paths });
-    await expect(run(removeClone(deps), { destination: 'b', paths: domain.disks.map((disk) => disk.sourcePath!) })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, out));
+    await expect(
+      run(removeClone(deps), { destination: 'b', paths: domain.disks.map((disk) => disk.sourcePath!) }),
+    ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, out));
     expect(await Promise.all([shared, readOnly, base, out].map(stateOf))).toEqual(before);
     expect(await stateOf(old.rootPath)).toBe('missing');
   });
@@ -313,11 +388,18 @@ describe('force replaces only what the old VM owns', () => {
 
 describe('a sync writes only into the target’s own files', () => {
   /** A VM on host a and a same-named target on host b made by hand (not by a clone), with what its record says. */
-  async function handMadeTarget(prefix: string, options: Parameters<Lab['makeVm']>[2], record?: (target: LabVm) => string[]): Promise<{ source: LabVm; target: LabVm }> {
+  async function handMadeTarget(
+    prefix: string,
+    options: Parameters<Lab['makeVm']>[2],
+    record?: (target: LabVm) => string[],
+  ): Promise<{ source: LabVm; target: LabVm }> {
     const name = uniqueVmName(prefix);
     const source = await lab.makeVm('a', name, options);
     const target = await lab.makeVm('b', name, options);
-    if (record) await deps.pool.withSession(deps.hosts.resolve('b'), (session) => writeCloneRecord(session, name, { operation: 'clone-by-hand', files: record(target) }));
+    if (record)
+      await deps.pool.withSession(deps.hosts.resolve('b'), (session) =>
+        writeCloneRecord(session, name, { operation: 'clone-by-hand', files: record(target) }),
+      );
     return { source, target };
   }
 
@@ -326,10 +408,15 @@ describe('a sync writes only into the target’s own files', () => {
   }
 
   it('attack: a sync into a target on a shared base image is 1201 naming the base, and the base is unchanged', async () => {
-    const { source, target } = await handMadeTarget('sharedbase', { backing: true }, (vm) => [vm.rootPath, vm.dataPath]);
+    const { source, target } = await handMadeTarget('sharedbase', { backing: true }, (vm) => [
+      vm.rootPath,
+      vm.dataPath,
+    ]);
     try {
       const before = await filesOf(target);
-      await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: source.name })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: source.name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.SYNC_ERROR,
         message: expect.stringContaining(target.basePath!),
       });
@@ -345,7 +432,9 @@ describe('a sync writes only into the target’s own files', () => {
     const { source, target } = await handMadeTarget('norecord', {});
     try {
       const before = await filesOf(target);
-      await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: source.name })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: source.name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.SYNC_ERROR,
         message: expect.stringContaining('carries no record'),
       });
@@ -357,10 +446,15 @@ describe('a sync writes only into the target’s own files', () => {
   });
 
   it('attack: a sync target whose disk lies outside the writable roots is 1302, even with a record naming it', async () => {
-    const { source, target } = await handMadeTarget('outroot', { dir: `${outside}/${uniqueVmName('t')}` }, (vm) => [vm.rootPath, vm.dataPath]);
+    const { source, target } = await handMadeTarget('outroot', { dir: `${outside}/${uniqueVmName('t')}` }, (vm) => [
+      vm.rootPath,
+      vm.dataPath,
+    ]);
     try {
       const before = await filesOf(target);
-      await expect(run(inspectTarget(deps), { destination: 'b', targetName: target.name, operationId: 'attack' })).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, target.rootPath));
+      await expect(
+        run(inspectTarget(deps), { destination: 'b', targetName: target.name, operationId: 'attack' }),
+      ).rejects.toMatchObject(refusedWith(ErrorCode.INVALID_PATH, target.rootPath));
       expect(await filesOf(target)).toEqual(before);
     } finally {
       await lab.removeVm('a', source);
@@ -372,7 +466,12 @@ describe('a sync writes only into the target’s own files', () => {
     const name = uniqueVmName('recclone');
     const vm = await lab.makeVm('a', name, { backing: true });
     try {
-      const clone = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: name });
+      const clone = await testEnvironment().client.clone({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        newName: name,
+      });
       const record = () => deps.pool.withSession(deps.hosts.resolve('b'), (session) => readCloneRecord(session, name));
       expect((await record())?.files).toEqual(clone.files.map((file) => file.destinationPath).sort());
       expect(clone.files.some((file) => file.role === 'backing')).toBe(true);
@@ -386,10 +485,22 @@ describe('a sync writes only into the target’s own files', () => {
   });
 
   it('a target whose files the record lists passes inspection', async () => {
-    const { source, target } = await handMadeTarget('recorded', { backing: true }, (vm) => [vm.rootPath, vm.dataPath, vm.basePath!]);
+    const { source, target } = await handMadeTarget('recorded', { backing: true }, (vm) => [
+      vm.rootPath,
+      vm.dataPath,
+      vm.basePath!,
+    ]);
     try {
-      const inspection = await run(inspectTarget(deps), { destination: 'b', targetName: target.name, operationId: 'recorded' });
-      expect(inspection.files.map((file) => file.sourcePath)).toEqual([target.rootPath, target.basePath, target.dataPath]);
+      const inspection = await run(inspectTarget(deps), {
+        destination: 'b',
+        targetName: target.name,
+        operationId: 'recorded',
+      });
+      expect(inspection.files.map((file) => file.sourcePath)).toEqual([
+        target.rootPath,
+        target.basePath,
+        target.dataPath,
+      ]);
     } finally {
       await lab.removeVm('a', source);
       await lab.removeVm('b', target);

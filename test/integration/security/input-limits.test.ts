@@ -30,8 +30,15 @@ afterAll(async () => {
 });
 
 /** Starts a workflow with `input` as the Temporal UI would, and returns its failure and whether any activity was scheduled. */
-async function startRaw(workflowType: 'cloneVM' | 'syncVM', input: Record<string, unknown>): Promise<{ code: number; message: string; activities: number }> {
-  const handle = await temporal.workflow.start(workflowType, { taskQueue: env.taskQueue, workflowId: `attack-${randomUUID()}`, args: [input] });
+async function startRaw(
+  workflowType: 'cloneVM' | 'syncVM',
+  input: Record<string, unknown>,
+): Promise<{ code: number; message: string; activities: number }> {
+  const handle = await temporal.workflow.start(workflowType, {
+    taskQueue: env.taskQueue,
+    workflowId: `attack-${randomUUID()}`,
+    args: [input],
+  });
   const error = await handle.result().then(
     () => undefined,
     (caught: unknown) => toKvmCloneError(caught),
@@ -44,28 +51,47 @@ async function startRaw(workflowType: 'cloneVM' | 'syncVM', input: Record<string
 
 describe('strict workflow input', () => {
   it("attack: a 'dryrun: true' typo started from the UI fails with 1007 naming the key, and nothing runs", async () => {
-    const outcome = await startRaw('cloneVM', { source: 'a', destination: 'b', vmName: uniqueVmName('typo'), dryrun: true });
+    const outcome = await startRaw('cloneVM', {
+      source: 'a',
+      destination: 'b',
+      vmName: uniqueVmName('typo'),
+      dryrun: true,
+    });
     expect(outcome.code).toBe(ErrorCode.VALIDATION_ERROR);
     expect(outcome.message).toContain("unrecognized key 'dryrun' (did you mean 'dryRun'?)");
     expect(outcome.activities).toBe(0);
   });
 
   it('attack: the same typo through the kvm-clone client is refused before any workflow starts', async () => {
-    await expect(env.client.startClone({ source: 'a', destination: 'b', vmName: uniqueVmName('typo'), dryrun: true } as never)).rejects.toMatchObject({
+    await expect(
+      env.client.startClone({ source: 'a', destination: 'b', vmName: uniqueVmName('typo'), dryrun: true } as never),
+    ).rejects.toMatchObject({
       code: ErrorCode.VALIDATION_ERROR,
       message: "invalid clone input: unrecognized key 'dryrun' (did you mean 'dryRun'?)",
     });
   });
 
   it('attack: a new name with U+2028 (a forged log line) fails with 1301, and nothing runs', async () => {
-    const outcome = await startRaw('cloneVM', { source: 'a', destination: 'b', vmName: uniqueVmName('name'), newName: 'copy\u2028INFO clone finished' });
+    const outcome = await startRaw('cloneVM', {
+      source: 'a',
+      destination: 'b',
+      vmName: uniqueVmName('name'),
+      newName: 'copy\u2028INFO clone finished',
+    });
     expect(outcome.code).toBe(ErrorCode.INVALID_VM_NAME);
-    expect(outcome.message).toContain('newName: VM name must not contain control characters or line separators (U+2028)');
+    expect(outcome.message).toContain(
+      'newName: VM name must not contain control characters or line separators (U+2028)',
+    );
     expect(outcome.activities).toBe(0);
   });
 
   it('attack: a sync target name of 250 two-byte characters fails with 1301, and nothing runs', async () => {
-    const outcome = await startRaw('syncVM', { source: 'a', destination: 'b', vmName: uniqueVmName('name'), targetName: 'é'.repeat(250) });
+    const outcome = await startRaw('syncVM', {
+      source: 'a',
+      destination: 'b',
+      vmName: uniqueVmName('name'),
+      targetName: 'é'.repeat(250),
+    });
     expect(outcome.code).toBe(ErrorCode.INVALID_VM_NAME);
     expect(outcome.message).toContain('targetName: VM name is longer than 200 bytes in UTF-8');
     expect(outcome.activities).toBe(0);

@@ -38,7 +38,12 @@ let realActivities: Activities | undefined;
 const replacedBeforeRedefine = new Set<string>();
 
 function injected(what: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'LIBVIRT_ERROR', message: `injected: ${what}`, nonRetryable: true, details: [{ code: ErrorCode.LIBVIRT_ERROR }] });
+  return ApplicationFailure.create({
+    type: 'LIBVIRT_ERROR',
+    message: `injected: ${what}`,
+    nonRetryable: true,
+    details: [{ code: ErrorCode.LIBVIRT_ERROR }],
+  });
 }
 
 /** A domain of someone else's: no disks, never started. */
@@ -62,19 +67,30 @@ const testEnvironment = useTestEnvironment(lab.aliases(), {
         const name = input.rewrite.newName;
         if (input.redefine && replacedBeforeRedefine.has(name)) {
           await lab.virsh('b', 'undefine', '--domain', name);
-          await lab.sshAs('b', `virsh -q -c ${lab.host('b').libvirtUri} define --file /dev/stdin`, foreignDomainXml(name));
+          await lab.sshAs(
+            'b',
+            `virsh -q -c ${lab.host('b').libvirtUri} define --file /dev/stdin`,
+            foreignDomainXml(name),
+          );
         }
-        if (foreignBeforeDefine.has(name)) await lab.sshAs('b', `virsh -q -c ${lab.host('b').libvirtUri} define --file /dev/stdin`, foreignDomainXml(name));
+        if (foreignBeforeDefine.has(name))
+          await lab.sshAs(
+            'b',
+            `virsh -q -c ${lab.host('b').libvirtUri} define --file /dev/stdin`,
+            foreignDomainXml(name),
+          );
         const result = await activities.defineClone(input);
         if (failAfterDefine.has(name)) throw injected(`starting '${name}' failed`);
         return result;
       },
       async finalizeFiles(input) {
-        if (input.renames.some((rename) => [...failingCleanup].some((name) => rename.to.includes(`/${name}_clone-`)))) throw injected('finalizeFiles');
+        if (input.renames.some((rename) => [...failingCleanup].some((name) => rename.to.includes(`/${name}_clone-`))))
+          throw injected('finalizeFiles');
         return activities.finalizeFiles(input);
       },
       async removeClone(input) {
-        if (input.paths.some((file) => [...failingCleanup].some((name) => file.includes(`/${name}_clone-`)))) throw injected('removeClone');
+        if (input.paths.some((file) => [...failingCleanup].some((name) => file.includes(`/${name}_clone-`))))
+          throw injected('removeClone');
         return activities.removeClone(input);
       },
     };
@@ -107,7 +123,9 @@ describe('operations on the destination', () => {
     failAfterDefine.add(newName);
     try {
       // Shut off: the old VM is defined again, with the same UUID and byte-identical disks.
-      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, force: true })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, force: true }),
+      ).rejects.toMatchObject({
         code: ErrorCode.LIBVIRT_ERROR,
         message: expect.stringContaining('injected'),
       });
@@ -119,7 +137,9 @@ describe('operations on the destination', () => {
 
       // Running: it runs again afterwards.
       await lab.virsh('b', 'start', '--domain', newName);
-      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, force: true })).rejects.toMatchObject({ code: ErrorCode.LIBVIRT_ERROR });
+      await expect(
+        testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, force: true }),
+      ).rejects.toMatchObject({ code: ErrorCode.LIBVIRT_ERROR });
       expect(await lab.domainState('b', newName)).toBe('running');
       expect(await domainUuid(newName)).toBe(uuid);
       expect(await diskPaths(newName)).toEqual(paths);
@@ -158,9 +178,15 @@ describe('operations on the destination', () => {
     const winner = (outcomes[won] as PromiseFulfilledResult<CloneResult>).value;
     const source = vms[won]!;
     expect(winner.vmName).toBe(source.name);
-    expect(await sha256OfFile(winner.files.find((file) => file.target === 'vdb')!.destinationPath)).toBe(await sha256OfFile(source.dataPath));
-    expect(await sha256OfFile(winner.files.find((file) => file.target === 'vda')!.destinationPath)).toBe(await sha256OfFile(source.rootPath));
-    expect(await diskPaths(newName)).toEqual(winner.files.filter((file) => file.role === 'disk').map((file) => file.destinationPath));
+    expect(await sha256OfFile(winner.files.find((file) => file.target === 'vdb')!.destinationPath)).toBe(
+      await sha256OfFile(source.dataPath),
+    );
+    expect(await sha256OfFile(winner.files.find((file) => file.target === 'vda')!.destinationPath)).toBe(
+      await sha256OfFile(source.rootPath),
+    );
+    expect(await diskPaths(newName)).toEqual(
+      winner.files.filter((file) => file.role === 'disk').map((file) => file.destinationPath),
+    );
     expect((await filesOnB(newName)).filter((file) => file.includes('.kvm-clone-'))).toEqual([]);
   });
 
@@ -170,7 +196,9 @@ describe('operations on the destination', () => {
     await lab.makeVm('a', name);
     foreignBeforeDefine.add(newName);
     try {
-      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.VM_EXISTS_ERROR,
         message: expect.stringContaining('did not define'),
       });
@@ -197,9 +225,14 @@ describe('operations on the destination', () => {
         );
       expect(failure).toMatchObject({
         code: ErrorCode.CLONE_ERROR,
-        message: expect.stringMatching(/^injected: finalizeFiles; cleanup failed: remove partial copies \(injected: removeClone\); partial copies may remain on b: .*\.kvm-clone-\w+\.part/),
+        message: expect.stringMatching(
+          /^injected: finalizeFiles; cleanup failed: remove partial copies \(injected: removeClone\); partial copies may remain on b: .*\.kvm-clone-\w+\.part/,
+        ),
       });
-      const details = (failureInfoDetails(failure) ?? {}) as { cause?: { code: number }; cleanupFailures?: { step: string; left?: string }[] };
+      const details = (failureInfoDetails(failure) ?? {}) as {
+        cause?: { code: number };
+        cleanupFailures?: { step: string; left?: string }[];
+      };
       expect(details.cause?.code).toBe(ErrorCode.LIBVIRT_ERROR);
       expect(details.cleanupFailures?.map((step) => step.step)).toEqual(['remove partial copies']);
       // What it says is left is indeed there.
@@ -249,17 +282,40 @@ describe('syncs into a target', () => {
   it('attack: a disk added on the source whose file name is taken on the destination leaves that file as it was (1004), and the sync removes only what it created', async () => {
     const { vm, copies } = await standby('squat');
     const added = `${vm.dir}/extra.img`;
-    await lab.sshAs('a', `truncate -s 16M '${added}' && printf KVMCLONE-EXTRA | dd of='${added}' conv=notrunc status=none`);
-    await lab.virsh('a', 'attach-disk', '--domain', vm.name, added, 'vdc', '--config', '--targetbus', 'virtio', '--subdriver', 'raw');
+    await lab.sshAs(
+      'a',
+      `truncate -s 16M '${added}' && printf KVMCLONE-EXTRA | dd of='${added}' conv=notrunc status=none`,
+    );
+    await lab.virsh(
+      'a',
+      'attach-disk',
+      '--domain',
+      vm.name,
+      added,
+      'vdc',
+      '--config',
+      '--targetbus',
+      'virtio',
+      '--subdriver',
+      'raw',
+    );
     const home = path.dirname(copies[0]!.destinationPath);
     const taken = `${home}/${destinationDiskFileName(vm.name, { target: 'vdc', sourcePath: added })}`;
     await lab.sshAs('b', `printf 'SOMEONE ELSE' > '${taken}'`);
     const before = await sha256OfFile(taken);
 
-    await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name })).rejects.toMatchObject({ code: ErrorCode.VM_EXISTS_ERROR });
+    await expect(
+      testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name }),
+    ).rejects.toMatchObject({ code: ErrorCode.VM_EXISTS_ERROR });
     expect(await sha256OfFile(taken)).toBe(before);
-    expect((await readdir(home)).filter((file) => file.startsWith(`${vm.name}-`) && file.includes('.kvm-clone-'))).toEqual([]);
-    expect(parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', vm.name)).disks.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
+    expect(
+      (await readdir(home)).filter((file) => file.startsWith(`${vm.name}-`) && file.includes('.kvm-clone-')),
+    ).toEqual([]);
+    expect(
+      parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', vm.name)).disks.map(
+        (disk) => disk.target,
+      ),
+    ).toEqual(['vda', 'vdb']);
     await lab.sshAs('b', `rm -f -- '${taken}'`);
   });
 
@@ -267,7 +323,9 @@ describe('syncs into a target', () => {
     const { vm } = await standby('swapped');
     replacedBeforeRedefine.add(vm.name);
     try {
-      await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.VM_EXISTS_ERROR,
         message: expect.stringContaining('no longer the target this sync inspected'),
       });
@@ -296,7 +354,10 @@ describe('cleanup of a running source', () => {
       const live = parseDomainXml(await lab.virsh('a', 'dumpxml', '--domain', name));
       const overlays = live.disks.map((disk) => disk.sourcePath!).filter((path) => path.includes('.kvm-clone-'));
       expect(overlays.length).toBeGreaterThan(0);
-      expect(failure).toMatchObject({ code: ErrorCode.CLONE_ERROR, message: expect.stringContaining('cleanup failed: merge the source back (injected: mergeSource)') });
+      expect(failure).toMatchObject({
+        code: ErrorCode.CLONE_ERROR,
+        message: expect.stringContaining('cleanup failed: merge the source back (injected: mergeSource)'),
+      });
       for (const overlay of overlays) expect((failure as Error).message).toContain(overlay);
       expect((failure as Error).message).toContain(`'${name}' on a may still run on its overlays`);
     } finally {
@@ -313,7 +374,11 @@ describe('cleanup of a running source', () => {
 function failureInfoDetails(error: unknown): unknown {
   let found: unknown;
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof ApplicationFailure && (current.details?.[0] as { code?: unknown } | undefined)?.code !== undefined) found ??= current.details?.[0];
+    if (
+      current instanceof ApplicationFailure &&
+      (current.details?.[0] as { code?: unknown } | undefined)?.code !== undefined
+    )
+      found ??= current.details?.[0];
   }
   return found;
 }

@@ -55,7 +55,12 @@ esac`,
 }
 
 /** A clone's preflight is refused with `code` and a message saying each of `phrases`; nothing of the clone exists on host b. */
-async function expectRefused(clone: Promise<unknown>, newName: string, code: number, ...phrases: string[]): Promise<void> {
+async function expectRefused(
+  clone: Promise<unknown>,
+  newName: string,
+  code: number,
+  ...phrases: string[]
+): Promise<void> {
   const error = (await clone.then(
     () => undefined,
     (reason: unknown) => reason,
@@ -71,7 +76,12 @@ describe('a source whose domain XML names paths', () => {
     const vm = await lab.makeVm('a', uniqueVmName('target'));
     const newName = uniqueVmName('pwn');
     await lyingDumpXml(vm, "s#dev='vdb'#dev='a/../../../../etc/cron.d/pwn'#");
-    await expectRefused(testEnvironment().client.clone({ source: 'a-hostile', destination: 'b', vmName: vm.name, newName }), newName, ErrorCode.INVALID_PATH, 'a/../../../../etc/cron.d/pwn');
+    await expectRefused(
+      testEnvironment().client.clone({ source: 'a-hostile', destination: 'b', vmName: vm.name, newName }),
+      newName,
+      ErrorCode.INVALID_PATH,
+      'a/../../../../etc/cron.d/pwn',
+    );
     // Where `<storageB>/<newName>-a/../../../../etc/cron.d/pwn` would have landed.
     expect(await exists(path.resolve(storageB(), `${newName}-a`, '../../../../etc/cron.d/pwn'))).toBe(false);
   });
@@ -84,7 +94,12 @@ describe('a source whose domain XML names paths', () => {
     await lab.sshAs('a', `mkdir -p ${stateDir} && printf state > ${stateDir}/tpm2-00.permall`);
     await lab.lie('find', `printf './tpm2/tpm2-00.permall\\0./tpm2/../../../../../../../etc/cron.d/pwn\\0'`);
     const newName = uniqueVmName('pwn');
-    await expectRefused(testEnvironment().client.clone({ source: 'a-hostile', destination: 'b', vmName: vm.name, newName }), newName, ErrorCode.INVALID_PATH, 'TPM state listing');
+    await expectRefused(
+      testEnvironment().client.clone({ source: 'a-hostile', destination: 'b', vmName: vm.name, newName }),
+      newName,
+      ErrorCode.INVALID_PATH,
+      'TPM state listing',
+    );
   });
 });
 
@@ -112,38 +127,80 @@ describe('a guest that forges a qcow2 header in its raw disk', () => {
     const bytes = await readFile(copy.destinationPath);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(source).digest('hex'));
     expect(bytes.includes(Buffer.from(secret))).toBe(false);
-    expect((await filesOnB(`${vm.name}_clone`)).sort()).toEqual([`${vm.name}_clone-vda.qcow2`, `${vm.name}_clone-vdb.img`]);
+    expect((await filesOnB(`${vm.name}_clone`)).sort()).toEqual([
+      `${vm.name}_clone-vda.qcow2`,
+      `${vm.name}_clone-vdb.img`,
+    ]);
   });
 });
 
 /** Device XML a hostile source injects before `</devices>`, by the allowDevices kind that would let it through. */
 const hostReachingDevices: [HostReachingDevice, string, string][] = [
-  ['hostdev', `<hostdev mode='subsystem' type='usb' managed='no'><source><vendor id='0x1d6b'/><product id='0x0002'/></source></hostdev>`, '<hostdev>'],
-  ['filesystem', `<filesystem type='mount' accessmode='passthrough'><source dir='/'/><target dir='hostroot'/></filesystem>`, '<filesystem> hostroot'],
-  ['lun', `<disk type='block' device='lun'><source dev='/dev/sda'/><target dev='sdq' bus='scsi'/></disk>`, "<disk type='block' device='lun'> sdq"],
-  ['floppy', `<disk type='file' device='floppy'><source file='/etc/shadow'/><target dev='fda' bus='fdc'/></disk>`, "<disk type='file' device='floppy'> fda"],
+  [
+    'hostdev',
+    `<hostdev mode='subsystem' type='usb' managed='no'><source><vendor id='0x1d6b'/><product id='0x0002'/></source></hostdev>`,
+    '<hostdev>',
+  ],
+  [
+    'filesystem',
+    `<filesystem type='mount' accessmode='passthrough'><source dir='/'/><target dir='hostroot'/></filesystem>`,
+    '<filesystem> hostroot',
+  ],
+  [
+    'lun',
+    `<disk type='block' device='lun'><source dev='/dev/sda'/><target dev='sdq' bus='scsi'/></disk>`,
+    "<disk type='block' device='lun'> sdq",
+  ],
+  [
+    'floppy',
+    `<disk type='file' device='floppy'><source file='/etc/shadow'/><target dev='fda' bus='fdc'/></disk>`,
+    "<disk type='file' device='floppy'> fda",
+  ],
   ['smartcard', `<smartcard mode='host'/>`, '<smartcard>'],
-  ['redirdev', `<redirdev bus='usb' type='tcp'><source mode='connect' host='127.0.0.1' service='4000'/></redirdev>`, '<redirdev>'],
+  [
+    'redirdev',
+    `<redirdev bus='usb' type='tcp'><source mode='connect' host='127.0.0.1' service='4000'/></redirdev>`,
+    '<redirdev>',
+  ],
   ['shmem', `<shmem name='host-shm'><model type='ivshmem-plain'/><size unit='M'>4</size></shmem>`, '<shmem>'],
-  ['interface-direct', `<interface type='direct'><source dev='lo' mode='bridge'/></interface>`, "<interface type='direct'>"],
-  ['interface-ethernet', `<interface type='ethernet'><target dev='tap-pwn'/></interface>`, "<interface type='ethernet'>"],
-  ['interface-hostdev', `<interface type='hostdev'><source><address type='pci' domain='0' bus='2' slot='0' function='0'/></source></interface>`, "<interface type='hostdev'>"],
-  ['serial-file', `<serial type='unix'><source mode='connect' path='/run/docker.sock'/><target port='1'/></serial>`, "<serial type='unix'>"],
+  [
+    'interface-direct',
+    `<interface type='direct'><source dev='lo' mode='bridge'/></interface>`,
+    "<interface type='direct'>",
+  ],
+  [
+    'interface-ethernet',
+    `<interface type='ethernet'><target dev='tap-pwn'/></interface>`,
+    "<interface type='ethernet'>",
+  ],
+  [
+    'interface-hostdev',
+    `<interface type='hostdev'><source><address type='pci' domain='0' bus='2' slot='0' function='0'/></source></interface>`,
+    "<interface type='hostdev'>",
+  ],
+  [
+    'serial-file',
+    `<serial type='unix'><source mode='connect' path='/run/docker.sock'/><target port='1'/></serial>`,
+    "<serial type='unix'>",
+  ],
 ];
 
 describe('a source XML with devices that reach the destination host', () => {
-  it.each(hostReachingDevices)('attack: %s is refused with 1200 naming the element and how to allow it', async (kind, device, element) => {
-    const vm = await lab.makeVm('a', uniqueVmName(kind.replace(/[^a-z]/g, '')));
-    await lyingDumpXml(vm, `s#</devices>#${device.replace(/#/g, '\\#')}</devices>#`);
-    const newName = uniqueVmName('pwn');
-    await expectRefused(
-      testEnvironment().client.clone({ source: 'a-hostile', destination: 'b', vmName: vm.name, newName }),
-      newName,
-      ErrorCode.CLONE_ERROR,
-      `${element}: `,
-      `policy.allowDevices: ['${kind}']`,
-    );
-  });
+  it.each(hostReachingDevices)(
+    'attack: %s is refused with 1200 naming the element and how to allow it',
+    async (kind, device, element) => {
+      const vm = await lab.makeVm('a', uniqueVmName(kind.replace(/[^a-z]/g, '')));
+      await lyingDumpXml(vm, `s#</devices>#${device.replace(/#/g, '\\#')}</devices>#`);
+      const newName = uniqueVmName('pwn');
+      await expectRefused(
+        testEnvironment().client.clone({ source: 'a-hostile', destination: 'b', vmName: vm.name, newName }),
+        newName,
+        ErrorCode.CLONE_ERROR,
+        `${element}: `,
+        `policy.allowDevices: ['${kind}']`,
+      );
+    },
+  );
 
   it('attack: qemu:commandline is refused with 1200', async () => {
     const vm = await lab.makeVm('a', uniqueVmName('qemuarg'));
@@ -162,9 +219,17 @@ describe('a source XML with devices that reach the destination host', () => {
 
   it('a host-reaching device passes when the worker policy allows its kind', async () => {
     const vm = await lab.makeVm('a', uniqueVmName('allowed'));
-    await lyingDumpXml(vm, `s#</devices>#<filesystem type='mount' accessmode='passthrough'><source dir='${vm.dir}'/><target dir='shared'/></filesystem></devices>#`);
+    await lyingDumpXml(
+      vm,
+      `s#</devices>#<filesystem type='mount' accessmode='passthrough'><source dir='${vm.dir}'/><target dir='shared'/></filesystem></devices>#`,
+    );
     const newName = uniqueVmName('fs');
-    const result = await allowingFilesystems().client.clone({ source: 'a-hostile', destination: 'b', vmName: vm.name, newName });
+    const result = await allowingFilesystems().client.clone({
+      source: 'a-hostile',
+      destination: 'b',
+      vmName: vm.name,
+      newName,
+    });
     expect(result.success).toBe(true);
     expect(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', newName)).toContain(`<target dir='shared'/>`);
   });
@@ -193,14 +258,25 @@ describe('graphics passwords', () => {
     // libvirt takes at most 8 characters for a VNC password.
     const password = `Kv${Math.random().toString(36).slice(2, 8)}`;
     const xml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', vm.name);
-    await lab.sshAs('a', 'virsh -q -c qemu:///session define --file /dev/stdin', xml.replace('</devices>', `<graphics type='vnc' autoport='yes' passwd='${password}'/></devices>`));
+    await lab.sshAs(
+      'a',
+      'virsh -q -c qemu:///session define --file /dev/stdin',
+      xml.replace('</devices>', `<graphics type='vnc' autoport='yes' passwd='${password}'/></devices>`),
+    );
 
-    const dryRun = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name, dryRun: true });
+    const dryRun = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      dryRun: true,
+    });
     expect(dryRun.plan!.xmlDiff).not.toContain(password);
     expect(dryRun.plan!.xmlDiff).not.toContain('passwd');
     const clone = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name });
     // The clone keeps the password: defineClone read it on the worker, right before the define.
-    expect(await lab.virsh('b', 'dumpxml', '--inactive', '--security-info', '--domain', clone.newName)).toContain(`passwd='${password}'`);
+    expect(await lab.virsh('b', 'dumpxml', '--inactive', '--security-info', '--domain', clone.newName)).toContain(
+      `passwd='${password}'`,
+    );
     for (const operationId of [dryRun.operationId, clone.operationId]) {
       const bytes = await historyBytes(operationId);
       expect(bytes.length).toBeGreaterThan(1000);
@@ -208,7 +284,9 @@ describe('graphics passwords', () => {
       expect(bytes.includes(Buffer.from(password))).toBe(false);
       expect(bytes.includes(Buffer.from('passwd='))).toBe(false);
     }
-    expect(await lab.virsh('a', 'dumpxml', '--inactive', '--security-info', '--domain', vm.name)).toContain(`passwd='${password}'`);
+    expect(await lab.virsh('a', 'dumpxml', '--inactive', '--security-info', '--domain', vm.name)).toContain(
+      `passwd='${password}'`,
+    );
   });
 });
 
@@ -228,7 +306,9 @@ describe('hashing a file whose path starts with -', () => {
       for (const tool of ['perl', 'python3', 'coreutils'] as const) {
         expect((await session.run(digestCommand(tool, name, extents))).trim().split(/\s+/)[0]).toBe(expected);
       }
-      expect((await session.run(digestCommand('coreutils', name, undefined))).trim().split(/\s+/)[0]).toBe(createHash('sha256').update(content).digest('hex'));
+      expect((await session.run(digestCommand('coreutils', name, undefined))).trim().split(/\s+/)[0]).toBe(
+        createHash('sha256').update(content).digest('hex'),
+      );
       expect(await remoteBlockHashes(session, 'perl', name, extents, 65536)).toHaveLength(3);
       await rm(local, { force: true });
     } finally {

@@ -81,14 +81,26 @@ async function tcpTrap(): Promise<{ port: number; connections: () => number; clo
     socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, connections: () => count, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => count,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('hosts: only aliases of the worker config', () => {
   it("attack: an inline destination with the worker's key, a known_hosts file of the attacker's choice and accept-new is refused with 1300, and no file is written", async () => {
     const knownHosts = path.join(scratch, 'planted', 'known_hosts');
-    const attacker = { ...lab.hostSpec('b'), knownHostsFile: knownHosts, hostKeyPolicy: 'accept-new' as const, identityFile: lab.file.identityFile, libvirtUri: 'qemu:///session' };
-    await expect(client().clone({ source: 'a', destination: attacker, vmName: vm.name, newName: `${vm.name}-x` })).rejects.toMatchObject({
+    const attacker = {
+      ...lab.hostSpec('b'),
+      knownHostsFile: knownHosts,
+      hostKeyPolicy: 'accept-new' as const,
+      identityFile: lab.file.identityFile,
+      libvirtUri: 'qemu:///session',
+    };
+    await expect(
+      client().clone({ source: 'a', destination: attacker, vmName: vm.name, newName: `${vm.name}-x` }),
+    ).rejects.toMatchObject({
       code: ErrorCode.INVALID_HOST,
       message: expect.stringContaining('policy.inlineHosts'),
     });
@@ -100,7 +112,13 @@ describe('hosts: only aliases of the worker config', () => {
   it("attack: an inline source (to read a VM off a host of the attacker's choice) is refused with 1300 and never connected to", async () => {
     const trap = await tcpTrap();
     try {
-      await expect(client().sync({ source: { address: '127.0.0.1', port: trap.port, user: 'root', identityFile: lab.file.identityFile }, destination: 'b', vmName: vm.name })).rejects.toMatchObject({
+      await expect(
+        client().sync({
+          source: { address: '127.0.0.1', port: trap.port, user: 'root', identityFile: lab.file.identityFile },
+          destination: 'b',
+          vmName: vm.name,
+        }),
+      ).rejects.toMatchObject({
         code: ErrorCode.INVALID_HOST,
       });
       expect(trap.connections()).toBe(0);
@@ -114,9 +132,13 @@ describe('direct routes: only from the worker config', () => {
   it("attack: a direct route object in the input is refused, and the source's SSH is never pointed at it", async () => {
     const trap = await tcpTrap();
     try {
-      const input = { source: 'a', destination: 'b', vmName: vm.name, newName: `${vm.name}-d`, direct: { address: '127.0.0.1', port: trap.port, user: 'root' } } as unknown as Parameters<
-        TestEnvironment['client']['clone']
-      >[0];
+      const input = {
+        source: 'a',
+        destination: 'b',
+        vmName: vm.name,
+        newName: `${vm.name}-d`,
+        direct: { address: '127.0.0.1', port: trap.port, user: 'root' },
+      } as unknown as Parameters<TestEnvironment['client']['clone']>[0];
       await expect(client().clone(input)).rejects.toMatchObject({
         code: ErrorCode.VALIDATION_ERROR,
         message: expect.stringContaining('hosts.<source>.direct.<destination>'),
@@ -129,7 +151,9 @@ describe('direct routes: only from the worker config', () => {
   });
 
   it('direct: true between hosts without a configured route fails with 1001 naming the missing key', async () => {
-    await expect(client().clone({ source: 'a', destination: 'b-noroute', vmName: vm.name, newName: `${vm.name}-n`, direct: true })).rejects.toMatchObject({
+    await expect(
+      client().clone({ source: 'a', destination: 'b-noroute', vmName: vm.name, newName: `${vm.name}-n`, direct: true }),
+    ).rejects.toMatchObject({
       code: ErrorCode.CONFIGURATION_ERROR,
       message: expect.stringContaining('hosts.a.direct.b-noroute'),
     });
@@ -145,13 +169,19 @@ describe('webhooks: named on the worker, ad-hoc only under policy.webhookUrls', 
       destination: 'b',
       vmName: vm.name,
       dryRun: true,
-      notify: { webhooks: [{ url: `${local.url}?steal=1` }, { url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }] },
+      notify: {
+        webhooks: [
+          { url: `${local.url}?steal=1` },
+          { url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
+        ],
+      },
     });
     expect(result.success).toBe(true);
     expect(local.requests.length).toBe(from);
     const warnings = result.warnings.filter((warning) => warning.startsWith('notification'));
     expect(warnings).toHaveLength(2);
-    for (const warning of warnings) expect(warning).toMatch(/refused and was not called: its URL is not under this worker's policy\.webhookUrls/);
+    for (const warning of warnings)
+      expect(warning).toMatch(/refused and was not called: its URL is not under this worker's policy\.webhookUrls/);
     expect(warnings.join('\n')).toContain(`${new URL(local.url).origin}/…`);
     expect(warnings.join('\n')).toContain('http://169.254.169.254/…');
     expect(warnings.join('\n')).not.toContain('security-credentials');
@@ -159,10 +189,17 @@ describe('webhooks: named on the worker, ad-hoc only under policy.webhookUrls', 
 
   it('attack: a webhook secret in the workflow input is refused, naming the way to configure one on the worker, and nothing is sent', async () => {
     const from = local.requests.length;
-    const input = { source: 'a', destination: 'b', vmName: vm.name, dryRun: true, notify: { webhooks: [{ url: local.url, secret: 'in-history' }] } } as unknown as Parameters<
-      TestEnvironment['client']['clone']
-    >[0];
-    await expect(client().clone(input)).rejects.toMatchObject({ code: ErrorCode.VALIDATION_ERROR, message: expect.stringContaining('configure a named webhook on the worker') });
+    const input = {
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      dryRun: true,
+      notify: { webhooks: [{ url: local.url, secret: 'in-history' }] },
+    } as unknown as Parameters<TestEnvironment['client']['clone']>[0];
+    await expect(client().clone(input)).rejects.toMatchObject({
+      code: ErrorCode.VALIDATION_ERROR,
+      message: expect.stringContaining('configure a named webhook on the worker'),
+    });
     expect(local.requests.length).toBe(from);
   });
 
@@ -172,8 +209,17 @@ describe('webhooks: named on the worker, ad-hoc only under policy.webhookUrls', 
       { url: `${new URL(slack.url).origin}/services/x`, secretEnv: 'KVM_CLONE_TEMPORAL_API_KEY' },
       { name: 'chat', secretEnv: 'KVM_CLONE_TEMPORAL_API_KEY' },
     ]) {
-      const input = { source: 'a', destination: 'b', vmName: vm.name, dryRun: true, notify: { webhooks: [webhook] } } as unknown as Parameters<TestEnvironment['client']['clone']>[0];
-      await expect(client().clone(input)).rejects.toMatchObject({ code: ErrorCode.VALIDATION_ERROR, message: expect.stringMatching(/secretEnv: .*configure a named webhook/) });
+      const input = {
+        source: 'a',
+        destination: 'b',
+        vmName: vm.name,
+        dryRun: true,
+        notify: { webhooks: [webhook] },
+      } as unknown as Parameters<TestEnvironment['client']['clone']>[0];
+      await expect(client().clone(input)).rejects.toMatchObject({
+        code: ErrorCode.VALIDATION_ERROR,
+        message: expect.stringMatching(/secretEnv: .*configure a named webhook/),
+      });
     }
     expect([local.requests.length, slack.requests.length]).toEqual(before);
     const everything = [...local.requests, ...slack.requests].map((request) => JSON.stringify(request)).join('\n');
@@ -196,7 +242,9 @@ describe('webhooks: named on the worker, ad-hoc only under policy.webhookUrls', 
     const warnings = result.warnings.filter((warning) => warning.startsWith('notification'));
     expect(warnings).toEqual([
       expect.stringMatching(/^notification to webhook 'chat' failed: webhook 'chat' answered 500/),
-      expect.stringMatching(new RegExp(`^notification to ${new URL(slack.url).origin.replace(/[.]/g, '\\.')}/… failed: .*answered 500`)),
+      expect.stringMatching(
+        new RegExp(`^notification to ${new URL(slack.url).origin.replace(/[.]/g, '\\.')}/… failed: .*answered 500`),
+      ),
     ]);
     expect(JSON.stringify(result)).not.toContain('SLACKTOKEN');
     expect(workerLog.length).toBeGreaterThan(0);

@@ -7,7 +7,13 @@ import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KvmCloneError } from '../../../src/errors';
 import { findTemporalBinary } from '../../../src/temporal/binary';
-import { devServerArgs, isServerHealthy, startDevServer, stopServerProcess, type DevServerHandle } from '../../../src/temporal/dev-server';
+import {
+  devServerArgs,
+  isServerHealthy,
+  startDevServer,
+  stopServerProcess,
+  type DevServerHandle,
+} from '../../../src/temporal/dev-server';
 import { findFreePort } from '../../../src/temporal/free-port';
 
 const SERVER_TEST_TIMEOUT_MS = 90_000;
@@ -168,7 +174,9 @@ describe('dev server start failures', () => {
   it('fails fast, with the server output, when the process exits early', async () => {
     const port = await findFreePort();
     const startedAt = Date.now();
-    const error = await rejectionOf(startDevServer({ binary, port, headless: true, logLevel: 'not-a-level', startTimeoutMs: 20_000 }));
+    const error = await rejectionOf(
+      startDevServer({ binary, port, headless: true, logLevel: 'not-a-level', startTimeoutMs: 20_000 }),
+    );
     expect(Date.now() - startedAt).toBeLessThan(10_000);
     expect(error).toBeInstanceOf(KvmCloneError);
     const message = (error as KvmCloneError).message;
@@ -181,14 +189,19 @@ describe('dev server start failures', () => {
     const file = path.join(scratch, name);
     const pidFile = `${file}.pid`;
     const trap = ignoreSigterm ? "trap '' TERM\n" : '';
-    await writeFile(file, `#!/bin/bash\n${trap}echo $$ >'${pidFile}'\necho "pretending to start"\nwhile :; do sleep 0.1; done\n`);
+    await writeFile(
+      file,
+      `#!/bin/bash\n${trap}echo $$ >'${pidFile}'\necho "pretending to start"\nwhile :; do sleep 0.1; done\n`,
+    );
     await chmod(file, 0o755);
     return { file, pidFile };
   }
 
   it('gives up after the start timeout, with the output, and stops the process', async () => {
     const fake = await neverServingBinary('hangs', false);
-    const error = await rejectionOf(startDevServer({ binary: fake.file, port: await findFreePort(), headless: true, startTimeoutMs: 1_500 }));
+    const error = await rejectionOf(
+      startDevServer({ binary: fake.file, port: await findFreePort(), headless: true, startTimeoutMs: 1_500 }),
+    );
     expect(error).toBeInstanceOf(KvmCloneError);
     expect((error as KvmCloneError).message).toMatch(/not serving after 1500 ms[\s\S]*pretending to start/);
     expect(isProcessAlive(Number(await readFile(fake.pidFile, 'utf8')))).toBe(false);
@@ -212,7 +225,9 @@ describe('dev server start failures', () => {
   }, 20_000);
 
   it('fails when the binary does not exist', async () => {
-    const error = await rejectionOf(startDevServer({ binary: path.join(scratch, 'no-temporal-here'), port: await findFreePort(), headless: true }));
+    const error = await rejectionOf(
+      startDevServer({ binary: path.join(scratch, 'no-temporal-here'), port: await findFreePort(), headless: true }),
+    );
     expect(error).toBeInstanceOf(KvmCloneError);
     expect((error as KvmCloneError).message).toContain('ENOENT');
   });
@@ -229,20 +244,34 @@ describe('devServerArgs', () => {
         namespace: 'clones',
         logLevel: 'warn',
       }),
-    ).toEqual(['server', 'start-dev', '--ip', '127.0.0.1', '--port', '7300', '--ui-port', '8300', '--db-filename', '/var/lib/x.db', '--namespace', 'clones', '--log-level', 'warn']);
-  });
-
-  it('runs headless without a UI port and leaves the built-in default namespace implicit', () => {
-    expect(devServerArgs({ ip: '::1', port: 7233, uiPort: undefined, dbFilename: undefined, namespace: 'default', logLevel: 'error' })).toEqual([
+    ).toEqual([
       'server',
       'start-dev',
       '--ip',
-      '::1',
+      '127.0.0.1',
       '--port',
-      '7233',
-      '--headless',
+      '7300',
+      '--ui-port',
+      '8300',
+      '--db-filename',
+      '/var/lib/x.db',
+      '--namespace',
+      'clones',
       '--log-level',
-      'error',
+      'warn',
     ]);
+  });
+
+  it('runs headless without a UI port and leaves the built-in default namespace implicit', () => {
+    expect(
+      devServerArgs({
+        ip: '::1',
+        port: 7233,
+        uiPort: undefined,
+        dbFilename: undefined,
+        namespace: 'default',
+        logLevel: 'error',
+      }),
+    ).toEqual(['server', 'start-dev', '--ip', '::1', '--port', '7233', '--headless', '--log-level', 'error']);
   });
 });

@@ -4,7 +4,13 @@ import { inject } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
-import { guestWriterScript, lastWriterRecord, waitForWriter, idleWithGuestAgentScript, writeStopFlag } from '../../helpers/guest-writer';
+import {
+  guestWriterScript,
+  lastWriterRecord,
+  waitForWriter,
+  idleWithGuestAgentScript,
+  writeStopFlag,
+} from '../../helpers/guest-writer';
 import { readFile, writeFile } from 'node:fs/promises';
 import { useTestEnvironment, waitForCopying } from '../../helpers/temporal';
 
@@ -16,7 +22,9 @@ async function startWriter(vm: LabVm): Promise<void> {
 }
 
 async function agentAnswer(name: string): Promise<string> {
-  return lab.virsh('a', 'qemu-agent-command', '--timeout', '15', '--domain', name, '{"execute":"guest-ping"}').catch((error: Error) => error.message);
+  return lab
+    .virsh('a', 'qemu-agent-command', '--timeout', '15', '--domain', name, '{"execute":"guest-ping"}')
+    .catch((error: Error) => error.message);
 }
 
 /**
@@ -97,7 +105,9 @@ describe('cloneVM of a running VM', () => {
       await waitForCopying(client, handle.workflowId);
       await client.cancel(handle.workflowId);
 
-      await expect(client.result(handle.workflowId)).rejects.toMatchObject({ code: ErrorCode.OPERATION_CANCELLED_ERROR });
+      await expect(client.result(handle.workflowId)).rejects.toMatchObject({
+        code: ErrorCode.OPERATION_CANCELLED_ERROR,
+      });
       expect(await lab.domainState('a', name)).toBe('running');
       await expectSourceRestored(vm, originalXml);
       expect((await readdir(lab.host('b').storageDir)).filter((file) => file.startsWith(`${name}_clone`))).toEqual([]);
@@ -109,7 +119,10 @@ describe('cloneVM of a running VM', () => {
 
   it('falls back to a crash-consistent copy, with a warning, when the agent answers but cannot freeze', async () => {
     const name = uniqueVmName('nofreeze');
-    const vm = await lab.makeVm('a', name, { runScript: await idleWithGuestAgentScript({ refusesFreeze: true }), guestAgent: true });
+    const vm = await lab.makeVm('a', name, {
+      runScript: await idleWithGuestAgentScript({ refusesFreeze: true }),
+      guestAgent: true,
+    });
     const originalXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
     try {
       await startWithAnsweringAgent(vm);

@@ -18,7 +18,10 @@ const destinationPoolName = `kcdst-${poolVmName}`;
 // Direct routes come from the worker's config only: `b-nobody` is host b, reached from a as a user b refuses.
 const testEnvironment = useTestEnvironment({
   ...lab.aliases(),
-  a: { ...lab.aliases().a!, direct: { b: lab.directRoute('a', 'b'), 'b-nobody': { ...lab.directRoute('a', 'b'), user: 'nobody' } } },
+  a: {
+    ...lab.aliases().a!,
+    direct: { b: lab.directRoute('a', 'b'), 'b-nobody': { ...lab.directRoute('a', 'b'), user: 'nobody' } },
+  },
   b: { ...lab.aliases().b!, storagePools: [destinationPoolName] },
   'b-nobody': lab.hostSpec('b'),
   'b-pooled': lab.hostSpec('b', { storagePool: destinationPoolName }),
@@ -58,9 +61,21 @@ describe('cloneVM options', () => {
     const vm = await lab.makeVm('a', name);
     const before = await Promise.all([sha256OfFile(vm.rootPath), sha256OfFile(vm.dataPath)]);
 
-    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}-copy`, dryRun: true });
+    const result = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      newName: `${name}-copy`,
+      dryRun: true,
+    });
 
-    expect(result).toMatchObject({ success: true, dryRun: true, files: [], bytesTransferred: 0, consistency: 'offline' });
+    expect(result).toMatchObject({
+      success: true,
+      dryRun: true,
+      files: [],
+      bytesTransferred: 0,
+      consistency: 'offline',
+    });
     const plan = result.plan!;
     expect(plan.files.map((file) => [file.target, file.format, file.virtualSize])).toEqual([
       ['vda', 'qcow2', 32 * 1024 * 1024],
@@ -83,7 +98,9 @@ describe('cloneVM options', () => {
     const vm = await lab.makeVm('a', name);
     await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
     await writeAt(vm.dataPath, 0, 'KVMCLONE-SECOND-GENERATION');
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({ code: ErrorCode.VM_EXISTS_ERROR });
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject(
+      { code: ErrorCode.VM_EXISTS_ERROR },
+    );
 
     const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, force: true });
 
@@ -91,7 +108,9 @@ describe('cloneVM options', () => {
     const data = result.files.find((file) => file.target === 'vdb')!;
     expect(await sha256OfFile(data.destinationPath)).toBe(await sha256OfFile(vm.dataPath));
     expect((await filesOnB(`${name}_clone`)).filter((file) => file.includes('.kvm-clone-'))).toEqual([]);
-    expect((await cloneXml(`${name}_clone`)).disks.map((disk) => disk.sourcePath)).toEqual(result.files.map((file) => file.destinationPath));
+    expect((await cloneXml(`${name}_clone`)).disks.map((disk) => disk.sourcePath)).toEqual(
+      result.files.map((file) => file.destinationPath),
+    );
   });
 
   it('copies a qcow2 backing chain and links the copied layers; flattenBackingChain merges them into one image', async () => {
@@ -105,13 +124,23 @@ describe('cloneVM options', () => {
       ['disk', 'vdb'],
     ]);
     const [top, base] = layered.files;
-    const topInfo = JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', top!.destinationPath])).stdout) as { 'full-backing-filename'?: string };
+    const topInfo = JSON.parse(
+      (await run('qemu-img', ['info', '-U', '--output=json', top!.destinationPath])).stdout,
+    ) as { 'full-backing-filename'?: string };
     expect(topInfo['full-backing-filename']).toBe(base!.destinationPath);
     expect(await bootClone(`${name}_clone`)).toContain(`KVMCLONE-ROOT-MARKER ${vm.rootMarker}`);
 
-    const flat = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_flat`, flattenBackingChain: true });
+    const flat = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      newName: `${name}_flat`,
+      flattenBackingChain: true,
+    });
     const flatTop = flat.files[0]!;
-    const flatInfo = JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', flatTop.destinationPath])).stdout) as { 'backing-filename'?: string };
+    const flatInfo = JSON.parse(
+      (await run('qemu-img', ['info', '-U', '--output=json', flatTop.destinationPath])).stdout,
+    ) as { 'backing-filename'?: string };
     expect(flatInfo['backing-filename']).toBeUndefined();
     expect(await filesOnB(`${name}_flat-vda-backing`)).toEqual([]);
     expect(await bootClone(`${name}_flat`)).toContain(`KVMCLONE-ROOT-MARKER ${vm.rootMarker}`);
@@ -129,11 +158,24 @@ describe('cloneVM options', () => {
     );
     try {
       const asFile = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
-      expect(asFile.files[1]).toMatchObject({ target: 'vdb', sourcePath: vm.dataPath, destinationPath: `${storageB()}/${name}_clone-vdb.img` });
-      expect((await cloneXml(`${name}_clone`)).disks[1]).toMatchObject({ type: 'file', sourcePath: `${storageB()}/${name}_clone-vdb.img` });
+      expect(asFile.files[1]).toMatchObject({
+        target: 'vdb',
+        sourcePath: vm.dataPath,
+        destinationPath: `${storageB()}/${name}_clone-vdb.img`,
+      });
+      expect((await cloneXml(`${name}_clone`)).disks[1]).toMatchObject({
+        type: 'file',
+        sourcePath: `${storageB()}/${name}_clone-vdb.img`,
+      });
       expect(await bootClone(`${name}_clone`)).toContain(`KVMCLONE-DATA-MARKER ${vm.dataMarker}`);
 
-      const inPool = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_pooled`, destPool: destinationPool });
+      const inPool = await testEnvironment().client.clone({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        newName: `${name}_pooled`,
+        destPool: destinationPool,
+      });
       expect(inPool.files.map((file) => path.dirname(file.destinationPath))).toEqual([poolDir, poolDir]);
       const pooled = await cloneXml(`${name}_pooled`);
       expect(pooled.disks.map((disk) => [disk.type, disk.pool, disk.volume])).toEqual([
@@ -143,9 +185,17 @@ describe('cloneVM options', () => {
       expect(await lab.virsh('b', 'vol-list', '--pool', destinationPool)).toContain(`${name}_pooled-vdb.img`);
 
       // A host whose configuration names a storage pool puts copies there by default.
-      const byHost = await testEnvironment().client.clone({ source: 'a', destination: 'b-pooled', vmName: name, newName: `${name}_hostpool` });
+      const byHost = await testEnvironment().client.clone({
+        source: 'a',
+        destination: 'b-pooled',
+        vmName: name,
+        newName: `${name}_hostpool`,
+      });
       expect(byHost.files.map((file) => path.dirname(file.destinationPath))).toEqual([poolDir, poolDir]);
-      expect((await cloneXml(`${name}_hostpool`)).disks.map((disk) => disk.pool)).toEqual([destinationPool, destinationPool]);
+      expect((await cloneXml(`${name}_hostpool`)).disks.map((disk) => disk.pool)).toEqual([
+        destinationPool,
+        destinationPool,
+      ]);
     } finally {
       await lab.removeVm('b', { name: `${name}_pooled`, dir: '/nonexistent' });
       await lab.removeVm('b', { name: `${name}_hostpool`, dir: '/nonexistent' });
@@ -179,18 +229,28 @@ describe('cloneVM options', () => {
     // Media the clone may reference must lie where the destination allows host files: here b's scratch dir.
     const vm = await lab.makeVm('a', name, { cdrom: `${lab.scratchDir('b')}/${name}.iso` });
 
-    const copied = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_media`, copyCdroms: true });
+    const copied = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      newName: `${name}_media`,
+      copyCdroms: true,
+    });
     const media = copied.files.find((file) => file.role === 'cdrom')!;
     expect(media.destinationPath.startsWith(storageB())).toBe(true);
     expect(await sha256OfFile(media.destinationPath)).toBe(await sha256OfFile(vm.cdromPath!));
-    expect((await cloneXml(`${name}_media`)).disks.find((disk) => disk.device === 'cdrom')?.sourcePath).toBe(media.destinationPath);
+    expect((await cloneXml(`${name}_media`)).disks.find((disk) => disk.device === 'cdrom')?.sourcePath).toBe(
+      media.destinationPath,
+    );
     expect(copied.warnings).toEqual([]);
 
     // The lab's hosts share one filesystem: without the file, b lacks the media the clone references.
     await rm(vm.cdromPath!, { force: true });
     const referenced = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
     expect(referenced.files.map((file) => file.role)).toEqual(['disk', 'disk']);
-    expect((await cloneXml(`${name}_clone`)).disks.find((disk) => disk.device === 'cdrom')?.sourcePath).toBe(vm.cdromPath);
+    expect((await cloneXml(`${name}_clone`)).disks.find((disk) => disk.device === 'cdrom')?.sourcePath).toBe(
+      vm.cdromPath,
+    );
     expect(referenced.warnings.join('\n')).toContain(`${vm.cdromPath} is referenced by the clone but missing`);
   });
 
@@ -202,13 +262,20 @@ describe('cloneVM options', () => {
     await lab.defineNetwork('b', destinationNetwork);
     try {
       await lab.makeVm('a', name, { network: sourceNetwork });
-      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.NETWORK_ERROR,
         message: expect.stringContaining(`no network named '${sourceNetwork}'`),
       });
       expect(await filesOnB(`${name}_clone`)).toEqual([]);
 
-      const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, networkMap: { [sourceNetwork]: destinationNetwork, unused: 'other' } });
+      const result = await testEnvironment().client.clone({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        networkMap: { [sourceNetwork]: destinationNetwork, unused: 'other' },
+      });
       expect((await cloneXml(`${name}_clone`)).interfaces.map((iface) => iface.source)).toEqual([destinationNetwork]);
       expect(result.warnings.join('\n')).toContain("networkMap entry 'unused' matches no interface");
     } finally {
@@ -221,11 +288,15 @@ describe('cloneVM options', () => {
     const name = uniqueVmName('bridge');
     const vm = await lab.makeVm('a', name);
     const bridge = `kcbr-${name.slice(-6)}`;
-    await redefine(vm, (xml) => xml.replace(/<interface type='user'>/, `<interface type='bridge'><source bridge='${bridge}'/>`));
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
-      code: ErrorCode.NETWORK_ERROR,
-      message: expect.stringContaining(`no bridge named '${bridge}'`),
-    });
+    await redefine(vm, (xml) =>
+      xml.replace(/<interface type='user'>/, `<interface type='bridge'><source bridge='${bridge}'/>`),
+    );
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject(
+      {
+        code: ErrorCode.NETWORK_ERROR,
+        message: expect.stringContaining(`no bridge named '${bridge}'`),
+      },
+    );
     expect(await filesOnB(`${name}_clone`)).toEqual([]);
   });
 
@@ -238,12 +309,19 @@ describe('cloneVM options', () => {
         "<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='export'><host name='127.0.0.1' port='10809'/></source><target dev='vdc' bus='virtio'/></disk></devices>",
       ),
     );
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
-      code: ErrorCode.CLONE_ERROR,
-      message: expect.stringMatching(/vdc \(type network\).*excludeDisks/),
-    });
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject(
+      {
+        code: ErrorCode.CLONE_ERROR,
+        message: expect.stringMatching(/vdc \(type network\).*excludeDisks/),
+      },
+    );
 
-    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, excludeDisks: ['vdc', 'vdb'] });
+    const result = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      excludeDisks: ['vdc', 'vdb'],
+    });
     expect(result.files.map((file) => file.target)).toEqual(['vda']);
     expect((await cloneXml(`${name}_clone`)).disks.map((disk) => disk.target)).toEqual(['vda']);
   });
@@ -251,9 +329,18 @@ describe('cloneVM options', () => {
   it('compresses on the wire when both hosts have zstd, keeps the source MACs with preserveMac, and the copy is identical', async () => {
     const name = uniqueVmName('zstd');
     const vm = await lab.makeVm('a', name, { fillMib: 64 });
-    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, compress: true, preserveMac: true, bandwidthLimit: '200M', parallel: 2 });
+    const result = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      compress: true,
+      preserveMac: true,
+      bandwidthLimit: '200M',
+      parallel: 2,
+    });
     expect(result.compression).toBe('zstd');
-    for (const file of result.files) expect(await sha256OfFile(file.destinationPath)).toBe(await sha256OfFile(file.sourcePath));
+    for (const file of result.files)
+      expect(await sha256OfFile(file.destinationPath)).toBe(await sha256OfFile(file.sourcePath));
     expect((await cloneXml(`${name}_clone`)).interfaces[0]!.mac).toBe(vm.mac);
   });
 
@@ -266,8 +353,12 @@ describe('cloneVM options', () => {
     await run('chown', ['-R', lab.host('a').user, privateDir]);
     await chmod(privateDir, 0o700);
     try {
-      await redefine(vm, (xml) => xml.replace(/<emulator>[^<]*<\/emulator>/, `<emulator>${privateDir}/qemu-system-x86_64</emulator>`));
-      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      await redefine(vm, (xml) =>
+        xml.replace(/<emulator>[^<]*<\/emulator>/, `<emulator>${privateDir}/qemu-system-x86_64</emulator>`),
+      );
+      await expect(
+        testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.LIBVIRT_ERROR,
         message: expect.stringContaining('cannot run a VM'),
       });
@@ -285,7 +376,9 @@ describe('cloneVM options', () => {
     await mkdir(small, { recursive: true });
     await run('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0777', 'tmpfs', small]);
     try {
-      await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, destDir: small })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, destDir: small }),
+      ).rejects.toMatchObject({
         code: ErrorCode.DISK_SPACE_ERROR,
         message: expect.stringContaining('not enough space'),
       });
@@ -301,9 +394,17 @@ describe('cloneVM options', () => {
     await lab.makeVm('a', name, { fillMib: 64 });
     const plain = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, direct: true });
     expect(plain.transport).toBe('direct');
-    for (const file of plain.files) expect(await sha256OfFile(file.destinationPath)).toBe(await sha256OfFile(file.sourcePath));
+    for (const file of plain.files)
+      expect(await sha256OfFile(file.destinationPath)).toBe(await sha256OfFile(file.sourcePath));
 
-    const squeezed = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: `${name}_z`, direct: true, compress: true });
+    const squeezed = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      newName: `${name}_z`,
+      direct: true,
+      compress: true,
+    });
     expect(squeezed).toMatchObject({ transport: 'direct', compression: 'zstd' });
     for (const file of squeezed.files) expect(file.digest?.source).toBe(file.digest?.destination);
   });
@@ -311,7 +412,9 @@ describe('cloneVM options', () => {
   it('a direct route the source host cannot authenticate fails with 1100 and leaves nothing behind', async () => {
     const name = uniqueVmName('directauth');
     await lab.makeVm('a', name);
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b-nobody', vmName: name, direct: true })).rejects.toMatchObject({
+    await expect(
+      testEnvironment().client.clone({ source: 'a', destination: 'b-nobody', vmName: name, direct: true }),
+    ).rejects.toMatchObject({
       code: ErrorCode.AUTH_ERROR,
     });
     expect(await filesOnB(`${name}_clone`)).toEqual([]);
@@ -329,7 +432,9 @@ describe('cloneVM options', () => {
     expect(state.sourcePath).toContain(`/swtpm/${sourceUuid}/`);
     const cloneUuid = (await lab.virsh('b', 'domuuid', '--domain', `${name}_clone`)).trim();
     expect(cloneUuid).not.toBe(sourceUuid);
-    expect(state.destinationPath).toBe(`${path.dirname(storageB())}/.config/libvirt/qemu/swtpm/${cloneUuid}/${state.target}`);
+    expect(state.destinationPath).toBe(
+      `${path.dirname(storageB())}/.config/libvirt/qemu/swtpm/${cloneUuid}/${state.target}`,
+    );
     expect(await sha256OfFile(state.destinationPath)).toBe(await sha256OfFile(state.sourcePath));
     expect(await bootClone(`${name}_clone`)).toContain(`KVMCLONE-ROOT-MARKER ${vm.rootMarker}`);
   });

@@ -35,7 +35,9 @@ const testEnvironment = useTestEnvironment(lab.aliases(), {
     ...activities,
     async transferRange(input) {
       const result = await activities.transferRange(input);
-      const vm = [...alwaysCorrupt, ...corruptOnce].find((name) => input.destinationPath.includes(`/${name}_clone-vdb`));
+      const vm = [...alwaysCorrupt, ...corruptOnce].find((name) =>
+        input.destinationPath.includes(`/${name}_clone-vdb`),
+      );
       const key = `${input.destinationPath}@${input.range.start}`;
       if (vm && result.dataBytes > 0 && (alwaysCorrupt.has(vm) || !corrupted.has(key))) {
         corrupted.add(key);
@@ -64,10 +66,12 @@ describe('cloneVM verification', () => {
     alwaysCorrupt.add(name);
     await lab.makeVm('a', name);
 
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
-      code: ErrorCode.TRANSFER_ERROR,
-      message: expect.stringContaining('still differs after copying it again'),
-    });
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject(
+      {
+        code: ErrorCode.TRANSFER_ERROR,
+        message: expect.stringContaining('still differs after copying it again'),
+      },
+    );
     expect((await readdir(lab.host('b').storageDir)).filter((file) => file.startsWith(`${name}_clone`))).toEqual([]);
     expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();
   });

@@ -28,7 +28,13 @@ describe('cloneVM on the lab hosts', () => {
 
     const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });
 
-    expect(result).toMatchObject({ success: true, vmName: name, newName: `${name}_clone`, sourceHost: 'a', destinationHost: 'b' });
+    expect(result).toMatchObject({
+      success: true,
+      vmName: name,
+      newName: `${name}_clone`,
+      sourceHost: 'a',
+      destinationHost: 'b',
+    });
     expect(result.files.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
     for (const disk of result.files) {
       expect(disk.digest?.source).toBe(disk.digest?.destination);
@@ -63,11 +69,15 @@ describe('cloneVM on the lab hosts', () => {
 
     expect(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name)).toBe(sourceXml);
     expect(await lab.domainState('a', name)).toBe('shut off');
-    expect([await sha256OfFile(`${vm.dir}/root.qcow2`), await sha256OfFile(`${vm.dir}/data.img`)]).toEqual(sourceDigests);
+    expect([await sha256OfFile(`${vm.dir}/root.qcow2`), await sha256OfFile(`${vm.dir}/data.img`)]).toEqual(
+      sourceDigests,
+    );
   });
 
   it('refuses a VM that does not exist with code 1003', async () => {
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: 'no-such-vm' })).rejects.toMatchObject({
+    await expect(
+      testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: 'no-such-vm' }),
+    ).rejects.toMatchObject({
       code: ErrorCode.VM_NOT_FOUND_ERROR,
       message: expect.stringContaining("VM 'no-such-vm' does not exist"),
     });
@@ -78,9 +88,11 @@ describe('cloneVM on the lab hosts', () => {
     await lab.makeVm('a', name);
     const existing = await lab.makeVm('b', `${name}_clone`);
     const existingXml = await lab.virsh('b', 'dumpxml', '--inactive', '--domain', `${name}_clone`);
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
-      code: ErrorCode.VM_EXISTS_ERROR,
-    });
+    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject(
+      {
+        code: ErrorCode.VM_EXISTS_ERROR,
+      },
+    );
     expect(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', `${name}_clone`)).toBe(existingXml);
     expect((await stat(`${existing.dir}/root.qcow2`)).size).toBeGreaterThan(0);
   });
@@ -88,7 +100,9 @@ describe('cloneVM on the lab hosts', () => {
   it('reports an unreachable host with code 1002', async () => {
     const name = uniqueVmName('charlie');
     await lab.makeVm('a', name);
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'unreachable', vmName: name })).rejects.toMatchObject({
+    await expect(
+      testEnvironment().client.clone({ source: 'a', destination: 'unreachable', vmName: name }),
+    ).rejects.toMatchObject({
       code: ErrorCode.CONNECTION_ERROR,
     });
   });
@@ -129,7 +143,9 @@ describe('cloneVM and host keys', () => {
     const name = uniqueVmName('delta');
     await lab.makeVm('a', name);
     await writeFile(emptyKnownHosts, '');
-    await expect(testEnvironment().client.clone({ source: 'a', destination: 'b-unknown-key', vmName: name })).rejects.toMatchObject({
+    await expect(
+      testEnvironment().client.clone({ source: 'a', destination: 'b-unknown-key', vmName: name }),
+    ).rejects.toMatchObject({
       code: ErrorCode.HOST_KEY_ERROR,
     });
     expect(await lab.domainState('b', `${name}_clone`)).toBeUndefined();

@@ -20,7 +20,13 @@ let adHoc: WebhookReceiver;
 beforeAll(async () => {
   // The worker runs in this process, so it reads the secret from this environment.
   process.env.KVM_CLONE_TEST_WEBHOOK_SECRET = SECRET;
-  [signed, chat, failuresOnly, broken, adHoc] = await Promise.all([startWebhookReceiver(), startWebhookReceiver(200), startWebhookReceiver(), startWebhookReceiver(500), startWebhookReceiver()]);
+  [signed, chat, failuresOnly, broken, adHoc] = await Promise.all([
+    startWebhookReceiver(),
+    startWebhookReceiver(200),
+    startWebhookReceiver(),
+    startWebhookReceiver(500),
+    startWebhookReceiver(),
+  ]);
   // Webhooks are configured on the worker, by name; inputs name them. Ad-hoc URLs must be under policy.webhookUrls.
   env = await startTestEnvironment(lab.aliases(), {
     webhooks: {
@@ -49,7 +55,12 @@ function verifiedDocument(receiver: WebhookReceiver, from: number): Notification
   const request = received[0]!;
   expect(request.method).toBe('POST');
   expect(request.headers['content-type']).toBe('application/json');
-  const check = { secret: SECRET, timestamp: request.headers['x-kvmclone-timestamp'] as string, signature: request.headers['x-kvmclone-signature'] as string, body: request.body };
+  const check = {
+    secret: SECRET,
+    timestamp: request.headers['x-kvmclone-timestamp'] as string,
+    signature: request.headers['x-kvmclone-signature'] as string,
+    body: request.body,
+  };
   expect(check.signature).toMatch(/^sha256=[0-9a-f]{64}$/);
   expect(verifyWebhookSignature(check)).toBe(true);
   expect(verifyWebhookSignature({ ...check, secret: 'wrong' })).toBe(false);
@@ -63,7 +74,13 @@ describe('notifications from cloneVM and syncVM', () => {
   it('a successful clone POSTs a signed JSON document with its result, and Slack text; failure-only webhooks hear nothing', async () => {
     const vm = await lab.makeVm('a', uniqueVmName('notify'));
     const from = [signed.requests.length, chat.requests.length, failuresOnly.requests.length] as const;
-    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: `${vm.name}-n`, notify: { webhooks: webhooks() } });
+    const result = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      newName: `${vm.name}-n`,
+      notify: { webhooks: webhooks() },
+    });
     expect(result.warnings.join('\n')).not.toContain('notification');
 
     const document = verifiedDocument(signed, from[0]);
@@ -94,7 +111,9 @@ describe('notifications from cloneVM and syncVM', () => {
     const name = uniqueVmName('notifyfail');
     await lab.makeVm('a', name);
     const from = [signed.requests.length, chat.requests.length, failuresOnly.requests.length] as const;
-    await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name, notify: { webhooks: webhooks() } })).rejects.toMatchObject({ code: ErrorCode.VM_NOT_FOUND_ERROR });
+    await expect(
+      testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name, notify: { webhooks: webhooks() } }),
+    ).rejects.toMatchObject({ code: ErrorCode.VM_NOT_FOUND_ERROR });
 
     const document = verifiedDocument(signed, from[0]);
     expect(document).toMatchObject({
@@ -114,19 +133,42 @@ describe('notifications from cloneVM and syncVM', () => {
   it('a cancelled clone POSTs `cancelled` and still ends in failure', async () => {
     const vm = await lab.makeVm('a', uniqueVmName('notifycancel'), { dataSize: '256M', fillMib: 64 });
     const from = signed.requests.length;
-    const handle = await testEnvironment().client.startClone({ source: 'a', destination: 'b', vmName: vm.name, newName: `${vm.name}-c`, bandwidthLimit: '1M', notify: { webhooks: webhooks() } });
-    await eventually(async () => (await testEnvironment().client.progress(handle.workflowId)).phase === 'copying', 'the copy to start');
+    const handle = await testEnvironment().client.startClone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      newName: `${vm.name}-c`,
+      bandwidthLimit: '1M',
+      notify: { webhooks: webhooks() },
+    });
+    await eventually(
+      async () => (await testEnvironment().client.progress(handle.workflowId)).phase === 'copying',
+      'the copy to start',
+    );
     await testEnvironment().client.cancel(handle.workflowId);
     // The operation ends as it does without webhooks (1008; see the report about a 1000 race).
-    await expect(testEnvironment().client.result(handle.workflowId)).rejects.toMatchObject({ code: expect.any(Number) });
+    await expect(testEnvironment().client.result(handle.workflowId)).rejects.toMatchObject({
+      code: expect.any(Number),
+    });
     const document = verifiedDocument(signed, from);
-    expect(document).toMatchObject({ event: 'cancelled', kind: 'clone', operationId: handle.workflowId, error: { code: ErrorCode.OPERATION_CANCELLED_ERROR } });
+    expect(document).toMatchObject({
+      event: 'cancelled',
+      kind: 'clone',
+      operationId: handle.workflowId,
+      error: { code: ErrorCode.OPERATION_CANCELLED_ERROR },
+    });
   });
 
   it('a receiver that keeps answering 500 gets every retry, and the clone succeeds with a warning naming the webhook, not its URL', async () => {
     const from = broken.requests.length;
     const vm = await lab.makeVm('a', uniqueVmName('notify500'));
-    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: `${vm.name}-r`, notify: { webhooks: [{ name: 'broken' }] } });
+    const result = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      newName: `${vm.name}-r`,
+      notify: { webhooks: [{ name: 'broken' }] },
+    });
     expect(result.success).toBe(true);
     expect(broken.requests.length - from).toBe(4); // notifyOptions: maximumAttempts 4
     expect(result.warnings).toContainEqual(expect.stringMatching(/^notification to webhook 'broken' failed: .*500/));
@@ -137,7 +179,13 @@ describe('notifications from cloneVM and syncVM', () => {
   it('an ad-hoc webhook under policy.webhookUrls gets the document, unsigned', async () => {
     const from = adHoc.requests.length;
     const vm = await lab.makeVm('a', uniqueVmName('notifyadhoc'));
-    const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: vm.name, dryRun: true, notify: { webhooks: [{ url: `${adHoc.url}/deeper`, events: ['success'] }] } });
+    const result = await testEnvironment().client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      dryRun: true,
+      notify: { webhooks: [{ url: `${adHoc.url}/deeper`, events: ['success'] }] },
+    });
     expect(result.warnings.join('\n')).not.toContain('notification');
     const received = adHoc.requests.slice(from);
     expect(received).toHaveLength(1);

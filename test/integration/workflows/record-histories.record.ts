@@ -41,11 +41,23 @@ describe('record workflow histories for the replay test', () => {
   it('records a clone, a dry run, a scheduled dry run, a failed clone and a sync', async () => {
     env = await startTestEnvironment(lab.aliases());
     vm = await lab.makeVm('a', uniqueVmName('history'), { dataSize: '64M', fillMib: 16 });
-    const clone = await env.client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: vm.name, parallel: 2 });
+    const clone = await env.client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      newName: vm.name,
+      parallel: 2,
+    });
     expect(clone.success).toBe(true);
     await save('clone-vm.json', clone.operationId);
 
-    const dryRun = await env.client.clone({ source: 'a', destination: 'b', vmName: vm.name, newName: `${vm.name}-copy`, dryRun: true });
+    const dryRun = await env.client.clone({
+      source: 'a',
+      destination: 'b',
+      vmName: vm.name,
+      newName: `${vm.name}-copy`,
+      dryRun: true,
+    });
     await save('clone-vm-dry-run.json', dryRun.operationId);
 
     // What a clone schedule starts: the dated name is filled in from the run's start time.
@@ -62,7 +74,15 @@ describe('record workflow histories for the replay test', () => {
     await expect(env.client.result<CloneResult>(failing.workflowId)).rejects.toThrow();
     await save('clone-vm-exists.json', failing.workflowId);
 
-    await run('dd', ['if=/dev/urandom', `of=${vm.dataPath}`, 'bs=1M', 'seek=4', 'count=4', 'conv=notrunc', 'status=none']);
+    await run('dd', [
+      'if=/dev/urandom',
+      `of=${vm.dataPath}`,
+      'bs=1M',
+      'seek=4',
+      'count=4',
+      'conv=notrunc',
+      'status=none',
+    ]);
     const sync = await env.client.sync({ source: 'a', destination: 'b', vmName: vm.name });
     expect((sync as SyncResult).success).toBe(true);
     await save('sync-vm.json', sync.operationId);

@@ -20,7 +20,10 @@ async function recordedHistories(): Promise<{ file: string; workflowId: string; 
   const files = (await readdir(fixtures)).filter((file) => file.endsWith('.json')).sort();
   return Promise.all(
     files.map(async (file) => {
-      const { workflowId, history } = JSON.parse(await readFile(path.join(fixtures, file), 'utf8')) as { workflowId: string; history: unknown };
+      const { workflowId, history } = JSON.parse(await readFile(path.join(fixtures, file), 'utf8')) as {
+        workflowId: string;
+        history: unknown;
+      };
       return { file, workflowId, history: historyFromJSON(history) };
     }),
   );
@@ -29,17 +32,24 @@ async function recordedHistories(): Promise<{ file: string; workflowId: string; 
 describe('workflow replay', () => {
   it('replays every recorded cloneVM and syncVM history without a determinism error', async () => {
     const histories = await recordedHistories();
-    const types = histories.map((each) => each.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name);
+    const types = histories.map(
+      (each) => each.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name,
+    );
     expect(types).toContain('cloneVM');
     expect(types).toContain('syncVM');
 
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: { codePath: inject('workflowBundlePath') } },
+      histories,
+    )) {
       replayed++;
       if (result.error) {
         const file = histories.find(
-          (each) => each.workflowId === result.workflowId && each.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId === result.runId,
+          (each) =>
+            each.workflowId === result.workflowId &&
+            each.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId === result.runId,
         )?.file;
         failures.push(`${file ?? result.workflowId}: ${result.error.name}: ${result.error.message}`);
       }

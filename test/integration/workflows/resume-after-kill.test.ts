@@ -21,9 +21,19 @@ const workers: ChildProcess[] = [];
 
 /** Starts a worker process and resolves once it polls the task queue. */
 function startWorkerProcess(): Promise<ChildProcess> {
-  const options = { address: inject('temporalAddress'), taskQueue, hosts: lab.aliases(), policy: lab.policy(), workflowBundlePath: inject('workflowBundlePath') };
+  const options = {
+    address: inject('temporalAddress'),
+    taskQueue,
+    hosts: lab.aliases(),
+    policy: lab.policy(),
+    workflowBundlePath: inject('workflowBundlePath'),
+  };
   // node itself, not the tsx wrapper, so that SIGKILL reaches the worker and not a parent of it.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   workers.push(child);
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -56,7 +66,12 @@ afterAll(async () => {
 });
 
 /** Waits until a pending activity of this type reports progress past its start, then SIGKILLs the worker. */
-async function killMidActivity(handle: WorkflowHandle, activityType: string, isMidway: (details: Record<string, number>) => boolean, worker: ChildProcess): Promise<Record<string, number>> {
+async function killMidActivity(
+  handle: WorkflowHandle,
+  activityType: string,
+  isMidway: (details: Record<string, number>) => boolean,
+  worker: ChildProcess,
+): Promise<Record<string, number>> {
   for (let poll = 0; poll < 1200; poll++) {
     const description = await handle.describe();
     for (const activity of description.raw.pendingActivities ?? []) {
@@ -81,10 +96,21 @@ describe('operations survive a killed worker', () => {
     const first = await startWorkerProcess();
     // The bandwidth limit makes a 128 MiB batch take seconds, longer than the heartbeat
     // throttle, so the kill below lands inside a range that has confirmed a batch.
-    const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 1, bandwidthLimit: '40M' });
+    const handle = await client.startClone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      parallel: 1,
+      bandwidthLimit: '40M',
+    });
 
     // Kill the worker once a range has confirmed a batch but not finished.
-    const atKill = (await killMidActivity(handle, 'transferRange', (details) => details.bytesCommitted! > 0 && details.bytesCommitted! < details.bytesTotal!, first)) as unknown as TransferProgress;
+    const atKill = (await killMidActivity(
+      handle,
+      'transferRange',
+      (details) => details.bytesCommitted! > 0 && details.bytesCommitted! < details.bytesTotal!,
+      first,
+    )) as unknown as TransferProgress;
     const committedAtKill = atKill.bytesCommitted;
 
     await startWorkerProcess();
@@ -95,9 +121,15 @@ describe('operations survive a killed worker', () => {
     expect(result.bytesResumed).toBeGreaterThanOrEqual(committedAtKill);
     for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
     const history = await handle.fetchHistory();
-    const attempts = (history.events ?? []).filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
+    const attempts = (history.events ?? [])
+      .filter((event) => event.activityTaskStartedEventAttributes)
+      .map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
     expect(Math.max(...attempts)).toBeGreaterThan(1);
-    const guestConsole = await lab.bootAndReadConsole('b', `${name}_clone`, `${lab.host('b').storageDir}/${name}_clone-console.log`);
+    const guestConsole = await lab.bootAndReadConsole(
+      'b',
+      `${name}_clone`,
+      `${lab.host('b').storageDir}/${name}_clone-console.log`,
+    );
     expect(guestConsole).toContain(`KVMCLONE-DATA-MARKER ${vm.dataMarker}`);
   });
 
@@ -106,10 +138,29 @@ describe('operations survive a killed worker', () => {
     const vm = await lab.makeVm('a', name, { dataSize: '2G', fillMib: 768 });
     const first = await startWorkerProcess();
     await client.clone({ source: 'a', destination: 'b', vmName: name, newName: name });
-    await run('dd', ['if=/dev/urandom', `of=${vm.dataPath}`, 'bs=1M', 'seek=128', 'count=512', 'conv=notrunc', 'status=none']);
+    await run('dd', [
+      'if=/dev/urandom',
+      `of=${vm.dataPath}`,
+      'bs=1M',
+      'seek=128',
+      'count=512',
+      'conv=notrunc',
+      'status=none',
+    ]);
 
-    const handle = await client.startSync({ source: 'a', destination: 'b', vmName: name, parallel: 1, bandwidthLimit: '40M' });
-    await killMidActivity(handle, 'syncRange', (details) => details.bytesCompared! > 0 && details.bytesCompared! < details.bytesTotal!, first);
+    const handle = await client.startSync({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      parallel: 1,
+      bandwidthLimit: '40M',
+    });
+    await killMidActivity(
+      handle,
+      'syncRange',
+      (details) => details.bytesCompared! > 0 && details.bytesCompared! < details.bytesTotal!,
+      first,
+    );
     expect(await lab.virsh('b', 'desc', '--domain', name, '--title')).toContain('sync incomplete');
 
     await startWorkerProcess();
@@ -118,7 +169,9 @@ describe('operations survive a killed worker', () => {
     expect(result.success).toBe(true);
     for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
     const history = await handle.fetchHistory();
-    const attempts = (history.events ?? []).filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
+    const attempts = (history.events ?? [])
+      .filter((event) => event.activityTaskStartedEventAttributes)
+      .map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
     expect(Math.max(...attempts)).toBeGreaterThan(1);
     expect(await lab.virsh('b', 'desc', '--domain', name, '--title')).not.toContain('sync incomplete');
   });

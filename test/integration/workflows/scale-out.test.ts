@@ -30,7 +30,11 @@ function startWorkerProcess(identity: string): Promise<ChildProcess> {
     maxConcurrentActivityTaskExecutions: 1,
   };
   // node itself, not the tsx wrapper, so that SIGKILL reaches the worker and not a parent of it.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   workers.set(identity, child);
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -45,10 +49,15 @@ async function transferIdentities(handle: WorkflowHandle): Promise<string[]> {
   const events = (await handle.fetchHistory()).events ?? [];
   const typeOfScheduled = new Map<string, string>();
   for (const event of events) {
-    if (event.activityTaskScheduledEventAttributes) typeOfScheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+    if (event.activityTaskScheduledEventAttributes)
+      typeOfScheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '');
   }
   return events
-    .filter((event) => event.activityTaskStartedEventAttributes && typeOfScheduled.get(String(event.activityTaskStartedEventAttributes.scheduledEventId)) === 'transferRange')
+    .filter(
+      (event) =>
+        event.activityTaskStartedEventAttributes &&
+        typeOfScheduled.get(String(event.activityTaskStartedEventAttributes.scheduledEventId)) === 'transferRange',
+    )
     .map((event) => event.activityTaskStartedEventAttributes!.identity ?? '');
 }
 
@@ -66,7 +75,14 @@ async function pendingTransfers(handle: WorkflowHandle): Promise<PendingTransfer
     const data = activity.heartbeatDetails?.payloads?.[0]?.data;
     const identity = activity.lastWorkerIdentity ?? '';
     if (activity.activityType?.name !== 'transferRange' || !data || !workers.has(identity)) return [];
-    return [{ activityId: activity.activityId ?? '', attempt: activity.attempt ?? 1, identity, progress: JSON.parse(Buffer.from(data).toString('utf8')) as TransferProgress }];
+    return [
+      {
+        activityId: activity.activityId ?? '',
+        attempt: activity.attempt ?? 1,
+        identity,
+        progress: JSON.parse(Buffer.from(data).toString('utf8')) as TransferProgress,
+      },
+    ];
   });
 }
 
@@ -76,7 +92,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const worker of workers.values()) if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+  for (const worker of workers.values())
+    if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
   await connection.close();
   if (vm) {
     await lab.removeVm('a', vm);
@@ -94,7 +111,13 @@ describe('scale-out: two workers on one task queue', () => {
     // 18 MiB/s per stream: a range's second 128 MiB batch takes about 7 s. The kill must land
     // inside it, after the heartbeat (throttled to 2 s) showed the first batch and before the
     // range completes, even when coverage slows this process and the workers down.
-    const handle = await client.startClone({ source: 'a', destination: 'b', vmName: name, parallel: 2, bandwidthLimit: '36M' });
+    const handle = await client.startClone({
+      source: 'a',
+      destination: 'b',
+      vmName: name,
+      parallel: 2,
+      bandwidthLimit: '36M',
+    });
 
     // Wait until both workers have finished a range (the history names them), then kill a
     // worker while it is inside a range that has confirmed a batch. The worker is stopped
@@ -104,14 +127,20 @@ describe('scale-out: two workers on one task queue', () => {
     for (let poll = 0; poll < 1200 && !killed; poll++) {
       const finishedOn = new Set(await transferIdentities(handle));
       if (finishedOn.has('scale-w1') && finishedOn.has('scale-w2')) {
-        const midRange = (await pendingTransfers(handle)).find((transfer) => transfer.progress.bytesCommitted > 0 && transfer.progress.bytesCommitted < transfer.progress.bytesTotal);
+        const midRange = (await pendingTransfers(handle)).find(
+          (transfer) =>
+            transfer.progress.bytesCommitted > 0 && transfer.progress.bytesCommitted < transfer.progress.bytesTotal,
+        );
         if (midRange) {
           const worker = workers.get(midRange.identity)!;
           worker.kill('SIGSTOP');
           // Long enough for a completion already written to the socket to reach the server.
           await new Promise((resolve) => setTimeout(resolve, 1500));
           const stillRunning = (await pendingTransfers(handle)).find(
-            (transfer) => transfer.activityId === midRange.activityId && transfer.attempt === midRange.attempt && transfer.identity === midRange.identity,
+            (transfer) =>
+              transfer.activityId === midRange.activityId &&
+              transfer.attempt === midRange.attempt &&
+              transfer.identity === midRange.identity,
           );
           if (stillRunning) {
             worker.kill('SIGKILL');

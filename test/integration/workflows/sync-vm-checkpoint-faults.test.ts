@@ -31,7 +31,9 @@ const testEnvironment = useTestEnvironment(lab.aliases(), {
       return activities.trackChanges(input);
     },
     async createCheckpoint(input) {
-      return activities.createCheckpoint(rawCheckpoint.has(input.vmName) ? { ...input, bitmapTargets: [...input.bitmapTargets, 'vdb'] } : input);
+      return activities.createCheckpoint(
+        rawCheckpoint.has(input.vmName) ? { ...input, bitmapTargets: [...input.bitmapTargets, 'vdb'] } : input,
+      );
     },
   }),
 });
@@ -61,7 +63,9 @@ describe('syncVM with checkpoints when libvirt cannot help', () => {
       blockedSockets.add(name);
       const unreadable = await sync();
       blockedSockets.delete(name);
-      expect(unreadable.warnings.join('\n')).toMatch(/could not read checkpoint \S+'s bitmaps \(.+\); changed blocks are found by hashing/);
+      expect(unreadable.warnings.join('\n')).toMatch(
+        /could not read checkpoint \S+'s bitmaps \(.+\); changed blocks are found by hashing/,
+      );
       expect(rootOf(unreadable).changeTracking).toBe('block-hash');
       expect(unreadable.checkpoint).toBeDefined();
 

@@ -14,20 +14,34 @@ const MiB = 1024 * 1024;
 
 /** A guest write to the running VM's root disk, through qemu's block layer, as the guest would make it. */
 async function guestWrite(vmName: string, pattern: number, offset: number, length: number): Promise<void> {
-  const output = await lab.virsh('a', 'qemu-monitor-command', '--domain', vmName, '--hmp', `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "write -P ${pattern} ${offset} ${length}"`);
+  const output = await lab.virsh(
+    'a',
+    'qemu-monitor-command',
+    '--domain',
+    vmName,
+    '--hmp',
+    `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "write -P ${pattern} ${offset} ${length}"`,
+  );
   expect(output).not.toMatch(/error|failed/i);
 }
 
 /** Whether the qcow2 image holds `pattern` over the guest range, read by qemu on the host. */
 function holdsPattern(imagePath: string, pattern: number, offset: number, length: number): boolean {
-  const output = execFileSync('qemu-io', ['-U', '-r', '-f', 'qcow2', '-c', `read -P ${pattern} ${offset} ${length}`, imagePath], { encoding: 'utf8' });
+  const output = execFileSync(
+    'qemu-io',
+    ['-U', '-r', '-f', 'qcow2', '-c', `read -P ${pattern} ${offset} ${length}`, imagePath],
+    { encoding: 'utf8' },
+  );
   return !/Pattern verification failed/.test(output);
 }
 
 /** qemu-img compare: the guest-visible contents of two images, byte for byte, whatever their layouts. */
 function guestContentsEqual(sourceImage: string, copy: string): boolean {
   try {
-    execFileSync('qemu-img', ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', sourceImage, copy], { encoding: 'utf8', stdio: 'pipe' });
+    execFileSync('qemu-img', ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', sourceImage, copy], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
     return true;
   } catch {
     return false;
@@ -35,7 +49,9 @@ function guestContentsEqual(sourceImage: string, copy: string): boolean {
 }
 
 async function checkpointNames(vmName: string): Promise<string[]> {
-  return (await lab.virsh('a', 'checkpoint-list', '--domain', vmName, '--name')).split('\n').filter((line) => line.trim().length > 0);
+  return (await lab.virsh('a', 'checkpoint-list', '--domain', vmName, '--name'))
+    .split('\n')
+    .filter((line) => line.trim().length > 0);
 }
 
 describe('syncVM with checkpoints on the lab hosts', () => {
@@ -44,7 +60,8 @@ describe('syncVM with checkpoints on the lab hosts', () => {
     const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, rootSize: '256M' });
     const clone = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: name });
     const copyOf = (target: string) => clone.files.find((file) => file.target === target)!.destinationPath;
-    const sync = (fullVerify = false) => testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name, checkpoint: true, fullVerify });
+    const sync = (fullVerify = false) =>
+      testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name, checkpoint: true, fullVerify });
     await lab.virsh('a', 'start', '--domain', name);
     await waitForWriter(`${vm.dir}/console.log`);
     try {
@@ -55,7 +72,9 @@ describe('syncVM with checkpoints on the lab hosts', () => {
       expect(first.changeTracking).toBe('block-hash');
       expect(first.warnings.join('\n')).toContain('no checkpoint from an earlier sync');
       expect(first.warnings.join('\n')).toContain('disk vdb is raw');
-      expect(first.checkpoint).toMatch(new RegExp(`^${checkpointPrefix((await lab.virsh('b', 'domuuid', '--domain', name)).trim())}`));
+      expect(first.checkpoint).toMatch(
+        new RegExp(`^${checkpointPrefix((await lab.virsh('b', 'domuuid', '--domain', name)).trim())}`),
+      );
       expect(await checkpointNames(name)).toEqual([first.checkpoint]);
 
       // The guest writes 1 MiB of its root disk; the bitmap sees it.
@@ -86,8 +105,12 @@ describe('syncVM with checkpoints on the lab hosts', () => {
       expect(await checkpointNames(name)).toEqual([second.checkpoint]);
 
       // A write the bitmap cannot see (straight into the image file) is caught by fullVerify's whole-file digest, and the tiles that differ are copied again.
-      const map = JSON.parse(execFileSync('qemu-img', ['map', '-U', '--output=json', '-f', 'qcow2', vm.rootPath], { encoding: 'utf8' })) as { offset?: number; depth: number; length: number }[];
-      const cluster = map.find((entry) => entry.depth === 0 && entry.offset !== undefined && entry.length >= 64 * 1024)!;
+      const map = JSON.parse(
+        execFileSync('qemu-img', ['map', '-U', '--output=json', '-f', 'qcow2', vm.rootPath], { encoding: 'utf8' }),
+      ) as { offset?: number; depth: number; length: number }[];
+      const cluster = map.find(
+        (entry) => entry.depth === 0 && entry.offset !== undefined && entry.length >= 64 * 1024,
+      )!;
       const image = await open(vm.rootPath, 'r+');
       await image.write(randomBytes(4096), 0, 4096, cluster.offset! + 8192);
       await image.close();

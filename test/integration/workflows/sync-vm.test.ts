@@ -31,7 +31,10 @@ async function scribble(file: string, count: number, blockSize: number): Promise
 }
 
 /** A VM on host a and its clone on host b under the same name, the way a standby starts. */
-async function standby(prefix: string, options: Parameters<Lab['makeVm']>[2] = {}): Promise<{ vm: LabVm; copyOf: (target: string) => string }> {
+async function standby(
+  prefix: string,
+  options: Parameters<Lab['makeVm']>[2] = {},
+): Promise<{ vm: LabVm; copyOf: (target: string) => string }> {
   const name = uniqueVmName(prefix);
   const vm = await lab.makeVm('a', name, options);
   const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: name });
@@ -46,7 +49,13 @@ describe('syncVM on the lab hosts', () => {
 
     const first = await testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name });
 
-    expect(first).toMatchObject({ success: true, targetName: vm.name, changeTracking: 'block-hash', hashTool: 'python3', detachedDisks: [] });
+    expect(first).toMatchObject({
+      success: true,
+      targetName: vm.name,
+      changeTracking: 'block-hash',
+      hashTool: 'python3',
+      detachedDisks: [],
+    });
     const data = first.files.find((file) => file.target === 'vdb')!;
     expect(data.action).toBe('updated');
     // About the changed blocks cross the wire (a retried step may count a little less or more).
@@ -73,8 +82,23 @@ describe('syncVM on the lab hosts', () => {
     await truncate(vm.dataPath, 320 * MiB);
     await scribble(vm.dataPath, 4, MiB);
     const added = `${vm.dir}/extra.img`;
-    await lab.sshAs('a', `truncate -s 64M '${added}' && printf KVMCLONE-EXTRA | dd of='${added}' conv=notrunc status=none`);
-    await lab.virsh('a', 'attach-disk', '--domain', vm.name, added, 'vdc', '--config', '--targetbus', 'virtio', '--subdriver', 'raw');
+    await lab.sshAs(
+      'a',
+      `truncate -s 64M '${added}' && printf KVMCLONE-EXTRA | dd of='${added}' conv=notrunc status=none`,
+    );
+    await lab.virsh(
+      'a',
+      'attach-disk',
+      '--domain',
+      vm.name,
+      added,
+      'vdc',
+      '--config',
+      '--targetbus',
+      'virtio',
+      '--subdriver',
+      'raw',
+    );
 
     const grown = await testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name });
 
@@ -87,13 +111,21 @@ describe('syncVM on the lab hosts', () => {
     expect(await sha256OfFile(copyOf('vdb'))).toBe(await sha256OfFile(vm.dataPath));
     const extraCopy = grown.files.find((file) => file.target === 'vdc')!.destinationPath;
     expect(await sha256OfFile(extraCopy)).toBe(await sha256OfFile(added));
-    expect(parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', vm.name)).disks.map((disk) => disk.sourcePath)).toEqual([copyOf('vda'), copyOf('vdb'), extraCopy]);
+    expect(
+      parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', vm.name)).disks.map(
+        (disk) => disk.sourcePath,
+      ),
+    ).toEqual([copyOf('vda'), copyOf('vdb'), extraCopy]);
 
     await lab.virsh('a', 'detach-disk', '--domain', vm.name, 'vdb', '--config');
     const shrunk = await testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name });
     expect(shrunk.detachedDisks).toEqual(['vdb']);
     expect(shrunk.warnings.join('\n')).toContain('disk vdb is gone from the source');
-    expect(parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', vm.name)).disks.map((disk) => disk.target)).toEqual(['vda', 'vdc']);
+    expect(
+      parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', vm.name)).disks.map(
+        (disk) => disk.target,
+      ),
+    ).toEqual(['vda', 'vdc']);
     expect((await stat(copyOf('vdb'))).size).toBe(320 * MiB);
   });
 
@@ -105,18 +137,42 @@ describe('syncVM on the lab hosts', () => {
     // Room for the clone (the space check counts its data disk's apparent 256 MiB), not for 330 MiB more.
     await run('mount', ['-t', 'tmpfs', '-o', 'size=320m,mode=0777', 'tmpfs', small]);
     try {
-      const clone = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name, newName: name, destDir: small });
+      const clone = await testEnvironment().client.clone({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        newName: name,
+        destDir: small,
+      });
       const added = `${vm.dir}/big.img`;
       await lab.sshAs('a', `head -c ${330 * MiB} /dev/urandom > '${added}'`);
-      await lab.virsh('a', 'attach-disk', '--domain', name, added, 'vdc', '--config', '--targetbus', 'virtio', '--subdriver', 'raw');
+      await lab.virsh(
+        'a',
+        'attach-disk',
+        '--domain',
+        name,
+        added,
+        'vdc',
+        '--config',
+        '--targetbus',
+        'virtio',
+        '--subdriver',
+        'raw',
+      );
       const before = await Promise.all(clone.files.map((file) => sha256OfFile(file.destinationPath)));
 
-      await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.DISK_SPACE_ERROR,
         message: expect.stringContaining('the disks added on the source need'),
       });
       expect(await Promise.all(clone.files.map((file) => sha256OfFile(file.destinationPath)))).toEqual(before);
-      expect(parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', name)).disks.map((disk) => disk.target)).toEqual(['vda', 'vdb']);
+      expect(
+        parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', name)).disks.map(
+          (disk) => disk.target,
+        ),
+      ).toEqual(['vda', 'vdb']);
     } finally {
       await lab.virsh('b', 'undefine', '--domain', name).catch(() => undefined);
       await lab.removeVm('a', vm);
@@ -130,7 +186,9 @@ describe('syncVM on the lab hosts', () => {
     await lab.virsh('b', 'start', '--domain', vm.name);
     try {
       const before = await sha256OfFile(copyOf('vda'));
-      await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name })).rejects.toMatchObject({
+      await expect(
+        testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name }),
+      ).rejects.toMatchObject({
         code: ErrorCode.SYNC_ERROR,
         message: expect.stringContaining('is running'),
       });
@@ -161,6 +219,8 @@ describe('syncVM on the lab hosts', () => {
   it('a missing target is 1003', async () => {
     const name = uniqueVmName('notarget');
     await lab.makeVm('a', name);
-    await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({ code: ErrorCode.VM_NOT_FOUND_ERROR });
+    await expect(testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: name })).rejects.toMatchObject({
+      code: ErrorCode.VM_NOT_FOUND_ERROR,
+    });
   });
 });

@@ -86,7 +86,10 @@ describe('verifyRange', () => {
     await vi.advanceTimersByTimeAsync(3 * 60_000);
     expect(beats.length).toBeGreaterThanOrEqual(30);
     hashing.open();
-    await expect(run).resolves.toMatchObject({ source: { hex: 'ab'.repeat(32) }, destination: { hex: 'ab'.repeat(32) } });
+    await expect(run).resolves.toMatchObject({
+      source: { hex: 'ab'.repeat(32) },
+      destination: { hex: 'ab'.repeat(32) },
+    });
   });
 });
 

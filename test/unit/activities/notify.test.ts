@@ -37,11 +37,17 @@ afterAll(async () => {
 function deps(options: { webhookUrls?: string[]; webhooks?: Record<string, unknown> } = {}) {
   return {
     policy: workerPolicySchema.parse({ webhookUrls: options.webhookUrls ?? [] }),
-    webhooks: Object.fromEntries(Object.entries(options.webhooks ?? {}).map(([name, webhook]) => [name, configuredWebhookSchema.parse(webhook)])),
+    webhooks: Object.fromEntries(
+      Object.entries(options.webhooks ?? {}).map(([name, webhook]) => [name, configuredWebhookSchema.parse(webhook)]),
+    ),
   };
 }
 
-async function send(activityDeps: ReturnType<typeof deps>, webhook: Webhook, env: NodeJS.ProcessEnv = {}): Promise<unknown> {
+async function send(
+  activityDeps: ReturnType<typeof deps>,
+  webhook: Webhook,
+  env: NodeJS.ProcessEnv = {},
+): Promise<unknown> {
   const request: NotifyRequest = { webhook, document };
   return new MockActivityEnvironment().run(notify(activityDeps, env), request).catch((error: unknown) => error);
 }
@@ -49,17 +55,28 @@ async function send(activityDeps: ReturnType<typeof deps>, webhook: Webhook, env
 describe('the notify activity', () => {
   it("signs a named webhook with the secret from the worker's environment, by the worker's config", async () => {
     const from = receiver.requests.length;
-    const result = await send(deps({ webhooks: { ops: { url: receiver.url, secretEnv: 'OPS_SECRET' } } }), { name: 'ops' }, { OPS_SECRET: 's3' });
+    const result = await send(
+      deps({ webhooks: { ops: { url: receiver.url, secretEnv: 'OPS_SECRET' } } }),
+      { name: 'ops' },
+      { OPS_SECRET: 's3' },
+    );
     expect(result).toEqual({ status: 204 });
     const request = receiver.requests[from]!;
     expect(
-      verifyWebhookSignature({ secret: 's3', timestamp: request.headers['x-kvmclone-timestamp'] as string, signature: request.headers['x-kvmclone-signature'] as string, body: request.body }),
+      verifyWebhookSignature({
+        secret: 's3',
+        timestamp: request.headers['x-kvmclone-timestamp'] as string,
+        signature: request.headers['x-kvmclone-signature'] as string,
+        body: request.body,
+      }),
     ).toBe(true);
   });
 
   it('skips a named webhook whose configured events leave this one out, and says so', async () => {
     const from = receiver.requests.length;
-    expect(await send(deps({ webhooks: { ops: { url: receiver.url, events: ['success'] } } }), { name: 'ops' })).toEqual({ skipped: true });
+    expect(
+      await send(deps({ webhooks: { ops: { url: receiver.url, events: ['success'] } } }), { name: 'ops' }),
+    ).toEqual({ skipped: true });
     expect(receiver.requests.length).toBe(from);
   });
 
@@ -68,14 +85,24 @@ describe('the notify activity', () => {
       message: expect.stringMatching(/webhook 'other' is not configured on this worker \(configured: ops/),
       details: [expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR })],
     });
-    const missing = await send(deps({ webhooks: { ops: { url: receiver.url, secretEnv: 'NOT_SET' } } }), { name: 'ops' });
-    expect(missing).toMatchObject({ message: expect.stringContaining("webhook 'ops': the worker has no environment variable NOT_SET") });
+    const missing = await send(deps({ webhooks: { ops: { url: receiver.url, secretEnv: 'NOT_SET' } } }), {
+      name: 'ops',
+    });
+    expect(missing).toMatchObject({
+      message: expect.stringContaining("webhook 'ops': the worker has no environment variable NOT_SET"),
+    });
     expect((missing as Error).message).not.toContain(receiver.url);
   });
 
   it('calls an ad-hoc URL under policy.webhookUrls, unsigned', async () => {
     const from = receiver.requests.length;
-    expect(await send(deps({ webhookUrls: [receiver.url] }), { url: `${receiver.url}/x`, events: ['failure'], format: 'json' })).toEqual({ status: 204 });
+    expect(
+      await send(deps({ webhookUrls: [receiver.url] }), {
+        url: `${receiver.url}/x`,
+        events: ['failure'],
+        format: 'json',
+      }),
+    ).toEqual({ status: 204 });
     expect(receiver.requests[from]!.headers['x-kvmclone-signature']).toBeUndefined();
   });
 
@@ -83,8 +110,13 @@ describe('the notify activity', () => {
     const from = receiver.requests.length;
     for (const policy of [deps(), deps({ webhookUrls: ['https://hooks.example.com/'] })]) {
       const refused = await send(policy, { url: receiver.url, events: ['failure'], format: 'json' });
-      expect(refused).toMatchObject({ nonRetryable: true, details: [expect.objectContaining({ code: ErrorCode.VALIDATION_ERROR })] });
-      expect((refused as Error).message).toMatch(/^ad-hoc webhook http:\/\/127\.0\.0\.1:\d+\/… is refused and was not called/);
+      expect(refused).toMatchObject({
+        nonRetryable: true,
+        details: [expect.objectContaining({ code: ErrorCode.VALIDATION_ERROR })],
+      });
+      expect((refused as Error).message).toMatch(
+        /^ad-hoc webhook http:\/\/127\.0\.0\.1:\d+\/… is refused and was not called/,
+      );
     }
     expect(receiver.requests.length).toBe(from);
     expect(DEFAULT_WORKER_POLICY.webhookUrls).toEqual([]);
@@ -92,11 +124,23 @@ describe('the notify activity', () => {
 
   it('attack: a failing Slack-style URL is named by its origin (ad-hoc) or name (configured), never with its token', async () => {
     const secretUrl = `${failing.url}/services/T000/B000/TOKENxyz`;
-    const adHoc = await send(deps({ webhookUrls: [failing.url] }), { url: secretUrl, events: ['failure'], format: 'slack' });
-    expect(adHoc).toMatchObject({ message: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/… answered 500/), nonRetryable: false });
+    const adHoc = await send(deps({ webhookUrls: [failing.url] }), {
+      url: secretUrl,
+      events: ['failure'],
+      format: 'slack',
+    });
+    expect(adHoc).toMatchObject({
+      message: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/… answered 500/),
+      nonRetryable: false,
+    });
     const named = await send(deps({ webhooks: { chat: { url: secretUrl, format: 'slack' } } }), { name: 'chat' });
     expect(named).toMatchObject({ message: expect.stringMatching(/^webhook 'chat' answered 500/) });
-    const unreachable = await send(deps({ webhooks: { chat: { url: 'http://127.0.0.1:1/services/TOKENxyz' } } }), { name: 'chat' });
-    for (const error of [adHoc, named, unreachable]) expect(JSON.stringify({ message: (error as Error).message, details: (error as { details: unknown }).details })).not.toContain('TOKENxyz');
+    const unreachable = await send(deps({ webhooks: { chat: { url: 'http://127.0.0.1:1/services/TOKENxyz' } } }), {
+      name: 'chat',
+    });
+    for (const error of [adHoc, named, unreachable])
+      expect(
+        JSON.stringify({ message: (error as Error).message, details: (error as { details: unknown }).details }),
+      ).not.toContain('TOKENxyz');
   });
 });

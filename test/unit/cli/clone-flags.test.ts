@@ -54,17 +54,33 @@ describe('cloneInputFromFlags', () => {
       { parallel: '2', networkMap: ['lan=br1'], excludeDisk: ['vdc'] },
       { parallel: 6, compress: true, networkMap: { default: 'br0', lan: 'x' }, excludeDisks: ['vdb'] },
     );
-    expect(input).toEqual({ ...subject, parallel: 2, compress: true, networkMap: { default: 'br0', lan: 'br1' }, excludeDisks: ['vdb', 'vdc'] });
+    expect(input).toEqual({
+      ...subject,
+      parallel: 2,
+      compress: true,
+      networkMap: { default: 'br0', lan: 'br1' },
+      excludeDisks: ['vdb', 'vdc'],
+    });
   });
 
   it('lets --dest-pool replace a configured destDir rather than conflict with it', () => {
-    expect(cloneInputFromFlags(subject, { destPool: 'fast' }, { destDir: '/srv' })).toEqual({ ...subject, destPool: 'fast' });
-    expect(cloneInputFromFlags(subject, { destDir: '/srv' }, { destPool: 'fast' })).toEqual({ ...subject, destDir: '/srv' });
+    expect(cloneInputFromFlags(subject, { destPool: 'fast' }, { destDir: '/srv' })).toEqual({
+      ...subject,
+      destPool: 'fast',
+    });
+    expect(cloneInputFromFlags(subject, { destDir: '/srv' }, { destPool: 'fast' })).toEqual({
+      ...subject,
+      destDir: '/srv',
+    });
   });
 
   it('rejects a timeout that is not a whole number with 1304', () => {
-    expect(() => cloneInputFromFlags(subject, { timeout: '1h' })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_TIMEOUT }));
-    expect(() => cloneInputFromFlags(subject, { parallel: '' })).toThrow(expect.objectContaining({ code: ErrorCode.VALIDATION_ERROR }));
+    expect(() => cloneInputFromFlags(subject, { timeout: '1h' })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_TIMEOUT }),
+    );
+    expect(() => cloneInputFromFlags(subject, { parallel: '' })).toThrow(
+      expect.objectContaining({ code: ErrorCode.VALIDATION_ERROR }),
+    );
   });
 });
 

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText, validateConfigDocument } from '../../../src/cli/config';
-import { configValueAt, initialConfigText, parseConfigValue, parseKeyPath, redactedConfig, setConfigValue, unsetConfigValue } from '../../../src/cli/config-edit';
+import {
+  configValueAt,
+  initialConfigText,
+  parseConfigValue,
+  parseKeyPath,
+  redactedConfig,
+  setConfigValue,
+  unsetConfigValue,
+} from '../../../src/cli/config-edit';
 import { ErrorCode } from '../../../src/errors';
 
 const text = `# my hosts
@@ -18,7 +26,8 @@ describe('parseKeyPath', () => {
   });
 
   it('rejects empty segments', () => {
-    for (const key of ['', 'a..b', 'a.', '.a']) expect(() => parseKeyPath(key)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR }));
+    for (const key of ['', 'a..b', 'a.', '.a'])
+      expect(() => parseKeyPath(key)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR }));
   });
 });
 
@@ -47,20 +56,29 @@ describe('setConfigValue / unsetConfigValue', () => {
   });
 
   it('refuses an edit that makes the config invalid, naming the key and line', () => {
-    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.port', 99999)).toThrow(/^c\.yaml:5: hosts\.a\.port: /);
+    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.port', 99999)).toThrow(
+      /^c\.yaml:5: hosts\.a\.port: /,
+    );
     expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.adress', 'x:1')).toThrow(
-      expect.objectContaining({ code: ErrorCode.CONFIGURATION_ERROR, message: expect.stringMatching(/c\.yaml:7: temporal\.adress: /) }),
+      expect.objectContaining({
+        code: ErrorCode.CONFIGURATION_ERROR,
+        message: expect.stringMatching(/c\.yaml:7: temporal\.adress: /),
+      }),
     );
   });
 
   it('refuses to set below a plain value', () => {
-    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.address.x', 1)).toThrow(/is a value, not a section/);
+    expect(() => setConfigValue(parseConfigText(text, 'c.yaml'), 'hosts.a.address.x', 1)).toThrow(
+      /is a value, not a section/,
+    );
   });
 
   it('removes a key, and calls removing an absent key an error', () => {
     const edited = unsetConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.namespace');
     expect(edited.text).not.toContain('namespace');
-    expect(() => unsetConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.address')).toThrow(/temporal\.address is not set/);
+    expect(() => unsetConfigValue(parseConfigText(text, 'c.yaml'), 'temporal.address')).toThrow(
+      /temporal\.address is not set/,
+    );
   });
 });
 
@@ -75,9 +93,20 @@ describe('the config schema', () => {
     expect(config.hosts.a?.direct).toEqual({ b: { address: '10.1.0.2', identityFile: '/root/.ssh/id_ed25519' } });
     expect(config.defaults.sync).toEqual({ deltaOnly: false, bandwidthLimit: 10 * 1024 * 1024 });
     // The older form, a webhook written in place: kept, and named notifications-1 for inputs.
-    expect(config.notifications.webhooks).toEqual([{ url: 'https://hooks.example/x', secretEnv: 'HOOK_SECRET', events: ['success', 'failure', 'cancelled'], format: 'json' }]);
-    expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    targetName: x\n', 'c.yaml'))).toThrow(/c\.yaml:3: defaults\.sync\.targetName: Unrecognized key/);
-    expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    parallel: 0\n', 'c.yaml'))).toThrow(/defaults\.sync\.parallel/);
+    expect(config.notifications.webhooks).toEqual([
+      {
+        url: 'https://hooks.example/x',
+        secretEnv: 'HOOK_SECRET',
+        events: ['success', 'failure', 'cancelled'],
+        format: 'json',
+      },
+    ]);
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    targetName: x\n', 'c.yaml'))).toThrow(
+      /c\.yaml:3: defaults\.sync\.targetName: Unrecognized key/,
+    );
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  sync:\n    parallel: 0\n', 'c.yaml'))).toThrow(
+      /defaults\.sync\.parallel/,
+    );
   });
 
   it('accepts the init template', () => {
@@ -112,9 +141,22 @@ describe('the config schema', () => {
         'c.yaml',
       ),
     );
-    expect(config.hosts.b).toMatchObject({ writableDirs: ['/srv/vms', '/var/lib/libvirt/images'], storagePools: ['fast'] });
-    expect(config.policy).toEqual({ inlineHosts: false, webhookUrls: ['https://hooks.example/kvm/'], allowDevices: [], hostFiles: ['/usr/share', '/srv/iso'] });
-    expect(config.webhooks.audit).toEqual({ url: 'https://audit.example/k', secretEnv: 'AUDIT_SECRET', events: ['failure'], format: 'json' });
+    expect(config.hosts.b).toMatchObject({
+      writableDirs: ['/srv/vms', '/var/lib/libvirt/images'],
+      storagePools: ['fast'],
+    });
+    expect(config.policy).toEqual({
+      inlineHosts: false,
+      webhookUrls: ['https://hooks.example/kvm/'],
+      allowDevices: [],
+      hostFiles: ['/usr/share', '/srv/iso'],
+    });
+    expect(config.webhooks.audit).toEqual({
+      url: 'https://audit.example/k',
+      secretEnv: 'AUDIT_SECRET',
+      events: ['failure'],
+      format: 'json',
+    });
     expect(config.notifications.webhooks).toEqual(['ops', 'audit']);
     // config show: no webhook URL (a Slack URL is a secret) nor secret on a shared terminal.
     const shown = JSON.stringify(redactedConfig(config));
@@ -132,20 +174,35 @@ describe('the config schema', () => {
       }
       throw new Error('expected a configuration error');
     };
-    expect(problem('webhooks: {}\nnotifications:\n  webhooks:\n    - ops\n')).toBe("c.yaml:4: notifications.webhooks.0: no webhook 'ops' under webhooks:");
-    expect(problem('webhooks:\n  notifications-1: { url: https://a.example/x }\nnotifications:\n  webhooks:\n    - { url: https://b.example/y }\n')).toMatch(
-      /^c\.yaml:5: notifications\.webhooks\.0: this webhook is named notifications-1 by its place/,
+    expect(problem('webhooks: {}\nnotifications:\n  webhooks:\n    - ops\n')).toBe(
+      "c.yaml:4: notifications.webhooks.0: no webhook 'ops' under webhooks:",
     );
-    expect(problem('notifications:\n  webhooks:\n    - url: https://b.example/y\n      secrt: x\n')).toMatch(/^c\.yaml:4: notifications\.webhooks\.0\.secrt: Unrecognized key/);
+    expect(
+      problem(
+        'webhooks:\n  notifications-1: { url: https://a.example/x }\nnotifications:\n  webhooks:\n    - { url: https://b.example/y }\n',
+      ),
+    ).toMatch(/^c\.yaml:5: notifications\.webhooks\.0: this webhook is named notifications-1 by its place/);
+    expect(problem('notifications:\n  webhooks:\n    - url: https://b.example/y\n      secrt: x\n')).toMatch(
+      /^c\.yaml:4: notifications\.webhooks\.0\.secrt: Unrecognized key/,
+    );
     expect(problem('policy:\n  inlinehosts: true\n')).toMatch(/^c\.yaml:2: policy\.inlinehosts: Unrecognized key/);
-    expect(problem('policy:\n  webhookUrls: [ftp://x.example/]\n')).toMatch(/^c\.yaml:2: policy\.webhookUrls\.0: only http and https/);
-    expect(problem('webhooks:\n  ops: { url: https://a.example/x, secret: a, secretEnv: B }\n')).toMatch(/webhooks\.ops\.secretEnv: give secret or secretEnv, not both/);
-    expect(problem('hosts:\n  b:\n    address: 10.0.0.2\n    writableDirs: [relative/dir]\n')).toMatch(/^c\.yaml:4: hosts\.b\.writableDirs\.0: must be an absolute path/);
+    expect(problem('policy:\n  webhookUrls: [ftp://x.example/]\n')).toMatch(
+      /^c\.yaml:2: policy\.webhookUrls\.0: only http and https/,
+    );
+    expect(problem('webhooks:\n  ops: { url: https://a.example/x, secret: a, secretEnv: B }\n')).toMatch(
+      /webhooks\.ops\.secretEnv: give secret or secretEnv, not both/,
+    );
+    expect(problem('hosts:\n  b:\n    address: 10.0.0.2\n    writableDirs: [relative/dir]\n')).toMatch(
+      /^c\.yaml:4: hosts\.b\.writableDirs\.0: must be an absolute path/,
+    );
   });
 
   it('takes clone defaults, TLS and an API key, and keeps absent defaults absent', () => {
     const config = validateConfigDocument(
-      parseConfigText('temporal:\n  address: t:7233\n  tls: { caFile: /ca.pem, serverName: t }\n  apiKey: k\ndefaults:\n  clone:\n    parallel: 8\n    bandwidthLimit: 100M\n', 'c.yaml'),
+      parseConfigText(
+        'temporal:\n  address: t:7233\n  tls: { caFile: /ca.pem, serverName: t }\n  apiKey: k\ndefaults:\n  clone:\n    parallel: 8\n    bandwidthLimit: 100M\n',
+        'c.yaml',
+      ),
     );
     expect(config.defaults.clone).toEqual({ parallel: 8, bandwidthLimit: 100 * 1024 * 1024 });
     expect(config.temporal.tls).toEqual({ caFile: '/ca.pem', serverName: 't' });
@@ -155,8 +212,14 @@ describe('the config schema', () => {
   });
 
   it('names the line of an unknown key, a bad default, and half an mTLS pair', () => {
-    expect(() => validateConfigDocument(parseConfigText('defaults:\n  clone:\n    paralel: 2\n', 'c.yaml'))).toThrow(/^c\.yaml:3: defaults\.clone\.paralel: /);
-    expect(() => validateConfigDocument(parseConfigText('defaults:\n  clone:\n    timeout: 0\n', 'c.yaml'))).toThrow(/^c\.yaml:3: defaults\.clone\.timeout: /);
-    expect(() => validateConfigDocument(parseConfigText('temporal:\n  tls:\n    certFile: /c.pem\n', 'c.yaml'))).toThrow(/c\.yaml:\d: temporal\.tls(\.keyFile)?: /);
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  clone:\n    paralel: 2\n', 'c.yaml'))).toThrow(
+      /^c\.yaml:3: defaults\.clone\.paralel: /,
+    );
+    expect(() => validateConfigDocument(parseConfigText('defaults:\n  clone:\n    timeout: 0\n', 'c.yaml'))).toThrow(
+      /^c\.yaml:3: defaults\.clone\.timeout: /,
+    );
+    expect(() =>
+      validateConfigDocument(parseConfigText('temporal:\n  tls:\n    certFile: /c.pem\n', 'c.yaml')),
+    ).toThrow(/c\.yaml:\d: temporal\.tls(\.keyFile)?: /);
   });
 });

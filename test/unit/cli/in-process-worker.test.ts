@@ -12,9 +12,18 @@ async function exitedPid(): Promise<number> {
 }
 
 /** describeTaskQueue answering with these pollers: the server side of workerIsPolling. */
-function serverListing(pollers: { identity: string; secondsAgo: number }[], now: number): Pick<Connection, 'workflowService'> {
-  const listed = pollers.map((poller) => ({ identity: poller.identity, lastAccessTime: { seconds: Math.floor(now / 1000) - poller.secondsAgo } }));
-  return { workflowService: { describeTaskQueue: async () => ({ pollers: listed }) } } as unknown as Pick<Connection, 'workflowService'>;
+function serverListing(
+  pollers: { identity: string; secondsAgo: number }[],
+  now: number,
+): Pick<Connection, 'workflowService'> {
+  const listed = pollers.map((poller) => ({
+    identity: poller.identity,
+    lastAccessTime: { seconds: Math.floor(now / 1000) - poller.secondsAgo },
+  }));
+  return { workflowService: { describeTaskQueue: async () => ({ pollers: listed }) } } as unknown as Pick<
+    Connection,
+    'workflowService'
+  >;
 }
 
 describe('isExitedLocalWorker', () => {
@@ -33,15 +42,43 @@ describe('workerIsPolling', () => {
 
   it("does not count the poll of the previous command's worker, which has exited", async () => {
     const gone = await exitedPid();
-    expect(await workerIsPolling(serverListing([{ identity: `${gone}@${hostname()}`, secondsAgo: 5 }], now), 'default', 'kvm-clone', now)).toBe(false);
+    expect(
+      await workerIsPolling(
+        serverListing([{ identity: `${gone}@${hostname()}`, secondsAgo: 5 }], now),
+        'default',
+        'kvm-clone',
+        now,
+      ),
+    ).toBe(false);
   });
 
   it('counts a recent poll of a live local worker or of a worker on another machine', async () => {
-    expect(await workerIsPolling(serverListing([{ identity: `${process.pid}@${hostname()}`, secondsAgo: 5 }], now), 'default', 'kvm-clone', now)).toBe(true);
-    expect(await workerIsPolling(serverListing([{ identity: '4242@worker-host', secondsAgo: 5 }], now), 'default', 'kvm-clone', now)).toBe(true);
+    expect(
+      await workerIsPolling(
+        serverListing([{ identity: `${process.pid}@${hostname()}`, secondsAgo: 5 }], now),
+        'default',
+        'kvm-clone',
+        now,
+      ),
+    ).toBe(true);
+    expect(
+      await workerIsPolling(
+        serverListing([{ identity: '4242@worker-host', secondsAgo: 5 }], now),
+        'default',
+        'kvm-clone',
+        now,
+      ),
+    ).toBe(true);
   });
 
   it('does not count a poll older than a long poll', async () => {
-    expect(await workerIsPolling(serverListing([{ identity: `${process.pid}@${hostname()}`, secondsAgo: 120 }], now), 'default', 'kvm-clone', now)).toBe(false);
+    expect(
+      await workerIsPolling(
+        serverListing([{ identity: `${process.pid}@${hostname()}`, secondsAgo: 120 }], now),
+        'default',
+        'kvm-clone',
+        now,
+      ),
+    ).toBe(false);
   });
 });

@@ -21,11 +21,15 @@ describe('progressLines', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^ {2}vda {3}\[#{10}\] 100% {2}100 MiB \/ 100 MiB +copying$/);
     expect(lines[1]).toMatch(/vdb {3}\[###-------\] {2}25%/);
-    expect(lines[2]).toMatch(/total \[#####-----\] {2}50% {2}150 MiB \/ 300 MiB +10\.0 MiB\/s {2}ETA 0:15 {2}\(copying\)$/);
+    expect(lines[2]).toMatch(
+      /total \[#####-----\] {2}50% {2}150 MiB \/ 300 MiB +10\.0 MiB\/s {2}ETA 0:15 {2}\(copying\)$/,
+    );
   });
 
   it('shows only the phase before the disks are known', () => {
-    expect(progressLines({ progress: { phase: 'preflight', disks: [], bytesTotal: 0, bytesDone: 0 }, bytesPerSecond: 0 })).toEqual([expect.stringMatching(/total .* 0%.*\(preflight\)$/)]);
+    expect(
+      progressLines({ progress: { phase: 'preflight', disks: [], bytesTotal: 0, bytesDone: 0 }, bytesPerSecond: 0 }),
+    ).toEqual([expect.stringMatching(/total .* 0%.*\(preflight\)$/)]);
   });
 });
 

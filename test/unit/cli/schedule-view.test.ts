@@ -35,7 +35,13 @@ const details: ScheduleDetails = {
       state: 'FAILED',
       error: { code: 1201, codeName: 'DESTINATION_BUSY_ERROR', message: 'target is running' },
     },
-    { scheduledAt: '2025-02-01T02:00:00Z', startedAt: '2025-02-01T02:00:00Z', operationId: 'sync:b:web01-2025-02-01T02:00:00Z', runId: 'r3', state: 'RUNNING' },
+    {
+      scheduledAt: '2025-02-01T02:00:00Z',
+      startedAt: '2025-02-01T02:00:00Z',
+      operationId: 'sync:b:web01-2025-02-01T02:00:00Z',
+      runId: 'r3',
+      state: 'RUNNING',
+    },
   ],
   nextRuns: ['2025-02-02T02:00:00Z', '2025-02-03T02:00:00Z', '2025-02-04T02:00:00Z', '2025-02-05T02:00:00Z'],
   createdAt: '2025-01-01T00:00:00Z',
@@ -55,7 +61,14 @@ describe('schedule views', () => {
           nextRuns: ['2025-02-02T02:00:00.000Z'],
           recentRuns: [{ scheduledAt: 'x', startedAt: '2025-02-01T02:00:00.250Z', operationId: 'o', runId: 'r' }],
         },
-        { name: 'web01-daily', kind: 'clone', workflowType: 'scheduledCloneVM', paused: true, nextRuns: [], recentRuns: [] },
+        {
+          name: 'web01-daily',
+          kind: 'clone',
+          workflowType: 'scheduledCloneVM',
+          paused: true,
+          nextRuns: [],
+          recentRuns: [],
+        },
       ],
     });
     expect(text.split('\n')).toEqual([
@@ -77,8 +90,12 @@ describe('schedule views', () => {
       'next:     2025-02-02 02:00:00Z, 2025-02-03 02:00:00Z, 2025-02-04 02:00:00Z',
     ]);
     expect(lines[6]).toMatch(/^STARTED\s+OPERATION\s+STATE\s+OUTCOME$/);
-    expect(lines[7]).toMatch(/^2025-01-30 02:00:00Z\s+sync:b:web01-2025-01-30T02:00:00Z\s+COMPLETED\s+1(\.0)? GiB sent in 12\.3 s, 1 warning\(s\)$/);
-    expect(lines[8]).toMatch(/^2025-01-31 02:00:01Z\s+sync:b:web01-2025-01-31T02:00:00Z\s+FAILED\s+error 1201 \(DESTINATION_BUSY_ERROR\)$/);
+    expect(lines[7]).toMatch(
+      /^2025-01-30 02:00:00Z\s+sync:b:web01-2025-01-30T02:00:00Z\s+COMPLETED\s+1(\.0)? GiB sent in 12\.3 s, 1 warning\(s\)$/,
+    );
+    expect(lines[8]).toMatch(
+      /^2025-01-31 02:00:01Z\s+sync:b:web01-2025-01-31T02:00:00Z\s+FAILED\s+error 1201 \(DESTINATION_BUSY_ERROR\)$/,
+    );
     expect(lines[9]).toMatch(/^2025-02-01 02:00:00Z\s+sync:b:web01-2025-02-01T02:00:00Z\s+RUNNING\s+-$/);
   });
 
@@ -104,6 +121,8 @@ describe('schedule views', () => {
         '',
       ].join('\n'),
     );
-    expect(scheduleText({ ...details, cron: [], intervals: [] }).split('\n')[0]).toBe('schedule web01-nightly: sync web01 (a to b), calendar (UTC)');
+    expect(scheduleText({ ...details, cron: [], intervals: [] }).split('\n')[0]).toBe(
+      'schedule web01-nightly: sync web01 (a to b), calendar (UTC)',
+    );
   });
 });

@@ -37,17 +37,23 @@ describe('syncInputFromFlags', () => {
   });
 
   it('lets flags win over the config defaults, which stay when no flag is given', () => {
-    expect(syncInputFromFlags(subject, { parallel: '2' }, { parallel: 8, deltaOnly: false, bandwidthLimit: '5M' })).toEqual({ ...subject, parallel: 2, deltaOnly: false, bandwidthLimit: '5M' });
+    expect(
+      syncInputFromFlags(subject, { parallel: '2' }, { parallel: 8, deltaOnly: false, bandwidthLimit: '5M' }),
+    ).toEqual({ ...subject, parallel: 2, deltaOnly: false, bandwidthLimit: '5M' });
     expect(syncInputFromFlags(subject, {})).toEqual(subject);
   });
 
   it('refuses a timeout that is not a whole number with 1304', () => {
-    expect(() => syncInputFromFlags(subject, { timeout: '1h' })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_TIMEOUT }));
+    expect(() => syncInputFromFlags(subject, { timeout: '1h' })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_TIMEOUT }),
+    );
   });
 });
 
 describe('directRouteFor', () => {
-  const config = { hosts: { a: { address: '10.0.0.1', direct: { b: { address: '10.1.0.2' } } }, b: { address: '10.0.0.2' } } };
+  const config = {
+    hosts: { a: { address: '10.0.0.1', direct: { b: { address: '10.1.0.2' } } }, b: { address: '10.0.0.2' } },
+  };
 
   it('asks for direct mode (true, never the route: the worker has it) when the source has a route to the destination, unless --relay', () => {
     expect(directRouteFor(config, 'a', 'b')).toBe(true);
@@ -63,7 +69,12 @@ describe('directRouteFor', () => {
 
 describe('notifyInputFor', () => {
   it('names the global webhooks first (written in place: by their implicit names), then the ad-hoc URLs of the command; never a secret', () => {
-    const inPlace = { url: 'https://hooks.example/a', secretEnv: 'HOOK', events: ['failure' as const], format: 'slack' as const };
+    const inPlace = {
+      url: 'https://hooks.example/a',
+      secretEnv: 'HOOK',
+      events: ['failure' as const],
+      format: 'slack' as const,
+    };
     expect(notifyInputFor({ notifications: { webhooks: ['ops', inPlace] } }, ['http://127.0.0.1:9/x'])).toEqual({
       webhooks: [{ name: 'ops' }, { name: 'notifications-2' }, { url: 'http://127.0.0.1:9/x' }],
     });
@@ -72,7 +83,15 @@ describe('notifyInputFor', () => {
 
   it('configuredWebhooks: the named ones, and those written in place under their implicit names', () => {
     const ops = { url: 'https://hooks.example/ops', events: ['success' as const], format: 'json' as const };
-    const inPlace = { url: 'https://hooks.example/a', secret: 's', events: ['failure' as const], format: 'slack' as const };
-    expect(configuredWebhooks({ webhooks: { ops }, notifications: { webhooks: ['ops', inPlace] } })).toEqual({ ops, 'notifications-2': inPlace });
+    const inPlace = {
+      url: 'https://hooks.example/a',
+      secret: 's',
+      events: ['failure' as const],
+      format: 'slack' as const,
+    };
+    expect(configuredWebhooks({ webhooks: { ops }, notifications: { webhooks: ['ops', inPlace] } })).toEqual({
+      ops,
+      'notifications-2': inPlace,
+    });
   });
 });

@@ -35,7 +35,11 @@ const result: SyncResult = {
   hashTool: 'python3',
   files: [
     file({ changeTracking: 'checkpoint', verification: 'synced-ranges' }),
-    file({ target: 'vdb', changeTracking: 'block-hash', digest: { algorithm: 'sha256', source: 'ab'.repeat(32), destination: 'ab'.repeat(32) } }),
+    file({
+      target: 'vdb',
+      changeTracking: 'block-hash',
+      digest: { algorithm: 'sha256', source: 'ab'.repeat(32), destination: 'ab'.repeat(32) },
+    }),
     file({ target: 'vdc', changeTracking: 'full-copy', verification: 'none', action: 'added' }),
   ],
   consistency: 'crash-consistent',

@@ -17,14 +17,24 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const temporal = (extra: Partial<TemporalConfig> = {}): TemporalConfig => ({ namespace: 'default', taskQueue: 'kvm-clone', ...extra }) as TemporalConfig;
+const temporal = (extra: Partial<TemporalConfig> = {}): TemporalConfig =>
+  ({ namespace: 'default', taskQueue: 'kvm-clone', ...extra }) as TemporalConfig;
 
 describe('Temporal connection options from the config', () => {
   it('passes no TLS or `tls: true` through, and reads the CA and the client pair for mTLS', async () => {
     expect(await tlsOptions(undefined)).toBeUndefined();
     expect(await tlsOptions(true)).toBe(true);
-    const options = await tlsOptions({ serverName: 'temporal.internal', caFile: path.join(dir, 'ca.pem'), certFile: path.join(dir, 'client.pem'), keyFile: path.join(dir, 'client.key') });
-    expect(options).toEqual({ serverNameOverride: 'temporal.internal', serverRootCACertificate: Buffer.from('CA'), clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') } });
+    const options = await tlsOptions({
+      serverName: 'temporal.internal',
+      caFile: path.join(dir, 'ca.pem'),
+      certFile: path.join(dir, 'client.pem'),
+      keyFile: path.join(dir, 'client.key'),
+    });
+    expect(options).toEqual({
+      serverNameOverride: 'temporal.internal',
+      serverRootCACertificate: Buffer.from('CA'),
+      clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') },
+    });
     // A certificate without its key is no client pair.
     expect(await tlsOptions({ certFile: path.join(dir, 'client.pem') })).toEqual({});
   });
@@ -39,7 +49,13 @@ describe('Temporal connection options from the config', () => {
 
   it("takes the environment's API key over the file's, and leaves out what is not set", async () => {
     expect(await temporalConnectionOptions(temporal(), 'localhost:7233', {})).toEqual({ address: 'localhost:7233' });
-    expect(await temporalConnectionOptions(temporal({ apiKey: 'from-file', tls: true }), 'cloud:7233', {})).toEqual({ address: 'cloud:7233', tls: true, apiKey: 'from-file' });
-    expect(await temporalConnectionOptions(temporal({ apiKey: 'from-file' }), 'cloud:7233', { [API_KEY_ENV]: 'from-env' })).toEqual({ address: 'cloud:7233', apiKey: 'from-env' });
+    expect(await temporalConnectionOptions(temporal({ apiKey: 'from-file', tls: true }), 'cloud:7233', {})).toEqual({
+      address: 'cloud:7233',
+      tls: true,
+      apiKey: 'from-file',
+    });
+    expect(
+      await temporalConnectionOptions(temporal({ apiKey: 'from-file' }), 'cloud:7233', { [API_KEY_ENV]: 'from-env' }),
+    ).toEqual({ address: 'cloud:7233', apiKey: 'from-env' });
   });
 });

@@ -30,7 +30,12 @@ const result: CloneResult = {
       fileSize: 4 * 1024 ** 3,
       bytesTransferred: 1024 ** 3,
       bytesSkippedAsHoles: 3 * 1024 ** 3,
-      digest: { algorithm: 'sha256', source: 'ab'.repeat(32), destination: 'ab'.repeat(32), tools: ['python3', 'python3'] },
+      digest: {
+        algorithm: 'sha256',
+        source: 'ab'.repeat(32),
+        destination: 'ab'.repeat(32),
+        tools: ['python3', 'python3'],
+      },
     },
   ],
   consistency: 'offline',
@@ -51,7 +56,18 @@ describe('text views', () => {
 
   it('prints a dry run as a table of files and the XML diff', () => {
     const plan = {
-      files: [{ role: 'disk' as const, target: 'vda', format: 'qcow2', virtualSize: 1024 ** 3, allocatedSize: 1024, dataBytes: 2048, sourcePath: '/a/x', destinationPath: '/b/y' }],
+      files: [
+        {
+          role: 'disk' as const,
+          target: 'vda',
+          format: 'qcow2',
+          virtualSize: 1024 ** 3,
+          allocatedSize: 1024,
+          dataBytes: 2048,
+          sourcePath: '/a/x',
+          destinationPath: '/b/y',
+        },
+      ],
       bytesToTransfer: 2048,
       destinationDir: '/b',
       destinationFreeBytes: 1024 ** 4,
@@ -68,11 +84,29 @@ describe('text views', () => {
   });
 
   it('lists operations and VMs as tables', () => {
-    const summary = { operationId: 'clone:a:x:b', runId: 'r', kind: 'clone' as const, workflowType: 'cloneVM', state: 'RUNNING' as const, startTime: '2025-01-02T03:04:05.678Z', taskQueue: 'q' };
-    expect(operationListText({ type: 'operations', operations: [summary] })).toBe('OPERATION    KIND   STATE    STARTED               ENDED\nclone:a:x:b  clone  RUNNING  2025-01-02 03:04:05Z  -\n');
+    const summary = {
+      operationId: 'clone:a:x:b',
+      runId: 'r',
+      kind: 'clone' as const,
+      workflowType: 'cloneVM',
+      state: 'RUNNING' as const,
+      startTime: '2025-01-02T03:04:05.678Z',
+      taskQueue: 'q',
+    };
+    expect(operationListText({ type: 'operations', operations: [summary] })).toBe(
+      'OPERATION    KIND   STATE    STARTED               ENDED\nclone:a:x:b  clone  RUNNING  2025-01-02 03:04:05Z  -\n',
+    );
     expect(operationListText({ type: 'operations', operations: [] })).toBe('no operations\n');
-    expect(operationStatusText({ ...summary, progressUnavailable: 'no worker' })).toContain('progress: unavailable: no worker');
-    expect(operationStatusText({ ...summary, state: 'FAILED', error: { code: 1003, codeName: 'VM_NOT_FOUND_ERROR', message: 'gone' } })).toContain('error 1003 (VM_NOT_FOUND_ERROR): gone');
+    expect(operationStatusText({ ...summary, progressUnavailable: 'no worker' })).toContain(
+      'progress: unavailable: no worker',
+    );
+    expect(
+      operationStatusText({
+        ...summary,
+        state: 'FAILED',
+        error: { code: 1003, codeName: 'VM_NOT_FOUND_ERROR', message: 'gone' },
+      }),
+    ).toContain('error 1003 (VM_NOT_FOUND_ERROR): gone');
     expect(
       domainListText({
         type: 'list',
@@ -92,15 +126,27 @@ describe('text views', () => {
         ],
         errors: [],
       }),
-    ).toBe('HOST  NAME  STATE    UUID  MEMORY   VCPUS  DISKS           NETWORKS\na     x     running  -     1.0 GiB  2      vda,sda(cdrom)  default\n');
+    ).toBe(
+      'HOST  NAME  STATE    UUID  MEMORY   VCPUS  DISKS           NETWORKS\na     x     running  -     1.0 GiB  2      vda,sda(cdrom)  default\n',
+    );
     expect(table(['A', 'B'], [['long value', 'x']])).toBe('A           B\nlong value  x\n');
   });
 });
 
 describe('documents', () => {
   it('turns any error into the error document, unknown ones as 1000', () => {
-    expect(errorDocument(new KvmCloneError(ErrorCode.OPERATION_NOT_FOUND, 'no such'))).toEqual({ type: 'error', code: 1203, codeName: 'OPERATION_NOT_FOUND', message: 'no such' });
-    expect(errorDocument(new Error('boom'))).toEqual({ type: 'error', code: 1000, codeName: 'GENERAL_ERROR', message: 'boom' });
+    expect(errorDocument(new KvmCloneError(ErrorCode.OPERATION_NOT_FOUND, 'no such'))).toEqual({
+      type: 'error',
+      code: 1203,
+      codeName: 'OPERATION_NOT_FOUND',
+      message: 'no such',
+    });
+    expect(errorDocument(new Error('boom'))).toEqual({
+      type: 'error',
+      code: 1000,
+      codeName: 'GENERAL_ERROR',
+      message: 'boom',
+    });
   });
 
   it('prints JSON as one line and YAML as a document', () => {

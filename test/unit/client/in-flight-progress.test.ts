@@ -22,9 +22,15 @@ describe('withInFlightBytes', () => {
   });
 
   it('moves only the total when the disk is ambiguous, unless the heartbeat names it', () => {
-    const two: OperationProgress = { ...base, bytesDone: 0, disks: base.disks.map((disk) => ({ ...disk, bytesDone: 0 })) };
+    const two: OperationProgress = {
+      ...base,
+      bytesDone: 0,
+      disks: base.disks.map((disk) => ({ ...disk, bytesDone: 0 })),
+    };
     expect(withInFlightBytes(two, [{ bytesDone: 10 }]).disks.map((disk) => disk.bytesDone)).toEqual([0, 0]);
-    expect(withInFlightBytes(two, [{ bytesDone: 10, target: 'vda' }]).disks.map((disk) => disk.bytesDone)).toEqual([10, 0]);
+    expect(withInFlightBytes(two, [{ bytesDone: 10, target: 'vda' }]).disks.map((disk) => disk.bytesDone)).toEqual([
+      10, 0,
+    ]);
   });
 
   it('never reports more than the total', () => {
@@ -34,8 +40,12 @@ describe('withInFlightBytes', () => {
 
 describe('operationsQuery', () => {
   it('finds kvm-clone workflows on one task queue, running ones unless all', () => {
-    expect(operationsQuery('kvm-clone', 'active')).toBe("WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM') AND TaskQueue = 'kvm-clone' AND ExecutionStatus = 'Running'");
-    expect(operationsQuery("it's", 'all')).toBe("WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM') AND TaskQueue = 'it\\'s'");
+    expect(operationsQuery('kvm-clone', 'active')).toBe(
+      "WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM') AND TaskQueue = 'kvm-clone' AND ExecutionStatus = 'Running'",
+    );
+    expect(operationsQuery("it's", 'all')).toBe(
+      "WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM') AND TaskQueue = 'it\\'s'",
+    );
     expect(operationKind('cloneVM')).toBe('clone');
     expect(operationKind('syncVM')).toBe('sync');
     expect(operationKind('scheduledCloneVM')).toBe('clone');

@@ -3,7 +3,12 @@ import { ProgressHighWater } from '../../../src/client/progress-high-water';
 import type { OperationProgress } from '../../../src/workflows/progress';
 
 function progress(bytesDone: number, vda: number, bytesTotal = 100): OperationProgress {
-  return { phase: 'copying', bytesDone, bytesTotal, disks: [{ target: 'vda', bytesDone: vda, bytesTotal, phase: 'copying' }] };
+  return {
+    phase: 'copying',
+    bytesDone,
+    bytesTotal,
+    disks: [{ target: 'vda', bytesDone: vda, bytesTotal, phase: 'copying' }],
+  };
 }
 
 describe('ProgressHighWater', () => {

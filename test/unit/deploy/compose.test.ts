@@ -35,17 +35,30 @@ interface Compose {
  * validates the file against the compose schema without a Docker engine.
  */
 async function composeConfig(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run('docker-compose', ['--project-directory', root, '-f', path.join(root, 'docker-compose.yml'), 'config', ...args], {
-    cwd: root,
-    env: { ...process.env, KVM_CLONE_CONFIG: './deploy/compose/kvm-clone.example.yaml' },
-  }).catch((error: NodeJS.ErrnoException & { stderr?: string }) => {
+  return run(
+    'docker-compose',
+    ['--project-directory', root, '-f', path.join(root, 'docker-compose.yml'), 'config', ...args],
+    {
+      cwd: root,
+      env: { ...process.env, KVM_CLONE_CONFIG: './deploy/compose/kvm-clone.example.yaml' },
+    },
+  ).catch((error: NodeJS.ErrnoException & { stderr?: string }) => {
     if (error.code === 'ENOENT') throw new Error('docker-compose is not installed: run scripts/setup');
     throw new Error(`docker-compose config ${args.join(' ')} failed: ${error.stderr ?? error.message}`);
   });
 }
 
-function mountTarget(volume: NonNullable<ComposeService['volumes']>[number]): { source?: string; target: string; readOnly: boolean } {
-  if (typeof volume !== 'string') return { ...(volume.source ? { source: volume.source } : {}), target: volume.target, readOnly: volume.read_only === true };
+function mountTarget(volume: NonNullable<ComposeService['volumes']>[number]): {
+  source?: string;
+  target: string;
+  readOnly: boolean;
+} {
+  if (typeof volume !== 'string')
+    return {
+      ...(volume.source ? { source: volume.source } : {}),
+      target: volume.target,
+      readOnly: volume.read_only === true,
+    };
   const [source, target, mode] = volume.split(':');
   return { ...(source ? { source } : {}), target: target ?? source!, readOnly: mode === 'ro' };
 }
@@ -59,7 +72,14 @@ describe('docker-compose.yml', () => {
   it('has PostgreSQL, the schema step, the server, the namespace step, the Web UI and the worker, in order', async () => {
     const compose = parse((await composeConfig()).stdout) as Compose;
     const { services } = compose;
-    expect(Object.keys(services).sort()).toEqual(['postgresql', 'temporal', 'temporal-create-namespace', 'temporal-schema', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'postgresql',
+      'temporal',
+      'temporal-create-namespace',
+      'temporal-schema',
+      'temporal-ui',
+      'worker',
+    ]);
     expect(services.postgresql!.image).toMatch(/^postgres:/);
     // The current layout: the plain server image, and admin-tools for the schema. No auto-setup.
     expect(services['temporal-schema']!.image).toMatch(/^temporalio\/admin-tools:/);
@@ -68,9 +88,13 @@ describe('docker-compose.yml', () => {
     for (const service of Object.values(services)) expect(service.image ?? '').not.toContain('auto-setup');
     expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:/);
     expect(services['temporal-schema']!.depends_on).toEqual({ postgresql: { condition: 'service_healthy' } });
-    expect(services.temporal!.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(services.temporal!.depends_on).toEqual({
+      'temporal-schema': { condition: 'service_completed_successfully' },
+    });
     expect(services['temporal-create-namespace']!.depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
-    expect(services.worker!.depends_on).toEqual({ 'temporal-create-namespace': { condition: 'service_completed_successfully' } });
+    expect(services.worker!.depends_on).toEqual({
+      'temporal-create-namespace': { condition: 'service_completed_successfully' },
+    });
   });
 
   it('builds the worker from the Dockerfile, scalable, with its config mounted and its SSH key and known_hosts as secrets', async () => {
@@ -86,14 +110,23 @@ describe('docker-compose.yml', () => {
     expect(worker.environment?.KVM_CLONE_METRICS_ADDRESS).toBe('0.0.0.0:9464');
     expect(worker.environment?.KVM_CLONE_LOG_FORMAT).toBe('json');
     const mounts = (worker.volumes ?? []).map(mountTarget);
-    expect(mounts).toContainEqual({ source: path.join(root, 'deploy/compose/kvm-clone.example.yaml'), target: '/etc/kvm-clone/config.yaml', readOnly: true });
-    expect(worker.secrets?.map((secret) => secret.target ?? secret.source).sort()).toEqual(['kvm-clone-known-hosts', 'kvm-clone-ssh-key']);
+    expect(mounts).toContainEqual({
+      source: path.join(root, 'deploy/compose/kvm-clone.example.yaml'),
+      target: '/etc/kvm-clone/config.yaml',
+      readOnly: true,
+    });
+    expect(worker.secrets?.map((secret) => secret.target ?? secret.source).sort()).toEqual([
+      'kvm-clone-known-hosts',
+      'kvm-clone-ssh-key',
+    ]);
     expect(Object.keys(compose.secrets ?? {}).sort()).toEqual(['kvm-clone-known-hosts', 'kvm-clone-ssh-key']);
     expect(worker.stop_grace_period).toBeDefined();
   });
 
   it('ships an example worker config that the CLI accepts, reading the key and known_hosts from the secrets', async () => {
-    const config = configSchema.parse(parse(await readFile(path.join(root, 'deploy/compose/kvm-clone.example.yaml'), 'utf8')));
+    const config = configSchema.parse(
+      parse(await readFile(path.join(root, 'deploy/compose/kvm-clone.example.yaml'), 'utf8')),
+    );
     expect(config.temporal.address).toBe('temporal:7233');
     for (const host of Object.values(config.hosts)) {
       expect(host.identityFile).toBe('/run/secrets/kvm-clone-ssh-key');
@@ -103,7 +136,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('has schema and namespace scripts that sh can parse', async () => {
-    for (const script of ['setup-postgres.sh', 'create-namespace.sh']) await run('sh', ['-n', path.join(root, 'deploy/compose/scripts', script)]);
+    for (const script of ['setup-postgres.sh', 'create-namespace.sh'])
+      await run('sh', ['-n', path.join(root, 'deploy/compose/scripts', script)]);
   });
 });
 
@@ -122,13 +156,17 @@ describe('Dockerfile', () => {
     // The build writes the workflow bundle the worker loads, so the image needs its script.
     expect(instructions).toContain('COPY scripts/bundle-workflows.cjs ./scripts/');
     expect(instructions.some((line) => /^RUN npm run build\b/.test(line))).toBe(true);
-    expect(instructions.some((line) => line.includes('bindingAvailable') && line.includes('process.exit(1)'))).toBe(true);
+    expect(instructions.some((line) => line.includes('bindingAvailable') && line.includes('process.exit(1)'))).toBe(
+      true,
+    );
     const copied = instructions.filter((line) => /^(COPY|ADD) /i.test(line)).join('\n');
     expect(copied).not.toMatch(/ssh|known_hosts|id_|\.pem|\.key|config\.yaml|secrets/i);
     expect(instructions).toContain('USER node');
     expect(instructions).toContain('ENTRYPOINT ["kvm-clone"]');
     expect(instructions.at(-1)).toBe('CMD ["-c", "/etc/kvm-clone/config.yaml", "worker"]');
-    const ignore = (await readFile(path.join(root, '.dockerignore'), 'utf8')).split('\n').filter((line) => line && !line.startsWith('#'));
+    const ignore = (await readFile(path.join(root, '.dockerignore'), 'utf8'))
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'));
     // Everything is excluded unless listed: no key, config, cache or lab file can slip into the context.
     expect(ignore[0]).toBe('*');
     expect(ignore.filter((line) => line.startsWith('!')).sort()).toEqual([

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { blockDelta, chooseBlockHashTool, SYNC_BLOCK_SIZE, syncTileBytes, tileFile } from '../../../src/domain/block-delta';
+import {
+  blockDelta,
+  chooseBlockHashTool,
+  SYNC_BLOCK_SIZE,
+  syncTileBytes,
+  tileFile,
+} from '../../../src/domain/block-delta';
 
 const KiB = 1024;
 
@@ -39,11 +45,18 @@ describe('blockDelta', () => {
   });
 
   it('refuses hash lists that do not cover the range, rather than skipping blocks', () => {
-    expect(() => blockDelta(['a'], ['a', 'b'], [{ start: 0, length: 128 * KiB }], 64 * KiB)).toThrow(/expected 2 block hashes/);
+    expect(() => blockDelta(['a'], ['a', 'b'], [{ start: 0, length: 128 * KiB }], 64 * KiB)).toThrow(
+      /expected 2 block hashes/,
+    );
   });
 
   it('finds nothing to do for identical hashes', () => {
-    expect(blockDelta(['a', '0'], ['a', '0'], [{ start: 0, length: 128 * KiB }], 64 * KiB)).toEqual({ copy: [], punch: [], blocksChanged: 0, bytesUnchanged: 128 * KiB });
+    expect(blockDelta(['a', '0'], ['a', '0'], [{ start: 0, length: 128 * KiB }], 64 * KiB)).toEqual({
+      copy: [],
+      punch: [],
+      blocksChanged: 0,
+      bytesUnchanged: 128 * KiB,
+    });
   });
 });
 

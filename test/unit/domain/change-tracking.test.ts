@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkpointPrefix, MAX_TRACKED_EXTENTS, planChangeTracking, trackedFileChanges, type ChangeTrackingFacts } from '../../../src/domain/change-tracking';
+import {
+  checkpointPrefix,
+  MAX_TRACKED_EXTENTS,
+  planChangeTracking,
+  trackedFileChanges,
+  type ChangeTrackingFacts,
+} from '../../../src/domain/change-tracking';
 
 const KiB = 1024;
 const block = 64 * KiB;
@@ -36,7 +42,12 @@ describe('trackedFileChanges', () => {
   });
 
   it('keeps the lists bounded for workflow history', () => {
-    const scattered = Array.from({ length: 3 * MAX_TRACKED_EXTENTS }, (_, index) => ({ start: index * 2 * block, length: block, depth: 0, offset: index * 2 * block }));
+    const scattered = Array.from({ length: 3 * MAX_TRACKED_EXTENTS }, (_, index) => ({
+      start: index * 2 * block,
+      length: block,
+      depth: 0,
+      offset: index * 2 * block,
+    }));
     const dirty = scattered.map((entry) => e(entry.start, entry.length));
     const changes = trackedFileChanges(dirty, scattered, 6 * MAX_TRACKED_EXTENTS * block, block);
     expect(changes.changed.length).toBeLessThanOrEqual(MAX_TRACKED_EXTENTS);
@@ -54,19 +65,35 @@ describe('checkpointPrefix', () => {
 });
 
 describe('planChangeTracking', () => {
-  const disk = (target: string, format: string, action: 'updated' | 'added' | 'resized' = 'updated') => ({ role: 'disk', target, depth: 0, format, action, destinationPath: `/d/${target}` });
+  const disk = (target: string, format: string, action: 'updated' | 'added' | 'resized' = 'updated') => ({
+    role: 'disk',
+    target,
+    depth: 0,
+    format,
+    action,
+    destinationPath: `/d/${target}`,
+  });
   const facts = (overrides: Partial<ChangeTrackingFacts> = {}): ChangeTrackingFacts => ({
     sourceRunning: true,
     sourceUuid: 'u1',
     targetName: 'web',
-    files: [disk('vda', 'qcow2'), disk('vdb', 'raw'), { ...disk('vda', 'qcow2'), depth: 1, destinationPath: '/d/base' }],
+    files: [
+      disk('vda', 'qcow2'),
+      disk('vdb', 'raw'),
+      { ...disk('vda', 'qcow2'), depth: 1, destinationPath: '/d/base' },
+    ],
     record: { name: 'cp1', sourceUuid: 'u1', fingerprints: { '/d/vda': '1 2 3' } },
     fingerprints: { '/d/vda': '1 2 3', '/d/vdb': '9 9 9' },
     ...overrides,
   });
 
   it('tracks qcow2 top images whose destination is as the last sync left it', () => {
-    expect(planChangeTracking(facts())).toEqual({ bitmapTargets: ['vda'], trackedTargets: ['vda'], since: 'cp1', warnings: [expect.stringContaining('vdb is raw')] });
+    expect(planChangeTracking(facts())).toEqual({
+      bitmapTargets: ['vda'],
+      trackedTargets: ['vda'],
+      since: 'cp1',
+      warnings: [expect.stringContaining('vdb is raw')],
+    });
   });
 
   it('hashes a file touched on the destination since', () => {
@@ -86,7 +113,15 @@ describe('planChangeTracking', () => {
   });
 
   it('does nothing for a shut-off source, and never tracks an added disk', () => {
-    expect(planChangeTracking(facts({ sourceRunning: false }))).toMatchObject({ bitmapTargets: [], trackedTargets: [], warnings: [expect.stringContaining('running source')] });
-    expect(planChangeTracking(facts({ files: [disk('vda', 'qcow2', 'added')] }))).toEqual({ bitmapTargets: ['vda'], trackedTargets: [], warnings: [] });
+    expect(planChangeTracking(facts({ sourceRunning: false }))).toMatchObject({
+      bitmapTargets: [],
+      trackedTargets: [],
+      warnings: [expect.stringContaining('running source')],
+    });
+    expect(planChangeTracking(facts({ files: [disk('vda', 'qcow2', 'added')] }))).toEqual({
+      bitmapTargets: ['vda'],
+      trackedTargets: [],
+      warnings: [],
+    });
   });
 });

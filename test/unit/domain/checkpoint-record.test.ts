@@ -3,7 +3,11 @@ import { checkpointRecordXml, parseCheckpointRecord } from '../../../src/domain/
 
 describe('checkpoint records', () => {
   it('round-trips through the metadata element, hostile paths included', () => {
-    const record = { name: 'kvm-clone-0a1b2c3d-17', sourceUuid: 'u-1', fingerprints: { '/vms/a "b" & <c>/root.qcow2': '1 2.5 3.5', '/vms/x': '4 5 6' } };
+    const record = {
+      name: 'kvm-clone-0a1b2c3d-17',
+      sourceUuid: 'u-1',
+      fingerprints: { '/vms/a "b" & <c>/root.qcow2': '1 2.5 3.5', '/vms/x': '4 5 6' },
+    };
     expect(parseCheckpointRecord(checkpointRecordXml(record))).toEqual(record);
   });
 

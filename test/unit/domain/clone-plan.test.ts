@@ -15,7 +15,14 @@ import { ErrorCode, KvmCloneError } from '../../../src/errors';
 import { uefiXml } from './fixtures/domains';
 
 function disk(overrides: Partial<DomainDisk>): DomainDisk {
-  return { target: 'vda', device: 'disk', type: 'file', sourcePath: '/images/web.qcow2', readonly: false, ...overrides };
+  return {
+    target: 'vda',
+    device: 'disk',
+    type: 'file',
+    sourcePath: '/images/web.qcow2',
+    readonly: false,
+    ...overrides,
+  };
 }
 
 /** A fake random source that replays a fixed sequence, like a workflow's seeded Math.random. */
@@ -38,7 +45,9 @@ function lcg(seed: number): () => number {
 
 describe('destinationDiskFileName', () => {
   it('names the copy <newName>-<target><source extension>', () => {
-    expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: '/var/lib/libvirt/images/web.qcow2' })).toBe('web2-vda.qcow2');
+    expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: '/var/lib/libvirt/images/web.qcow2' })).toBe(
+      'web2-vda.qcow2',
+    );
     expect(destinationDiskFileName('web2', { target: 'vdb', sourcePath: '/srv/data.tar.img' })).toBe('web2-vdb.img');
   });
 
@@ -50,7 +59,9 @@ describe('destinationDiskFileName', () => {
 
   it('keeps only letters, digits and dots of the extension', () => {
     expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: '/images/x.q c"ow 2' })).toBe('web2-vda.qcow2');
-    expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: "/images/x.q$(c)ow'2" })).toBe('web2-vda.qcow2');
+    expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: "/images/x.q$(c)ow'2" })).toBe(
+      'web2-vda.qcow2',
+    );
   });
 });
 
@@ -66,15 +77,22 @@ describe('joinPath', () => {
     expect(joinPath('/state/./uuid', 'tpm2/tpm2-00.permall')).toBe('/state/uuid/tpm2/tpm2-00.permall');
   });
 
-  it.each(['../../etc/cron.d/pwn', 'a/../../b', '/etc/passwd', '', '.', 'a//b', 'new\nline'])('attack: refuses %j, which would leave the directory, with 1302', (name) => {
-    expect(() => joinPath('/pool', name)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
-  });
+  it.each(['../../etc/cron.d/pwn', 'a/../../b', '/etc/passwd', '', '.', 'a//b', 'new\nline'])(
+    'attack: refuses %j, which would leave the directory, with 1302',
+    (name) => {
+      expect(() => joinPath('/pool', name)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
+    },
+  );
 });
 
 describe('destination file names from source data', () => {
   it('attack: a target or name that would not stay one path component is refused with 1302', () => {
-    expect(() => destinationDiskFileName('web', { target: 'a/../../../../etc/cron.d/pwn', sourcePath: '/x.qcow2' })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
-    expect(() => destinationBackingFileName('web', 'vda/..', 1, '/x.qcow2')).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
+    expect(() =>
+      destinationDiskFileName('web', { target: 'a/../../../../etc/cron.d/pwn', sourcePath: '/x.qcow2' }),
+    ).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
+    expect(() => destinationBackingFileName('web', 'vda/..', 1, '/x.qcow2')).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_PATH }),
+    );
     expect(destinationDiskFileName('web', { target: 'vda', sourcePath: '/x/../y.qc/ow2' })).toBe('web-vda');
   });
 });
@@ -90,7 +108,8 @@ describe('isCopiedDisk and unsupportedDisks', () => {
 
   it('copies only file-backed disks with a source', () => {
     expect(isCopiedDisk(fileDisk)).toBe(true);
-    for (const other of [cdrom, emptyCdrom, floppy, blockDisk, networkDisk, fileDiskWithoutSource]) expect(isCopiedDisk(other)).toBe(false);
+    for (const other of [cdrom, emptyCdrom, floppy, blockDisk, networkDisk, fileDiskWithoutSource])
+      expect(isCopiedDisk(other)).toBe(false);
   });
 
   it('refuses disks that are not copied, but not cdroms or floppies', () => {
@@ -105,9 +124,22 @@ describe('isCopiedDisk with a selection', () => {
   const cdrom = disk({ target: 'sda', device: 'cdrom', readonly: true, sourcePath: '/iso/debian.iso' });
   const emptyCdrom = disk({ target: 'sdb', device: 'cdrom', sourcePath: undefined });
   const blockCdrom = disk({ target: 'sdc', device: 'cdrom', type: 'block', sourcePath: '/dev/sr0' });
-  const volumeCdrom = disk({ target: 'sdd', device: 'cdrom', type: 'volume', sourcePath: undefined, pool: 'isos', volume: 'debian.iso' });
+  const volumeCdrom = disk({
+    target: 'sdd',
+    device: 'cdrom',
+    type: 'volume',
+    sourcePath: undefined,
+    pool: 'isos',
+    volume: 'debian.iso',
+  });
   const floppy = disk({ target: 'fda', device: 'floppy' });
-  const volumeDisk = disk({ target: 'vdb', type: 'volume', sourcePath: undefined, pool: 'default', volume: 'web-data.qcow2' });
+  const volumeDisk = disk({
+    target: 'vdb',
+    type: 'volume',
+    sourcePath: undefined,
+    pool: 'default',
+    volume: 'web-data.qcow2',
+  });
   const volumeWithoutName = disk({ target: 'vdc', type: 'volume', sourcePath: undefined, pool: 'default' });
   const blockDisk = disk({ target: 'vde', type: 'block', sourcePath: '/dev/vg/lv' });
 
@@ -140,7 +172,9 @@ describe('isCopiedDisk with a selection', () => {
   });
 
   it('copiedDisks applies the selection to a list', () => {
-    expect(copiedDisks([fileDisk, cdrom, emptyCdrom, volumeDisk, floppy], { copyCdroms: true, excludeDisks: ['vdb'] })).toEqual([fileDisk, cdrom]);
+    expect(
+      copiedDisks([fileDisk, cdrom, emptyCdrom, volumeDisk, floppy], { copyCdroms: true, excludeDisks: ['vdb'] }),
+    ).toEqual([fileDisk, cdrom]);
   });
 
   it('does not report excluded disks as unsupported', () => {
@@ -151,7 +185,10 @@ describe('isCopiedDisk with a selection', () => {
   it('selects from a parsed UEFI guest', () => {
     const { disks } = parseDomainXml(uefiXml);
     expect(copiedDisks(disks).map((entry) => entry.target)).toEqual(['sda', 'sdb']);
-    expect(copiedDisks(disks, { copyCdroms: true, excludeDisks: ['sdb'] }).map((entry) => entry.target)).toEqual(['sda', 'sdc']);
+    expect(copiedDisks(disks, { copyCdroms: true, excludeDisks: ['sdb'] }).map((entry) => entry.target)).toEqual([
+      'sda',
+      'sdc',
+    ]);
     expect(unsupportedDisks(disks)).toEqual([]);
   });
 });
@@ -193,7 +230,9 @@ describe('uuidFromRandom', () => {
     expect(uuidFromRandom(lcg(7))).not.toBe(uuidFromRandom(lcg(8)));
     const random = lcg(7);
     const uuids = Array.from({ length: 100 }, () => uuidFromRandom(random));
-    expect(uuids.every((uuid) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(uuid))).toBe(true);
+    expect(
+      uuids.every((uuid) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(uuid)),
+    ).toBe(true);
     expect(new Set(uuids).size).toBe(100);
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cloneRecordOf, cloneRecordXml, fileOutsideRecord, mergeCloneRecords, withCloneRecord, CLONE_RECORD_NAMESPACE } from '../../../src/domain/clone-record';
+import {
+  cloneRecordOf,
+  cloneRecordXml,
+  fileOutsideRecord,
+  mergeCloneRecords,
+  withCloneRecord,
+  CLONE_RECORD_NAMESPACE,
+} from '../../../src/domain/clone-record';
 
 const domain = (metadata = '') => `<domain type="kvm">
   <name>web</name>
@@ -9,10 +16,16 @@ const domain = (metadata = '') => `<domain type="kvm">
 
 describe('clone records', () => {
   it('travel inside the definition and read back, hostile paths included', () => {
-    const record = { operation: 'clone-web-1', files: ['/images/web.qcow2', '/images/a "b" & <c>.qcow2', '/images/./x/../web-vdb.raw'] };
+    const record = {
+      operation: 'clone-web-1',
+      files: ['/images/web.qcow2', '/images/a "b" & <c>.qcow2', '/images/./x/../web-vdb.raw'],
+    };
     const xml = withCloneRecord(domain(), record);
     expect(xml).toContain(`xmlns:kvmcloneown="${CLONE_RECORD_NAMESPACE}"`);
-    expect(cloneRecordOf(xml)).toEqual({ operation: 'clone-web-1', files: ['/images/a "b" & <c>.qcow2', '/images/web-vdb.raw', '/images/web.qcow2'] });
+    expect(cloneRecordOf(xml)).toEqual({
+      operation: 'clone-web-1',
+      files: ['/images/a "b" & <c>.qcow2', '/images/web-vdb.raw', '/images/web.qcow2'],
+    });
   });
 
   it('replace whatever kvm-clone metadata the source carried: a forged record, a sync marker, a checkpoint record', () => {
@@ -33,18 +46,31 @@ describe('clone records', () => {
 
   it('is absent from a domain without one, and an element of another namespace named clone is not one', () => {
     expect(cloneRecordOf(domain())).toBeUndefined();
-    expect(cloneRecordOf(domain('<metadata><x:clone xmlns:x="https://example.org/x" operation="o"><x:file path="/a"/></x:clone></metadata>'))).toBeUndefined();
+    expect(
+      cloneRecordOf(
+        domain(
+          '<metadata><x:clone xmlns:x="https://example.org/x" operation="o"><x:file path="/a"/></x:clone></metadata>',
+        ),
+      ),
+    ).toBeUndefined();
   });
 
   it('reads as virsh metadata --set stores it', () => {
     const stored = `<metadata><kvmcloneown:clone xmlns:kvmcloneown="${CLONE_RECORD_NAMESPACE}" operation="o"><kvmcloneown:file path="/images/b"/><kvmcloneown:file path="relative"/></kvmcloneown:clone></metadata>`;
     expect(cloneRecordOf(domain(stored))).toEqual({ operation: 'o', files: ['/images/b'] });
-    expect(cloneRecordXml({ operation: 'o', files: ['/images/b', '/images/b'] })).toBe('<clone operation="o"><file path="/images/b"/></clone>');
+    expect(cloneRecordXml({ operation: 'o', files: ['/images/b', '/images/b'] })).toBe(
+      '<clone operation="o"><file path="/images/b"/></clone>',
+    );
   });
 
   it('merge keeps the clone that made the domain and adds a sync’s files', () => {
-    expect(mergeCloneRecords({ operation: 'clone-1', files: ['/i/a'] }, { operation: 'sync-2', files: ['/i/b', '/i/a'] })).toEqual({ operation: 'clone-1', files: ['/i/a', '/i/b'] });
-    expect(mergeCloneRecords(undefined, { operation: 'sync-2', files: ['/i/b'] })).toEqual({ operation: 'sync-2', files: ['/i/b'] });
+    expect(
+      mergeCloneRecords({ operation: 'clone-1', files: ['/i/a'] }, { operation: 'sync-2', files: ['/i/b', '/i/a'] }),
+    ).toEqual({ operation: 'clone-1', files: ['/i/a', '/i/b'] });
+    expect(mergeCloneRecords(undefined, { operation: 'sync-2', files: ['/i/b'] })).toEqual({
+      operation: 'sync-2',
+      files: ['/i/b'],
+    });
   });
 
   it('finds the file of a target the record does not vouch for: a shared base image, a disk attached by hand', () => {
@@ -57,7 +83,10 @@ describe('clone records', () => {
     ];
     expect(fileOutsideRecord(record, own, tpmDir)).toBeUndefined();
     const shared = { role: 'backing', target: 'vda', depth: 2, sourcePath: '/images/golden.qcow2' };
-    expect(fileOutsideRecord(record, [...own, shared], tpmDir)).toEqual({ file: shared, reason: expect.stringContaining('shared base image') });
+    expect(fileOutsideRecord(record, [...own, shared], tpmDir)).toEqual({
+      file: shared,
+      reason: expect.stringContaining('shared base image'),
+    });
     const attached = { role: 'disk', target: 'vdb', depth: 0, sourcePath: '/images/other.raw' };
     expect(fileOutsideRecord(record, [attached], tpmDir)?.reason).toContain('not a file the clone made');
     const strayTpm = { role: 'tpm', target: 'x', depth: 0, sourcePath: '/home/u/.config/libvirt/qemu/swtpm/other/x' };

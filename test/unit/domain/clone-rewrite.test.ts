@@ -21,15 +21,30 @@ function planned(overrides: Partial<PlannedFile>): PlannedFile {
 describe('destinationFileName', () => {
   it('names each kind of file after the clone', () => {
     expect(destinationFileName('web', planned({}))).toBe('web-vda.qcow2');
-    expect(destinationFileName('web', planned({ role: 'backing', depth: 2, sourcePath: '/src/base.img' }))).toBe('web-vda-backing2.img');
-    expect(destinationFileName('web', planned({ role: 'nvram', target: 'nvram', sourcePath: '/var/lib/nvram/x_VARS.fd' }))).toBe('web_VARS.fd');
-    expect(destinationFileName('web', planned({ role: 'cdrom', target: 'hdc', sourcePath: '/iso/debian.iso' }))).toBe('web-hdc.iso');
-    expect(destinationFileName('web', planned({ role: 'tpm', target: 'tpm2/tpm2-00.permall', sourcePath: '/s/tpm2/tpm2-00.permall' }))).toBe('tpm2/tpm2-00.permall');
+    expect(destinationFileName('web', planned({ role: 'backing', depth: 2, sourcePath: '/src/base.img' }))).toBe(
+      'web-vda-backing2.img',
+    );
+    expect(
+      destinationFileName('web', planned({ role: 'nvram', target: 'nvram', sourcePath: '/var/lib/nvram/x_VARS.fd' })),
+    ).toBe('web_VARS.fd');
+    expect(destinationFileName('web', planned({ role: 'cdrom', target: 'hdc', sourcePath: '/iso/debian.iso' }))).toBe(
+      'web-hdc.iso',
+    );
+    expect(
+      destinationFileName(
+        'web',
+        planned({ role: 'tpm', target: 'tpm2/tpm2-00.permall', sourcePath: '/s/tpm2/tpm2-00.permall' }),
+      ),
+    ).toBe('tpm2/tpm2-00.permall');
   });
 
   it('attack: a target that would leave the destination directory is refused with 1302', () => {
-    expect(() => destinationFileName('web', planned({ target: 'a/../../../../etc/cron.d/pwn' }))).toThrow(expect.objectContaining({ code: 1302 }));
-    expect(() => destinationFileName('web', planned({ role: 'backing', depth: 1, target: '../x' }))).toThrow(expect.objectContaining({ code: 1302 }));
+    expect(() => destinationFileName('web', planned({ target: 'a/../../../../etc/cron.d/pwn' }))).toThrow(
+      expect.objectContaining({ code: 1302 }),
+    );
+    expect(() => destinationFileName('web', planned({ role: 'backing', depth: 1, target: '../x' }))).toThrow(
+      expect.objectContaining({ code: 1302 }),
+    );
   });
 });
 
@@ -42,7 +57,14 @@ describe('cloneRewriteFor', () => {
   ];
 
   it('points disks and CD-ROMs at their copies, backing layers excepted, and sets the NVRAM path', () => {
-    const rewrite = cloneRewriteFor({ newName: 'web', files, logDir: '/dst', networkMap: { default: 'br0' }, excludeDisks: ['vdc'], macAddresses: ['52:54:00:00:00:01'] });
+    const rewrite = cloneRewriteFor({
+      newName: 'web',
+      files,
+      logDir: '/dst',
+      networkMap: { default: 'br0' },
+      excludeDisks: ['vdc'],
+      macAddresses: ['52:54:00:00:00:01'],
+    });
     expect(rewrite).toEqual({
       newName: 'web',
       diskPaths: { vda: '/dst/web-vda.qcow2', hdc: '/dst/web-hdc.iso' },
@@ -55,7 +77,14 @@ describe('cloneRewriteFor', () => {
   });
 
   it('makes disks volumes of the destination pool, named after their files', () => {
-    const rewrite = cloneRewriteFor({ newName: 'web', files, logDir: '/dst', networkMap: {}, excludeDisks: [], destPool: 'images' });
+    const rewrite = cloneRewriteFor({
+      newName: 'web',
+      files,
+      logDir: '/dst',
+      networkMap: {},
+      excludeDisks: [],
+      destPool: 'images',
+    });
     expect(rewrite.volumeDisks).toEqual({ vda: { pool: 'images', volume: 'web-vda.qcow2' } });
     expect(rewrite.macAddresses).toBeUndefined();
   });

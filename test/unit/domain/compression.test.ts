@@ -19,7 +19,9 @@ describe('chooseCompression', () => {
     const choice = chooseCompression(true, { zstd: true, lz4: false }, onlyLz4);
     expect(choice.codec).toBe('none');
     expect(choice.warning).toBe('compression is off: zstd is missing on the destination; lz4 is missing on the source');
-    expect(chooseCompression(true, neither, neither).warning).toBe('compression is off: zstd is missing on the source and destination; lz4 is missing on the source and destination');
+    expect(chooseCompression(true, neither, neither).warning).toBe(
+      'compression is off: zstd is missing on the source and destination; lz4 is missing on the source and destination',
+    );
   });
 
   it('uses no compression and warns about nothing when compression was not asked for', () => {

@@ -14,7 +14,15 @@ describe('copied file names', () => {
   });
 
   it('snapshots only the writable top images of disks', () => {
-    const file = { target: 'vda', depth: 0, sourcePath: '/x', format: 'qcow2', fileSize: 1, virtualSize: 1, allocatedSize: 1 };
+    const file = {
+      target: 'vda',
+      depth: 0,
+      sourcePath: '/x',
+      format: 'qcow2',
+      fileSize: 1,
+      virtualSize: 1,
+      allocatedSize: 1,
+    };
     expect(isLiveDisk({ ...file, role: 'disk' })).toBe(true);
     expect(isLiveDisk({ ...file, role: 'backing', depth: 1 })).toBe(false);
     expect(isLiveDisk({ ...file, role: 'cdrom' })).toBe(false);

@@ -5,7 +5,9 @@ const holder = { namespace: 'default', operationId: 'clone:a:web:b:web_clone', r
 
 describe('destination lock paths and holders', () => {
   it('puts the lock of a name in the root, readable and with a hash that keeps look-alike names apart', () => {
-    expect(lockPathFor('/var/lib/libvirt/images', 'web01')).toMatch(/^\/var\/lib\/libvirt\/images\/\.kvm-clone-locks\/web01-[0-9a-f]{8}$/);
+    expect(lockPathFor('/var/lib/libvirt/images', 'web01')).toMatch(
+      /^\/var\/lib\/libvirt\/images\/\.kvm-clone-locks\/web01-[0-9a-f]{8}$/,
+    );
     expect(lockPathFor('/images', 'a b')).not.toBe(lockPathFor('/images', 'a_b'));
     expect(lockPathFor('/images', 'web')).toBe(lockPathFor('/images', 'web'));
   });
@@ -20,7 +22,9 @@ describe('destination lock paths and holders', () => {
   });
 
   it('writes one holder always the same way and reads it back', () => {
-    expect(holderRecord(holder)).toBe(holderRecord({ name: 'web_clone', runId: 'run-1', operationId: 'clone:a:web:b:web_clone', namespace: 'default' }));
+    expect(holderRecord(holder)).toBe(
+      holderRecord({ name: 'web_clone', runId: 'run-1', operationId: 'clone:a:web:b:web_clone', namespace: 'default' }),
+    );
     expect(parseHolderRecord(holderRecord(holder))).toEqual(holder);
     expect(holderRecord(holder)).not.toContain('\n');
   });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { domainPolicyViolations, enforceDomainPolicy, type DomainPolicyContext } from '../../../src/domain/domain-policy';
+import {
+  domainPolicyViolations,
+  enforceDomainPolicy,
+  type DomainPolicyContext,
+} from '../../../src/domain/domain-policy';
 import { DEFAULT_WORKER_POLICY, type HostReachingDevice } from '../../../src/domain/schemas/worker-policy';
 import { ErrorCode } from '../../../src/errors';
 
@@ -43,13 +47,17 @@ function domain(devices = '', os = '', extra = ''): string {
 </domain>`;
 }
 
-const context = (allowDevices: HostReachingDevice[] = [], extra: Partial<DomainPolicyContext> = {}): DomainPolicyContext => ({
+const context = (
+  allowDevices: HostReachingDevice[] = [],
+  extra: Partial<DomainPolicyContext> = {},
+): DomainPolicyContext => ({
   policy: { ...DEFAULT_WORKER_POLICY, allowDevices },
   writableRoots: roots,
   ...extra,
 });
 
-const elements = (xml: string, ctx = context()) => domainPolicyViolations(xml, ctx).map((violation) => violation.element);
+const elements = (xml: string, ctx = context()) =>
+  domainPolicyViolations(xml, ctx).map((violation) => violation.element);
 
 describe('domainPolicyViolations', () => {
   it('passes a domain of devices that stay inside the guest', () => {
@@ -57,23 +65,62 @@ describe('domainPolicyViolations', () => {
   });
 
   it.each([
-    ['hostdev', `<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='1' slot='0' function='0'/></source></hostdev>`, '<hostdev>'],
-    ['filesystem', `<filesystem type='mount'><source dir='/'/><target dir='hostroot'/></filesystem>`, '<filesystem> hostroot'],
-    ['lun', `<disk type='block' device='lun'><source dev='/dev/sda'/><target dev='sdb' bus='scsi'/></disk>`, "<disk type='block' device='lun'> sdb"],
-    ['floppy', `<disk type='file' device='floppy'><source file='/var/lib/libvirt/images/f.img'/><target dev='fda'/></disk>`, "<disk type='file' device='floppy'> fda"],
+    [
+      'hostdev',
+      `<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='1' slot='0' function='0'/></source></hostdev>`,
+      '<hostdev>',
+    ],
+    [
+      'filesystem',
+      `<filesystem type='mount'><source dir='/'/><target dir='hostroot'/></filesystem>`,
+      '<filesystem> hostroot',
+    ],
+    [
+      'lun',
+      `<disk type='block' device='lun'><source dev='/dev/sda'/><target dev='sdb' bus='scsi'/></disk>`,
+      "<disk type='block' device='lun'> sdb",
+    ],
+    [
+      'floppy',
+      `<disk type='file' device='floppy'><source file='/var/lib/libvirt/images/f.img'/><target dev='fda'/></disk>`,
+      "<disk type='file' device='floppy'> fda",
+    ],
     ['smartcard', `<smartcard mode='host'/>`, '<smartcard>'],
     ['redirdev', `<redirdev bus='usb' type='spicevmc'/>`, '<redirdev>'],
     ['shmem', `<shmem name='ivshmem'><model type='ivshmem-plain'/></shmem>`, '<shmem>'],
-    ['interface-direct', `<interface type='direct'><source dev='eth0' mode='bridge'/></interface>`, "<interface type='direct'>"],
-    ['interface-ethernet', `<interface type='ethernet'><script path='/etc/qemu-ifup'/></interface>`, "<interface type='ethernet'>"],
-    ['interface-hostdev', `<interface type='hostdev'><source><address type='pci' bus='2'/></source></interface>`, "<interface type='hostdev'>"],
+    [
+      'interface-direct',
+      `<interface type='direct'><source dev='eth0' mode='bridge'/></interface>`,
+      "<interface type='direct'>",
+    ],
+    [
+      'interface-ethernet',
+      `<interface type='ethernet'><script path='/etc/qemu-ifup'/></interface>`,
+      "<interface type='ethernet'>",
+    ],
+    [
+      'interface-hostdev',
+      `<interface type='hostdev'><source><address type='pci' bus='2'/></source></interface>`,
+      "<interface type='hostdev'>",
+    ],
     ['serial-file', `<serial type='dev'><source path='/dev/ttyS0'/></serial>`, "<serial type='dev'>"],
-    ['serial-file', `<channel type='unix'><source mode='connect' path='/var/run/docker.sock'/><target type='virtio' name='x'/></channel>`, "<channel type='unix'>"],
+    [
+      'serial-file',
+      `<channel type='unix'><source mode='connect' path='/var/run/docker.sock'/><target type='virtio' name='x'/></channel>`,
+      "<channel type='unix'>",
+    ],
     ['serial-file', `<parallel type='file'><source path='/etc/passwd'/></parallel>`, "<parallel type='file'>"],
-    ['serial-file', `<serial type='tcp'><source mode='connect' host='169.254.169.254' service='80'/></serial>`, "<serial type='tcp'>"],
+    [
+      'serial-file',
+      `<serial type='tcp'><source mode='connect' host='169.254.169.254' service='80'/></serial>`,
+      "<serial type='tcp'>",
+    ],
   ] as const)('refuses %s (%s) unless policy.allowDevices has it', (kind, xml, element) => {
     const [violation] = domainPolicyViolations(domain(xml), context());
-    expect(violation).toMatchObject({ element, remedy: `allow it in the worker's config with policy.allowDevices: ['${kind}']` });
+    expect(violation).toMatchObject({
+      element,
+      remedy: `allow it in the worker's config with policy.allowDevices: ['${kind}']`,
+    });
     expect(domainPolicyViolations(domain(xml), context([kind]))).toEqual([]);
   });
 
@@ -81,17 +128,29 @@ describe('domainPolicyViolations', () => {
     const commandline = `<qemu:commandline><qemu:arg value='-device'/><qemu:arg value='vfio-pci,host=01:00.0'/></qemu:commandline>`;
     expect(elements(domain('', '', commandline))).toEqual(['<qemu:commandline>']);
     expect(elements(domain('', '', commandline), context(['qemu:commandline']))).toEqual([]);
-    expect(elements(domain('', '', `<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'/>`))).toEqual(['<lxc:namespace>']);
+    expect(elements(domain('', '', `<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'/>`))).toEqual([
+      '<lxc:namespace>',
+    ]);
     expect(elements(domain('', '', `<metadata><app:x xmlns:app='urn:app'/></metadata>`))).toEqual([]);
   });
 
   it('refuses device elements it does not know, and host devices hidden in known ones', () => {
-    expect(elements(domain(`<memory model='nvdimm'><source><path>/dev/pmem0</path></source></memory>`))).toEqual(['<memory>']);
-    expect(elements(domain(`<input type='evdev'><source dev='/dev/input/event0'/></input>`))).toEqual(["<input type='evdev'>"]);
-    expect(elements(domain(`<tpm><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm>`))).toEqual(["<tpm backend='passthrough'>"]);
-    expect(elements(domain(`<rng model='virtio'><backend model='random'>/dev/sda</backend></rng>`))).toEqual(['<rng> /dev/sda']);
+    expect(elements(domain(`<memory model='nvdimm'><source><path>/dev/pmem0</path></source></memory>`))).toEqual([
+      '<memory>',
+    ]);
+    expect(elements(domain(`<input type='evdev'><source dev='/dev/input/event0'/></input>`))).toEqual([
+      "<input type='evdev'>",
+    ]);
+    expect(elements(domain(`<tpm><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm>`))).toEqual([
+      "<tpm backend='passthrough'>",
+    ]);
+    expect(elements(domain(`<rng model='virtio'><backend model='random'>/dev/sda</backend></rng>`))).toEqual([
+      '<rng> /dev/sda',
+    ]);
     expect(elements(domain(`<interface type='vhostuser'/>`))).toEqual(["<interface type='vhostuser'>"]);
-    expect(elements(domain(`<disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>`))).toEqual(["<disk type='block' device='cdrom'> hdc"]);
+    expect(
+      elements(domain(`<disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>`)),
+    ).toEqual(["<disk type='block' device='cdrom'> hdc"]);
   });
 
   it('refuses an emulator that is not a qemu binary, or lies where clones write', () => {
@@ -104,17 +163,28 @@ describe('domainPolicyViolations', () => {
   });
 
   it('checks host files against hostFiles and the writable roots, normalised', () => {
-    const cdrom = (file: string) => `<disk type='file' device='cdrom'><source file='${file}'/><target dev='hdc' bus='ide'/><readonly/></disk>`;
+    const cdrom = (file: string) =>
+      `<disk type='file' device='cdrom'><source file='${file}'/><target dev='hdc' bus='ide'/><readonly/></disk>`;
     expect(elements(domain(cdrom('/usr/share/iso/debian.iso')))).toEqual([]);
     expect(elements(domain(cdrom('/var/lib/libvirt/images/media.iso')))).toEqual([]);
     expect(elements(domain(cdrom('/etc/shadow')))).toEqual(["<disk type='file' device='cdrom'> hdc"]);
     expect(elements(domain(cdrom('/usr/share/../../etc/shadow')))).toEqual(["<disk type='file' device='cdrom'> hdc"]);
     expect(domainPolicyViolations(domain(cdrom('/etc/shadow')), context())[0]!.remedy).toContain('copyCdroms');
-    expect(elements(domain('', `<initrd>/root/initrd</initrd><dtb>/boot/x.dtb</dtb>`))).toEqual(['<os><initrd>', '<os><dtb>']);
-    expect(elements(domain('', `<nvram template='/etc/shadow'>/var/lib/libvirt/images/web_VARS.fd</nvram>`))).toEqual(['<os><nvram template>']);
+    expect(elements(domain('', `<initrd>/root/initrd</initrd><dtb>/boot/x.dtb</dtb>`))).toEqual([
+      '<os><initrd>',
+      '<os><dtb>',
+    ]);
+    expect(elements(domain('', `<nvram template='/etc/shadow'>/var/lib/libvirt/images/web_VARS.fd</nvram>`))).toEqual([
+      '<os><nvram template>',
+    ]);
     expect(elements(domain('', `<acpi><table type='slic'>/etc/shadow</table></acpi>`))).toEqual(['<os><acpi><table>']);
     // hostFiles widen what is allowed.
-    expect(elements(domain(cdrom('/srv/iso/x.iso')), { ...context(), policy: { allowDevices: [], hostFiles: ['/usr/share', '/srv/iso'] } })).toEqual([]);
+    expect(
+      elements(domain(cdrom('/srv/iso/x.iso')), {
+        ...context(),
+        policy: { allowDevices: [], hostFiles: ['/usr/share', '/srv/iso'] },
+      }),
+    ).toEqual([]);
   });
 
   it('before the rewrite, skips copied and excluded disks and paths the clone moves; after it, checks them', () => {
@@ -122,16 +192,38 @@ describe('domainPolicyViolations', () => {
     const serial = `<serial type='file'><source path='/srv/console.log'/><log file='/srv/x.log'/></serial>`;
     const before = context([], { selection: { excludeDisks: [], copiedTargets: ['vda', 'vdb'] } });
     expect(elements(domain(data + serial), before)).toEqual([]);
-    expect(elements(domain(data + serial))).toEqual(["<disk type='file' device='disk'> vdb", '<serial> <log>', "<serial type='file'>"]);
+    expect(elements(domain(data + serial))).toEqual([
+      "<disk type='file' device='disk'> vdb",
+      '<serial> <log>',
+      "<serial type='file'>",
+    ]);
     const excluded = context([], { selection: { excludeDisks: ['sdb'], copiedTargets: [] } });
-    expect(elements(domain(`<disk type='block' device='lun'><source dev='/dev/sda'/><target dev='sdb'/></disk>`), excluded)).toEqual([]);
+    expect(
+      elements(domain(`<disk type='block' device='lun'><source dev='/dev/sda'/><target dev='sdb'/></disk>`), excluded),
+    ).toEqual([]);
   });
 
   it('refuses labels that turn confinement off, fw_cfg files and external data files', () => {
     expect(elements(domain('', '', `<seclabel type='none'/>`))).toEqual(["<seclabel type='none'>"]);
-    expect(elements(domain('', '', `<seclabel type='static' model='selinux'><label>system_u:system_r:unconfined_t:s0</label></seclabel>`))).toEqual(["<seclabel type='static'>"]);
+    expect(
+      elements(
+        domain(
+          '',
+          '',
+          `<seclabel type='static' model='selinux'><label>system_u:system_r:unconfined_t:s0</label></seclabel>`,
+        ),
+      ),
+    ).toEqual(["<seclabel type='static'>"]);
     expect(elements(domain('', '', `<seclabel type='dynamic' model='selinux' relabel='yes'/>`))).toEqual([]);
-    expect(elements(domain('', '', `<sysinfo type='fwcfg'><entry name='opt/x' file='/etc/shadow'/><entry name='opt/y'>text</entry></sysinfo>`))).toEqual(["<sysinfo><entry name='opt/x'>"]);
+    expect(
+      elements(
+        domain(
+          '',
+          '',
+          `<sysinfo type='fwcfg'><entry name='opt/x' file='/etc/shadow'/><entry name='opt/y'>text</entry></sysinfo>`,
+        ),
+      ),
+    ).toEqual(["<sysinfo><entry name='opt/x'>"]);
     const dataStore = `<disk type='file' device='disk'><driver type='qcow2'/><source file='/var/lib/libvirt/images/d.qcow2'><dataStore type='block'><format type='raw'/><source dev='/dev/sda'/></dataStore></source><target dev='vdc'/></disk>`;
     expect(elements(domain(dataStore))).toEqual(["<disk type='file' device='disk'> vdc <dataStore>"]);
     const cdromOnShadow = `<disk type='file' device='cdrom'><source file='/usr/share/iso/top.qcow2'/><backingStore type='file'><format type='raw'/><source file='/etc/shadow'/></backingStore><target dev='hdc'/></disk>`;
@@ -139,12 +231,15 @@ describe('domainPolicyViolations', () => {
   });
 
   it('without writable roots, checks device kinds but no paths', () => {
-    const xml = domain(`<disk type='file' device='cdrom'><source file='/etc/shadow'/><target dev='hdc'/></disk><hostdev/>`);
+    const xml = domain(
+      `<disk type='file' device='cdrom'><source file='/etc/shadow'/><target dev='hdc'/></disk><hostdev/>`,
+    );
     expect(elements(xml, { policy: DEFAULT_WORKER_POLICY })).toEqual(['<hostdev>']);
   });
 
   it('lets a unix socket be bound only under /tmp or libvirt own directories', () => {
-    const channel = (socket: string) => `<channel type='unix'><source mode='bind' path='${socket}'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`;
+    const channel = (socket: string) =>
+      `<channel type='unix'><source mode='bind' path='${socket}'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`;
     expect(elements(domain(channel('/tmp/kvmclone-ga.x')))).toEqual([]);
     expect(elements(domain(channel('/var/lib/libvirt/qemu/channel/x')))).toEqual([]);
     expect(elements(domain(channel('/etc/passwd')))).toEqual(["<channel type='unix'>"]);
@@ -154,11 +249,15 @@ describe('domainPolicyViolations', () => {
 
 describe('enforceDomainPolicy', () => {
   it('refuses with 1200 naming each element and how to allow it', () => {
-    const xml = domain(`<hostdev mode='subsystem' type='usb'/><filesystem type='mount'><source dir='/etc'/><target dir='etc'/></filesystem>`);
+    const xml = domain(
+      `<hostdev mode='subsystem' type='usb'/><filesystem type='mount'><source dir='/etc'/><target dir='etc'/></filesystem>`,
+    );
     expect(() => enforceDomainPolicy(xml, context(), 'web')).toThrow(
       expect.objectContaining({
         code: ErrorCode.CLONE_ERROR,
-        message: expect.stringMatching(/VM 'web'.*<hostdev>.*policy\.allowDevices: \['hostdev'\].*<filesystem> etc.*policy\.allowDevices: \['filesystem'\]/),
+        message: expect.stringMatching(
+          /VM 'web'.*<hostdev>.*policy\.allowDevices: \['hostdev'\].*<filesystem> etc.*policy\.allowDevices: \['filesystem'\]/,
+        ),
         details: expect.objectContaining({ elements: ['<hostdev>', '<filesystem> etc'] }),
       }),
     );

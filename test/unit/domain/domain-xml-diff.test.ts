@@ -6,15 +6,34 @@ import { uefiXml } from './fixtures/domains';
 
 describe('prettyDomainXml', () => {
   it('puts one element per line, indented, with double-quoted attributes in their order', () => {
-    expect(prettyDomainXml(`<domain type='kvm'><name>web</name><os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os></domain>`)).toBe(
-      ['<domain type="kvm">', '  <name>web</name>', '  <os>', '    <type arch="x86_64" machine="q35">hvm</type>', '    <boot dev="hd"/>', '  </os>', '</domain>', ''].join('\n'),
+    expect(
+      prettyDomainXml(
+        `<domain type='kvm'><name>web</name><os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os></domain>`,
+      ),
+    ).toBe(
+      [
+        '<domain type="kvm">',
+        '  <name>web</name>',
+        '  <os>',
+        '    <type arch="x86_64" machine="q35">hvm</type>',
+        '    <boot dev="hd"/>',
+        '  </os>',
+        '</domain>',
+        '',
+      ].join('\n'),
     );
   });
 
   it('reads libvirt output and the rewrite output alike', () => {
     expect(
       prettyDomainXml(
-        rewriteDomainForClone(uefiXml, { newName: 'win11', uuid: '0c7a1f5e-9b7d-4b65-a0a8-6d7f0c6f2d11', diskPaths: {}, logDir: '/l', nvramPath: '/var/lib/libvirt/qemu/nvram/win11_VARS.fd' }),
+        rewriteDomainForClone(uefiXml, {
+          newName: 'win11',
+          uuid: '0c7a1f5e-9b7d-4b65-a0a8-6d7f0c6f2d11',
+          diskPaths: {},
+          logDir: '/l',
+          nvramPath: '/var/lib/libvirt/qemu/nvram/win11_VARS.fd',
+        }),
       ),
     ).toBe(prettyDomainXml(uefiXml));
   });
@@ -29,7 +48,17 @@ describe('prettyDomainXml', () => {
 
   it('keeps comments, CDATA and text mixed with elements, each on its own line', () => {
     expect(prettyDomainXml(`<domain><!-- managed --><metadata>note<a/><![CDATA[<raw>]]></metadata></domain>`)).toBe(
-      ['<domain>', '  <!-- managed -->', '  <metadata>', '    note', '    <a/>', '    <![CDATA[<raw>]]>', '  </metadata>', '</domain>', ''].join('\n'),
+      [
+        '<domain>',
+        '  <!-- managed -->',
+        '  <metadata>',
+        '    note',
+        '    <a/>',
+        '    <![CDATA[<raw>]]>',
+        '  </metadata>',
+        '</domain>',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -81,8 +110,22 @@ describe('domainXmlDiff', () => {
   });
 
   it('takes its own labels', () => {
-    expect(domainXmlDiff('<domain><name>a</name></domain>', '<domain><name>b</name></domain>', { before: 'kvm1:web', after: 'kvm2:web2' })).toBe(
-      ['--- kvm1:web', '+++ kvm2:web2', '@@ -1,3 +1,3 @@', ' <domain>', '-  <name>a</name>', '+  <name>b</name>', ' </domain>', ''].join('\n'),
+    expect(
+      domainXmlDiff('<domain><name>a</name></domain>', '<domain><name>b</name></domain>', {
+        before: 'kvm1:web',
+        after: 'kvm2:web2',
+      }),
+    ).toBe(
+      [
+        '--- kvm1:web',
+        '+++ kvm2:web2',
+        '@@ -1,3 +1,3 @@',
+        ' <domain>',
+        '-  <name>a</name>',
+        '+  <name>b</name>',
+        ' </domain>',
+        '',
+      ].join('\n'),
     );
   });
 });

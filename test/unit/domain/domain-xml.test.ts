@@ -95,9 +95,30 @@ describe('parseDomainXml', () => {
       machine: 'pc-q35-8.2',
       emulator: '/usr/bin/qemu-system-x86_64',
       disks: [
-        { target: 'vda', device: 'disk', type: 'file', format: 'qcow2', sourcePath: '/var/lib/libvirt/images/web.qcow2', readonly: false },
-        { target: 'vdb', device: 'disk', type: 'file', format: 'raw', sourcePath: '/srv/data/web-data.img', readonly: false },
-        { target: 'sda', device: 'cdrom', type: 'file', format: 'raw', sourcePath: '/srv/iso/debian-12.iso', readonly: true },
+        {
+          target: 'vda',
+          device: 'disk',
+          type: 'file',
+          format: 'qcow2',
+          sourcePath: '/var/lib/libvirt/images/web.qcow2',
+          readonly: false,
+        },
+        {
+          target: 'vdb',
+          device: 'disk',
+          type: 'file',
+          format: 'raw',
+          sourcePath: '/srv/data/web-data.img',
+          readonly: false,
+        },
+        {
+          target: 'sda',
+          device: 'cdrom',
+          type: 'file',
+          format: 'raw',
+          sourcePath: '/srv/iso/debian-12.iso',
+          readonly: true,
+        },
       ],
       interfaces: [
         { type: 'network', mac: '52:54:00:6b:3c:58', source: 'default' },
@@ -185,14 +206,22 @@ describe('rewriteDomainForClone', () => {
   });
 
   it('moves serial, console and log files into logDir under the new name', () => {
-    expect(clone.logFiles).toEqual(['/var/log/clones/web-clone-web-serial0.log', '/var/log/clones/web-clone-web-serial1.log']);
+    expect(clone.logFiles).toEqual([
+      '/var/log/clones/web-clone-web-serial0.log',
+      '/var/log/clones/web-clone-web-serial1.log',
+    ]);
     expect(cloneXml).not.toContain('/var/log/libvirt');
     // serial and console still share one file
     expect(cloneXml.match(/\/var\/log\/clones\/web-clone-web-serial0\.log/g)).toHaveLength(2);
   });
 
   it('keeps everything else as the source had it', () => {
-    expect(clone).toMatchObject({ domainType: 'kvm', arch: 'x86_64', machine: 'pc-q35-8.2', emulator: '/usr/bin/qemu-system-x86_64' });
+    expect(clone).toMatchObject({
+      domainType: 'kvm',
+      arch: 'x86_64',
+      machine: 'pc-q35-8.2',
+      emulator: '/usr/bin/qemu-system-x86_64',
+    });
     expect(cloneXml).toMatch(/<memory unit="KiB">2097152<\/memory>/);
     expect(cloneXml).toMatch(/<vcpu placement="static">2<\/vcpu>/);
     expect(cloneXml).toMatch(/<boot dev="hd"\/>/);
@@ -231,7 +260,9 @@ describe('rewriteDomainForClone', () => {
 
 describe('cloneLogPath', () => {
   it('prefixes the source file name with the new name inside logDir', () => {
-    expect(cloneLogPath('/var/log/clones', 'web2', '/var/log/libvirt/qemu/web.log')).toBe('/var/log/clones/web2-web.log');
+    expect(cloneLogPath('/var/log/clones', 'web2', '/var/log/libvirt/qemu/web.log')).toBe(
+      '/var/log/clones/web2-web.log',
+    );
     expect(cloneLogPath('/var/log/clones//', 'web2', 'console.log')).toBe('/var/log/clones/web2-console.log');
   });
 });
@@ -259,12 +290,27 @@ describe('parseDomainXml on a UEFI guest', () => {
   });
 
   it('reads a pool volume by pool and volume, with no path until the caller resolves one', () => {
-    expect(summary.disks[0]).toEqual({ target: 'sda', device: 'disk', type: 'volume', format: 'qcow2', pool: 'default', volume: 'win11.qcow2', readonly: false });
+    expect(summary.disks[0]).toEqual({
+      target: 'sda',
+      device: 'disk',
+      type: 'volume',
+      format: 'qcow2',
+      pool: 'default',
+      volume: 'win11.qcow2',
+      readonly: false,
+    });
   });
 
   it('reads CD-ROMs with and without media', () => {
     expect(summary.disks.slice(2)).toEqual([
-      { target: 'sdc', device: 'cdrom', type: 'file', format: 'raw', sourcePath: '/srv/iso/virtio-win.iso', readonly: true },
+      {
+        target: 'sdc',
+        device: 'cdrom',
+        type: 'file',
+        format: 'raw',
+        sourcePath: '/srv/iso/virtio-win.iso',
+        readonly: true,
+      },
       { target: 'sdd', device: 'cdrom', type: 'file', format: 'raw', readonly: true },
     ]);
   });
@@ -289,11 +335,14 @@ describe('parseDomainXml on a UEFI guest', () => {
 
   it('leaves firmware fields and tpm out of a BIOS guest', () => {
     const bios = parseDomainXml(sourceXml);
-    for (const key of ['firmware', 'loaderPath', 'nvramPath', 'nvramTemplate', 'tpm']) expect(bios).not.toHaveProperty(key);
+    for (const key of ['firmware', 'loaderPath', 'nvramPath', 'nvramTemplate', 'tpm'])
+      expect(bios).not.toHaveProperty(key);
   });
 
   it('reads an NVRAM without a path, as firmware autoselection may leave it', () => {
-    const summary = parseDomainXml(`<domain type='kvm'><name>x</name><os firmware='efi'><nvram template='/t.fd'/></os></domain>`);
+    const summary = parseDomainXml(
+      `<domain type='kvm'><name>x</name><os firmware='efi'><nvram template='/t.fd'/></os></domain>`,
+    );
     expect(summary).toMatchObject({ firmware: 'efi', nvramTemplate: '/t.fd' });
     expect(summary).not.toHaveProperty('nvramPath');
   });
@@ -302,7 +351,10 @@ describe('parseDomainXml on a UEFI guest', () => {
 describe('rewriteDomainForClone for a complete clone', () => {
   const base: CloneRewrite = { newName: 'win11-b', diskPaths: {}, logDir: '/var/log/clones' };
 
-  function rewritten(options: Partial<CloneRewrite>, xml = uefiXml): { xml: string; summary: ReturnType<typeof parseDomainXml> } {
+  function rewritten(
+    options: Partial<CloneRewrite>,
+    xml = uefiXml,
+  ): { xml: string; summary: ReturnType<typeof parseDomainXml> } {
     const out = rewriteDomainForClone(xml, { ...base, ...options });
     return { xml: out, summary: parseDomainXml(out) };
   }
@@ -332,7 +384,9 @@ describe('rewriteDomainForClone for a complete clone', () => {
 
     it('leaves direct interfaces alone even when their device name is mapped', () => {
       const xml = `<domain type='kvm'><name>d</name><devices><interface type='direct'><source dev='eth0' mode='bridge'/></interface></devices></domain>`;
-      expect(rewriteDomainForClone(xml, { ...base, networkMap: { eth0: 'eth1' } })).toContain('<source dev="eth0" mode="bridge"/>');
+      expect(rewriteDomainForClone(xml, { ...base, networkMap: { eth0: 'eth1' } })).toContain(
+        '<source dev="eth0" mode="bridge"/>',
+      );
     });
   });
 
@@ -350,7 +404,9 @@ describe('rewriteDomainForClone for a complete clone', () => {
     it("turns libvirt 9's <source> form into the text form and keeps its format", () => {
       const { xml, summary } = rewritten({ newName: 'edge-b', nvramPath: '/nvram/edge-b_VARS.fd' }, autoFirmwareXml);
       expect(summary.nvramPath).toBe('/nvram/edge-b_VARS.fd');
-      expect(xml).toContain('<nvram template="/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd" format="raw">/nvram/edge-b_VARS.fd</nvram>');
+      expect(xml).toContain(
+        '<nvram template="/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd" format="raw">/nvram/edge-b_VARS.fd</nvram>',
+      );
     });
 
     it("clears the source's NVRAM path when none is given, keeping the template for libvirt", () => {
@@ -395,25 +451,40 @@ describe('rewriteDomainForClone for a complete clone', () => {
     });
 
     it('adds the UUID when the source had none', () => {
-      const xml = rewriteDomainForClone(`<domain type='kvm'><name>x</name></domain>`, { ...base, uuid: '9F1C2B3A-4D5E-4F60-8A7B-0C1D2E3F4A5B' });
-      expect(xml).toBe('<domain type="kvm"><name>win11-b</name><uuid>9F1C2B3A-4D5E-4F60-8A7B-0C1D2E3F4A5B</uuid></domain>');
+      const xml = rewriteDomainForClone(`<domain type='kvm'><name>x</name></domain>`, {
+        ...base,
+        uuid: '9F1C2B3A-4D5E-4F60-8A7B-0C1D2E3F4A5B',
+      });
+      expect(xml).toBe(
+        '<domain type="kvm"><name>win11-b</name><uuid>9F1C2B3A-4D5E-4F60-8A7B-0C1D2E3F4A5B</uuid></domain>',
+      );
     });
 
-    it.each(['', 'not-a-uuid', '9f1c2b3a4d5e4f608a7b0c1d2e3f4a5b', '9f1c2b3a-4d5e-4f60-8a7b-0c1d2e3f4a5b</uuid>'])('refuses %j as a UUID', (uuid) => {
-      let thrown: unknown;
-      try {
-        rewriteDomainForClone(uefiXml, { ...base, uuid });
-      } catch (error) {
-        thrown = error;
-      }
-      expect((thrown as KvmCloneError).code).toBe(ErrorCode.VALIDATION_ERROR);
-    });
+    it.each(['', 'not-a-uuid', '9f1c2b3a4d5e4f608a7b0c1d2e3f4a5b', '9f1c2b3a-4d5e-4f60-8a7b-0c1d2e3f4a5b</uuid>'])(
+      'refuses %j as a UUID',
+      (uuid) => {
+        let thrown: unknown;
+        try {
+          rewriteDomainForClone(uefiXml, { ...base, uuid });
+        } catch (error) {
+          thrown = error;
+        }
+        expect((thrown as KvmCloneError).code).toBe(ErrorCode.VALIDATION_ERROR);
+      },
+    );
   });
 
   describe('disks', () => {
     it('makes a copied pool volume a file disk at its new path, without pool, volume or backing store', () => {
       const { xml, summary } = rewritten({ diskPaths: { sda: '/images/win11-b-sda.qcow2' } });
-      expect(summary.disks[0]).toEqual({ target: 'sda', device: 'disk', type: 'file', format: 'qcow2', sourcePath: '/images/win11-b-sda.qcow2', readonly: false });
+      expect(summary.disks[0]).toEqual({
+        target: 'sda',
+        device: 'disk',
+        type: 'file',
+        format: 'qcow2',
+        sourcePath: '/images/win11-b-sda.qcow2',
+        readonly: false,
+      });
       expect(xml).toContain('<source file="/images/win11-b-sda.qcow2"/>');
       expect(xml).not.toContain('pool=');
       expect(xml).not.toContain('backingStore');
@@ -423,25 +494,56 @@ describe('rewriteDomainForClone for a complete clone', () => {
     it('makes any copied disk a pool volume when the destination is a pool, winning over diskPaths', () => {
       const { xml, summary } = rewritten({
         diskPaths: { sda: '/ignored.qcow2', sdb: '/ignored.img' },
-        volumeDisks: { sda: { pool: 'fast', volume: 'win11-b-sda.qcow2' }, sdb: { pool: 'fast', volume: 'win11-b-sdb.img' } },
+        volumeDisks: {
+          sda: { pool: 'fast', volume: 'win11-b-sda.qcow2' },
+          sdb: { pool: 'fast', volume: 'win11-b-sdb.img' },
+        },
       });
       expect(summary.disks.slice(0, 2)).toEqual([
-        { target: 'sda', device: 'disk', type: 'volume', format: 'qcow2', pool: 'fast', volume: 'win11-b-sda.qcow2', readonly: false },
-        { target: 'sdb', device: 'disk', type: 'volume', format: 'raw', pool: 'fast', volume: 'win11-b-sdb.img', readonly: false },
+        {
+          target: 'sda',
+          device: 'disk',
+          type: 'volume',
+          format: 'qcow2',
+          pool: 'fast',
+          volume: 'win11-b-sda.qcow2',
+          readonly: false,
+        },
+        {
+          target: 'sdb',
+          device: 'disk',
+          type: 'volume',
+          format: 'raw',
+          pool: 'fast',
+          volume: 'win11-b-sdb.img',
+          readonly: false,
+        },
       ]);
       expect(xml).not.toContain('/ignored');
       expect(xml).not.toContain('/srv/scratch');
     });
 
     it('drops an iSCSI volume mode along with the old pool', () => {
-      const xml = uefiXml.replace("<source pool='default' volume='win11.qcow2'/>", "<source pool='iscsi' volume='unit:0:0:1' mode='host'/>");
-      expect(rewritten({ volumeDisks: { sda: { pool: 'fast', volume: 'v' } } }, xml).xml).toContain('<source pool="fast" volume="v"/>');
+      const xml = uefiXml.replace(
+        "<source pool='default' volume='win11.qcow2'/>",
+        "<source pool='iscsi' volume='unit:0:0:1' mode='host'/>",
+      );
+      expect(rewritten({ volumeDisks: { sda: { pool: 'fast', volume: 'v' } } }, xml).xml).toContain(
+        '<source pool="fast" volume="v"/>',
+      );
       expect(rewritten({ diskPaths: { sda: '/images/v.img' } }, xml).xml).toContain('<source file="/images/v.img"/>');
     });
 
     it('points a copied CD-ROM at its copy, still read-only and raw', () => {
       const { summary } = rewritten({ diskPaths: { sdc: '/images/win11-b-sdc.iso' } });
-      expect(summary.disks[2]).toEqual({ target: 'sdc', device: 'cdrom', type: 'file', format: 'raw', sourcePath: '/images/win11-b-sdc.iso', readonly: true });
+      expect(summary.disks[2]).toEqual({
+        target: 'sdc',
+        device: 'cdrom',
+        type: 'file',
+        format: 'raw',
+        sourcePath: '/images/win11-b-sdc.iso',
+        readonly: true,
+      });
     });
 
     it('keeps CD-ROM media referenced by default, and an empty drive empty even if mapped', () => {
@@ -467,16 +569,26 @@ describe('rewriteDomainForClone for a complete clone', () => {
 });
 
 describe('disk targets', () => {
-  const withTarget = (target: string) => sourceXml.replace("<target dev='vda' bus='virtio'/>", `<target dev='${target}' bus='virtio'/>`);
+  const withTarget = (target: string) =>
+    sourceXml.replace("<target dev='vda' bus='virtio'/>", `<target dev='${target}' bus='virtio'/>`);
 
   it('accepts the device names libvirt uses', () => {
-    for (const target of ['vda', 'vdaa', 'sdb', 'hdc', 'xvda', 'fda', 'ubda', 'nvme0n1', 'mmcblk0']) expect(isValidDiskTarget(target)).toBe(true);
+    for (const target of ['vda', 'vdaa', 'sdb', 'hdc', 'xvda', 'fda', 'ubda', 'nvme0n1', 'mmcblk0'])
+      expect(isValidDiskTarget(target)).toBe(true);
     expect(parseDomainXml(withTarget('sdz')).disks[0]!.target).toBe('sdz');
   });
 
-  it.each(['a/../../../../etc/cron.d/pwn', 'vda/../x', '../vda', 'vda.', 'VDA', 'vd', '', 'foo', 'vda b'])('attack: refuses target %j with 1302 naming it', (target) => {
-    expect(() => parseDomainXml(withTarget(target))).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH, message: expect.stringContaining(JSON.stringify(target)) }));
-  });
+  it.each(['a/../../../../etc/cron.d/pwn', 'vda/../x', '../vda', 'vda.', 'VDA', 'vd', '', 'foo', 'vda b'])(
+    'attack: refuses target %j with 1302 naming it',
+    (target) => {
+      expect(() => parseDomainXml(withTarget(target))).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.INVALID_PATH,
+          message: expect.stringContaining(JSON.stringify(target)),
+        }),
+      );
+    },
+  );
 });
 
 describe('backing formats declared in the XML', () => {
@@ -491,7 +603,10 @@ describe('backing formats declared in the XML', () => {
 });
 
 describe('graphics passwords', () => {
-  const secured = sourceXml.replace('<devices>', "<devices><graphics type='vnc' port='-1' passwd='s3cret' passwdValidTo='2030-01-01T00:00:00'/><graphics type='spice' passwd='sp1ce'/>");
+  const secured = sourceXml.replace(
+    '<devices>',
+    "<devices><graphics type='vnc' port='-1' passwd='s3cret' passwdValidTo='2030-01-01T00:00:00'/><graphics type='spice' passwd='sp1ce'/>",
+  );
   const plain = sourceXml.replace('<devices>', "<devices><graphics type='vnc' port='-1'/><graphics type='spice'/>");
 
   it('counts, strips and restores them by position and type', () => {

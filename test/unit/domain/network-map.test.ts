@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
-import { mappedNetworkName, networkOf, requiredNetworks, unusedNetworkMapEntries } from '../../../src/domain/network-map';
+import {
+  mappedNetworkName,
+  networkOf,
+  requiredNetworks,
+  unusedNetworkMapEntries,
+} from '../../../src/domain/network-map';
 import { uefiXml } from './fixtures/domains';
 
 const summary = parseDomainXml(uefiXml);
@@ -59,7 +64,10 @@ describe('requiredNetworks', () => {
 
 describe('unusedNetworkMapEntries', () => {
   it('reports map keys that name no network or bridge of the domain', () => {
-    expect(unusedNetworkMapEntries(summary, { lan: 'prod', 'br-storge': 'br1', default: 'x' })).toEqual(['br-storge', 'default']);
+    expect(unusedNetworkMapEntries(summary, { lan: 'prod', 'br-storge': 'br1', default: 'x' })).toEqual([
+      'br-storge',
+      'default',
+    ]);
   });
 
   it('reports nothing when every key is used, or without a map', () => {
@@ -68,6 +76,8 @@ describe('unusedNetworkMapEntries', () => {
   });
 
   it('does not count a user or direct interface as a use', () => {
-    expect(unusedNetworkMapEntries({ interfaces: [{ type: 'direct', source: 'eth0' }, { type: 'user' }] }, { eth0: 'eth1' })).toEqual(['eth0']);
+    expect(
+      unusedNetworkMapEntries({ interfaces: [{ type: 'direct', source: 'eth0' }, { type: 'user' }] }, { eth0: 'eth1' }),
+    ).toEqual(['eth0']);
   });
 });

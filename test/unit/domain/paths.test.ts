@@ -37,6 +37,7 @@ describe('safe names', () => {
 
   it('takes relative paths of safe components only', () => {
     expect(isSafeRelativePath('tpm2/tpm2-00.permall')).toBe(true);
-    for (const path of ['', '/etc/passwd', '../x', 'tpm2/../../x', 'a//b']) expect(isSafeRelativePath(path)).toBe(false);
+    for (const path of ['', '/etc/passwd', '../x', 'tpm2/../../x', 'a//b'])
+      expect(isSafeRelativePath(path)).toBe(false);
   });
 });

@@ -26,7 +26,12 @@ describe('what force may delete of a replaced VM', () => {
     const other = `<domain><name>o</name><os><kernel>/boot/vmlinuz</kernel></os><devices>
       <disk type="file" device="disk"><driver type="qcow2"/><source file="/images/o.qcow2"/><backingStore type="file"><source file="/images/./web.qcow2"/></backingStore></disk>
       <serial><log file="/var/log/o.log"/></serial></devices></domain>`;
-    expect(pathsNamedIn(other).sort()).toEqual(['/boot/vmlinuz', '/images/o.qcow2', '/images/web.qcow2', '/var/log/o.log']);
+    expect(pathsNamedIn(other).sort()).toEqual([
+      '/boot/vmlinuz',
+      '/images/o.qcow2',
+      '/images/web.qcow2',
+      '/var/log/o.log',
+    ]);
     expect(qcow2Disks(other)).toEqual(['/images/o.qcow2']);
   });
 

@@ -20,7 +20,10 @@ afterAll(() => {
 
 /** Runs `command` with the real /bin/sh in the scratch directory; returns the NUL-separated words it prints. */
 function runSh(command: string | ShellFragment): string[] {
-  const output = execFileSync('sh', ['-c', String(command)], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
+  const output = execFileSync('sh', ['-c', String(command)], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
+  });
   const words = output.toString('utf8').split('\0');
   expect(words.pop()).toBe('');
   return words;
@@ -68,10 +71,13 @@ function sideEffectFiles(): string[] {
 }
 
 describe('quoteShellArg with a real /bin/sh', () => {
-  it.each(hostileStrings().map((text) => [JSON.stringify(text), text]))('passes %s as exactly one literal argument', (_label, text) => {
-    expect(runSh(`printf '%s\\0' ${quoteShellArg(text)}`)).toEqual([text]);
-    expect(sideEffectFiles()).toEqual([]);
-  });
+  it.each(hostileStrings().map((text) => [JSON.stringify(text), text]))(
+    'passes %s as exactly one literal argument',
+    (_label, text) => {
+      expect(runSh(`printf '%s\\0' ${quoteShellArg(text)}`)).toEqual([text]);
+      expect(sideEffectFiles()).toEqual([]);
+    },
+  );
 
   it('keeps every hostile string a separate word when they are all in one command', () => {
     const texts = hostileStrings();
@@ -135,7 +141,9 @@ describe('joinShell', () => {
   });
 
   it('short-circuits with && like the shell would', () => {
-    expect(runSh(joinShell([sh`printf '%s\\0' a`, sh`false`, sh`printf '%s\\0' never`], ' && ') + ' || true')).toEqual(['a']);
+    expect(runSh(joinShell([sh`printf '%s\\0' a`, sh`false`, sh`printf '%s\\0' never`], ' && ') + ' || true')).toEqual([
+      'a',
+    ]);
   });
 
   it('joins nothing into an empty fragment', () => {

@@ -24,9 +24,12 @@ describe('parseSize', () => {
     expect(Number.isInteger(parseSize('0.3M'))).toBe(true);
   });
 
-  it.each(['', ' ', 'M', 'abc', '-1M', '+1M', '1..5G', '.5G', '1e3', '10 PB', '10X', '1,5G', '1G2', '0x10'])('rejects %j', (text) => {
-    expect(parseSize(text)).toBeUndefined();
-  });
+  it.each(['', ' ', 'M', 'abc', '-1M', '+1M', '1..5G', '.5G', '1e3', '10 PB', '10X', '1,5G', '1G2', '0x10'])(
+    'rejects %j',
+    (text) => {
+      expect(parseSize(text)).toBeUndefined();
+    },
+  );
 
   it('rejects sizes beyond what a JavaScript number holds exactly', () => {
     expect(parseSize('9999999T')).toBeUndefined();

@@ -13,8 +13,20 @@ const domain = (name: string, uuid: string, macs: string[], network: string, dis
 </domain>`;
 
 describe('syncRewrite', () => {
-  const source = domain('web01', '11111111-1111-1111-1111-111111111111', ['52:54:00:00:00:01', '52:54:00:00:00:02'], 'prod', '/src/web01.qcow2');
-  const target = domain('web01-standby', '22222222-2222-2222-2222-222222222222', ['52:54:00:00:00:aa'], 'standby', '/dst/web01-standby-vda.qcow2');
+  const source = domain(
+    'web01',
+    '11111111-1111-1111-1111-111111111111',
+    ['52:54:00:00:00:01', '52:54:00:00:00:02'],
+    'prod',
+    '/src/web01.qcow2',
+  );
+  const target = domain(
+    'web01-standby',
+    '22222222-2222-2222-2222-222222222222',
+    ['52:54:00:00:00:aa'],
+    'standby',
+    '/dst/web01-standby-vda.qcow2',
+  );
   const files = [
     { role: 'disk' as const, target: 'vda', destinationPath: '/dst/web01-standby-vda.qcow2' },
     { role: 'backing' as const, target: 'vda', destinationPath: '/dst/base.qcow2' },
@@ -22,7 +34,14 @@ describe('syncRewrite', () => {
   ];
 
   it('keeps the target identity: name, UUID, its MACs (new ones for new interfaces), paths, pools and networks', () => {
-    const rewrite = syncRewrite({ targetName: 'web01-standby', preserveMac: false, sourceXml: source, targetXml: target, files, random: () => 0.5 });
+    const rewrite = syncRewrite({
+      targetName: 'web01-standby',
+      preserveMac: false,
+      sourceXml: source,
+      targetXml: target,
+      files,
+      random: () => 0.5,
+    });
     expect(rewrite).toEqual({
       newName: 'web01-standby',
       uuid: '22222222-2222-2222-2222-222222222222',
@@ -36,6 +55,15 @@ describe('syncRewrite', () => {
   });
 
   it('leaves the source MACs alone with preserveMac', () => {
-    expect(syncRewrite({ targetName: 'web01-standby', preserveMac: true, sourceXml: source, targetXml: target, files, random: () => 0 }).macAddresses).toBeUndefined();
+    expect(
+      syncRewrite({
+        targetName: 'web01-standby',
+        preserveMac: true,
+        sourceXml: source,
+        targetXml: target,
+        files,
+        random: () => 0,
+      }).macAddresses,
+    ).toBeUndefined();
   });
 });

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { batchExtents, extentsFrom, GiB, MiB, planTransferRanges, summarizeExtents, targetRangeBytes, totalLength, type DataWindow, type Extent } from '../../../src/domain/transfer-plan';
+import {
+  batchExtents,
+  extentsFrom,
+  GiB,
+  MiB,
+  planTransferRanges,
+  summarizeExtents,
+  targetRangeBytes,
+  totalLength,
+  type DataWindow,
+  type Extent,
+} from '../../../src/domain/transfer-plan';
 
 /** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
 function seeded(seed: number): (below: number) => number {
@@ -88,8 +99,14 @@ describe('summarizeExtents', () => {
         const start = Math.floor(byte / windowSize) * windowSize;
         expected.set(start, (expected.get(start) ?? 0) + 1);
       }
-      expect(windows.map((window) => [window.start, window.dataBytes])).toEqual([...expected.entries()].sort((a, b) => a[0] - b[0]));
-      expect(windows.every((window) => window.length === windowSize && window.start % windowSize === 0 && window.dataBytes <= windowSize)).toBe(true);
+      expect(windows.map((window) => [window.start, window.dataBytes])).toEqual(
+        [...expected.entries()].sort((a, b) => a[0] - b[0]),
+      );
+      expect(
+        windows.every(
+          (window) => window.length === windowSize && window.start % windowSize === 0 && window.dataBytes <= windowSize,
+        ),
+      ).toBe(true);
       expect(windows.reduce((sum, window) => sum + window.dataBytes, 0)).toBe(totalLength(extents));
     }));
 });
@@ -128,7 +145,9 @@ describe('planTransferRanges', () => {
   });
 
   it('cuts the last window at the end of the file', () => {
-    expect(planTransferRanges([window(0, 100), window(100, 30)], 130, 1000)).toEqual([{ start: 0, length: 130, dataBytes: 130 }]);
+    expect(planTransferRanges([window(0, 100), window(100, 30)], 130, 1000)).toEqual([
+      { start: 0, length: 130, dataBytes: 130 },
+    ]);
   });
 
   it('plans nothing for a file without data', () => {
@@ -149,11 +168,15 @@ describe('planTransferRanges', () => {
         if (index > 0) expect(range.start).toBeGreaterThanOrEqual(ranges[index - 1]!.start + ranges[index - 1]!.length);
       }
       for (const each of windows) {
-        const holders = ranges.filter((range) => range.start <= each.start && Math.min(each.start + each.length, fileSize) <= range.start + range.length);
+        const holders = ranges.filter(
+          (range) =>
+            range.start <= each.start && Math.min(each.start + each.length, fileSize) <= range.start + range.length,
+        );
         expect(holders).toHaveLength(1);
       }
       // Every data byte lies inside some range.
-      const inRange = (byte: number) => ranges.some((range) => range.start <= byte && byte < range.start + range.length);
+      const inRange = (byte: number) =>
+        ranges.some((range) => range.start <= byte && byte < range.start + range.length);
       expect(coveredBytes(extents).every(inRange)).toBe(true);
       expect(ranges.reduce((sum, range) => sum + range.dataBytes, 0)).toBe(totalLength(extents));
       // A range only grows while it is below the target, so it overshoots by less than one window.
@@ -163,7 +186,11 @@ describe('planTransferRanges', () => {
 
 describe('batchExtents', () => {
   it('splits an extent that is larger than a batch', () => {
-    expect(batchExtents([{ start: 0, length: 10 }], 4, 100)).toEqual([[{ start: 0, length: 4 }], [{ start: 4, length: 4 }], [{ start: 8, length: 2 }]]);
+    expect(batchExtents([{ start: 0, length: 10 }], 4, 100)).toEqual([
+      [{ start: 0, length: 4 }],
+      [{ start: 4, length: 4 }],
+      [{ start: 8, length: 2 }],
+    ]);
   });
 
   it('closes a batch at maxExtents even when bytes are left', () => {
@@ -219,7 +246,8 @@ describe('batchExtents', () => {
         expect(totalLength(batch)).toBeLessThanOrEqual(maxBytes);
         expect(batch.every((extent) => extent.length > 0)).toBe(true);
         // Greedy: only the last batch may be closed before a limit is reached.
-        if (index < batches.length - 1) expect(totalLength(batch) === maxBytes || batch.length === maxExtents).toBe(true);
+        if (index < batches.length - 1)
+          expect(totalLength(batch) === maxBytes || batch.length === maxExtents).toBe(true);
       }
     }));
 });
@@ -246,6 +274,8 @@ describe('extentsFrom', () => {
     forSeeds(100, (random) => {
       const { extents: randomOnes, fileSize } = randomExtents(random);
       const offset = random(fileSize + 1);
-      expect(coveredBytes(extentsFrom(randomOnes, offset))).toEqual(coveredBytes(randomOnes).filter((byte) => byte >= offset));
+      expect(coveredBytes(extentsFrom(randomOnes, offset))).toEqual(
+        coveredBytes(randomOnes).filter((byte) => byte >= offset),
+      );
     }));
 });

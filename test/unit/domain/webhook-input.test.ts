@@ -13,20 +13,27 @@ function entryProblem(webhook: unknown): string {
 
 describe('webhooks in a workflow input', () => {
   it('takes a webhook configured on the worker by name, or an ad-hoc URL with events and format', () => {
-    expect(notifySchema.parse({ webhooks: [{ name: 'ops' }, { url: 'https://h.example/x', events: ['failure'], format: 'slack' }] }).webhooks).toEqual([
-      { name: 'ops' },
-      { url: 'https://h.example/x', events: ['failure'], format: 'slack' },
-    ]);
+    expect(
+      notifySchema.parse({
+        webhooks: [{ name: 'ops' }, { url: 'https://h.example/x', events: ['failure'], format: 'slack' }],
+      }).webhooks,
+    ).toEqual([{ name: 'ops' }, { url: 'https://h.example/x', events: ['failure'], format: 'slack' }]);
   });
 
   it('attack: refuses a secret in the input, saying to configure a named webhook on the worker', () => {
-    expect(entryProblem({ url: 'https://h.example/x', secret: 'kept-in-history' })).toMatch(/^webhooks\.0\.secret: .*configure a named webhook on the worker/);
+    expect(entryProblem({ url: 'https://h.example/x', secret: 'kept-in-history' })).toMatch(
+      /^webhooks\.0\.secret: .*configure a named webhook on the worker/,
+    );
     expect(entryProblem({ name: 'ops', secret: 'x' })).toMatch(/secret: .*configure a named webhook/);
   });
 
   it("attack: refuses secretEnv in the input, so no input can name the worker's KVM_CLONE_TEMPORAL_API_KEY", () => {
-    expect(entryProblem({ url: 'https://h.example/x', secretEnv: 'KVM_CLONE_TEMPORAL_API_KEY' })).toMatch(/^webhooks\.0\.secretEnv: .*configure a named webhook/);
-    expect(entryProblem({ name: 'ops', secretEnv: 'KVM_CLONE_TEMPORAL_API_KEY' })).toMatch(/secretEnv: .*configure a named webhook/);
+    expect(entryProblem({ url: 'https://h.example/x', secretEnv: 'KVM_CLONE_TEMPORAL_API_KEY' })).toMatch(
+      /^webhooks\.0\.secretEnv: .*configure a named webhook/,
+    );
+    expect(entryProblem({ name: 'ops', secretEnv: 'KVM_CLONE_TEMPORAL_API_KEY' })).toMatch(
+      /secretEnv: .*configure a named webhook/,
+    );
   });
 
   it('refuses name and url together, neither, a named webhook with its own events, unknown keys and bad names', () => {
@@ -50,11 +57,18 @@ describe('direct in a workflow input', () => {
   it("attack: a route object (pointing the source's SSH at an address) is refused, saying where routes are configured", () => {
     let thrown: unknown;
     try {
-      validate(cloneInputSchema, { ...subject, direct: { address: '10.66.6.6', user: 'root', identityFile: '/root/.ssh/id_ed25519' } }, 'cloneVM input');
+      validate(
+        cloneInputSchema,
+        { ...subject, direct: { address: '10.66.6.6', user: 'root', identityFile: '/root/.ssh/id_ed25519' } },
+        'cloneVM input',
+      );
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toMatchObject({ code: ErrorCode.VALIDATION_ERROR, message: expect.stringContaining('direct: direct is true or false') });
+    expect(thrown).toMatchObject({
+      code: ErrorCode.VALIDATION_ERROR,
+      message: expect.stringContaining('direct: direct is true or false'),
+    });
     expect((thrown as Error).message).toContain('hosts.<source>.direct.<destination>');
     expect(cloneInputSchema.safeParse({ ...subject, direct: 'yes' }).success).toBe(false);
   });
@@ -63,10 +77,16 @@ describe('direct in a workflow input', () => {
 describe('webhook targets', () => {
   it('names a configured webhook by its name and an ad-hoc one by its origin, never its path, query or user info', () => {
     expect(webhookLabel({ name: 'ops' })).toBe("webhook 'ops'");
-    expect(webhookLabel({ url: 'https://hooks.slack.com/services/T0/B0/SECRET', events: ['success'], format: 'slack' })).toBe('https://hooks.slack.com/…');
-    expect(webhookOrigin('https://user:pass@Hooks.Example.com:8443/x?token=1')).toBe('https://hooks.example.com:8443/…');
+    expect(
+      webhookLabel({ url: 'https://hooks.slack.com/services/T0/B0/SECRET', events: ['success'], format: 'slack' }),
+    ).toBe('https://hooks.slack.com/…');
+    expect(webhookOrigin('https://user:pass@Hooks.Example.com:8443/x?token=1')).toBe(
+      'https://hooks.example.com:8443/…',
+    );
     expect(webhookOrigin('not a url')).toBe('(webhook)');
-    expect(withoutUrl('fetch https://h/x/SECRET failed', 'https://h/x/SECRET', 'https://h/…')).toBe('fetch https://h/… failed');
+    expect(withoutUrl('fetch https://h/x/SECRET failed', 'https://h/x/SECRET', 'https://h/…')).toBe(
+      'fetch https://h/… failed',
+    );
   });
 
   it('allows an ad-hoc URL under a prefix of the policy, compared as parsed URLs', () => {

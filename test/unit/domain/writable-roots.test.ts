@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isPartialPath, isUnderResolvedRoots, requireUnderRoots, type ResolvedPath } from '../../../src/domain/writable-roots';
+import {
+  isPartialPath,
+  isUnderResolvedRoots,
+  requireUnderRoots,
+  type ResolvedPath,
+} from '../../../src/domain/writable-roots';
 import { ErrorCode } from '../../../src/errors';
 
 const roots = [
@@ -29,10 +34,14 @@ describe('paths under resolved roots', () => {
   });
 
   it('refusal is 1302, naming the path, what it resolves to and the roots', () => {
-    expect(() => requireUnderRoots(at('/srv/vms/evil', '/etc/cron.d', 'directory'), roots, 'destination directory')).toThrow(
+    expect(() =>
+      requireUnderRoots(at('/srv/vms/evil', '/etc/cron.d', 'directory'), roots, 'destination directory'),
+    ).toThrow(
       expect.objectContaining({
         code: ErrorCode.INVALID_PATH,
-        message: expect.stringMatching(/destination directory "\/srv\/vms\/evil" \(it resolves to "\/etc\/cron.d"\) is outside .*\/var\/lib\/libvirt\/images, \/srv\/vms/),
+        message: expect.stringMatching(
+          /destination directory "\/srv\/vms\/evil" \(it resolves to "\/etc\/cron.d"\) is outside .*\/var\/lib\/libvirt\/images, \/srv\/vms/,
+        ),
       }),
     );
     expect(requireUnderRoots(at('/srv/vms/./a'), roots, 'file')).toBe('/srv/vms/a');

@@ -37,7 +37,11 @@ describe('directRouteSchema', () => {
   });
 
   it('takes absolute paths that OpenSSH can carry in an option', () => {
-    const parsed = directRouteSchema.parse({ identityFile: '/root/.ssh/id_ed25519', knownHostsFile: '/etc/kvm-clone/known_hosts', hostKeyPolicy: 'accept-new' });
+    const parsed = directRouteSchema.parse({
+      identityFile: '/root/.ssh/id_ed25519',
+      knownHostsFile: '/etc/kvm-clone/known_hosts',
+      hostKeyPolicy: 'accept-new',
+    });
     expect(parsed.hostKeyPolicy).toBe('accept-new');
   });
 
@@ -61,8 +65,22 @@ describe('resolveRoute', () => {
   });
 
   it('keeps what the route sets', () => {
-    const resolved = resolveRoute(destination, { address: '10.0.0.7', port: 22, user: 'root', identityFile: '/k', knownHostsFile: '/kh', hostKeyPolicy: 'accept-new' });
-    expect(resolved).toEqual({ address: '10.0.0.7', port: 22, user: 'root', identityFile: '/k', knownHostsFile: '/kh', hostKeyPolicy: 'accept-new' });
+    const resolved = resolveRoute(destination, {
+      address: '10.0.0.7',
+      port: 22,
+      user: 'root',
+      identityFile: '/k',
+      knownHostsFile: '/kh',
+      hostKeyPolicy: 'accept-new',
+    });
+    expect(resolved).toEqual({
+      address: '10.0.0.7',
+      port: 22,
+      user: 'root',
+      identityFile: '/k',
+      knownHostsFile: '/kh',
+      hostKeyPolicy: 'accept-new',
+    });
   });
 });
 
@@ -80,7 +98,12 @@ describe('sshCommand', () => {
   });
 
   it('adds the key, the known_hosts file and accept-new when the route has them', () => {
-    const argv = sshArgv(sshCommand({ ...route, identityFile: '/keys/id', knownHostsFile: '/keys/known', hostKeyPolicy: 'accept-new' }, sh`true`).text);
+    const argv = sshArgv(
+      sshCommand(
+        { ...route, identityFile: '/keys/id', knownHostsFile: '/keys/known', hostKeyPolicy: 'accept-new' },
+        sh`true`,
+      ).text,
+    );
     expect(argv.join(' ')).toContain('-i /keys/id -o IdentitiesOnly=yes -o UserKnownHostsFile=/keys/known');
     expect(argv).toContain('StrictHostKeyChecking=accept-new');
   });
@@ -91,11 +114,14 @@ describe('sshCommand', () => {
 });
 
 describe('pushCommand', () => {
-  const write = (codec: 'none' | 'zstd') => bashPipefail(writeFramedExtentsScript(destinationPath, extents, codec)).text;
+  const write = (codec: 'none' | 'zstd') =>
+    bashPipefail(writeFramedExtentsScript(destinationPath, extents, codec)).text;
 
   it('pipes the framed extents into ssh under pipefail, with a watchdog for a closed channel', () => {
     const script = bashScript(pushCommand({ route, sourcePath, destinationPath, extents }).text);
-    expect(script.startsWith('set -o pipefail; { cat >/dev/null; kill -TERM 0; } <&0 >/dev/null 2>&1 & watchdog=$!; ')).toBe(true);
+    expect(
+      script.startsWith('set -o pipefail; { cat >/dev/null; kill -TERM 0; } <&0 >/dev/null 2>&1 & watchdog=$!; '),
+    ).toBe(true);
     expect(script).toContain(`${readFramedExtentsScript(sourcePath, extents, 'none').text} | ssh `);
     expect(script).toContain('printf %s KVM-CLONE-END-OF-EXTENTS');
     expect(script).not.toContain('tee');
@@ -110,7 +136,9 @@ describe('pushCommand', () => {
 
   it('counts the compressed bytes on stdout when compressing', () => {
     const script = bashScript(pushCommand({ route, sourcePath, destinationPath, extents, compression: 'zstd' }).text);
-    expect(script).toContain(`{ ${readFramedExtentsScript(sourcePath, extents, 'zstd').text} | tee >(wc -c >&3) | ssh `);
+    expect(script).toContain(
+      `{ ${readFramedExtentsScript(sourcePath, extents, 'zstd').text} | tee >(wc -c >&3) | ssh `,
+    );
     expect(script).toContain('>&2; } 3>&1; status=$?');
     expect(script).toContain('zstd -1 -T0 -c -q | tee');
   });
@@ -132,11 +160,20 @@ describe('pushExtents progress', () => {
       // The source's channel: it runs for a while, then the push exits 0.
       const channel = Object.assign(new EventEmitter(), { stderr: new EventEmitter(), close: () => undefined });
       const client = Object.assign(new EventEmitter(), {
-        exec: (_command: string, callback: (error: Error | undefined, opened: typeof channel) => void) => callback(undefined, channel),
+        exec: (_command: string, callback: (error: Error | undefined, opened: typeof channel) => void) =>
+          callback(undefined, channel),
       });
       const source = new SshSession(hostSpecSchema.parse({ address: 'src.example' }), client as unknown as Client);
       let ticks = 0;
-      const push = pushExtents({ source, destinationHost: destination, route: {}, sourcePath, destinationPath, extents, onTick: () => ticks++ });
+      const push = pushExtents({
+        source,
+        destinationHost: destination,
+        route: {},
+        sourcePath,
+        destinationPath,
+        extents,
+        onTick: () => ticks++,
+      });
       await vi.advanceTimersByTimeAsync(60_000);
       expect(ticks).toBe(12);
       channel.emit('exit', 0);
@@ -166,7 +203,15 @@ describe('pushExtents progress', () => {
       },
     });
     const source = new SshSession(hostSpecSchema.parse({ address: 'src.example' }), client as unknown as Client);
-    const push = pushExtents({ source, destinationHost: destination, route: {}, sourcePath, destinationPath, extents, signal: controller.signal });
+    const push = pushExtents({
+      source,
+      destinationHost: destination,
+      route: {},
+      sourcePath,
+      destinationPath,
+      extents,
+      signal: controller.signal,
+    });
     await expect(push).rejects.toThrow('cancelled');
     expect(closed).toBe(true);
   });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { readCompressedExtentsCommand, readExtentsCommand, writeCompressedExtentsCommand, writeExtentsCommand } from '../../../src/hosts/extent-relay';
+import {
+  readCompressedExtentsCommand,
+  readExtentsCommand,
+  writeCompressedExtentsCommand,
+  writeExtentsCommand,
+} from '../../../src/hosts/extent-relay';
 
 const extents = [
   { start: 0, length: 4096 },
@@ -28,10 +33,14 @@ describe('relay commands', () => {
     ['lz4', 'lz4 -1 -c -q', 'lz4 -d -c -q'],
   ] as const)('with %s, compresses the extents and an end marker under pipefail', (codec, compress, decompress) => {
     const read = bashScript(readCompressedExtentsCommand(path, extents, codec).text);
-    expect(read).toBe(`set -o pipefail; { ${readExtentsCommand(path, extents).text} && printf %s KVM-CLONE-END-OF-EXTENTS; } | ${compress}`);
+    expect(read).toBe(
+      `set -o pipefail; { ${readExtentsCommand(path, extents).text} && printf %s KVM-CLONE-END-OF-EXTENTS; } | ${compress}`,
+    );
 
     const write = bashScript(writeCompressedExtentsCommand(path, extents, codec).text);
-    expect(write.startsWith(`set -o pipefail; ${decompress} | { ${writeExtentsCommand(path, extents).text} && `)).toBe(true);
+    expect(write.startsWith(`set -o pipefail; ${decompress} | { ${writeExtentsCommand(path, extents).text} && `)).toBe(
+      true,
+    );
     // Exactly the marker's 24 bytes must remain after the dd's took 12288.
     expect(write).toContain('[ "$(head -c 25 | wc -c)" -eq 24 ] || { echo');
     expect(write).toContain('exactly the 12288 bytes expected');

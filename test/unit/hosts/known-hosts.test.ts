@@ -4,7 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keyTypeOfBlob, knownHostsLine, knownHostsName, parseKnownHosts, verifyHostKey } from '../../../src/hosts/known-hosts';
+import {
+  keyTypeOfBlob,
+  knownHostsLine,
+  knownHostsName,
+  parseKnownHosts,
+  verifyHostKey,
+} from '../../../src/hosts/known-hosts';
 
 function sshString(value: Buffer | string): Buffer {
   const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1');
@@ -60,7 +66,9 @@ describe('knownHostsName', () => {
 
 describe('knownHostsLine', () => {
   it('writes name, key type and base64 key, ending in a newline', () => {
-    expect(knownHostsLine('kvm1.lab', 2222, ed25519A)).toBe(`[kvm1.lab]:2222 ssh-ed25519 ${ed25519A.toString('base64')}\n`);
+    expect(knownHostsLine('kvm1.lab', 2222, ed25519A)).toBe(
+      `[kvm1.lab]:2222 ssh-ed25519 ${ed25519A.toString('base64')}\n`,
+    );
   });
 
   it('writes a line that verifyHostKey then trusts, for that port only', () => {
@@ -85,7 +93,11 @@ describe('parseKnownHosts', () => {
 
     const entries = parseKnownHosts(text);
     expect(entries).toHaveLength(3);
-    expect(entries[0]).toMatchObject({ hostPatterns: ['kvm1.lab', '10.0.0.5'], keyType: 'ssh-ed25519', revoked: false });
+    expect(entries[0]).toMatchObject({
+      hostPatterns: ['kvm1.lab', '10.0.0.5'],
+      keyType: 'ssh-ed25519',
+      revoked: false,
+    });
     expect(entries[0]!.key.equals(ed25519A)).toBe(true);
     expect(entries[1]).toMatchObject({ hostPatterns: ['*'], keyType: 'ecdsa-sha2-nistp256', revoked: true });
     expect(entries[2]).toMatchObject({ hostPatterns: ['kvm3.lab'], revoked: false });

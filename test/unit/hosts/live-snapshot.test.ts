@@ -16,7 +16,9 @@ function domainXml(source: string): string {
  * An SshSession whose channel is replaced by `respond`, keyed by the remote command line:
  * everything above exec (run, its error handling) is the real code.
  */
-function scriptedSession(respond: (command: string, stdin?: string | Buffer) => Partial<ExecResult> & { out?: string }): {
+function scriptedSession(
+  respond: (command: string, stdin?: string | Buffer) => Partial<ExecResult> & { out?: string },
+): {
   session: SshSession;
   commands: string[];
   limits: ExecOptions[];
@@ -43,7 +45,8 @@ describe('LiveSnapshot.mergeBack', () => {
       if (command.includes('domstate')) return { out: 'running\n' };
       if (command.includes('dumpxml')) return { out: domainXml(disk.overlayPath) };
       if (command.includes('blockcommit')) return { exitCode: 1, stderr: 'error: block copy still active' };
-      if (command.includes('--info')) return { out: polls++ === 0 ? 'Active Block Commit: [ 50 %]' : 'Active Block Commit: [100 %]' };
+      if (command.includes('--info'))
+        return { out: polls++ === 0 ? 'Active Block Commit: [ 50 %]' : 'Active Block Commit: [100 %]' };
       return {};
     });
     await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>')).resolves.toBe('merged-live');
@@ -56,13 +59,22 @@ describe('LiveSnapshot.mergeBack', () => {
     const finished = scriptedSession((command) => {
       if (command.includes('domstate')) return { out: 'running\n' };
       // mergeBack sees the overlay; after the failed blockcommit the domain is back on its base.
-      if (command.includes('dumpxml')) return { out: domainXml(finished.commands.some((seen) => seen.includes('blockcommit')) ? disk.basePath : disk.overlayPath) };
+      if (command.includes('dumpxml'))
+        return {
+          out: domainXml(
+            finished.commands.some((seen) => seen.includes('blockcommit')) ? disk.basePath : disk.overlayPath,
+          ),
+        };
       if (command.includes('blockcommit')) return { exitCode: 1, stderr: 'error: no active block job' };
       if (command.includes('--info')) return { out: 'No current block job for vda' };
       return {};
     });
-    await expect(new LiveSnapshot(finished.session, 'web01').mergeBack([disk], '<domain/>')).resolves.toBe('merged-live');
-    expect(finished.commands.some((command) => command.includes('--pivot') && command.includes('blockjob'))).toBe(false);
+    await expect(new LiveSnapshot(finished.session, 'web01').mergeBack([disk], '<domain/>')).resolves.toBe(
+      'merged-live',
+    );
+    expect(finished.commands.some((command) => command.includes('--pivot') && command.includes('blockjob'))).toBe(
+      false,
+    );
 
     const stuck = scriptedSession((command) => {
       if (command.includes('domstate')) return { out: 'running\n' };
@@ -71,16 +83,25 @@ describe('LiveSnapshot.mergeBack', () => {
       if (command.includes('--info')) return { out: 'No current block job for vda' };
       return {};
     });
-    const error = await new LiveSnapshot(stuck.session, 'web01').mergeBack([disk], '<domain/>').catch((caught: unknown) => caught);
+    const error = await new LiveSnapshot(stuck.session, 'web01')
+      .mergeBack([disk], '<domain/>')
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(KvmCloneError);
     expect((error as KvmCloneError).code).toBe(ErrorCode.LIBVIRT_ERROR);
-    expect((error as KvmCloneError).message).toBe(`root@10.0.0.11: merging ${disk.overlayPath} back into ${disk.basePath} failed: error: disk vda is read-only`);
+    expect((error as KvmCloneError).message).toBe(
+      `root@10.0.0.11: merging ${disk.overlayPath} back into ${disk.basePath} failed: error: disk vda is read-only`,
+    );
     // Nothing is removed when the merge failed: the overlay still holds the guest's writes.
     expect(stuck.commands.some((command) => command.startsWith('rm '))).toBe(false);
   });
 
   it('starts the commit without --wait, reports progress at every poll, and pivots once the job is ready', async () => {
-    const percents = ['Active Block Commit: [  0 %]', 'Active Block Commit: [ 37.5 %]', 'Active Block Commit: [100 %]', 'Active Block Commit: [100 %]'];
+    const percents = [
+      'Active Block Commit: [  0 %]',
+      'Active Block Commit: [ 37.5 %]',
+      'Active Block Commit: [100 %]',
+      'Active Block Commit: [100 %]',
+    ];
     let pivots = 0;
     const { session, commands } = scriptedSession((command) => {
       if (command.includes('domstate')) return { out: 'running\n' };
@@ -88,11 +109,14 @@ describe('LiveSnapshot.mergeBack', () => {
       if (command.includes('blockcommit')) return { out: 'Block Commit started' };
       if (command.includes('--info')) return { out: percents.shift() ?? 'Active Block Commit: [100 %]' };
       // The first pivot comes a moment before the job is ready.
-      if (command.includes('--pivot')) return pivots++ === 0 ? { exitCode: 1, stderr: 'error: block job not ready for pivot yet' } : {};
+      if (command.includes('--pivot'))
+        return pivots++ === 0 ? { exitCode: 1, stderr: 'error: block job not ready for pivot yet' } : {};
       return {};
     });
     const progress: MergeProgress[] = [];
-    await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>', { onProgress: (each) => progress.push(each) })).resolves.toBe('merged-live');
+    await expect(
+      new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>', { onProgress: (each) => progress.push(each) }),
+    ).resolves.toBe('merged-live');
     expect(commands).toContain('virsh --quiet -c qemu:///system blockcommit --domain web01 vda --active');
     expect(commands.some((command) => command.includes('--wait'))).toBe(false);
     expect(progress).toEqual([
@@ -115,7 +139,9 @@ describe('LiveSnapshot.mergeBack', () => {
       }
       return {};
     });
-    await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>', { signal: controller.signal })).rejects.toThrow('activity cancelled');
+    await expect(
+      new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>', { signal: controller.signal }),
+    ).rejects.toThrow('activity cancelled');
     expect(commands.some((command) => command.includes('abort') || command.startsWith('rm '))).toBe(false);
   });
 
@@ -134,16 +160,26 @@ describe('LiveSnapshot.mergeBack', () => {
       if (command.includes('dumpxml')) return { out: domainXml(disk.overlayPath) };
       return {};
     });
-    await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain>original</domain>')).resolves.toBe('merged-offline');
+    await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain>original</domain>')).resolves.toBe(
+      'merged-offline',
+    );
     expect(commands).toContain(`qemu-img commit -f qcow2 -- ${disk.overlayPath}`);
     // The commit of a big overlay has no time limit of its own: the activity heartbeats meanwhile.
     expect(limits[commands.indexOf(`qemu-img commit -f qcow2 -- ${disk.overlayPath}`)]!.timeoutMs).toBe(Infinity);
     expect(commands.some((command) => command.includes('blockcommit'))).toBe(false);
-    expect(stdins[commands.findIndex((command) => command.includes('define --file /dev/stdin'))]).toBe('<domain>original</domain>');
+    expect(stdins[commands.findIndex((command) => command.includes('define --file /dev/stdin'))]).toBe(
+      '<domain>original</domain>',
+    );
   });
 
   it('does nothing when no disk is on its overlay any more', async () => {
-    const { session, commands } = scriptedSession((command) => (command.includes('domstate') ? { out: 'running\n' } : command.includes('dumpxml') ? { out: domainXml(disk.basePath) } : {}));
+    const { session, commands } = scriptedSession((command) =>
+      command.includes('domstate')
+        ? { out: 'running\n' }
+        : command.includes('dumpxml')
+          ? { out: domainXml(disk.basePath) }
+          : {},
+    );
     await expect(new LiveSnapshot(session, 'web01').mergeBack([disk], '<domain/>')).resolves.toBe('nothing-to-merge');
     expect(commands.some((command) => command.includes('blockcommit') || command.includes('qemu-img'))).toBe(false);
   });

@@ -91,7 +91,12 @@ describe('SshPool leases', () => {
     const { pool, open } = fakePool();
     const base = await pool.acquire(host());
     pool.release(base);
-    for (const other of [host({ address: 'kvm2.lab' }), host({ port: 2222 }), host({ user: 'admin' }), host({ hostKeyPolicy: 'accept-new' })]) {
+    for (const other of [
+      host({ address: 'kvm2.lab' }),
+      host({ port: 2222 }),
+      host({ user: 'admin' }),
+      host({ hostKeyPolicy: 'accept-new' }),
+    ]) {
       const session = await pool.acquire(other);
       expect(session).not.toBe(base);
       pool.release(session);

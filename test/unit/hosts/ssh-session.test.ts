@@ -53,7 +53,9 @@ describe('openSshSession before any byte reaches the host', () => {
   it('refuses to connect without an identity file or an SSH agent', async () => {
     const error = await openFailure({ address: '127.0.0.1', knownHostsFile });
     expect(error.code).toBe(ErrorCode.SSH_KEY_ERROR);
-    expect(error.message).toBe('root@127.0.0.1: no identity file configured and no SSH agent (SSH_AUTH_SOCK) available');
+    expect(error.message).toBe(
+      'root@127.0.0.1: no identity file configured and no SSH agent (SSH_AUTH_SOCK) available',
+    );
   });
 
   it('fails with the SSH key code for a key file it cannot parse', async () => {
@@ -72,7 +74,10 @@ describe('openSshSession before any byte reaches the host', () => {
 
   it('uses the agent named by SSH_AUTH_SOCK, and reports a refused connection as a connection error', async () => {
     const port = await closedPort();
-    const error = await openFailure({ address: '127.0.0.1', port, knownHostsFile }, { SSH_AUTH_SOCK: path.join(dir, 'agent.sock') });
+    const error = await openFailure(
+      { address: '127.0.0.1', port, knownHostsFile },
+      { SSH_AUTH_SOCK: path.join(dir, 'agent.sock') },
+    );
     expect(error.code).toBe(ErrorCode.CONNECTION_ERROR);
     expect(error.message).toBe(`root@[127.0.0.1]:${port}: cannot connect: ECONNREFUSED`);
   });
@@ -116,7 +121,10 @@ class FakeChannel extends EventEmitter {
 }
 
 /** A session over a fake client whose next command gets `channel`; `play` acts the command. */
-function fakeSession(play: (channel: FakeChannel) => void, holdOpen = false): { session: SshSession; channel: FakeChannel } {
+function fakeSession(
+  play: (channel: FakeChannel) => void,
+  holdOpen = false,
+): { session: SshSession; channel: FakeChannel } {
   const channel = new FakeChannel(holdOpen);
   const client = Object.assign(new EventEmitter(), {
     exec: (_command: string, callback: (error: Error | undefined, channel: FakeChannel) => void) => {
@@ -125,7 +133,10 @@ function fakeSession(play: (channel: FakeChannel) => void, holdOpen = false): { 
     },
     end: () => undefined,
   });
-  return { session: new SshSession(hostSpecSchema.parse({ address: '10.0.0.9' }), client as unknown as Client), channel };
+  return {
+    session: new SshSession(hostSpecSchema.parse({ address: '10.0.0.9' }), client as unknown as Client),
+    channel,
+  };
 }
 
 describe('SshSession.exec limits', () => {
@@ -155,7 +166,9 @@ describe('SshSession.exec limits', () => {
     expect(error).toBeInstanceOf(KvmCloneError);
     expect((error as KvmCloneError).code).toBe(ErrorCode.GENERAL_ERROR);
     expect((error as KvmCloneError).retryable).toBe(false);
-    expect((error as KvmCloneError).message).toBe("root@10.0.0.9: 'yes' printed more than 10000 bytes on stdout, more than any answer it should give; stopped it");
+    expect((error as KvmCloneError).message).toBe(
+      "root@10.0.0.9: 'yes' printed more than 10000 bytes on stdout, more than any answer it should give; stopped it",
+    );
     expect(channel.signals).toEqual(['7:TERM']);
     expect(channel.closed).toBe(true);
   });
@@ -165,9 +178,12 @@ describe('SshSession.exec limits', () => {
       fake.emit('data', Buffer.alloc(2048));
       fake.finish(0);
     });
-    await expect(session.run(sh`virsh dumpxml --domain web01`, { what: 'virsh dumpxml', maxStdoutBytes: 1024 })).rejects.toMatchObject({
+    await expect(
+      session.run(sh`virsh dumpxml --domain web01`, { what: 'virsh dumpxml', maxStdoutBytes: 1024 }),
+    ).rejects.toMatchObject({
       code: ErrorCode.GENERAL_ERROR,
-      message: "root@10.0.0.9: 'virsh dumpxml' printed more than 1024 bytes on stdout, more than any answer it should give; stopped it",
+      message:
+        "root@10.0.0.9: 'virsh dumpxml' printed more than 1024 bytes on stdout, more than any answer it should give; stopped it",
     });
   });
 
@@ -177,7 +193,9 @@ describe('SshSession.exec limits', () => {
     expect(error).toBeInstanceOf(KvmCloneError);
     expect((error as KvmCloneError).code).toBe(ErrorCode.CONNECTION_ERROR);
     expect((error as KvmCloneError).retryable).toBe(true);
-    expect((error as KvmCloneError).message).toBe("root@10.0.0.9: 'sleep 600' did not finish within 0.05 s; stopped it");
+    expect((error as KvmCloneError).message).toBe(
+      "root@10.0.0.9: 'sleep 600' did not finish within 0.05 s; stopped it",
+    );
     expect(channel.signals).toEqual(['7:TERM']);
     expect(channel.closed).toBe(true);
     // The session itself is fine: only the command was stuck.
@@ -191,7 +209,10 @@ describe('SshSession.exec limits', () => {
       const stopped = session.exec(sh`sleep 600`, { timeoutMs: 1000 }).catch((caught: unknown) => caught);
       await vi.advanceTimersByTimeAsync(1000 + 5000);
       expect(channel.closed).toBe(true);
-      expect(await stopped).toMatchObject({ code: ErrorCode.CONNECTION_ERROR, message: "root@10.0.0.9: 'sleep 600' did not finish within 1 s; stopped it" });
+      expect(await stopped).toMatchObject({
+        code: ErrorCode.CONNECTION_ERROR,
+        message: "root@10.0.0.9: 'sleep 600' did not finish within 1 s; stopped it",
+      });
     } finally {
       vi.useRealTimers();
     }

@@ -9,18 +9,31 @@ describe('poolTargetPathFromXml', () => {
   });
 
   it('ignores a <path> outside <target> and gives undefined for pools without a target', () => {
-    expect(poolTargetPathFromXml(`<pool type='rbd'><name>r</name><source><name>rbd</name><path>/not/it</path></source></pool>`)).toBeUndefined();
+    expect(
+      poolTargetPathFromXml(
+        `<pool type='rbd'><name>r</name><source><name>rbd</name><path>/not/it</path></source></pool>`,
+      ),
+    ).toBeUndefined();
   });
 
   it('refuses a document that is not a pool', () => {
-    expect(() => poolTargetPathFromXml('<network/>')).toThrow(expect.objectContaining({ code: ErrorCode.LIBVIRT_ERROR }));
-    expect(() => poolTargetPathFromXml('<pool><target>')).toThrow(expect.objectContaining({ code: ErrorCode.LIBVIRT_ERROR }));
+    expect(() => poolTargetPathFromXml('<network/>')).toThrow(
+      expect.objectContaining({ code: ErrorCode.LIBVIRT_ERROR }),
+    );
+    expect(() => poolTargetPathFromXml('<pool><target>')).toThrow(
+      expect.objectContaining({ code: ErrorCode.LIBVIRT_ERROR }),
+    );
   });
 });
 
 describe('emulatorSupportFromXml', () => {
   it('reads the canonical emulator, machine, arch and domain type', () => {
     const xml = `<domainCapabilities><path>/usr/bin/qemu-system-x86_64</path><domain>qemu</domain><machine>pc-i440fx-7.2</machine><arch>x86_64</arch><vcpu max='255'/></domainCapabilities>`;
-    expect(emulatorSupportFromXml(xml)).toEqual({ domainType: 'qemu', emulator: '/usr/bin/qemu-system-x86_64', machine: 'pc-i440fx-7.2', arch: 'x86_64' });
+    expect(emulatorSupportFromXml(xml)).toEqual({
+      domainType: 'qemu',
+      emulator: '/usr/bin/qemu-system-x86_64',
+      machine: 'pc-i440fx-7.2',
+      arch: 'x86_64',
+    });
   });
 });

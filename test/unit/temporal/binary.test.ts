@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, KvmCloneError } from '../../../src/errors';
-import { findPackageRoot, findTemporalBinary, PROJECT_CACHE_BINARY, TEMPORAL_BIN_ENV, toEphemeralServerExecutable } from '../../../src/temporal/binary';
+import {
+  findPackageRoot,
+  findTemporalBinary,
+  PROJECT_CACHE_BINARY,
+  TEMPORAL_BIN_ENV,
+  toEphemeralServerExecutable,
+} from '../../../src/temporal/binary';
 
 let root: string;
 
@@ -59,7 +65,14 @@ describe('findTemporalBinary lookup order', () => {
     const directoryNamedTemporal = path.join(root, 'dir-entry', 'temporal');
     await mkdir(directoryNamedTemporal, { recursive: true });
     const later = await fakeExecutable(path.join(root, 'later', 'temporal'));
-    const searchPath = [path.join(root, 'empty'), path.dirname(notExecutable), path.dirname(directoryNamedTemporal), '', path.dirname(s.onPath), path.dirname(later)].join(path.delimiter);
+    const searchPath = [
+      path.join(root, 'empty'),
+      path.dirname(notExecutable),
+      path.dirname(directoryNamedTemporal),
+      '',
+      path.dirname(s.onPath),
+      path.dirname(later),
+    ].join(path.delimiter);
 
     const found = await findTemporalBinary({ env: { PATH: searchPath }, projectRoot: s.projectRoot });
     expect(found).toEqual({ source: 'path', path: s.onPath });
@@ -108,7 +121,10 @@ describe('findTemporalBinary errors', () => {
   it('rejects an explicit path that does not exist instead of trying other sources', async () => {
     const s = await everySource();
     const missing = path.join(root, 'nowhere', 'temporal');
-    await expectConfigurationError(findTemporalBinary({ explicitPath: missing, env: { [TEMPORAL_BIN_ENV]: s.env }, projectRoot: s.projectRoot }), missing);
+    await expectConfigurationError(
+      findTemporalBinary({ explicitPath: missing, env: { [TEMPORAL_BIN_ENV]: s.env }, projectRoot: s.projectRoot }),
+      missing,
+    );
   });
 
   it('rejects an explicit path that is not executable', async () => {
@@ -123,7 +139,10 @@ describe('findTemporalBinary errors', () => {
   it('rejects a KVM_CLONE_TEMPORAL_BIN that does not exist, even with temporal on PATH', async () => {
     const s = await everySource();
     const missing = path.join(root, 'missing-from-env');
-    await expectConfigurationError(findTemporalBinary({ env: { [TEMPORAL_BIN_ENV]: missing, PATH: path.dirname(s.onPath) } }), missing);
+    await expectConfigurationError(
+      findTemporalBinary({ env: { [TEMPORAL_BIN_ENV]: missing, PATH: path.dirname(s.onPath) } }),
+      missing,
+    );
   });
 
   it('reports a relative explicit path resolved, so the message points at a real place', async () => {

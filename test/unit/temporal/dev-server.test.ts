@@ -38,21 +38,33 @@ describe('startDevServer when the server does not start', () => {
   it('fails with the exit status and the tail of its log file', async () => {
     const port = await findFreePort();
     const logFile = path.join(root, 'temporal.log');
-    const error = await startDevServer({ binary: await failingTemporal(), port, headless: true, logFile, startTimeoutMs: 10_000 }).catch((caught: unknown) => caught);
+    const error = await startDevServer({
+      binary: await failingTemporal(),
+      port,
+      headless: true,
+      logFile,
+      startTimeoutMs: 10_000,
+    }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(KvmCloneError);
     const failure = error as KvmCloneError;
     expect(failure.code).toBe(ErrorCode.GENERAL_ERROR);
     expect(failure.message).toMatch(
-      new RegExp(`^Temporal dev server at 127\\.0\\.0\\.1:${port} did not start: the server process ended \\(exit code 3\\)\\n--- server output \\(last lines\\) ---\\n`),
+      new RegExp(
+        `^Temporal dev server at 127\\.0\\.0\\.1:${port} did not start: the server process ended \\(exit code 3\\)\\n--- server output \\(last lines\\) ---\\n`,
+      ),
     );
-    expect(failure.message).toContain(`args: server start-dev --ip 127.0.0.1 --port ${port} --headless --log-level error`);
+    expect(failure.message).toContain(
+      `args: server start-dev --ip 127.0.0.1 --port ${port} --headless --log-level error`,
+    );
     expect(failure.message).toContain('boom: cannot open the database');
     expect(failure.details).toMatchObject({ address: `127.0.0.1:${port}`, logFile });
   });
 
   it('tells clients to use loopback for a wildcard bind address', async () => {
     const port = await findFreePort();
-    const error = (await startDevServer({ binary: await failingTemporal(), ip: '0.0.0.0', port, headless: true }).catch((caught: unknown) => caught)) as KvmCloneError;
+    const error = (await startDevServer({ binary: await failingTemporal(), ip: '0.0.0.0', port, headless: true }).catch(
+      (caught: unknown) => caught,
+    )) as KvmCloneError;
     expect(error.message).toContain(`Temporal dev server at 127.0.0.1:${port} did not start`);
     // Without a log file, the output kept in memory is the tail.
     expect(error.message).toContain(`args: server start-dev --ip 0.0.0.0 --port ${port}`);
@@ -61,9 +73,15 @@ describe('startDevServer when the server does not start', () => {
 
 describe('stopServerProcess', () => {
   it('kills a process that ignores SIGTERM once the grace is over, and returns at once for one that is gone', async () => {
-    const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(
+      process.execPath,
+      ['-e', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);"],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     await new Promise((resolve) => child.stdout.once('data', resolve));
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
     const started = Date.now();
     await stopServerProcess(child.pid!, 300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);

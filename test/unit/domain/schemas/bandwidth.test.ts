@@ -23,8 +23,12 @@ describe('bandwidthLimitSchema', () => {
   it('says what a valid value looks like', () => {
     const result = bandwidthLimitSchema.safeParse('10X');
     expect(result.success).toBe(false);
-    expect(result.error?.issues[0]?.message).toBe("'10X' is not a bandwidth: write bytes per second as a positive integer, or a size per second such as 500K, 100M, 100MB or 1.5G (K = 1024)");
-    expect(bandwidthLimitSchema.safeParse('0').error?.issues[0]?.message).toMatch(/^"0" is not a usable bandwidth limit \(it must be more than 0 bytes per second\)/);
+    expect(result.error?.issues[0]?.message).toBe(
+      "'10X' is not a bandwidth: write bytes per second as a positive integer, or a size per second such as 500K, 100M, 100MB or 1.5G (K = 1024)",
+    );
+    expect(bandwidthLimitSchema.safeParse('0').error?.issues[0]?.message).toMatch(
+      /^"0" is not a usable bandwidth limit \(it must be more than 0 bytes per second\)/,
+    );
   });
 
   it('becomes code 1305 as a field named bandwidthLimit', () => {

@@ -57,7 +57,18 @@ describe('workflow inputs are strict', () => {
       flattenBackingChain: true,
     };
     expect(cloneInputSchema.safeParse(input).success).toBe(true);
-    const sync = { ...minimal, targetName: 'web2', deltaOnly: false, checkpoint: true, fullVerify: true, parallel: 2, compress: true, verify: true, preserveMac: false, timeout: 60 };
+    const sync = {
+      ...minimal,
+      targetName: 'web2',
+      deltaOnly: false,
+      checkpoint: true,
+      fullVerify: true,
+      parallel: 2,
+      compress: true,
+      verify: true,
+      preserveMac: false,
+      timeout: 60,
+    };
     expect(syncInputSchema.safeParse(sync).success).toBe(true);
   });
 });

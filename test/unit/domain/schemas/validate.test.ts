@@ -64,7 +64,10 @@ describe('cloneInputSchema defaults', () => {
       timeout: 7 * 24 * 3600,
       destination: { address: '[fe80::1]', port: 2222, user: 'admin', hostKeyPolicy: 'accept-new' },
     };
-    expect(validate(cloneInputSchema, input, 'clone input')).toMatchObject({ ...input, destination: { ...input.destination, libvirtUri: 'qemu:///system' } });
+    expect(validate(cloneInputSchema, input, 'clone input')).toMatchObject({
+      ...input,
+      destination: { ...input.destination, libvirtUri: 'qemu:///system' },
+    });
   });
 });
 
@@ -79,7 +82,12 @@ describe('validate error codes', () => {
     ['a newName with a slash', { newName: '../x' }, ErrorCode.INVALID_VM_NAME, 'newName'],
     ['a relative destDir', { destDir: 'images' }, ErrorCode.INVALID_PATH, 'destDir'],
     ['a destDir with ..', { destDir: '/var/lib/../../etc' }, ErrorCode.INVALID_PATH, 'destDir'],
-    ['a relative identityFile', { source: { address: 'kvm1', identityFile: 'id_ed25519' } }, ErrorCode.INVALID_PATH, 'source.identityFile'],
+    [
+      'a relative identityFile',
+      { source: { address: 'kvm1', identityFile: 'id_ed25519' } },
+      ErrorCode.INVALID_PATH,
+      'source.identityFile',
+    ],
     ['port 0', { source: { address: 'kvm1', port: 0 } }, ErrorCode.INVALID_PORT, 'source.port'],
     ['port 70000', { destination: { address: 'kvm2', port: 70000 } }, ErrorCode.INVALID_PORT, 'destination.port'],
     ['timeout 0', { timeout: 0 }, ErrorCode.INVALID_TIMEOUT, 'timeout'],
@@ -87,10 +95,25 @@ describe('validate error codes', () => {
     ['parallel 0', { parallel: 0 }, ErrorCode.VALIDATION_ERROR, 'parallel'],
     ['parallel 65', { parallel: 65 }, ErrorCode.VALIDATION_ERROR, 'parallel'],
     ['verify as a string', { verify: 'yes' }, ErrorCode.VALIDATION_ERROR, 'verify'],
-    ['a bandwidth limit with an unknown unit', { bandwidthLimit: '10X' }, ErrorCode.INVALID_BANDWIDTH, 'bandwidthLimit'],
+    [
+      'a bandwidth limit with an unknown unit',
+      { bandwidthLimit: '10X' },
+      ErrorCode.INVALID_BANDWIDTH,
+      'bandwidthLimit',
+    ],
     ['a zero bandwidth limit', { bandwidthLimit: 0 }, ErrorCode.INVALID_BANDWIDTH, 'bandwidthLimit'],
-    ['a network map to a name with a space', { networkMap: { default: 'lan name' } }, ErrorCode.VALIDATION_ERROR, 'networkMap.default'],
-    ['a network map from a name ending in name', { networkMap: { 'bad name': 'lan' } }, ErrorCode.VALIDATION_ERROR, 'networkMap.bad name'],
+    [
+      'a network map to a name with a space',
+      { networkMap: { default: 'lan name' } },
+      ErrorCode.VALIDATION_ERROR,
+      'networkMap.default',
+    ],
+    [
+      'a network map from a name ending in name',
+      { networkMap: { 'bad name': 'lan' } },
+      ErrorCode.VALIDATION_ERROR,
+      'networkMap.bad name',
+    ],
     ['an excluded disk that is no target', { excludeDisks: ['../vda'] }, ErrorCode.VALIDATION_ERROR, 'excludeDisks.0'],
     ['destDir and destPool together', { destDir: '/srv', destPool: 'images' }, ErrorCode.VALIDATION_ERROR, 'destPool'],
   ])('rejects %s with its code and names the field', (_what, change, code, field) => {
@@ -101,9 +124,15 @@ describe('validate error codes', () => {
   });
 
   it('uses the problem message of the schema', () => {
-    expect(validationError({ ...minimal, vmName: 'a/b' }).message).toBe("invalid clone input: vmName: VM name must not contain '/'");
-    expect(validationError({ ...minimal, destDir: 'x' }).message).toBe('invalid clone input: destDir: must be an absolute path');
-    expect(validationError({ ...minimal, destDir: '/a/..' }).message).toBe("invalid clone input: destDir: must not contain '..'");
+    expect(validationError({ ...minimal, vmName: 'a/b' }).message).toBe(
+      "invalid clone input: vmName: VM name must not contain '/'",
+    );
+    expect(validationError({ ...minimal, destDir: 'x' }).message).toBe(
+      'invalid clone input: destDir: must be an absolute path',
+    );
+    expect(validationError({ ...minimal, destDir: '/a/..' }).message).toBe(
+      "invalid clone input: destDir: must not contain '..'",
+    );
   });
 
   it('lists every issue in the details', () => {
@@ -130,7 +159,9 @@ describe('validate error codes', () => {
     expect(error.code).toBe(ErrorCode.INVALID_PORT);
     expect(error.message).toMatch(/^invalid host 'kvm1': port: /);
     expect(validate(vmNameSchema, 'ok name', 'name')).toBe('ok name');
-    expect(validationError('x'.repeat(201), vmNameSchema, 'name').message).toBe('invalid name: name: VM name is longer than 200 bytes in UTF-8');
+    expect(validationError('x'.repeat(201), vmNameSchema, 'name').message).toBe(
+      'invalid name: name: VM name is longer than 200 bytes in UTF-8',
+    );
   });
 
   it('produces non-retryable errors', () => {

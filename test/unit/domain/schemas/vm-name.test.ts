@@ -7,7 +7,10 @@ import { ErrorCode, KvmCloneError } from '../../../../src/errors';
 
 const minimal = { source: 'kvm1', destination: 'kvm2', vmName: 'web' };
 
-function nameError(input: Record<string, unknown>, schema: typeof cloneInputSchema | typeof syncInputSchema = cloneInputSchema): KvmCloneError {
+function nameError(
+  input: Record<string, unknown>,
+  schema: typeof cloneInputSchema | typeof syncInputSchema = cloneInputSchema,
+): KvmCloneError {
   try {
     validate(schema, { ...minimal, ...input }, 'input');
   } catch (error) {
@@ -23,7 +26,8 @@ describe('utf8ByteLength', () => {
     expect(utf8ByteLength('é')).toBe(2);
     expect(utf8ByteLength('€')).toBe(3);
     expect(utf8ByteLength('😀')).toBe(4);
-    for (const text of ['', 'a€😀é', '日本語のVM名']) expect(utf8ByteLength(text)).toBe(Buffer.byteLength(text, 'utf8'));
+    for (const text of ['', 'a€😀é', '日本語のVM名'])
+      expect(utf8ByteLength(text)).toBe(Buffer.byteLength(text, 'utf8'));
   });
 });
 
@@ -40,7 +44,9 @@ describe('vmNameSchema', () => {
     for (const field of ['vmName', 'newName']) {
       const error = nameError({ [field]: name });
       expect(error.code).toBe(ErrorCode.INVALID_VM_NAME);
-      expect(error.message).toBe(`invalid input: ${field}: VM name must not contain control characters or line separators (${codePoint})`);
+      expect(error.message).toBe(
+        `invalid input: ${field}: VM name must not contain control characters or line separators (${codePoint})`,
+      );
     }
     expect(nameError({ targetName: name }, syncInputSchema).code).toBe(ErrorCode.INVALID_VM_NAME);
   });
@@ -60,7 +66,8 @@ describe('vmNameSchema', () => {
     expect(vmNameSchema.safeParse('€'.repeat(66) + 'ab').success).toBe(true);
     expect(utf8ByteLength('€'.repeat(66) + 'ab')).toBe(VM_NAME_MAX_BYTES);
     expect(vmNameSchema.safeParse('😀'.repeat(50)).success).toBe(true);
-    for (const name of ['web01', `web "prod" it's; $(x)`, 'Ünïcödé VM 日本', 'a\u00a0b', 'x'.repeat(200)]) expect(vmNameSchema.safeParse(name).success).toBe(true);
+    for (const name of ['web01', `web "prod" it's; $(x)`, 'Ünïcödé VM 日本', 'a\u00a0b', 'x'.repeat(200)])
+      expect(vmNameSchema.safeParse(name).success).toBe(true);
     expect(vmNameSchema.safeParse('x'.repeat(201)).success).toBe(false);
   });
 });
