@@ -1,5 +1,5 @@
 import { ErrorCode, KvmCloneError } from '../errors';
-import { joinPath } from '../domain/clone-plan';
+import { joinPath } from '../domain/paths';
 import type { DomainSummary, RequiredNetwork } from '../domain/domain-xml';
 import { isSafeFileName } from '../domain/paths';
 import { decideReplaceable, replacementCandidates, type KeptFile } from '../domain/replaced-files';

@@ -1,6 +1,6 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import type { CheckpointRecord } from '../domain/change-tracking';
-import { directoryOf } from '../domain/clone-plan';
+import { directoryOf } from '../domain/paths';
 import { cloneRecordOf, fileOutsideRecord } from '../domain/clone-record';
 import type { SourceFile } from '../domain/copied-file';
 import { parseDomainXml } from '../domain/domain-xml';

@@ -1,5 +1,5 @@
 import { trackedFileChanges, type TrackedFileChanges } from '../domain/change-tracking';
-import { directoryOf } from '../domain/clone-plan';
+import { directoryOf } from '../domain/paths';
 import { parseDomainXml } from '../domain/domain-xml';
 import type { HostRef } from '../domain/schemas/host';
 import { Checkpoints } from '../hosts/checkpoints';

@@ -1,6 +1,6 @@
 import { ErrorCode, KvmCloneError } from '../errors';
-import type { DomainDisk } from './domain-xml';
-import { isSafeFileName, isSafeRelativePath, isUnder, normalizeAbsolutePath } from './paths';
+import type { DomainDisk } from './domain-model';
+import { isSafeFileName } from './paths';
 import type { DataWindow } from './transfer-plan';
 
 /** A disk of the source VM that the clone copies, as found on the source host. */
@@ -47,31 +47,6 @@ function safeFileName(name: string): string {
 /** `<newName>-<target><ext>`: unique per clone and per disk, recognisable by name. */
 export function destinationDiskFileName(newName: string, disk: { target: string; sourcePath: string }): string {
   return safeFileName(`${newName}-${disk.target}${extensionOf(disk.sourcePath)}`);
-}
-
-/**
- * `dir/fileName`, normalised. `fileName` is one safe component, or a relative path of safe
- * components (a TPM state file below its directory), so the result always lies under
- * `dir`; anything else (`..`, an absolute path, control characters) is 1302.
- */
-export function joinPath(dir: string, fileName: string): string {
-  if (!isSafeRelativePath(fileName)) {
-    throw new KvmCloneError(
-      ErrorCode.INVALID_PATH,
-      `${JSON.stringify(fileName)} is not a relative path that stays inside ${dir}`,
-      { dir, fileName },
-    );
-  }
-  const joined = normalizeAbsolutePath(`${dir}/${fileName}`);
-  if (!isUnder(dir, joined) || joined === normalizeAbsolutePath(dir)) {
-    throw new KvmCloneError(ErrorCode.INVALID_PATH, `${JSON.stringify(fileName)} leaves ${dir}`, { dir, fileName });
-  }
-  return joined;
-}
-
-/** The directory of an absolute path; `/` for a file at the root. Pure string work, so workflows can use it. */
-export function directoryOf(path: string): string {
-  return path.slice(0, path.lastIndexOf('/')) || '/';
 }
 
 /** `<newName>-<target>-backing<depth><ext>`: depth 1 is the image right under the disk's own, 2 the one under that, … */

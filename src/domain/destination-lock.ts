@@ -1,4 +1,4 @@
-import { joinPath } from './clone-plan';
+import { joinPath } from './paths';
 import { shortHash } from './short-hash';
 
 /** The directory, in a host's first writable root, where operations lock the VM names they write. */

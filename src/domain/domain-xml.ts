@@ -1,6 +1,7 @@
 import { XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
 import { ErrorCode, KvmCloneError } from '../errors';
-import { joinPath } from './clone-plan';
+import { joinPath } from './paths';
+import type { DomainDisk, DomainInterface, DomainSummary, DomainTpm } from './domain-model';
 import { mappedNetworkName, type NetworkMap } from './network-map';
 import { lookup } from './record-lookup';
 import {
@@ -16,6 +17,7 @@ import {
 } from './xml-dom';
 
 // Callers reach everything about a domain document through this module.
+export type { DomainDisk, DomainInterface, DomainSummary, DomainTpm } from './domain-model';
 export { domainXmlDiff, prettyDomainXml } from './domain-xml-diff';
 export {
   requiredNetworks,
@@ -24,70 +26,6 @@ export {
   type NetworkMap,
   type RequiredNetwork,
 } from './network-map';
-
-export interface DomainDisk {
-  /** Guest device name, e.g. `vda`: the disk's identity inside the domain. */
-  target: string;
-  /** `disk`, `cdrom`, `floppy` or `lun`. */
-  device: string;
-  /** `file`, `block`, `volume`, `network`, `dir` or `nvme`. */
-  type: string;
-  format?: string;
-  /** The host path for file, block and dir disks. A volume disk has none until the caller resolves it (`virsh vol-path`). */
-  sourcePath?: string;
-  /** Storage pool and volume of a `type='volume'` disk. */
-  pool?: string;
-  volume?: string;
-  readonly: boolean;
-  /**
-   * Formats of the layers below the top, top down, as the XML's `<backingStore>` chain
-   * declares them (undefined where it does not): a fallback for overlays that do not
-   * record their backing format, since formats are never probed.
-   */
-  backingFormats?: (string | undefined)[];
-}
-
-export interface DomainInterface {
-  type: string;
-  mac?: string;
-  /** Network, bridge or device name, by interface type. */
-  source?: string;
-}
-
-export interface DomainTpm {
-  /** `tpm-tis`, `tpm-crb`, …; absent means libvirt's default. */
-  model?: string;
-  /**
-   * `emulator` (swtpm: libvirt keeps its state on the host under a directory named by the
-   * domain's UUID), `passthrough` or `external`.
-   */
-  backend: string;
-  /** `1.2` or `2.0`; absent means libvirt's default. */
-  version?: string;
-}
-
-export interface DomainSummary {
-  name: string;
-  uuid?: string;
-  domainType: string;
-  arch?: string;
-  machine?: string;
-  emulator?: string;
-  /** `<os firmware='efi'>`: libvirt picks loader and NVRAM template itself. */
-  firmware?: string;
-  /** Firmware image, e.g. OVMF_CODE.fd: shared read-only, never copied. */
-  loaderPath?: string;
-  /** The domain's own UEFI variable store: a per-VM file the clone needs a copy of. */
-  nvramPath?: string;
-  /** Where libvirt creates the variable store from if the file is missing. */
-  nvramTemplate?: string;
-  /** The first TPM device. */
-  tpm?: DomainTpm;
-  disks: DomainDisk[];
-  interfaces: DomainInterface[];
-  /** Files the domain writes its serial or console output to. */
-  logFiles: string[];
-}
 
 /** A destination storage-pool volume for a disk. */
 export interface PoolVolume {

@@ -1,4 +1,4 @@
-import type { DomainInterface, DomainSummary } from './domain-xml';
+import type { DomainInterface, DomainSummary } from './domain-model';
 import { lookup } from './record-lookup';
 
 /**

@@ -34,3 +34,28 @@ export function isSafeFileName(name: string): boolean {
 export function isSafeRelativePath(path: string): boolean {
   return path.length > 0 && path.length <= 1024 && path.split('/').every(isSafeFileName);
 }
+
+/**
+ * `dir/fileName`, normalised. `fileName` is one safe component, or a relative path of safe
+ * components (a TPM state file below its directory), so the result always lies under
+ * `dir`; anything else (`..`, an absolute path, control characters) is 1302.
+ */
+export function joinPath(dir: string, fileName: string): string {
+  if (!isSafeRelativePath(fileName)) {
+    throw new KvmCloneError(
+      ErrorCode.INVALID_PATH,
+      `${JSON.stringify(fileName)} is not a relative path that stays inside ${dir}`,
+      { dir, fileName },
+    );
+  }
+  const joined = normalizeAbsolutePath(`${dir}/${fileName}`);
+  if (!isUnder(dir, joined) || joined === normalizeAbsolutePath(dir)) {
+    throw new KvmCloneError(ErrorCode.INVALID_PATH, `${JSON.stringify(fileName)} leaves ${dir}`, { dir, fileName });
+  }
+  return joined;
+}
+
+/** The directory of an absolute path; `/` for a file at the root. Pure string work, so workflows can use it. */
+export function directoryOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}

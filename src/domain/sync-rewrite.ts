@@ -1,4 +1,5 @@
-import { directoryOf, randomMac } from './clone-plan';
+import { randomMac } from './clone-plan';
+import { directoryOf } from './paths';
 import type { FileRole } from './copied-file';
 import { parseDomainXml, type CloneRewrite } from './domain-xml';
 

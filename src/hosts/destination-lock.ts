@@ -1,4 +1,4 @@
-import { directoryOf } from '../domain/clone-plan';
+import { directoryOf } from '../domain/paths';
 import { sh } from '../domain/shell-quote';
 import { ErrorCode } from '../errors';
 import type { SshSession } from './ssh-session';

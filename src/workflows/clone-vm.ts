@@ -22,7 +22,8 @@ import {
   type FileDataMap,
   type PlannedFile,
 } from '../domain/copied-file';
-import { joinPath, randomMac, uuidFromRandom } from '../domain/clone-plan';
+import { randomMac, uuidFromRandom } from '../domain/clone-plan';
+import { joinPath } from '../domain/paths';
 import {
   domainXmlDiff,
   parseDomainXml,

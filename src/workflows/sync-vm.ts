@@ -20,7 +20,7 @@ import {
 import { clipExtents, mergeExtents } from '../domain/extent-set';
 import { destinationFileName } from '../domain/clone-rewrite';
 import type { Consistency } from '../domain/clone-result';
-import { directoryOf, joinPath } from '../domain/clone-plan';
+import { directoryOf, joinPath } from '../domain/paths';
 import { chooseCompression } from '../domain/compression';
 import {
   backingChains,

@@ -5,7 +5,6 @@ import {
   destinationDiskFileName,
   destinationNvramFileName,
   isCopiedDisk,
-  joinPath,
   randomMac,
   unsupportedDisks,
   uuidFromRandom,
@@ -63,26 +62,6 @@ describe('destinationDiskFileName', () => {
       'web2-vda.qcow2',
     );
   });
-});
-
-describe('joinPath', () => {
-  it('joins with exactly one slash', () => {
-    expect(joinPath('/pool', 'a.qcow2')).toBe('/pool/a.qcow2');
-    expect(joinPath('/pool/', 'a.qcow2')).toBe('/pool/a.qcow2');
-    expect(joinPath('/pool///', 'a.qcow2')).toBe('/pool/a.qcow2');
-    expect(joinPath('/', 'a.qcow2')).toBe('/a.qcow2');
-  });
-
-  it('joins a relative path of safe components (TPM state) and normalises the directory', () => {
-    expect(joinPath('/state/./uuid', 'tpm2/tpm2-00.permall')).toBe('/state/uuid/tpm2/tpm2-00.permall');
-  });
-
-  it.each(['../../etc/cron.d/pwn', 'a/../../b', '/etc/passwd', '', '.', 'a//b', 'new\nline'])(
-    'attack: refuses %j, which would leave the directory, with 1302',
-    (name) => {
-      expect(() => joinPath('/pool', name)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
-    },
-  );
 });
 
 describe('destination file names from source data', () => {

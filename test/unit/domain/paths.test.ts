@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isSafeFileName, isSafeRelativePath, isUnder, normalizeAbsolutePath } from '../../../src/domain/paths';
+import {
+  isSafeFileName,
+  isSafeRelativePath,
+  isUnder,
+  joinPath,
+  normalizeAbsolutePath,
+} from '../../../src/domain/paths';
 import { ErrorCode } from '../../../src/errors';
 
 describe('normalizeAbsolutePath', () => {
@@ -40,4 +46,24 @@ describe('safe names', () => {
     for (const path of ['', '/etc/passwd', '../x', 'tpm2/../../x', 'a//b'])
       expect(isSafeRelativePath(path)).toBe(false);
   });
+});
+
+describe('joinPath', () => {
+  it('joins with exactly one slash', () => {
+    expect(joinPath('/pool', 'a.qcow2')).toBe('/pool/a.qcow2');
+    expect(joinPath('/pool/', 'a.qcow2')).toBe('/pool/a.qcow2');
+    expect(joinPath('/pool///', 'a.qcow2')).toBe('/pool/a.qcow2');
+    expect(joinPath('/', 'a.qcow2')).toBe('/a.qcow2');
+  });
+
+  it('joins a relative path of safe components (TPM state) and normalises the directory', () => {
+    expect(joinPath('/state/./uuid', 'tpm2/tpm2-00.permall')).toBe('/state/uuid/tpm2/tpm2-00.permall');
+  });
+
+  it.each(['../../etc/cron.d/pwn', 'a/../../b', '/etc/passwd', '', '.', 'a//b', 'new\nline'])(
+    'attack: refuses %j, which would leave the directory, with 1302',
+    (name) => {
+      expect(() => joinPath('/pool', name)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PATH }));
+    },
+  );
 });
