@@ -74,44 +74,42 @@ export class KvmCloneClient {
   async startClone(input: CloneInput): Promise<WorkflowHandle<typeof cloneVM>> {
     const options = validate(cloneInputSchema, input, 'clone input');
     const workflowId = cloneOperationId(options.source, options.vmName, options.destination, options.newName);
-    try {
-      return await this.temporal.workflow.start<typeof cloneVM>('cloneVM', {
-        taskQueue: this.taskQueue,
-        workflowId,
-        args: [input],
+    return this.startOnce<typeof cloneVM>('cloneVM', workflowId, input, () => {
+      const what = `a clone of '${options.vmName}' to the same destination and name`;
+      return new KvmCloneError(ErrorCode.CLONE_ERROR, `${what} is already running (operation ${workflowId})`, {
+        operationId: workflowId,
       });
-    } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new KvmCloneError(
-          ErrorCode.CLONE_ERROR,
-          `a clone of '${options.vmName}' to the same destination and name is already running (operation ${workflowId})`,
-          {
-            operationId: workflowId,
-          },
-        );
-      }
-      throw error;
-    }
+    });
   }
 
   /** Validates the input, then starts a sync; a sync into the same target already running is refused. */
   async startSync(input: SyncInput): Promise<WorkflowHandle<typeof syncVM>> {
     const options = validate(syncInputSchema, input, 'sync input');
-    const workflowId = syncOperationId(options.destination, options.targetName ?? options.vmName);
+    const targetName = options.targetName ?? options.vmName;
+    const workflowId = syncOperationId(options.destination, targetName);
+    return this.startOnce<typeof syncVM>('syncVM', workflowId, input, () => {
+      const what = `a sync into '${targetName}'`;
+      return new KvmCloneError(ErrorCode.SYNC_ERROR, `${what} is already running (operation ${workflowId})`, {
+        operationId: workflowId,
+      });
+    });
+  }
+
+  /** Operation ids are derived from what an operation writes, so a second start of the same one is refused. */
+  private async startOnce<W extends typeof cloneVM | typeof syncVM>(
+    workflowType: 'cloneVM' | 'syncVM',
+    workflowId: string,
+    input: Parameters<W>[0],
+    alreadyRunning: () => KvmCloneError,
+  ): Promise<WorkflowHandle<W>> {
     try {
-      return await this.temporal.workflow.start<typeof syncVM>('syncVM', {
+      return await this.temporal.workflow.start<W>(workflowType, {
         taskQueue: this.taskQueue,
         workflowId,
-        args: [input],
+        args: [input] as Parameters<W>,
       });
     } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new KvmCloneError(
-          ErrorCode.SYNC_ERROR,
-          `a sync into '${options.targetName ?? options.vmName}' is already running (operation ${workflowId})`,
-          { operationId: workflowId },
-        );
-      }
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw alreadyRunning();
       throw error;
     }
   }

@@ -16,18 +16,11 @@ export interface NotifiedOperation {
 }
 
 /** What every webhook receives (as JSON), or what its text is made from (slack format). */
-export interface NotificationDocument {
+export interface NotificationDocument extends NotifiedOperation {
   type: 'kvm-clone.notification';
   /** Changes only when a field changes meaning; receivers may check it. */
   version: 1;
   event: NotificationEvent;
-  kind: NotifiedOperation['kind'];
-  operationId: string;
-  runId: string;
-  vmName: string;
-  targetName: string;
-  sourceHost: string;
-  destinationHost: string;
   /** ISO 8601, when the operation ended (workflow time). */
   endedAt: string;
   result?: CloneResult | SyncResult;
