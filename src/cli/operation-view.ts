@@ -2,7 +2,7 @@ import type { OperationStatus, OperationSummary } from '../client';
 import { cloneResultText } from './clone-result-view';
 import { isSyncResult, syncResultText } from './sync-result-view';
 import { progressLines } from './progress-view';
-import { table } from './table';
+import { cellTime, table } from './table';
 
 /** What `status` prints without an id, with json or yaml output. */
 export interface OperationListDocument {
@@ -12,10 +12,6 @@ export interface OperationListDocument {
 
 export type OperationStatusDocument = { type: 'status' } & OperationStatus;
 
-function time(iso: string | undefined): string {
-  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
-}
-
 export function operationListText(document: OperationListDocument): string {
   if (document.operations.length === 0) return 'no operations\n';
   return table(
@@ -24,8 +20,8 @@ export function operationListText(document: OperationListDocument): string {
       operation.operationId,
       operation.kind,
       operation.state,
-      time(operation.startTime),
-      time(operation.closeTime),
+      cellTime(operation.startTime),
+      cellTime(operation.closeTime),
     ]),
   );
 }
@@ -34,9 +30,9 @@ export function operationStatusText(status: OperationStatus): string {
   const lines = [
     `operation ${status.operationId} (${status.kind})`,
     `state:   ${status.state}`,
-    `started: ${time(status.startTime)}`,
+    `started: ${cellTime(status.startTime)}`,
   ];
-  if (status.closeTime) lines.push(`ended:   ${time(status.closeTime)}`);
+  if (status.closeTime) lines.push(`ended:   ${cellTime(status.closeTime)}`);
   if (status.progress)
     lines.push(
       'progress:',

@@ -1,6 +1,6 @@
 import type { ScheduleDetails, ScheduleSummary } from '../client';
 import { formatBytes } from '../domain/sizes';
-import { table } from './table';
+import { cellTime, table } from './table';
 
 export interface ScheduleListDocument {
   type: 'schedules';
@@ -8,10 +8,6 @@ export interface ScheduleListDocument {
 }
 
 export type ScheduleDocument = { type: 'schedule' } & ScheduleDetails;
-
-function time(iso: string | undefined): string {
-  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
-}
 
 export function scheduleListText(document: ScheduleListDocument): string {
   if (document.schedules.length === 0) return 'no schedules\n';
@@ -21,8 +17,8 @@ export function scheduleListText(document: ScheduleListDocument): string {
       schedule.name,
       schedule.kind,
       schedule.paused ? 'paused' : 'active',
-      time(schedule.nextRuns[0]),
-      time(schedule.recentRuns.at(-1)?.startedAt),
+      cellTime(schedule.nextRuns[0]),
+      cellTime(schedule.recentRuns.at(-1)?.startedAt),
     ]),
   );
 }
@@ -39,14 +35,14 @@ export function scheduleText(schedule: ScheduleDetails): string {
     `overlap:  ${schedule.overlap}, catch-up window ${schedule.catchupWindowSeconds} s`,
     `runs:     ${schedule.actionsTaken} taken, ${schedule.skippedOverlap} skipped (overlap), ${schedule.missedCatchupWindow} missed (catch-up window)`,
     `running:  ${schedule.runningOperations.join(', ') || '-'}`,
-    `next:     ${schedule.nextRuns.slice(0, 3).map(time).join(', ') || '-'}`,
+    `next:     ${schedule.nextRuns.slice(0, 3).map(cellTime).join(', ') || '-'}`,
   ];
   let text = `${lines.join('\n')}\n`;
   if (schedule.recentRuns.length > 0) {
     text += table(
       ['STARTED', 'OPERATION', 'STATE', 'OUTCOME'],
       schedule.recentRuns.map((run) => [
-        time(run.startedAt),
+        cellTime(run.startedAt),
         run.operationId,
         run.state,
         run.result

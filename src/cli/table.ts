@@ -11,3 +11,8 @@ export function table(header: readonly string[], rows: readonly (readonly string
     )
     .join('\n')}\n`;
 }
+
+/** An ISO time as a table cell: to the second, `-` when there is none. */
+export function cellTime(iso: string | undefined): string {
+  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+}
