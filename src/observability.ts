@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import {
   DefaultLogger,
@@ -65,19 +66,32 @@ export function jsonLogger(
   return new DefaultLogger(level, (entry) => write(jsonLogLine(entry)));
 }
 
+/** One log entry as the SDK's default logger prints it: time, level, message, then the metadata. */
+export function textLogLine(entry: LogEntry): string {
+  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${format(entry.meta)}` : '';
+  return `${time} [${entry.level}] ${entry.message}${meta}\n`;
+}
+
 /**
- * Installs the SDK runtime of a worker process: its logger (core's own logs forwarded to
- * it, so every line has the same format) and, with an address, the Prometheus exporter.
- * The SDK allows this once, before the first worker or native connection.
+ * Installs the SDK runtime of this process with `logger`; core's own logs at `level` and
+ * above are forwarded to it, so every line goes to the same place in the same format.
+ * With an address, the Prometheus exporter too. The SDK allows this once, before the first
+ * worker or native connection.
  */
+export function installSdkRuntime(logger: Logger, level: LogLevel, metricsAddress?: string): Runtime {
+  const telemetryOptions: TelemetryOptions = {
+    logging: { filter: { core: level, other: 'WARN' }, forward: {} },
+    ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
+  };
+  return Runtime.install({ logger, telemetryOptions });
+}
+
+/** Installs the SDK runtime of a worker process, logging to stderr as text or JSON lines. */
 export function installWorkerRuntime(telemetry: WorkerTelemetry): Logger {
   const logger =
     telemetry.logFormat === 'json' ? jsonLogger(telemetry.logLevel) : new DefaultLogger(telemetry.logLevel);
-  const telemetryOptions: TelemetryOptions = {
-    logging: { filter: { core: telemetry.logLevel, other: 'WARN' }, forward: {} },
-    ...(telemetry.metricsAddress ? { metrics: { prometheus: { bindAddress: telemetry.metricsAddress } } } : {}),
-  };
-  Runtime.install({ logger, telemetryOptions });
+  installSdkRuntime(logger, telemetry.logLevel, telemetry.metricsAddress);
   return logger;
 }
 

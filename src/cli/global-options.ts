@@ -25,7 +25,7 @@ export interface CliContext {
   /** Only with -v. */
   detail(message: string): void;
   warn(message: string): void;
-  /** Level for the Temporal SDK's logger (worker, embedded worker): --log-level, else -v/-q. */
+  /** Level of the `worker` command's SDK log on stderr: --log-level, else -v/-q. */
   logLevel: LogLevel;
 }
 

@@ -1,11 +1,15 @@
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import type { Connection } from '@temporalio/client';
 import { createKvmCloneWorker } from '../worker';
 import type { KvmCloneConfig } from './config-schema';
+import { stateDir } from './config';
 import { configuredWebhooks } from './notify-merge';
 import type { CliContext } from './global-options';
-import { installSdkLogger } from './log-level';
+import { flushSdkLogFile, installSdkLogFile } from './log-level';
+import { addFailureHint } from './output';
+import { RotatingLogFile } from './rotating-log-file';
 import type { TemporalAccess } from './temporal-access';
 
 /**
@@ -53,6 +57,34 @@ export async function workerIsPolling(
   });
 }
 
+/** Where a command's in-process worker logs: the state dir, beside the embedded server's own log. */
+export function workerLogPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(stateDir(env), 'worker.log');
+}
+
+/**
+ * The in-process worker logs to a file, not to the terminal, where its stacks would bury
+ * the command's own output; a failure names the file. The file takes every entry at
+ * --log-level (default info), whatever -v or -q say about the terminal.
+ */
+function openWorkerLog(context: CliContext, taskQueue: string): RotatingLogFile {
+  const file = new RotatingLogFile(workerLogPath());
+  const unwritable = (reason: string): void =>
+    context.warn(`the worker's log cannot be written to ${file.path}: ${reason}`);
+  try {
+    // Several commands share the file: a line where each one's worker starts.
+    file.write(`--- ${new Date().toISOString()} kvm-clone (pid ${process.pid}): worker on task queue ${taskQueue}\n`);
+  } catch (error) {
+    unwritable(error instanceof Error ? error.message : String(error));
+  }
+  installSdkLogFile(context.options.logLevel ?? 'info', file, {
+    error: (message) => context.warn(`the worker: ${message} (see ${file.path})`),
+    unwritable,
+  });
+  addFailureHint(`see ${file.path} for the worker's log`);
+  return file;
+}
+
 export interface RunningWorker {
   stop(): Promise<void>;
 }
@@ -70,8 +102,8 @@ export async function startWorkerUnlessPolling(
     context.detail(`a worker already polls task queue ${access.taskQueue}; not starting one`);
     return undefined;
   }
-  context.detail(`running a worker in this process on task queue ${access.taskQueue}`);
-  installSdkLogger(context.logLevel);
+  const log = openWorkerLog(context, access.taskQueue);
+  context.detail(`running a worker in this process on task queue ${access.taskQueue}; its log: ${log.path}`);
   const native = await NativeConnection.connect(access.connectionOptions);
   const { worker, deps } = await createKvmCloneWorker({
     connection: native,
@@ -89,6 +121,8 @@ export async function startWorkerUnlessPolling(
       await running.catch(() => undefined);
       deps.pool.closeAll();
       await native.close();
+      // The command exits next: the last entries (the workflow's failure) must reach the file.
+      flushSdkLogFile();
     },
   };
 }

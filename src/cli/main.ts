@@ -47,12 +47,10 @@ export function buildProgram(): Command {
         .default('text'),
     )
     .addOption(
-      new Option('--log-level <level>', 'log level of the Temporal SDK (worker)').choices([
-        'error',
-        'warn',
-        'info',
-        'debug',
-      ]),
+      new Option(
+        '--log-level <level>',
+        "log level of the worker's Temporal SDK log: on stderr for `worker`, in <state dir>/worker.log for a command's own worker",
+      ).choices(['error', 'warn', 'info', 'debug']),
     )
     .showHelpAfterError(false);
 

@@ -37,12 +37,27 @@ export function errorLine(error: unknown): string {
   return `kvm-clone: error ${known.code} (${known.codeName}): ${known.message}`;
 }
 
+const failureHints: string[] = [];
+
+/**
+ * A line for people to read after the error should this command fail, e.g. where the
+ * in-process worker's log is: what the command set up, not what went wrong, decides it.
+ */
+export function addFailureHint(hint: string): void {
+  if (!failureHints.includes(hint)) failureHints.push(hint);
+}
+
+/** The error line, then the hints, for stderr. */
+export function failureText(error: unknown): string {
+  return [errorLine(error), ...failureHints.map((hint) => `kvm-clone: ${hint}`)].map((line) => `${line}\n`).join('');
+}
+
 /**
  * Reports a failure the way scripts and people both expect: the error document on stdout
- * for json/yaml, one line on stderr, and a non-zero exit status.
+ * for json/yaml, the error line (and any hints) on stderr, and a non-zero exit status.
  */
 export function fail(error: unknown, format: OutputFormat): never {
   if (format !== 'text') process.stdout.write(formatDocument(format, errorDocument(error)));
-  process.stderr.write(`${errorLine(error)}\n`);
+  process.stderr.write(failureText(error));
   process.exit(1);
 }

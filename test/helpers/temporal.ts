@@ -6,6 +6,7 @@ import { KvmCloneClient } from '../../src/client';
 import type { HostAliasInput } from '../../src/activities/host-registry';
 import { createKvmCloneWorker, type KvmCloneWorkerOptions } from '../../src/worker';
 import { Lab } from './lab';
+import { installTestRuntime } from './test-log';
 
 export interface TestEnvironment {
   client: KvmCloneClient;
@@ -20,7 +21,7 @@ export type TestEnvironmentOptions = Pick<KvmCloneWorkerOptions, 'decorateActivi
  * A real worker on its own task queue against the run's dev server, running the
  * workflow bundle built once in global setup, and a client bound to that queue. Its
  * policy is the lab's (Lab.policy: the defaults, with the lab's guest dir as host files),
- * with the keys a test gives replacing those.
+ * with the keys a test gives replacing those. It logs to the test file's log (test-log.ts).
  */
 export async function startTestEnvironment(
   hosts: Record<string, HostAliasInput>,
@@ -28,6 +29,7 @@ export async function startTestEnvironment(
 ): Promise<TestEnvironment> {
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
+  installTestRuntime();
   const nativeConnection = await NativeConnection.connect({ address });
   const { worker, deps } = await createKvmCloneWorker({
     connection: nativeConnection,

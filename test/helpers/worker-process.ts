@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { HostAliasInput } from '../../src/activities/host-registry';
 import type { WorkerPolicyInput } from '../../src/domain/schemas/worker-policy';
 import { createKvmCloneWorker } from '../../src/worker';
+import { installTestRuntime } from './test-log';
 
 interface WorkerProcessOptions {
   address: string;
@@ -23,6 +24,8 @@ interface WorkerProcessOptions {
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessOptions;
+  // Into the log of the test file that started this process (its env), not onto the terminal.
+  installTestRuntime();
   const connection = await NativeConnection.connect({ address: options.address });
   const { worker } = await createKvmCloneWorker({
     connection,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { workerTelemetrySettings } from '../../src/cli/commands/worker';
 import { ErrorCode, KvmCloneError } from '../../src/errors';
-import { jsonLogLine } from '../../src/observability';
+import { jsonLogLine, textLogLine } from '../../src/observability';
 
 const at = BigInt(Date.parse('2026-01-31T02:00:00.123Z')) * 1_000_000n;
 
@@ -106,5 +106,16 @@ describe('workerTelemetrySettings', () => {
         expect((error as KvmCloneError).code).toBe(ErrorCode.VALIDATION_ERROR);
       }
     }
+  });
+});
+
+describe('textLogLine', () => {
+  it("prints an entry as the SDK's default logger does: time, level, message, metadata", () => {
+    expect(textLogLine({ level: 'INFO', message: 'activity started', timestampNanos: at, meta: { attempt: 2 } })).toBe(
+      '2026-01-31T02:00:00.123Z [INFO] activity started { attempt: 2 }\n',
+    );
+    expect(textLogLine({ level: 'WARN', message: 'no meta', timestampNanos: at })).toBe(
+      '2026-01-31T02:00:00.123Z [WARN] no meta\n',
+    );
   });
 });

@@ -11,6 +11,7 @@ import { HostRegistry } from '../../../src/activities/host-registry';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
 import { Lab, uniqueVmName } from '../../helpers/lab';
+import { testLogger } from '../../helpers/test-log';
 
 const lab = new Lab(inject('labFile'));
 const deps = createActivityDeps({ hosts: new HostRegistry(lab.aliases()) });
@@ -40,7 +41,7 @@ describe('checkDestination on a real host', () => {
   it('refuses (1004) a clone whose TPM state directory already exists, and names the directory', async () => {
     const uuid = randomUUID();
     const input = await destinationInput(uuid);
-    const environment = new MockActivityEnvironment();
+    const environment = new MockActivityEnvironment(undefined, { logger: testLogger() });
 
     // The same input passes while the directory is absent, and says where the state will go.
     const clear = (await environment.run(checkDestination(deps), input)) as DestinationCheck;

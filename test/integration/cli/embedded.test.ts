@@ -139,4 +139,21 @@ describe('the embedded Temporal (the real CLI binary)', () => {
     expect(adHoc.requests.length - from[1]!).toBe(1);
     expect(adHoc.requests.at(-1)!.headers['x-kvmclone-signature']).toBeUndefined();
   });
+
+  it("a failed clone shows the error, its code and where the worker's log is; the worker's stack goes to that log", async () => {
+    const workerLog = path.join(dir, 'state', 'kvm-clone', 'worker.log');
+    const { code, stdout, stderr } = await kvmClone(['-c', config, 'clone', 'a', 'b', 'no-such-vm'], env);
+    const terminal = `${stdout}${stderr}`;
+    expect(code, terminal).toBe(1);
+    expect(stderr).toMatch(/^kvm-clone: error 1003 \(VM_NOT_FOUND_ERROR\): VM 'no-such-vm' does not exist/m);
+    expect(stderr.trim().split('\n').at(-1)).toBe(`kvm-clone: see ${workerLog} for the worker's log`);
+    // The command's own story on stderr: the server, the operation, the error and the hint; on
+    // stdout (not a terminal here) its progress and error documents. No line of the worker's log.
+    expect(stderr.trim().split('\n').length, terminal).toBeLessThanOrEqual(5);
+    expect(jsonLines(stdout).map((line) => line.type)).toEqual(expect.arrayContaining(['progress', 'error']));
+    expect(terminal).not.toMatch(/runInContext|\[WARN\]|\[INFO\]|^\s+at /m);
+    const logged = await readFile(workerLog, 'utf8');
+    expect(logged).toMatch(/\[WARN\] Workflow failed .*clone:a:no-such-vm:b/s);
+    expect(logged).toContain('runInContext');
+  });
 });

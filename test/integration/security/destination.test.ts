@@ -26,6 +26,7 @@ import { ErrorCode } from '../../../src/errors';
 import { readCloneRecord, writeCloneRecord } from '../../../src/hosts/clone-record';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { useTestEnvironment } from '../../helpers/temporal';
+import { testLogger } from '../../helpers/test-log';
 
 const lab = new Lab(inject('labFile'));
 const b = lab.host('b');
@@ -48,7 +49,8 @@ afterAll(async () => {
 });
 
 function run<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
-  return new MockActivityEnvironment().run(activity, input) as Promise<O>;
+  // The refusals these attacks provoke go to the test log, not the terminal.
+  return new MockActivityEnvironment(undefined, { logger: testLogger() }).run(activity, input) as Promise<O>;
 }
 
 function refusedWith(code: number, message?: string | RegExp) {

@@ -6,6 +6,7 @@ import { configuredWebhookSchema, type Webhook } from '../../../src/domain/schem
 import { DEFAULT_WORKER_POLICY, workerPolicySchema } from '../../../src/domain/schemas/worker-policy';
 import { ErrorCode } from '../../../src/errors';
 import { verifyWebhookSignature } from '../../../src/notifications/signature';
+import { testLogger } from '../../helpers/test-log';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver';
 
 const document = {
@@ -49,7 +50,10 @@ async function send(
   env: NodeJS.ProcessEnv = {},
 ): Promise<unknown> {
   const request: NotifyRequest = { webhook, document };
-  return new MockActivityEnvironment().run(notify(activityDeps, env), request).catch((error: unknown) => error);
+  // The failures these tests provoke go to the test log, not the terminal.
+  return new MockActivityEnvironment(undefined, { logger: testLogger() })
+    .run(notify(activityDeps, env), request)
+    .catch((error: unknown) => error);
 }
 
 describe('the notify activity', () => {
