@@ -7,9 +7,9 @@ export const tickerIntervalMs = 5000;
  * heartbeat then says the worker and its SSH session are alive; the call's own timeout,
  * or SSH keepalives, catch a host that stopped answering.
  */
-export async function whileTicking<T>(
-  heartbeat: (details: unknown) => void,
-  details: () => unknown,
+export async function whileTicking<T, D>(
+  heartbeat: (details: D) => void,
+  details: () => D,
   work: () => Promise<T>,
   intervalMs = tickerIntervalMs,
 ): Promise<T> {

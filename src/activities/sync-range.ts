@@ -1,23 +1,15 @@
-import { Context } from '@temporalio/activity';
 import { blockDelta, type BlockDelta, type BlockHashTool } from '../domain/block-delta';
 import type { TrackedFileChanges } from '../domain/change-tracking';
 import { boundExtents, clipExtents, mergeExtents } from '../domain/extent-set';
-import type { CompressionCodec } from '../domain/compression';
-import type { HostRef } from '../domain/schemas/host';
 import { batchExtents, MiB, totalLength, type Extent } from '../domain/transfer-plan';
 import { remoteBlockHashes } from '../hosts/block-hashes';
-import { copyExtents } from './copy-extents';
 import { RemoteDisk } from '../hosts/remote-disk';
-import { describeHost, type SshSession } from '../hosts/ssh-session';
-import { activityBody, throttledHeartbeat, withHost, type ActivityDeps } from './deps';
+import type { SshSession } from '../hosts/ssh-session';
+import { copyBatches, type RangeCopy, type RangeCopyInput } from './copy-batches';
+import { activityBody, type ActivityDeps } from './deps';
 import { whileTicking } from './heartbeat-ticker';
-import { assertWritable, requireRegularFile } from './writable-paths';
 
-export interface SyncRangeInput {
-  source: HostRef;
-  destination: HostRef;
-  sourcePath: string;
-  destinationPath: string;
+export interface SyncRangeInput extends RangeCopyInput {
   /** A tile of the file, holes included: the destination may hold data where the source now has none. */
   range: Extent;
   /**
@@ -29,11 +21,6 @@ export interface SyncRangeInput {
   tracked?: TrackedFileChanges;
   hashTool: BlockHashTool;
   blockSize: number;
-  compression?: CompressionCodec;
-  bytesPerSecond?: number;
-  /** Push straight from the source host, by the route in the worker's config (hosts.<source>.direct.<destination>); absent: relay. */
-  direct?: boolean;
-  label?: string;
 }
 
 /**
@@ -71,6 +58,15 @@ const maxWrittenExtents = 1024;
 /** Blocks hashed per step: the grain of resume and of heartbeats. */
 const stepBytes = 256 * MiB;
 
+/** What one step must write on the destination, and what comparing it found. */
+interface StepWrites {
+  copy: Extent[];
+  punch: Extent[];
+  blocksChanged: number;
+  bytesUnchanged: number;
+  bytesCompared: number;
+}
+
 /** Hashes `extents` on both hosts at once and compares: what differs, and how. */
 async function compareBlocks(
   source: SshSession,
@@ -87,6 +83,102 @@ async function compareBlocks(
   return blockDelta(sourceHashes, destinationHashes, extents, input.blockSize);
 }
 
+/** Blocks that a step's extents touch, rounded up per extent. */
+function blocksOf(extents: readonly Extent[], blockSize: number): number {
+  return extents.reduce((sum, extent) => sum + Math.ceil(extent.length / blockSize), 0);
+}
+
+/**
+ * What `step` must write, by the input's mode. Hashing a step takes minutes on a slow disk:
+ * the ticker keeps the 30 s heartbeat going meanwhile, with the progress of the steps before.
+ */
+async function stepWrites(
+  copy: RangeCopy<SyncProgress>,
+  input: SyncRangeInput,
+  step: Extent,
+  progress: SyncProgress,
+): Promise<StepWrites> {
+  const compare = (extents: Extent[]) =>
+    whileTicking(
+      copy.heartbeat,
+      () => progress,
+      () => compareBlocks(copy.source, copy.destination, input, extents),
+    );
+  if (input.mode === 'tracked' && input.tracked && input.hashTool !== 'none') {
+    const compared = clipExtents(input.tracked.compare, step);
+    const changed = clipExtents(input.tracked.changed, step);
+    const delta = await compare(compared);
+    const bytesCompared = totalLength(compared);
+    return {
+      copy: mergeExtents([...delta.copy, ...changed]),
+      punch: delta.punch,
+      blocksChanged: delta.blocksChanged + blocksOf(changed, input.blockSize),
+      // What the bitmap saw untouched counts as unchanged, with what compared equal.
+      bytesUnchanged: step.length - totalLength(changed) - (bytesCompared - delta.bytesUnchanged),
+      bytesCompared,
+    };
+  }
+  if (input.mode !== 'full' && input.hashTool !== 'none')
+    return { ...(await compare([step])), bytesCompared: step.length };
+  return {
+    copy: await new RemoteDisk(copy.source).dataExtents(input.sourcePath, step),
+    punch: [step],
+    blocksChanged: Math.ceil(step.length / input.blockSize),
+    bytesUnchanged: 0,
+    bytesCompared: step.length,
+  };
+}
+
+/** Where to start: after the last step a lost attempt finished, counting the bytes its unfinished step sent. */
+function syncProgressFrom(resumed: SyncProgress | undefined, input: SyncRangeInput): SyncProgress {
+  const progress: SyncProgress = resumed
+    ? { ...resumed, bytesSent: resumed.bytesSent + resumed.bytesSentInStep, bytesSentInStep: 0 }
+    : {
+        committedOffset: input.range.start,
+        bytesCompared: 0,
+        bytesSent: 0,
+        blocksChanged: 0,
+        bytesUnchanged: 0,
+        bytesSentInStep: 0,
+        bytesTotal: input.range.length,
+      };
+  if (input.label) progress.target = input.label;
+  return progress;
+}
+
+/** Punches, then copies in batches, what one step must write; `bytesSentInStep` follows the copy. */
+async function writeStep(
+  copy: RangeCopy<SyncProgress>,
+  input: SyncRangeInput,
+  writes: StepWrites,
+  progress: SyncProgress,
+): Promise<void> {
+  const destinationDisk = new RemoteDisk(copy.destination);
+  for (const batch of batchExtents(writes.punch, Number.MAX_SAFE_INTEGER, 256))
+    await destinationDisk.punchHoles(input.destinationPath, batch);
+  let sentBefore = 0;
+  await copy.batches(writes.copy, {
+    onBytes: (batchWireBytes) => {
+      progress.bytesSentInStep = sentBefore + batchWireBytes;
+      copy.heartbeat(progress);
+    },
+    onBatch: (relayed) => {
+      sentBefore += relayed.wireBytes;
+      progress.bytesSentInStep = sentBefore;
+    },
+  });
+}
+
+/** Counts a finished step into the progress: from here on a retry starts after it. */
+function commitStep(progress: SyncProgress, step: Extent, writes: StepWrites): void {
+  progress.committedOffset = step.start + step.length;
+  progress.bytesCompared += writes.bytesCompared;
+  progress.bytesSent += progress.bytesSentInStep;
+  progress.bytesSentInStep = 0;
+  progress.blocksChanged += writes.blocksChanged;
+  progress.bytesUnchanged += writes.bytesUnchanged;
+}
+
 export function syncRange(deps: ActivityDeps) {
   /**
    * Brings one tile of a destination file up to date with the source: both hosts hash
@@ -95,111 +187,28 @@ export function syncRange(deps: ActivityDeps) {
    */
   return async function syncRange(input: SyncRangeInput): Promise<SyncRangeResult> {
     return activityBody(() =>
-      withHost(deps, input.source, (source) =>
-        withHost(deps, input.destination, async (destination) => {
-          const context = Context.current();
-          // The route is the worker's own config; the input only asks for direct mode.
-          const direct = input.direct ? deps.hosts.directRoute(input.source, input.destination) : undefined;
-          // Only into a regular file under the destination's writable roots, whatever the workflow computed.
-          const [target] = await assertWritable(destination, [input.destinationPath], 'destination file');
-          requireRegularFile(target!, describeHost(destination.host), 'destination file');
-          const resumed = context.info.heartbeatDetails as SyncProgress | undefined;
-          const progress: SyncProgress = resumed
-            ? { ...resumed, bytesSent: resumed.bytesSent + resumed.bytesSentInStep, bytesSentInStep: 0 }
-            : {
-                committedOffset: input.range.start,
-                bytesCompared: 0,
-                bytesSent: 0,
-                blocksChanged: 0,
-                bytesUnchanged: 0,
-                bytesSentInStep: 0,
-                bytesTotal: input.range.length,
-              };
-          if (input.label) progress.target = input.label;
-          const heartbeat = throttledHeartbeat();
-          heartbeat(progress, true);
-          const end = input.range.start + input.range.length;
-          const destinationDisk = new RemoteDisk(destination);
-          const written: Extent[] = [];
-          while (progress.committedOffset < end) {
-            context.cancellationSignal.throwIfAborted();
-            const step = {
-              start: progress.committedOffset,
-              length: Math.min(stepBytes, end - progress.committedOffset),
-            };
-            let copy: Extent[];
-            let punch: Extent[];
-            let blocksChanged: number;
-            let bytesUnchanged = 0;
-            let bytesCompared = step.length;
-            if (input.mode === 'tracked' && input.tracked && input.hashTool !== 'none') {
-              const compare = clipExtents(input.tracked.compare, step);
-              const changed = clipExtents(input.tracked.changed, step);
-              // Hashing a step takes minutes on a slow disk: the ticker keeps the 30 s heartbeat going.
-              const delta = await whileTicking(
-                heartbeat,
-                () => progress,
-                () => compareBlocks(source, destination, input, compare),
-              );
-              copy = mergeExtents([...delta.copy, ...changed]);
-              punch = delta.punch;
-              blocksChanged =
-                delta.blocksChanged +
-                changed.reduce((sum, extent) => sum + Math.ceil(extent.length / input.blockSize), 0);
-              bytesCompared = totalLength(compare);
-              // What the bitmap saw untouched counts as unchanged, with what compared equal.
-              bytesUnchanged = step.length - totalLength(changed) - (bytesCompared - delta.bytesUnchanged);
-            } else if (input.mode !== 'full' && input.hashTool !== 'none') {
-              ({ copy, punch, blocksChanged, bytesUnchanged } = await whileTicking(
-                heartbeat,
-                () => progress,
-                () => compareBlocks(source, destination, input, [step]),
-              ));
-            } else {
-              punch = [step];
-              copy = await new RemoteDisk(source).dataExtents(input.sourcePath, step);
-              blocksChanged = Math.ceil(step.length / input.blockSize);
-            }
-            written.push(...punch, ...copy);
-            for (const batch of batchExtents(punch, Number.MAX_SAFE_INTEGER, 256))
-              await destinationDisk.punchHoles(input.destinationPath, batch);
-            let sentBefore = 0;
-            for (const batch of batchExtents(copy, 128 * MiB, 256)) {
-              const relayed = await copyExtents({
-                source,
-                destination,
-                sourcePath: input.sourcePath,
-                destinationPath: input.destinationPath,
-                extents: batch,
-                signal: context.cancellationSignal,
-                ...(input.compression ? { compression: input.compression } : {}),
-                ...(input.bytesPerSecond ? { bytesPerSecond: input.bytesPerSecond } : {}),
-                ...(direct ? { direct } : {}),
-                onBytes: (bytes) => {
-                  progress.bytesSentInStep += bytes;
-                  heartbeat(progress);
-                },
-              });
-              progress.bytesSentInStep = sentBefore + relayed.wireBytes;
-              sentBefore = progress.bytesSentInStep;
-            }
-            progress.committedOffset = step.start + step.length;
-            progress.bytesCompared += bytesCompared;
-            progress.bytesSent += progress.bytesSentInStep;
-            progress.bytesSentInStep = 0;
-            progress.blocksChanged += blocksChanged;
-            progress.bytesUnchanged += bytesUnchanged;
-            heartbeat(progress, true);
-          }
-          return {
-            bytesCompared: progress.bytesCompared,
-            bytesSent: progress.bytesSent,
-            blocksChanged: progress.blocksChanged,
-            bytesUnchanged: progress.bytesUnchanged,
-            written: boundExtents(written, maxWrittenExtents),
-          };
-        }),
-      ),
+      copyBatches<SyncProgress, SyncRangeResult>(deps, input, async (copy) => {
+        const progress = syncProgressFrom(copy.resumed, input);
+        copy.heartbeat(progress, true);
+        const end = input.range.start + input.range.length;
+        const written: Extent[] = [];
+        while (progress.committedOffset < end) {
+          copy.signal.throwIfAborted();
+          const step = { start: progress.committedOffset, length: Math.min(stepBytes, end - progress.committedOffset) };
+          const writes = await stepWrites(copy, input, step, progress);
+          written.push(...writes.punch, ...writes.copy);
+          await writeStep(copy, input, writes, progress);
+          commitStep(progress, step, writes);
+          copy.heartbeat(progress, true);
+        }
+        return {
+          bytesCompared: progress.bytesCompared,
+          bytesSent: progress.bytesSent,
+          blocksChanged: progress.blocksChanged,
+          bytesUnchanged: progress.bytesUnchanged,
+          written: boundExtents(written, maxWrittenExtents),
+        };
+      }),
     );
   };
 }

@@ -1,7 +1,8 @@
 import type { CloneInput } from '../domain/schemas/clone-input';
 import { ErrorCode, KvmCloneError } from '../errors';
 import type { CloneDefaults } from './config-schema';
-import { dataPathInputFromFlags, type DataPathFlags } from './data-path-flags';
+import type { DataPathFlags } from './data-path-flags';
+import { operationInputFromFlags, type OperationSubject } from './operation-input';
 
 /** The clone command's flags as commander gives them: absent unless given. */
 export interface CloneFlags extends DataPathFlags {
@@ -15,13 +16,6 @@ export interface CloneFlags extends DataPathFlags {
   copyCdroms?: boolean;
   excludeDisk?: string[];
   flatten?: boolean;
-  detach?: boolean;
-}
-
-export interface CloneSubject {
-  source: string;
-  destination: string;
-  vmName: string;
 }
 
 /** `lan=br0` entries of --network-map as a map; a malformed entry is a validation error. */
@@ -41,29 +35,30 @@ export function parseNetworkMap(entries: readonly string[]): Record<string, stri
 }
 
 /**
- * The workflow input: flags given on the command line win over the config's
- * `defaults.clone`, which win over the workflow's own defaults (left to its schema).
- * Network maps merge per source network and excluded disks add up, so a flag refines the
- * config rather than silently dropping part of it.
+ * The workflow input: flags over the config's `defaults.clone` over the workflow's
+ * defaults. Network maps merge per source network and excluded disks add up, so a flag
+ * refines the config rather than silently dropping part of it.
  */
 export function cloneInputFromFlags(
-  subject: CloneSubject,
+  subject: OperationSubject,
   flags: CloneFlags,
   defaults: CloneDefaults = {},
 ): CloneInput {
-  const input: CloneInput = { ...defaults, ...subject };
-  const given = <K extends keyof CloneInput>(key: K, value: CloneInput[K] | undefined): void => {
-    if (value !== undefined) input[key] = value;
-  };
-  given('newName', flags.newName);
-  given('destDir', flags.destDir);
-  given('destPool', flags.destPool);
-  given('force', flags.force);
-  given('dryRun', flags.dryRun);
-  Object.assign(input, dataPathInputFromFlags(flags));
-  given('start', flags.start);
-  given('copyCdroms', flags.copyCdroms);
-  given('flattenBackingChain', flags.flatten);
+  const input = operationInputFromFlags<CloneInput>(
+    subject,
+    defaults,
+    {
+      newName: flags.newName,
+      destDir: flags.destDir,
+      destPool: flags.destPool,
+      force: flags.force,
+      dryRun: flags.dryRun,
+      start: flags.start,
+      copyCdroms: flags.copyCdroms,
+      flattenBackingChain: flags.flatten,
+    },
+    flags,
+  );
   if (flags.networkMap?.length) input.networkMap = { ...defaults.networkMap, ...parseNetworkMap(flags.networkMap) };
   if (flags.excludeDisk?.length)
     input.excludeDisks = [...new Set([...(defaults.excludeDisks ?? []), ...flags.excludeDisk])];

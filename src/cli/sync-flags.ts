@@ -1,5 +1,6 @@
 import type { SyncInput } from '../domain/schemas/sync-input';
-import { dataPathInputFromFlags, type DataPathFlags } from './data-path-flags';
+import type { DataPathFlags } from './data-path-flags';
+import { operationInputFromFlags, type OperationSubject } from './operation-input';
 import type { SyncDefaults } from './config-schema';
 
 /** The sync command's flags as commander gives them: absent unless given. */
@@ -9,25 +10,23 @@ export interface SyncFlags extends DataPathFlags {
   delta?: boolean;
   checkpoint?: boolean;
   fullVerify?: boolean;
-  detach?: boolean;
-}
-
-export interface SyncSubject {
-  source: string;
-  destination: string;
-  vmName: string;
 }
 
 /** The workflow input: flags win over the config's `defaults.sync`, which win over the workflow's defaults. */
-export function syncInputFromFlags(subject: SyncSubject, flags: SyncFlags, defaults: SyncDefaults = {}): SyncInput {
-  const input: SyncInput = { ...defaults, ...subject };
-  const given = <K extends keyof SyncInput>(key: K, value: SyncInput[K] | undefined): void => {
-    if (value !== undefined) input[key] = value;
-  };
-  given('targetName', flags.targetName);
-  given('deltaOnly', flags.delta);
-  given('checkpoint', flags.checkpoint);
-  given('fullVerify', flags.fullVerify);
-  Object.assign(input, dataPathInputFromFlags(flags));
-  return input;
+export function syncInputFromFlags(
+  subject: OperationSubject,
+  flags: SyncFlags,
+  defaults: SyncDefaults = {},
+): SyncInput {
+  return operationInputFromFlags<SyncInput>(
+    subject,
+    defaults,
+    {
+      targetName: flags.targetName,
+      deltaOnly: flags.delta,
+      checkpoint: flags.checkpoint,
+      fullVerify: flags.fullVerify,
+    },
+    flags,
+  );
 }

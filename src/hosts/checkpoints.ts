@@ -1,8 +1,9 @@
 import { ErrorCode } from '../errors';
-import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
+import { joinShell, sh } from '../domain/shell-quote';
 import { escapeXmlAttribute, escapeXmlText } from '../domain/xml-dom';
 import type { Extent } from '../domain/transfer-plan';
 import type { SshSession } from './ssh-session';
+import { execVirsh, runVirsh } from './virsh';
 
 interface DirtyMapEntry {
   start: number;
@@ -40,15 +41,12 @@ export class Checkpoints {
     private readonly vmName: string,
   ) {}
 
-  private virsh(args: ShellFragment): ShellFragment {
-    return sh`virsh --quiet -c ${this.session.host.libvirtUri} ${args}`;
-  }
-
   async names(): Promise<string[]> {
-    const output = await this.session.run(this.virsh(sh`checkpoint-list --domain ${this.vmName} --name`), {
-      what: 'virsh checkpoint-list',
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    const output = await runVirsh(
+      this.session,
+      sh`checkpoint-list --domain ${this.vmName} --name`,
+      'virsh checkpoint-list',
+    );
     return output
       .split('\n')
       .map((line) => line.trim())
@@ -65,19 +63,21 @@ export class Checkpoints {
       bitmapTargets.map((target) => sh`--diskspec ${`${target},checkpoint=bitmap`}`),
       ' ',
     );
-    await this.session.run(this.virsh(sh`checkpoint-create-as --domain ${this.vmName} --name ${name} ${diskspecs}`), {
-      what: `virsh checkpoint-create-as ${name}`,
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    await runVirsh(
+      this.session,
+      sh`checkpoint-create-as --domain ${this.vmName} --name ${name} ${diskspecs}`,
+      `virsh checkpoint-create-as ${name}`,
+    );
   }
 
   /** Deletes a checkpoint; libvirt folds its bitmap into its parent's, so older checkpoints stay whole. */
   async delete(name: string): Promise<void> {
     if (!(await this.names()).includes(name)) return;
-    await this.session.run(this.virsh(sh`checkpoint-delete --domain ${this.vmName} --checkpointname ${name}`), {
-      what: `virsh checkpoint-delete ${name}`,
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    await runVirsh(
+      this.session,
+      sh`checkpoint-delete --domain ${this.vmName} --checkpointname ${name}`,
+      `virsh checkpoint-delete ${name}`,
+    );
   }
 
   /**
@@ -102,11 +102,12 @@ export class Checkpoints {
         : `<disk name="${escapeXmlAttribute(target)}" backup="no"/>`,
     );
     const backupXml = `<domainbackup mode="pull"><incremental>${escapeXmlText(since)}</incremental><server transport="unix" socket="${escapeXmlAttribute(socket)}"/><disks>${disks.join('')}</disks></domainbackup>`;
-    await this.session.run(this.virsh(sh`backup-begin --domain ${this.vmName} --backupxml /dev/stdin`), {
-      what: `virsh backup-begin since checkpoint ${since}`,
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-      stdin: backupXml,
-    });
+    await runVirsh(
+      this.session,
+      sh`backup-begin --domain ${this.vmName} --backupxml /dev/stdin`,
+      `virsh backup-begin since checkpoint ${since}`,
+      { stdin: backupXml },
+    );
     try {
       const dirty = new Map<string, Extent[]>();
       for (const target of targets) {
@@ -132,11 +133,8 @@ export class Checkpoints {
 
   /** Ends a running backup job, such as one a lost attempt started; libvirt removes its scratch files. */
   private async abortBackup(): Promise<void> {
-    const running = await this.session.exec(this.virsh(sh`backup-dumpxml --domain ${this.vmName}`));
+    const running = await execVirsh(this.session, sh`backup-dumpxml --domain ${this.vmName}`);
     if (running.exitCode !== 0) return;
-    await this.session.run(this.virsh(sh`domjobabort --domain ${this.vmName}`), {
-      what: 'virsh domjobabort',
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    await runVirsh(this.session, sh`domjobabort --domain ${this.vmName}`, 'virsh domjobabort');
   }
 }

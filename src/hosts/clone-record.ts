@@ -1,4 +1,3 @@
-import { ErrorCode } from '../errors';
 import {
   CLONE_RECORD_KEY,
   CLONE_RECORD_NAMESPACE,
@@ -11,6 +10,7 @@ import type { CloneRewrite } from '../domain/domain-xml';
 import { sh } from '../domain/shell-quote';
 import { Libvirt } from './libvirt';
 import type { SshSession } from './ssh-session';
+import { runVirsh } from './virsh';
 
 /** The clone record of a domain's persistent definition; undefined when it has none (or there is no such domain). */
 export async function readCloneRecord(session: SshSession, vmName: string): Promise<CloneRecord | undefined> {
@@ -25,12 +25,10 @@ export async function readCloneRecord(session: SshSession, vmName: string): Prom
  * this is for a domain that exists already.
  */
 export async function writeCloneRecord(session: SshSession, vmName: string, record: CloneRecord): Promise<void> {
-  await session.run(
-    sh`virsh --quiet -c ${session.host.libvirtUri} metadata --domain ${vmName} --uri ${CLONE_RECORD_NAMESPACE} --key ${CLONE_RECORD_KEY} --set ${cloneRecordXml(record)} --config`,
-    {
-      what: `recording the files of clone '${vmName}'`,
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    },
+  await runVirsh(
+    session,
+    sh`metadata --domain ${vmName} --uri ${CLONE_RECORD_NAMESPACE} --key ${CLONE_RECORD_KEY} --set ${cloneRecordXml(record)} --config`,
+    `recording the files of clone '${vmName}'`,
   );
 }
 

@@ -1,6 +1,7 @@
 import { ErrorCode, KvmCloneError } from '../errors';
-import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
+import { joinShell, sh } from '../domain/shell-quote';
 import { describeHost, type ExecResult, type SshSession } from './ssh-session';
+import { execVirsh, runVirsh } from './virsh';
 import { emulatorSupportFromXml, poolTargetPathFromXml, type EmulatorSupport } from './virsh-xml';
 
 export type { EmulatorSupport } from './virsh-xml';
@@ -36,21 +37,9 @@ export type DomainState = 'running' | 'idle' | 'paused' | 'in shutdown' | 'shut 
 export class Libvirt {
   constructor(private readonly session: SshSession) {}
 
-  private virsh(args: ShellFragment): ShellFragment {
-    return sh`virsh --quiet -c ${this.session.host.libvirtUri} ${args}`;
-  }
-
-  private async runVirsh(args: ShellFragment, what: string, stdin?: string): Promise<string> {
-    const options =
-      stdin === undefined
-        ? { failureCode: ErrorCode.LIBVIRT_ERROR, what }
-        : { failureCode: ErrorCode.LIBVIRT_ERROR, what, stdin };
-    return this.session.run(this.virsh(args), options);
-  }
-
   /** The domain's state, or undefined when the host has no domain of that name. */
   async domainState(name: string): Promise<DomainState | undefined> {
-    const result = await this.session.exec(this.virsh(sh`domstate --domain ${name}`));
+    const result = await execVirsh(this.session, sh`domstate --domain ${name}`);
     if (result.exitCode === 0) return result.stdout.toString('utf8').trim() as DomainState;
     if (/failed to get domain|Domain not found/i.test(result.stderr)) return undefined;
     throw new KvmCloneError(
@@ -80,7 +69,8 @@ export class Libvirt {
    * through activity results and workflow history (see `securityInfoXml`).
    */
   dumpXml(name: string, options: { inactive: boolean }): Promise<string> {
-    return this.runVirsh(
+    return runVirsh(
+      this.session,
       options.inactive ? sh`dumpxml --inactive --domain ${name}` : sh`dumpxml --domain ${name}`,
       'virsh dumpxml',
     );
@@ -92,7 +82,7 @@ export class Libvirt {
    * an activity, log it, or put it in an error.
    */
   async securityInfoXml(name: string): Promise<string> {
-    const result = await this.session.exec(this.virsh(sh`dumpxml --inactive --security-info --domain ${name}`));
+    const result = await execVirsh(this.session, sh`dumpxml --inactive --security-info --domain ${name}`);
     if (result.exitCode !== 0) {
       throw new KvmCloneError(
         ErrorCode.LIBVIRT_ERROR,
@@ -105,13 +95,14 @@ export class Libvirt {
 
   /** Defines a domain from XML sent on stdin, so no file of ours is left on the host. */
   async define(xml: string): Promise<void> {
-    await this.runVirsh(sh`define --file /dev/stdin`, 'virsh define', xml);
+    await runVirsh(this.session, sh`define --file /dev/stdin`, 'virsh define', { stdin: xml });
   }
 
   /** Removes a domain's definition, with its NVRAM and checkpoint metadata. */
   async undefine(name: string): Promise<void> {
-    const result = await this.session.exec(
-      this.virsh(sh`undefine --nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`),
+    const result = await execVirsh(
+      this.session,
+      sh`undefine --nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`,
     );
     if (result.exitCode !== 0 && !/failed to get domain|Domain not found/i.test(result.stderr)) {
       throw new KvmCloneError(
@@ -127,12 +118,14 @@ export class Libvirt {
    * A libvirt older than 8.9 has no --keep-tpm; it keeps the TPM state without being asked.
    */
   async undefineKeepingState(name: string): Promise<void> {
-    let result = await this.session.exec(
-      this.virsh(sh`undefine --keep-nvram --keep-tpm --checkpoints-metadata --snapshots-metadata --domain ${name}`),
+    let result = await execVirsh(
+      this.session,
+      sh`undefine --keep-nvram --keep-tpm --checkpoints-metadata --snapshots-metadata --domain ${name}`,
     );
     if (result.exitCode !== 0 && /--keep-tpm/.test(result.stderr)) {
-      result = await this.session.exec(
-        this.virsh(sh`undefine --keep-nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`),
+      result = await execVirsh(
+        this.session,
+        sh`undefine --keep-nvram --checkpoints-metadata --snapshots-metadata --domain ${name}`,
       );
     }
     if (result.exitCode !== 0 && !/failed to get domain|Domain not found/i.test(result.stderr)) {
@@ -145,7 +138,7 @@ export class Libvirt {
 
   /** The domain's UUID, or undefined when the host has no domain of that name. */
   async domainUuid(name: string): Promise<string | undefined> {
-    const result = await this.session.exec(this.virsh(sh`domuuid --domain ${name}`));
+    const result = await execVirsh(this.session, sh`domuuid --domain ${name}`);
     if (result.exitCode === 0) return result.stdout.toString('utf8').trim().toLowerCase();
     if (/failed to get domain|Domain not found/i.test(result.stderr)) return undefined;
     throw new KvmCloneError(
@@ -155,12 +148,12 @@ export class Libvirt {
   }
 
   async start(name: string): Promise<void> {
-    await this.runVirsh(sh`start --domain ${name}`, 'virsh start');
+    await runVirsh(this.session, sh`start --domain ${name}`, 'virsh start');
   }
 
   /** Stops a domain at once; a domain that is not running is left as it is. */
   async destroy(name: string): Promise<void> {
-    const result = await this.session.exec(this.virsh(sh`destroy --domain ${name}`));
+    const result = await execVirsh(this.session, sh`destroy --domain ${name}`);
     if (result.exitCode !== 0 && !/not running|failed to get domain|Domain not found/i.test(result.stderr)) {
       throw new KvmCloneError(
         ErrorCode.LIBVIRT_ERROR,
@@ -170,7 +163,7 @@ export class Libvirt {
   }
 
   async listDomainNames(): Promise<string[]> {
-    const output = await this.runVirsh(sh`list --all --name`, 'virsh list');
+    const output = await runVirsh(this.session, sh`list --all --name`, 'virsh list');
     return output.split('\n').filter((line) => line.length > 0);
   }
 
@@ -204,7 +197,7 @@ export class Libvirt {
   /** The file behind a volume of a storage pool. */
   async volumePath(pool: string, volume: string): Promise<string> {
     // --vol, like --domain elsewhere, keeps a name starting with '-' a name.
-    const result = await this.session.exec(this.virsh(sh`vol-path --pool ${pool} --vol ${volume}`));
+    const result = await execVirsh(this.session, sh`vol-path --pool ${pool} --vol ${volume}`);
     if (result.exitCode === 0) return result.stdout.toString('utf8').trim();
     if (/Storage volume not found|failed to get vol/i.test(result.stderr) && !poolNotFound.test(result.stderr)) {
       throw new KvmCloneError(
@@ -222,7 +215,7 @@ export class Libvirt {
 
   /** The directory a storage pool keeps its volumes in. */
   async poolTargetPath(pool: string): Promise<string> {
-    const result = await this.session.exec(this.virsh(sh`pool-dumpxml --pool ${pool}`));
+    const result = await execVirsh(this.session, sh`pool-dumpxml --pool ${pool}`);
     if (result.exitCode !== 0) throw this.poolError(pool, result, 'virsh pool-dumpxml');
     const path = poolTargetPathFromXml(result.stdout.toString('utf8'));
     if (path === undefined) {
@@ -240,13 +233,13 @@ export class Libvirt {
 
   /** Makes libvirt rescan a pool, so files created over SSH become volumes. */
   async refreshPool(pool: string): Promise<void> {
-    const result = await this.session.exec(this.virsh(sh`pool-refresh --pool ${pool}`));
+    const result = await execVirsh(this.session, sh`pool-refresh --pool ${pool}`);
     if (result.exitCode !== 0) throw this.poolError(pool, result, 'virsh pool-refresh');
   }
 
   /** Whether a virtual network is defined, whether or not it is started. */
   async networkExists(name: string): Promise<boolean> {
-    const result = await this.session.exec(this.virsh(sh`net-info --network ${name}`));
+    const result = await execVirsh(this.session, sh`net-info --network ${name}`);
     if (result.exitCode === 0) return true;
     if (/Network not found|failed to get network/i.test(result.stderr)) return false;
     throw new KvmCloneError(ErrorCode.LIBVIRT_ERROR, `${this.where}: virsh net-info failed: ${virshReason(result)}`, {
@@ -275,7 +268,7 @@ export class Libvirt {
     if (emulator !== undefined) flags.push(sh`--emulatorbin ${emulator}`);
     if (machine !== undefined) flags.push(sh`--machine ${machine}`);
     if (arch !== undefined) flags.push(sh`--arch ${arch}`);
-    const result = await this.session.exec(this.virsh(sh`domcapabilities ${joinShell(flags, ' ')}`));
+    const result = await execVirsh(this.session, sh`domcapabilities ${joinShell(flags, ' ')}`);
     if (result.exitCode === 0) return emulatorSupportFromXml(result.stdout.toString('utf8'));
     const wanted = [`domain type '${domainType}'`];
     if (emulator !== undefined) wanted.push(`emulator '${emulator}'`);

@@ -1,8 +1,9 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import { parseDomainXml, withGraphicsPasswords } from '../domain/domain-xml';
-import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
+import { joinShell, sh } from '../domain/shell-quote';
 import { Libvirt } from './libvirt';
 import { describeHost, type SshSession } from './ssh-session';
+import { execVirsh, runVirsh } from './virsh';
 
 /** A disk held still by an external overlay while the guest keeps running on top of it. */
 export interface FrozenDisk {
@@ -59,30 +60,18 @@ export class LiveSnapshot {
     private readonly vmName: string,
   ) {}
 
-  private virsh(args: ShellFragment): ShellFragment {
-    return sh`virsh --quiet -c ${this.session.host.libvirtUri} ${args}`;
-  }
-
   private where(): string {
     return describeHost(this.session.host);
   }
 
   /** The domain's state as virsh names it. */
   async state(): Promise<string> {
-    return (
-      await this.session.run(this.virsh(sh`domstate --domain ${this.vmName}`), {
-        what: 'virsh domstate',
-        failureCode: ErrorCode.LIBVIRT_ERROR,
-      })
-    ).trim();
+    return (await runVirsh(this.session, sh`domstate --domain ${this.vmName}`, 'virsh domstate')).trim();
   }
 
   /** Which file each disk target currently runs on (the live definition when running). */
   async currentSources(): Promise<Map<string, string>> {
-    const xml = await this.session.run(this.virsh(sh`dumpxml --domain ${this.vmName}`), {
-      what: 'virsh dumpxml',
-      failureCode: ErrorCode.LIBVIRT_ERROR,
-    });
+    const xml = await runVirsh(this.session, sh`dumpxml --domain ${this.vmName}`, 'virsh dumpxml');
     const sources = new Map<string, string>();
     for (const disk of parseDomainXml(xml).disks) if (disk.sourcePath) sources.set(disk.target, disk.sourcePath);
     return sources;
@@ -90,8 +79,9 @@ export class LiveSnapshot {
 
   /** True when a qemu guest agent answers inside the guest, so filesystems can be frozen. */
   async guestAgentResponds(): Promise<boolean> {
-    const result = await this.session.exec(
-      this.virsh(sh`qemu-agent-command --timeout 5 --domain ${this.vmName} ${'{"execute":"guest-ping"}'}`),
+    const result = await execVirsh(
+      this.session,
+      sh`qemu-agent-command --timeout 5 --domain ${this.vmName} ${'{"execute":"guest-ping"}'}`,
     );
     return result.exitCode === 0;
   }
@@ -113,14 +103,10 @@ export class LiveSnapshot {
       ...otherTargets.map((target) => sh`--diskspec ${`${target},snapshot=no`}`),
     ];
     const name = `kvm-clone-${Date.now()}`;
-    await this.session.run(
-      this.virsh(
-        sh`snapshot-create-as --domain ${this.vmName} --name ${name} --disk-only --atomic --no-metadata ${quiesce ? sh`--quiesce` : sh``} ${joinShell(specs, ' ')}`,
-      ),
-      {
-        what: 'virsh snapshot-create-as',
-        failureCode: ErrorCode.LIBVIRT_ERROR,
-      },
+    await runVirsh(
+      this.session,
+      sh`snapshot-create-as --domain ${this.vmName} --name ${name} --disk-only --atomic --no-metadata ${quiesce ? sh`--quiesce` : sh``} ${joinShell(specs, ' ')}`,
+      'virsh snapshot-create-as',
     );
   }
 
@@ -156,11 +142,7 @@ export class LiveSnapshot {
           originalXml,
           await new Libvirt(this.session).securityInfoXml(this.vmName),
         );
-        await this.session.run(this.virsh(sh`define --file /dev/stdin`), {
-          what: 'virsh define',
-          failureCode: ErrorCode.LIBVIRT_ERROR,
-          stdin: restored,
-        });
+        await runVirsh(this.session, sh`define --file /dev/stdin`, 'virsh define', { stdin: restored });
         outcome = 'merged-offline';
       }
     }
@@ -175,11 +157,11 @@ export class LiveSnapshot {
    * that job, so a retry resumes the commit in progress rather than starting over.
    */
   private async commitLive(disk: FrozenDisk, options: MergeBackOptions): Promise<void> {
-    const start = await this.session.exec(this.virsh(sh`blockcommit --domain ${this.vmName} ${disk.target} --active`));
+    const start = await execVirsh(this.session, sh`blockcommit --domain ${this.vmName} ${disk.target} --active`);
     let pivotRefusals = 0;
     for (;;) {
       options.signal?.throwIfAborted();
-      const info = await this.session.exec(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --info`));
+      const info = await execVirsh(this.session, sh`blockjob --domain ${this.vmName} ${disk.target} --info`);
       const text = `${info.stdout.toString('utf8')}${info.stderr}`;
       if (/No current block job/i.test(text)) {
         if ((await this.currentSources()).get(disk.target) !== disk.overlayPath) return;
@@ -192,7 +174,7 @@ export class LiveSnapshot {
       const percent = blockJobPercent(text);
       options.onProgress?.({ target: disk.target, ...(percent === undefined ? {} : { percent }) });
       if (percent === 100) {
-        const pivot = await this.session.exec(this.virsh(sh`blockjob --domain ${this.vmName} ${disk.target} --pivot`));
+        const pivot = await execVirsh(this.session, sh`blockjob --domain ${this.vmName} ${disk.target} --pivot`);
         if (pivot.exitCode === 0) return;
         if (++pivotRefusals >= pivotAttempts) {
           throw new KvmCloneError(

@@ -1,8 +1,8 @@
-import { ErrorCode } from '../errors';
 import { sh } from '../domain/shell-quote';
 import type { CheckpointRecord } from '../domain/change-tracking';
 import { checkpointRecordXml, parseCheckpointRecord } from '../domain/checkpoint-record';
 import type { SshSession } from './ssh-session';
+import { execVirsh, runVirsh } from './virsh';
 
 const namespaceUri = 'https://kvm-clone.dev/xmlns/sync/1';
 const checkpointNamespaceUri = 'https://kvm-clone.dev/xmlns/checkpoint/1';
@@ -18,33 +18,23 @@ export class SyncMarker {
     private readonly vmName: string,
   ) {}
 
-  private virsh(args: ReturnType<typeof sh>) {
-    return sh`virsh --quiet -c ${this.session.host.libvirtUri} ${args}`;
-  }
-
   async markIncomplete(operationId: string): Promise<void> {
     const element = `<sync state="incomplete" operation="${operationId.replace(/[<>&"]/g, '')}"/>`;
-    await this.session.run(
-      this.virsh(sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --key kvmclone --set ${element} --config`),
-      {
-        what: 'marking the sync target incomplete',
-        failureCode: ErrorCode.LIBVIRT_ERROR,
-      },
+    await runVirsh(
+      this.session,
+      sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --key kvmclone --set ${element} --config`,
+      'marking the sync target incomplete',
     );
-    await this.session.run(
-      this.virsh(sh`desc --domain ${this.vmName} --config --title ${'kvm-clone: sync incomplete, do not start'}`),
-      {
-        what: 'titling the sync target',
-        failureCode: ErrorCode.LIBVIRT_ERROR,
-      },
+    await runVirsh(
+      this.session,
+      sh`desc --domain ${this.vmName} --config --title ${'kvm-clone: sync incomplete, do not start'}`,
+      'titling the sync target',
     );
   }
 
   /** The operation whose sync into this domain did not finish, if any. */
   async incompleteOperation(): Promise<string | undefined> {
-    const result = await this.session.exec(
-      this.virsh(sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --config`),
-    );
+    const result = await execVirsh(this.session, sh`metadata --domain ${this.vmName} --uri ${namespaceUri} --config`);
     if (result.exitCode !== 0) return undefined;
     const match = /state="incomplete"\s+operation="([^"]*)"/.exec(result.stdout.toString('utf8'));
     return match?.[1];
@@ -52,22 +42,19 @@ export class SyncMarker {
 
   /** Which source checkpoint the target's disks equal, left by the last completed checkpoint sync. */
   async checkpointRecord(): Promise<CheckpointRecord | undefined> {
-    const result = await this.session.exec(
-      this.virsh(sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --config`),
+    const result = await execVirsh(
+      this.session,
+      sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --config`,
     );
     if (result.exitCode !== 0) return undefined;
     return parseCheckpointRecord(result.stdout.toString('utf8'));
   }
 
   async recordCheckpoint(record: CheckpointRecord): Promise<void> {
-    await this.session.run(
-      this.virsh(
-        sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --key kvmclonecp --set ${checkpointRecordXml(record)} --config`,
-      ),
-      {
-        what: 'recording the sync checkpoint on the target',
-        failureCode: ErrorCode.LIBVIRT_ERROR,
-      },
+    await runVirsh(
+      this.session,
+      sh`metadata --domain ${this.vmName} --uri ${checkpointNamespaceUri} --key kvmclonecp --set ${checkpointRecordXml(record)} --config`,
+      'recording the sync checkpoint on the target',
     );
   }
 }

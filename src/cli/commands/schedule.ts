@@ -2,10 +2,9 @@ import { Command } from 'commander';
 import { parseOverlapPolicy, type ScheduledAction } from '../../client/schedules';
 import { ErrorCode, KvmCloneError } from '../../errors';
 import { cloneInputFromFlags, type CloneFlags } from '../clone-flags';
-import { directRouteFor } from '../direct-route-choice';
 import { cliContext, loadCliConfig, type CliContext } from '../global-options';
 import type { KvmCloneConfig } from '../config-schema';
-import { notifyInputFor } from '../notify-merge';
+import { routeAndNotify } from '../operation-input';
 import { cloneOptions, syncOptions } from '../operation-options';
 import { fail, printResult } from '../output';
 import { scheduleListText, scheduleText, type ScheduleDocument, type ScheduleListDocument } from '../schedule-view';
@@ -66,9 +65,7 @@ function actionFromArguments(
     throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `'${kind}' is not sync or clone`);
   refuseForeignFlags(kind, flags as Record<string, unknown>);
   const subject = { source, destination, vmName };
-  const direct = directRouteFor(config, source, destination, flags.relay);
-  const notify = notifyInputFor(config, flags.notify);
-  const extras = { ...(direct ? { direct: true } : {}), ...(notify ? { notify } : {}) };
+  const extras = routeAndNotify(config, subject, flags);
   return kind === 'sync'
     ? { kind, input: { ...syncInputFromFlags(subject, flags, config.defaults.sync), ...extras } }
     : { kind, input: { ...cloneInputFromFlags(subject, flags, config.defaults.clone), ...extras } };

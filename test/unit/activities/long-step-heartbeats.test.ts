@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ActivityDeps } from '../../../src/activities/deps';
 import { whileTicking } from '../../../src/activities/heartbeat-ticker';
 import { mergeSource } from '../../../src/activities/merge-source';
+import { verifyFile } from '../../../src/activities/verify-file';
 import { verifyRange } from '../../../src/activities/verify-range';
 import { DEFAULT_WORKER_POLICY } from '../../../src/domain/schemas/worker-policy';
 import { hostSpecSchema, type HostSpec } from '../../../src/domain/schemas/host';
@@ -63,33 +64,47 @@ describe('whileTicking', () => {
   });
 });
 
-describe('verifyRange', () => {
-  it('heartbeats while both hosts hash a range for minutes', async () => {
+const files = { source: 'a', destination: 'b', sourcePath: '/vms/a.img', destinationPath: '/vms/b.img' };
+
+describe.each([
+  [
+    'verifyRange',
+    (deps: ActivityDeps) => () => verifyRange(deps)({ ...files, range: { start: 0, length: 4 * 1024 ** 3 } }),
+  ],
+  ['verifyFile', (deps: ActivityDeps) => () => verifyFile(deps)(files)],
+])('%s', (_name, activity) => {
+  it('heartbeats while both hosts hash for minutes', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const hashing = gate();
+    const commands: string[] = [];
     const deps = scriptedDeps(async (command) => {
       if (command.includes('command -v')) return { out: 'python3\n' };
+      commands.push(command);
       await hashing.promise;
       return { out: `${'ab'.repeat(32)}\n` };
     });
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (details: unknown) => beats.push(details));
-    const run = env.run(verifyRange(deps), {
-      source: 'a',
-      destination: 'b',
-      sourcePath: '/vms/a.img',
-      destinationPath: '/vms/b.img',
-      range: { start: 0, length: 4 * 1024 ** 3 },
-    });
-    // Three minutes of hashing, three times verifyOptions' heartbeat timeout.
+    const run = env.run(activity(deps));
+    // Three minutes of hashing, three times the verify activities' heartbeat timeout.
     await vi.advanceTimersByTimeAsync(3 * 60_000);
     expect(beats.length).toBeGreaterThanOrEqual(30);
+    expect(beats).toContainEqual({ hashing: true });
+    // Both hosts hash at once, each its own file.
+    expect(commands).toHaveLength(2);
+    expect(commands.some((command) => command.includes('/vms/a.img'))).toBe(true);
+    expect(commands.some((command) => command.includes('/vms/b.img'))).toBe(true);
     hashing.open();
     await expect(run).resolves.toMatchObject({
       source: { hex: 'ab'.repeat(32) },
       destination: { hex: 'ab'.repeat(32) },
     });
+    await vi.advanceTimersByTimeAsync(60_000);
+    const afterwards = beats.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    // The ticker stops with the hashing.
+    expect(beats).toHaveLength(afterwards);
   });
 });
 

@@ -1,0 +1,62 @@
+import { Command, type Option } from 'commander';
+import type { KvmCloneClient } from '../client';
+import type { KvmCloneConfig } from './config-schema';
+import { cliContext, loadCliConfig } from './global-options';
+import { detachOption } from './operation-options';
+import { routeAndNotify, type OperationSubject } from './operation-input';
+import { runOperation } from './operation-run';
+
+/** Flags of every operation command besides its own: how to run it, not what it does. */
+export interface OperationCommandFlags {
+  detach?: boolean;
+  relay?: boolean;
+  notify?: string[];
+}
+
+/** What sets one operation command apart: `clone` and `sync` are each one of these. */
+export interface OperationCommandSpec<F, I, R> {
+  name: string;
+  description: string;
+  /** The operation's own options, one per workflow input field; --detach is added to them. */
+  options: () => Option[];
+  /** The workflow input from the arguments, the flags and the config's defaults. */
+  input(subject: OperationSubject, flags: F, config: KvmCloneConfig): I;
+  start(client: KvmCloneClient, input: I): Promise<{ workflowId: string }>;
+  /** The finished operation's result, for people. */
+  resultText(result: R): string;
+}
+
+function runCommand<F extends OperationCommandFlags, I extends object, R extends object>(
+  spec: OperationCommandSpec<F, I, R>,
+  subject: OperationSubject,
+  flags: F,
+  command: Command,
+): Promise<void> {
+  const context = cliContext(command);
+  return runOperation<R>(context, () => loadCliConfig(context), {
+    detach: Boolean(flags.detach),
+    text: spec.resultText,
+    async start(config, access) {
+      const input = { ...spec.input(subject, flags, config), ...routeAndNotify(config, subject, flags) };
+      return (await spec.start(access.client, input)).workflowId;
+    },
+  });
+}
+
+/**
+ * An operation command, `kvm-clone <name> SOURCE DEST VM [options]`: it starts the
+ * operation, then prints its id (--detach) or follows it to its result.
+ */
+export function operationCommand<F extends OperationCommandFlags, I extends object, R extends object>(
+  spec: OperationCommandSpec<F, I, R>,
+): Command {
+  const command = new Command(spec.name)
+    .description(spec.description)
+    .argument('<source>', 'source host alias')
+    .argument('<dest>', 'destination host alias')
+    .argument('<vm>', 'name of the VM on the source');
+  for (const option of [...spec.options(), detachOption()]) command.addOption(option);
+  return command.action((source: string, destination: string, vmName: string, flags: F, self: Command) =>
+    runCommand(spec, { source, destination, vmName }, flags, self),
+  );
+}
