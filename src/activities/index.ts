@@ -11,12 +11,15 @@ import { mergeSource } from './merge-source';
 import { notify } from './notify';
 import { prepareDisks } from './prepare-disks';
 import { recordCheckpoint } from './record-checkpoint';
+import { redefineTarget } from './redefine-target';
 import { removeClone } from './remove-clone';
+import { removeFiles } from './remove-files';
 import { removeRenamedFiles } from './remove-renamed-files';
 import { discardReplacedDomain, restoreDomain, setAsideDomain } from './replace-domain';
 import { resizeFiles } from './resize-files';
 import { createCheckpoint, removeCheckpoints } from './source-checkpoints';
 import { syncRange } from './sync-range';
+import { relinkBackingChains, renameAddedDisks } from './target-files';
 import { trackChanges } from './track-changes';
 import { transferRange } from './transfer-range';
 import { verifyFile } from './verify-file';
@@ -46,6 +49,10 @@ export function createActivities(deps: ActivityDeps) {
     removeClone: removeClone(deps),
     removeDefinedClone: removeDefinedClone(deps),
     removeRenamedFiles: removeRenamedFiles(deps),
+    removeFiles: removeFiles(deps),
+    renameAddedDisks: renameAddedDisks(deps),
+    relinkBackingChains: relinkBackingChains(deps),
+    redefineTarget: redefineTarget(deps),
     acquireDestinationLock: acquireDestinationLock(deps),
     releaseDestinationLock: releaseDestinationLock(deps),
     setAsideDomain: setAsideDomain(deps),

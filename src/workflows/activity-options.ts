@@ -23,10 +23,12 @@ export const transferOptions: ActivityOptions = {
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
 };
 
+/** One long remote call (hashing, a block job, a flatten) that heartbeats, so a dead worker shows within a minute. */
+const longHeartbeatingCall: ActivityOptions = { startToCloseTimeout: '6 hours', heartbeatTimeout: '1 minute' };
+
 /** Hashing a large disk is one long remote call; a ticker keeps its heartbeat alive. */
 export const verifyOptions: ActivityOptions = {
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '1 minute',
+  ...longHeartbeatingCall,
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 };
 
@@ -44,8 +46,7 @@ export const cleanupOptions: ActivityOptions = {
  * starting another. The source must not stay on its overlays, so it keeps trying like cleanup.
  */
 export const mergeBackOptions: ActivityOptions = {
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '1 minute',
+  ...longHeartbeatingCall,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 };
 
@@ -54,11 +55,7 @@ export const mergeBackOptions: ActivityOptions = {
  * flattening a backing chain is one qemu-img convert as long as the chain is big. The
  * activity heartbeats while it converts, so a dead worker shows within a minute.
  */
-export const finalizeOptions: ActivityOptions = {
-  ...hostCallOptions,
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '1 minute',
-};
+export const finalizeOptions: ActivityOptions = { ...hostCallOptions, ...longHeartbeatingCall };
 
 /** Steps a sync can do without (change tracking): a few tries, then the sync hashes instead. */
 export const optionalHostCallOptions: ActivityOptions = {

@@ -20,6 +20,7 @@ import { guestWriterScript, waitForWriter } from '../../helpers/guest-writer';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { sha256OfFile } from '../../helpers/local-files';
 import { useTestEnvironment, waitForCopying } from '../../helpers/temporal';
+import { testLogger } from '../../helpers/test-log';
 
 const lab = new Lab(inject('labFile'));
 const storageB = () => lab.host('b').storageDir;
@@ -54,6 +55,11 @@ function foreignDomainXml(name: string): string {
 const testEnvironment = useTestEnvironment(lab.aliases(), {
   decorateActivities: (activities: Activities): Activities => {
     realActivities = activities;
+    /** Puts another domain under the sync target's name, as someone could between the inspection and the redefine. */
+    const replaceTarget = async (name: string) => {
+      await lab.virsh('b', 'undefine', '--domain', name);
+      await lab.sshAs('b', `virsh -q -c ${lab.host('b').libvirtUri} define --file /dev/stdin`, foreignDomainXml(name));
+    };
     return {
       ...activities,
       async mergeSource(input) {
@@ -65,14 +71,7 @@ const testEnvironment = useTestEnvironment(lab.aliases(), {
       },
       async defineClone(input) {
         const name = input.rewrite.newName;
-        if (input.redefine && replacedBeforeRedefine.has(name)) {
-          await lab.virsh('b', 'undefine', '--domain', name);
-          await lab.sshAs(
-            'b',
-            `virsh -q -c ${lab.host('b').libvirtUri} define --file /dev/stdin`,
-            foreignDomainXml(name),
-          );
-        }
+        if (input.redefine && replacedBeforeRedefine.has(name)) await replaceTarget(name);
         if (foreignBeforeDefine.has(name))
           await lab.sshAs(
             'b',
@@ -82,6 +81,10 @@ const testEnvironment = useTestEnvironment(lab.aliases(), {
         const result = await activities.defineClone(input);
         if (failAfterDefine.has(name)) throw injected(`starting '${name}' failed`);
         return result;
+      },
+      async redefineTarget(input) {
+        if (replacedBeforeRedefine.has(input.rewrite.newName)) await replaceTarget(input.rewrite.newName);
+        return activities.redefineTarget(input);
       },
       async finalizeFiles(input) {
         if (input.renames.some((rename) => [...failingCleanup].some((name) => rename.to.includes(`/${name}_clone-`))))
@@ -363,7 +366,8 @@ describe('cleanup of a running source', () => {
     } finally {
       failingMerge.delete(name);
       const input = refusedMerges.get(name);
-      if (input && realActivities) await new MockActivityEnvironment().run(realActivities.mergeSource, input);
+      if (input && realActivities)
+        await new MockActivityEnvironment(undefined, { logger: testLogger() }).run(realActivities.mergeSource, input);
       await lab.virsh('a', 'destroy', '--domain', name).catch(() => undefined);
     }
     expect((await readdir(vm.dir)).filter((file) => file.includes('.kvm-clone-'))).toEqual([]);

@@ -1,0 +1,20 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  cleanupOptions,
+  finalizeOptions,
+  hostCallOptions,
+  mergeBackOptions,
+  optionalHostCallOptions,
+  transferOptions,
+  verifyOptions,
+} from './activity-options';
+
+/** The activities under each policy of activity-options.ts: which one a call goes through says how it retries. */
+export const hostCalls = proxyActivities<Activities>(hostCallOptions);
+export const transfers = proxyActivities<Activities>(transferOptions);
+export const verification = proxyActivities<Activities>(verifyOptions);
+export const cleanup = proxyActivities<Activities>(cleanupOptions);
+export const mergeBacks = proxyActivities<Activities>(mergeBackOptions);
+export const finalizing = proxyActivities<Activities>(finalizeOptions);
+export const optionalCalls = proxyActivities<Activities>(optionalHostCallOptions);
