@@ -25,6 +25,23 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // The Temporal SDK's log goes to a file per test file, printed when a test fails.
+          setupFiles: ['test/helpers/test-log-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'workflows',
+          // The real workflows on a real dev server, with stub activities: no lab, no VMs.
+          include: ['test/workflows/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/workflows/global-setup.ts'],
+          // The Temporal SDK's log goes to a file per test file, printed when a test fails.
+          setupFiles: ['test/helpers/test-log-setup.ts'],
+          // Worker processes, not threads: two files creating Temporal Workers in threads segfault.
+          pool: 'forks',
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
       {
@@ -37,6 +54,8 @@ export default defineConfig({
           ],
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
+          // The Temporal SDK's log goes to a file per test file, printed when a test fails.
+          setupFiles: ['test/helpers/test-log-setup.ts'],
           // Worker processes, not threads: two files creating Temporal Workers in threads segfault.
           pool: 'forks',
           testTimeout: 180_000,
