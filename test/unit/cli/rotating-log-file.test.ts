@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -38,6 +38,20 @@ describe('RotatingLogFile', () => {
       .map((line) => Number(line.split(' ')[1]));
     expect(numbers.at(-1)).toBe(29);
     expect(numbers).toEqual(numbers.map((_, index) => numbers[0]! + index));
+  });
+
+  it('attack: writes nothing through a link put in place of the log or of its predecessor', async () => {
+    const victim = path.join(dir, 'victim');
+    await writeFile(victim, 'precious\n');
+    const file = path.join(dir, 'worker.log');
+    await symlink(victim, file);
+    expect(() => new RotatingLogFile(file).write('line\n')).toThrow(/not a regular file/);
+    await rm(file);
+    await writeFile(file, 'x'.repeat(500));
+    await symlink(victim, `${file}.1`);
+    expect(() => new RotatingLogFile(file, 100).write('line\n')).toThrow(/not a regular file/);
+    expect(await readFile(victim, 'utf8')).toBe('precious\n');
+    expect(await readFile(file, 'utf8')).toBe('x'.repeat(500));
   });
 
   it('rotates a file that was already over the limit when opened, on the first write', async () => {
@@ -101,6 +115,6 @@ describe('logFileLogger', () => {
     logger.info('one');
     logger.info('two');
     expect(reasons).toHaveLength(1);
-    expect(reasons[0]).toMatch(/EISDIR/);
+    expect(reasons[0]).toMatch(/not a regular file/);
   });
 });
