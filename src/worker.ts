@@ -24,7 +24,9 @@ export interface KvmCloneWorkerOptions {
   policy?: WorkerPolicyInput;
   /** Webhooks by name (webhooks: in the config) that workflow inputs may name: `{ name }`. */
   webhooks?: Record<string, ConfiguredWebhookInput>;
-  /** A prebuilt workflow bundle (tests bundle once); default: the one `npm run build` writes, else bundle from source. */
+  /**
+   * A prebuilt workflow bundle (tests bundle once); default: the one `npm run build` writes, else bundle from source.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Wraps the activities, e.g. to instrument them or, in tests, to inject faults at a real boundary. */
   decorateActivities?: (activities: Activities, deps: ActivityDeps) => Activities;

@@ -155,7 +155,10 @@ export class Bench {
     sampler?.kill();
   }
 
-  /** Registers something for stop() to undo, even when the run is interrupted; returns a function that runs it now instead. */
+  /**
+   * Registers something for stop() to undo, even when the run is interrupted; returns a function that runs it now
+   * instead.
+   */
   atStop(cleanup: () => Promise<void>): () => Promise<void> {
     this.cleanups.push(cleanup);
     return async () => {

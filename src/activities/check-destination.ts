@@ -82,7 +82,10 @@ async function replaceableFiles(
   return { paths: decided.paths, kept: [...kept, ...decided.kept] };
 }
 
-/** The pool the disks go into must be one the host lets clones write into, or one whose directory lies under the writable roots. */
+/**
+ * The pool the disks go into must be one the host lets clones write into, or one whose directory lies under the
+ * writable roots.
+ */
 async function requireWritablePool(session: SshSession, libvirt: Libvirt, pool: string): Promise<string> {
   const target = await libvirt.poolTargetPath(pool);
   if (writablePools(session.host).includes(pool)) return target;

@@ -18,7 +18,10 @@ export interface RangeCopyInput {
   compression?: CompressionCodec;
   /** This stream's share of the operation's bandwidth limit. */
   bytesPerSecond?: number;
-  /** Push straight from the source host, by the route in the worker's config (hosts.<source>.direct.<destination>); absent: relay. */
+  /**
+   * Push straight from the source host, by the route in the worker's config (hosts.<source>.direct.<destination>);
+   * absent: relay.
+   */
   direct?: boolean;
   /** The progress label of the file, echoed in heartbeats so live progress can be shown per disk. */
   label?: string;

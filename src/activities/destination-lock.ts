@@ -19,7 +19,9 @@ export interface DestinationLockInput {
   name: string;
 }
 
-/** Where a host keeps the lock of a VM name: in its first writable root, which every operation on the host agrees on. */
+/**
+ * Where a host keeps the lock of a VM name: in its first writable root, which every operation on the host agrees on.
+ */
 export function destinationLockPath(host: HostSpec, name: string): string {
   return lockPathFor(writableRoots(host)[0]!, name);
 }

@@ -12,7 +12,10 @@ export interface RedefineTargetInput {
   graphicsPasswordsFrom: { source: HostRef; vmName: string };
   /** The sync (workflow ID), kept in the target's clone record. */
   operationId: string;
-  /** Final paths of the files the sync added: they join the target's clone record, so the next sync writes into them too. */
+  /**
+   * Final paths of the files the sync added: they join the target's clone record, so the next sync writes into them
+   * too.
+   */
   addedFiles: string[];
 }
 

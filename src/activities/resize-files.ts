@@ -10,7 +10,10 @@ export interface ResizeFilesInput {
 }
 
 export function resizeFiles(deps: ActivityDeps) {
-  /** Gives existing destination files their source's size: a disk that grew or shrank. Regular files under the writable roots only. */
+  /**
+   * Gives existing destination files their source's size: a disk that grew or shrank. Regular files under the writable
+   * roots only.
+   */
   return async function resizeFiles(input: ResizeFilesInput): Promise<void> {
     return activityBody(() =>
       withHost(deps, input.destination, async (session) => {

@@ -111,7 +111,9 @@ function redactedWebhook(webhook: ConfiguredWebhook): ConfiguredWebhook {
   return { ...webhook, url: webhookOrigin(webhook.url), ...(webhook.secret === undefined ? {} : { secret: '(set)' }) };
 }
 
-/** The config for display: the API key, webhook secrets and URLs are replaced, so a shared terminal does not leak them. */
+/**
+ * The config for display: the API key, webhook secrets and URLs are replaced, so a shared terminal does not leak them.
+ */
 export function redactedConfig(config: KvmCloneConfig): KvmCloneConfig {
   const inPlace = config.notifications.webhooks.map((entry) =>
     typeof entry === 'string' ? entry : redactedWebhook(entry),

@@ -29,7 +29,10 @@ function onInterrupt(
 }
 
 export interface OperationRun<R> {
-  /** Builds the workflow input from the config (throws a KvmCloneError for a bad flag) and starts it; returns the operation id. */
+  /**
+   * Builds the workflow input from the config (throws a KvmCloneError for a bad flag) and starts it; returns the
+   * operation id.
+   */
   start(config: KvmCloneConfig, access: TemporalAccess): Promise<string>;
   /** The finished operation's result, for people. */
   text(result: R): string;

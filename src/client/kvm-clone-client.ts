@@ -246,7 +246,10 @@ export class KvmCloneClient {
     return this.schedules().list();
   }
 
-  /** A schedule's policy, counters (runs taken, skipped as overlapping), next run times, and recent runs with their outcomes. */
+  /**
+   * A schedule's policy, counters (runs taken, skipped as overlapping), next run times, and recent runs with their
+   * outcomes.
+   */
   async describeSchedule(name: string): Promise<ScheduleDetails> {
     return this.schedules().describe(name, (run) => this.runOutcome(run));
   }

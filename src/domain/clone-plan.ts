@@ -49,7 +49,9 @@ export function destinationDiskFileName(newName: string, disk: { target: string;
   return safeFileName(`${newName}-${disk.target}${extensionOf(disk.sourcePath)}`);
 }
 
-/** `<newName>-<target>-backing<depth><ext>`: depth 1 is the image right under the disk's own, 2 the one under that, … */
+/**
+ * `<newName>-<target>-backing<depth><ext>`: depth 1 is the image right under the disk's own, 2 the one under that, …
+ */
 export function destinationBackingFileName(newName: string, target: string, depth: number, sourcePath: string): string {
   if (!Number.isInteger(depth) || depth < 1) {
     throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `backing depth must be a whole number from 1, got ${depth}`, {
@@ -102,7 +104,10 @@ export function copiedDisks(disks: DomainDisk[], selection?: DiskSelection): Dom
   return disks.filter((disk) => isCopiedDisk(disk, selection));
 }
 
-/** Disks a clone cannot copy and must refuse rather than silently share. Excluded disks are the caller's choice, not a problem. */
+/**
+ * Disks a clone cannot copy and must refuse rather than silently share. Excluded disks are the caller's choice, not a
+ * problem.
+ */
 export function unsupportedDisks(disks: DomainDisk[], selection?: DiskSelection): DomainDisk[] {
   const excluded = new Set(selection?.excludeDisks ?? []);
   return disks.filter((disk) => disk.device === 'disk' && !excluded.has(disk.target) && !isCopiedDisk(disk, selection));

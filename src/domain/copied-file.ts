@@ -10,7 +10,10 @@ export type FileRole = 'disk' | 'backing' | 'cdrom' | 'nvram' | 'tpm';
 /** A file on the source host that the clone copies. */
 export interface SourceFile {
   role: FileRole;
-  /** The disk target (`vda`) the file belongs to; `nvram` for the variable store; for TPM state, its path inside the state directory. */
+  /**
+   * The disk target (`vda`) the file belongs to; `nvram` for the variable store; for TPM state, its path inside the
+   * state directory.
+   */
   target: string;
   /** 0 for a disk's top image, 1.. for its backing layers, top to bottom. */
   depth: number;
@@ -61,7 +64,10 @@ export function operationTag(workflowId: string, runId: string): string {
   return shortHash(`${workflowId}/${runId}`);
 }
 
-/** Each disk's copied layers, top first, for the disks that have a backing chain: they are re-linked to each other on the destination. */
+/**
+ * Each disk's copied layers, top first, for the disks that have a backing chain: they are re-linked to each other on
+ * the destination.
+ */
 export function backingChains(
   files: readonly (SourceFile & { destinationPath: string })[],
 ): { layers: { path: string; format: string }[] }[] {

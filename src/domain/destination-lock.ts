@@ -23,7 +23,10 @@ export function lockPathFor(root: string, name: string): string {
   return joinPath(root, `${LOCKS_DIRECTORY}/${readable}-${shortHash(name)}`);
 }
 
-/** What the lock's `holder` file says: fixed key order, so that one holder always writes the same bytes and a retry recognises its own lock. */
+/**
+ * What the lock's `holder` file says: fixed key order, so that one holder always writes the same bytes and a retry
+ * recognises its own lock.
+ */
 export function holderRecord(holder: LockHolder): string {
   return JSON.stringify({
     namespace: holder.namespace,

@@ -8,7 +8,10 @@ export interface DomainDisk {
   /** `file`, `block`, `volume`, `network`, `dir` or `nvme`. */
   type: string;
   format?: string;
-  /** The host path for file, block and dir disks. A volume disk has none until the caller resolves it (`virsh vol-path`). */
+  /**
+   * The host path for file, block and dir disks. A volume disk has none until the caller resolves it (`virsh
+   * vol-path`).
+   */
   sourcePath?: string;
   /** Storage pool and volume of a `type='volume'` disk. */
   pool?: string;

@@ -425,7 +425,9 @@ function checkOs(check: PolicyCheck, os: Element): void {
   for (const table of path(os, 'acpi', 'table')) check.hostFile('<os><acpi><table>', textOf(table));
 }
 
-/** Elements of another namespace outside `<metadata>`: qemu's own (command line, capabilities, overrides) or a driver's. */
+/**
+ * Elements of another namespace outside `<metadata>`: qemu's own (command line, capabilities, overrides) or a driver's.
+ */
 function checkNamespaces(check: PolicyCheck, element: Element): void {
   for (let node = element.firstChild; node; node = node.nextSibling) {
     if (!isElement(node) || node.nodeName === 'metadata') continue;

@@ -40,7 +40,10 @@ export interface CloneRewrite {
    * The disk becomes `type='file'`, whatever it was on the source (a pool volume too).
    */
   diskPaths: Record<string, string>;
-  /** Disks that land in a storage pool on the destination, by target: they become `type='volume'`. Wins over `diskPaths`. */
+  /**
+   * Disks that land in a storage pool on the destination, by target: they become `type='volume'`. Wins over
+   * `diskPaths`.
+   */
   volumeDisks?: Record<string, PoolVolume>;
   /** Targets of disks the clone leaves out. */
   removeDisks?: string[];

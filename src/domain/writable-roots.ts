@@ -61,7 +61,10 @@ export function requireUnderRoots(
   return normalizeAbsolutePath(resolved.path);
 }
 
-/** An operation's partial copy (`<final>.kvm-clone-<tag>.part`): a name only kvm-clone gives, so a retry may recreate it. */
+/**
+ * An operation's partial copy (`<final>.kvm-clone-<tag>.part`): a name only kvm-clone gives, so a retry may recreate
+ * it.
+ */
 export function isPartialPath(path: string): boolean {
   return /\.kvm-clone-[A-Za-z0-9_-]+\.part$/.test(path);
 }

@@ -32,7 +32,9 @@ export async function writeCloneRecord(session: SshSession, vmName: string, reco
   );
 }
 
-/** The files a clone's definition itself points at: its disks' images (pool volumes resolved) and its variable store. */
+/**
+ * The files a clone's definition itself points at: its disks' images (pool volumes resolved) and its variable store.
+ */
 async function filesOfRewrite(session: SshSession, rewrite: CloneRewrite): Promise<string[]> {
   const libvirt = new Libvirt(session);
   const volumes = await Promise.all(

@@ -139,7 +139,10 @@ export class ReplacedDomain {
     await this.forget();
   }
 
-  /** The VM is replaced for good: its TPM state goes (libvirt's undefine would have removed it), and so does its saved definition. */
+  /**
+   * The VM is replaced for good: its TPM state goes (libvirt's undefine would have removed it), and so does its saved
+   * definition.
+   */
   async discard(): Promise<void> {
     const saved = await this.saved();
     if (!saved) return;

@@ -58,7 +58,10 @@ export class SyncCheckpoints {
     if (!options.deltaOnly || hashTool === 'none') this.plan = { ...this.plan, trackedTargets: [] };
   }
 
-  /** Creates the new checkpoint before the freeze: every write after this instant is in its bitmaps, so the next sync misses none. */
+  /**
+   * Creates the new checkpoint before the freeze: every write after this instant is in its bitmaps, so the next sync
+   * misses none.
+   */
   async createBeforeFreeze(): Promise<void> {
     if (this.plan.bitmapTargets.length === 0 || !this.sourceUuid) return;
     const { source, vmName } = this.operation.options;
@@ -102,7 +105,9 @@ export class SyncCheckpoints {
     });
   }
 
-  /** Records the new checkpoint on the target and removes the spent ones; returns the checkpoint the next sync can use. */
+  /**
+   * Records the new checkpoint on the target and removes the spent ones; returns the checkpoint the next sync can use.
+   */
   async recordForNextSync(files: readonly SyncedFile[]): Promise<string | undefined> {
     if (!this.created || !this.sourceUuid) return undefined;
     const { source, destination, vmName } = this.operation.options;

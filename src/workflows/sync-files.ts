@@ -98,7 +98,10 @@ class FileSync {
     rangeDone(this.operation.progress, file.disk, range.length);
   }
 
-  /** Checks what the sync wrote or compared in a tile (`undefined`: the whole tile); a tile that differs is sent again whole. */
+  /**
+   * Checks what the sync wrote or compared in a tile (`undefined`: the whole tile); a tile that differs is sent again
+   * whole.
+   */
   private async checkTile(file: FileInSync, range: Extent, extents: Extent[] | undefined): Promise<void> {
     if (!this.operation.options.verify || extents?.length === 0) return;
     const { source, destination } = this.operation.options;

@@ -176,7 +176,9 @@ export class Lab {
     };
   }
 
-  /** Every lab host by its name, each with a direct route to every other (used only when an input asks for direct mode). */
+  /**
+   * Every lab host by its name, each with a direct route to every other (used only when an input asks for direct mode).
+   */
   aliases(): Record<string, HostAliasInput> {
     return Object.fromEntries(
       this.file.hosts.map((host) => [

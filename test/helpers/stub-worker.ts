@@ -18,7 +18,9 @@ export interface StubbedRun<R> {
   handle: WorkflowHandle;
   activities: StubScenario;
   result(): Promise<R>;
-  /** The cause of the workflow's failure (an ApplicationFailure, a CancelledFailure); fails the test if it succeeded. */
+  /**
+   * The cause of the workflow's failure (an ApplicationFailure, a CancelledFailure); fails the test if it succeeded.
+   */
   failure(): Promise<Error>;
 }
 

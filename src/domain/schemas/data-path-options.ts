@@ -36,7 +36,9 @@ export const dataPathFields = {
           : 'expected true or false',
     })
     .optional(),
-  /** Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning. */
+  /**
+   * Webhooks told how the operation ended (success, failure, cancellation); a failed notification is only a warning.
+   */
   notify: notifySchema.optional(),
 };
 

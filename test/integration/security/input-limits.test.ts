@@ -29,7 +29,10 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** Starts a workflow with `input` as the Temporal UI would, and returns its failure and whether any activity was scheduled. */
+/**
+ * Starts a workflow with `input` as the Temporal UI would, and returns its failure and whether any activity was
+ * scheduled.
+ */
 async function startRaw(
   workflowType: 'cloneVM' | 'syncVM',
   input: Record<string, unknown>,

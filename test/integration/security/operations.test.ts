@@ -25,13 +25,19 @@ import { testLogger } from '../../helpers/test-log';
 const lab = new Lab(inject('labFile'));
 const storageB = () => lab.host('b').storageDir;
 
-/** New names whose define succeeds and then fails (a start that fails, say): the clone must unwind after the old VM stepped aside. */
+/**
+ * New names whose define succeeds and then fails (a start that fails, say): the clone must unwind after the old VM
+ * stepped aside.
+ */
 const failAfterDefine = new Set<string>();
 /** New names under which a foreign domain appears on b right before the define. */
 const foreignBeforeDefine = new Set<string>();
 /** VM names whose clone fails at finalizeFiles and whose cleanup (removeClone) fails too. */
 const failingCleanup = new Set<string>();
-/** Running VMs whose merge back fails, after the copy and again in cleanup; the merge's input, kept to repair the lab afterwards. */
+/**
+ * Running VMs whose merge back fails, after the copy and again in cleanup; the merge's input, kept to repair the lab
+ * afterwards.
+ */
 const failingMerge = new Set<string>();
 const refusedMerges = new Map<string, Parameters<Activities['mergeSource']>[0]>();
 let realActivities: Activities | undefined;

@@ -54,7 +54,10 @@ esac`,
   );
 }
 
-/** A clone's preflight is refused with `code` and a message saying each of `phrases`; nothing of the clone exists on host b. */
+/**
+ * A clone's preflight is refused with `code` and a message saying each of `phrases`; nothing of the clone exists on
+ * host b.
+ */
 async function expectRefused(
   clone: Promise<unknown>,
   newName: string,

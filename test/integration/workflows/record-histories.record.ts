@@ -30,7 +30,9 @@ afterAll(async () => {
   }
 });
 
-/** Saves a finished workflow's history; the ids are normalised so a re-recording diffs only where the workflow changed. */
+/**
+ * Saves a finished workflow's history; the ids are normalised so a re-recording diffs only where the workflow changed.
+ */
 async function save(file: string, workflowId: string): Promise<void> {
   const history = await env!.client.temporal.workflow.getHandle(workflowId).fetchHistory();
   const json = JSON.parse(historyToJSON(history)) as unknown;

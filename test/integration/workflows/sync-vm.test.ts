@@ -16,7 +16,9 @@ const testEnvironment = useTestEnvironment(lab.aliases());
 const MiB = 1024 * 1024;
 const run = promisify(execFile);
 
-/** Overwrites `count` blocks of `blockSize` bytes spread evenly over the file (past its marker block) with random data. */
+/**
+ * Overwrites `count` blocks of `blockSize` bytes spread evenly over the file (past its marker block) with random data.
+ */
 async function scribble(file: string, count: number, blockSize: number): Promise<void> {
   const size = (await stat(file)).size;
   const handle = await open(file, 'r+');

@@ -24,7 +24,9 @@ function seeded(seed: number): (below: number) => number {
   };
 }
 
-/** Sorted, non-overlapping extents with gaps (sometimes zero) between them, plus a file size at or past the last one. */
+/**
+ * Sorted, non-overlapping extents with gaps (sometimes zero) between them, plus a file size at or past the last one.
+ */
 function randomExtents(random: (below: number) => number): { extents: Extent[]; fileSize: number } {
   const extents: Extent[] = [];
   let position = random(50);
