@@ -72,27 +72,30 @@ export async function followOperation<T>(
   const meter = new RateMeter();
   const highWater = new ProgressHighWater();
   let finished = false;
-  let polling = false;
-  const poll = async (): Promise<void> => {
-    if (polling) return;
-    polling = true;
-    try {
-      const progress = highWater.apply(await client.progress(operationId));
-      // A poll answered after the result must not print after it.
-      if (!finished) sink.update({ progress, ...meter.sample(progress.bytesDone, progress.bytesTotal, Date.now()) });
-    } catch {
-      // The next poll will tell; the result decides the outcome.
-    } finally {
-      polling = false;
-    }
+  let inFlight: Promise<void> | undefined;
+  const poll = (): void => {
+    inFlight ??= (async () => {
+      try {
+        const progress = highWater.apply(await client.progress(operationId));
+        // A poll answered after the result must not print after it.
+        if (!finished) sink.update({ progress, ...meter.sample(progress.bytesDone, progress.bytesTotal, Date.now()) });
+      } catch {
+        // The next poll will tell; the result decides the outcome.
+      } finally {
+        inFlight = undefined;
+      }
+    })();
   };
-  void poll();
-  const timer = setInterval(() => void poll(), intervalMs);
+  poll();
+  const timer = setInterval(poll, intervalMs);
   try {
     return await client.result<T>(operationId);
   } finally {
     finished = true;
     clearInterval(timer);
+    // The caller closes the connection next, and may stop its worker: a query still in flight, or waiting to be
+    // retried, must settle first. A retry that fires after the close throws from a timer and kills the process.
+    await inFlight;
     sink.finish();
   }
 }
