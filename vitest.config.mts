@@ -64,6 +64,25 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'production',
+          // Clone, sync and a schedule, and the two-worker test, against a Temporal server on
+          // PostgreSQL with the config docker-compose.yml ships (test/production/global-setup.ts).
+          include: ['test/production/**/*.test.ts', 'test/integration/workflows/scale-out.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/production/global-setup.ts'],
+          // The Temporal SDK's log goes to a file per test file, printed when a test fails.
+          setupFiles: ['test/helpers/test-log-setup.ts'],
+          // Worker processes, not threads: two files creating Temporal Workers in threads segfault.
+          pool: 'forks',
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // Like the integration project's files, so vitest runs the files of both one at a time
+          // (they share the lab and the two cores), after the unit and workflows projects.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema } from '../../../src/cli/config-schema';
+import { TEMPORAL_DEPLOY_DIR } from '../../helpers/temporal-server';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '../../..');
@@ -138,6 +139,38 @@ describe('docker-compose.yml', () => {
   it('has schema and namespace scripts that sh can parse', async () => {
     for (const script of ['setup-postgres.sh', 'create-namespace.sh'])
       await run('sh', ['-n', path.join(root, 'deploy/compose/scripts', script)]);
+  });
+
+  it('runs the Temporal server with the config template and start script the production tests run, of the release they build', async () => {
+    const compose = parse((await composeConfig()).stdout) as Compose;
+    const temporal = compose.services.temporal!;
+    // The production project's helper starts deploy/temporal/start.sh from this same directory.
+    expect(TEMPORAL_DEPLOY_DIR).toBe('deploy/temporal');
+    expect((temporal.volumes ?? []).map(mountTarget)).toContainEqual({
+      source: path.join(root, TEMPORAL_DEPLOY_DIR),
+      target: '/etc/kvm-clone/temporal',
+      readOnly: true,
+    });
+    expect(temporal.entrypoint).toEqual(['/bin/sh', '/etc/kvm-clone/temporal/start.sh']);
+    await run('sh', ['-n', path.join(root, TEMPORAL_DEPLOY_DIR, 'start.sh')]);
+    const pinned = /^version=(\S+)$/m.exec(
+      await readFile(path.join(root, 'scripts/install-temporal-server'), 'utf8'),
+    )?.[1];
+    expect(temporal.image).toBe(`temporalio/server:${pinned}`);
+
+    // The server renders the template from the service's environment: every variable compose
+    // sets for the database and the bind address is one the template reads.
+    const template = await readFile(path.join(root, TEMPORAL_DEPLOY_DIR, 'config/production.yaml'), 'utf8');
+    expect(template.split('\n')[0]).toBe('# enable-template');
+    expect(temporal.environment).toMatchObject({
+      DB: 'postgres12',
+      POSTGRES_SEEDS: 'postgresql',
+      BIND_ON_IP: '0.0.0.0',
+    });
+    for (const variable of Object.keys(temporal.environment ?? {})) expect(template).toContain(`env "${variable}"`);
+    const start = await readFile(path.join(root, TEMPORAL_DEPLOY_DIR, 'start.sh'), 'utf8');
+    expect(start).toContain('--config "$here/config" --env production');
+    expect(start).toContain('dynamicconfig/production.yaml');
   });
 });
 

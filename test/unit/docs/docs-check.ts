@@ -222,6 +222,7 @@ export const OTHER_TOOLS: ReadonlySet<string> = new Set([
   'npx', // npx prettier --write, npx vitest …
   'vitest', // npx vitest run --project unit
   'temporal', // temporal workflow show --output json, for bug reports
+  'temporal-server', // the production Temporal server's start command (operations)
 ]);
 
 /** A `--flag` the docs name, where, and whether it was attributed to another program. */
