@@ -66,6 +66,25 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'faults',
+          // One real operation per case on the lab, with one fault injected at a chosen point
+          // (a cut SSH session, a stopped sshd or Temporal server, a killed worker, a full disk,
+          // a vanished source), and what each host holds afterwards asserted.
+          include: ['test/faults/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/integration/global-setup.ts'],
+          // The Temporal SDK's log goes to a file per test file, printed when a test fails.
+          setupFiles: ['test/helpers/test-log-setup.ts'],
+          // Worker processes, not threads: two files creating Temporal Workers in threads segfault.
+          pool: 'forks',
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          // Like the integration project's files: they share the lab and the two cores.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'production',
           // Clone, sync and a schedule, and the two-worker test, against a Temporal server on
           // PostgreSQL with the config docker-compose.yml ships (test/production/global-setup.ts).
