@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { configPermissionWarning, defaultConfigPath, loadConfig, type KvmCloneConfig } from './config';
 
 export type OutputFormat = 'text' | 'json' | 'yaml';
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The options every command shares, as commander parsed them. */
 export interface GlobalOptions {

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { cancelCommand } from './commands/cancel';
 import { cloneCommand } from './commands/clone';
@@ -11,15 +11,26 @@ import { syncCommand } from './commands/sync';
 import { workerCommand } from './commands/worker';
 import { defaultConfigPath } from './config';
 import { fail } from './output';
-import type { OutputFormat } from './global-options';
+import { LOG_LEVELS, type LogLevel, type OutputFormat } from './global-options';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
+/** A log level in any case (`INFO`, `Debug`), as the original tool's users wrote it. */
+function parseLogLevel(value: string): LogLevel {
+  const level = value.toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new InvalidArgumentError(`Allowed choices are ${LOG_LEVELS.join(', ')} (in any case).`);
+  return level as LogLevel;
+}
+
 /**
  * Usage mistakes (unknown option, missing argument) fail like every other error: code
- * 1007 in the same one-line format, and as an error document with json/yaml output.
+ * 1007 in the same one-line format, and as an error document with json/yaml output. Their
+ * exit status is 2, as with other Unix tools, so a script tells them from a failed operation.
  */
+const USAGE_EXIT_STATUS = 2;
+
 function exitOnUsageError(program: Command): (error: CommanderError) => never {
   return (error) => {
     if (
@@ -30,7 +41,11 @@ function exitOnUsageError(program: Command): (error: CommanderError) => never {
       process.exit(0);
     const output = program.opts<{ output?: OutputFormat }>().output;
     const format: OutputFormat = output === 'json' || output === 'yaml' ? output : 'text';
-    fail(new KvmCloneError(ErrorCode.VALIDATION_ERROR, error.message.replace(/^error: /, '')), format);
+    fail(
+      new KvmCloneError(ErrorCode.VALIDATION_ERROR, error.message.replace(/^error: /, '')),
+      format,
+      USAGE_EXIT_STATUS,
+    );
   };
 }
 
@@ -49,8 +64,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--log-level <level>',
-        "log level of the worker's Temporal SDK log: on stderr for `worker`, in <state dir>/worker.log for a command's own worker",
-      ).choices(['error', 'warn', 'info', 'debug']),
+        "log level of the worker's Temporal SDK log: on stderr for `worker`, in <state dir>/worker.log for a command's own worker (error, warn, info, debug; any case)",
+      ).argParser(parseLogLevel),
     )
     .showHelpAfterError(false);
 

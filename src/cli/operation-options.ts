@@ -9,14 +9,15 @@ function repeatable(flags: string, description: string): Option {
   return new Option(flags, description).argParser(collect);
 }
 
-// Options both operations take, so `schedule create` can offer each one once.
+// Options both operations take, so `schedule create` can offer each one once. The short flags are the original
+// tool's (-n, -f, -p, -t, -b), so its users' scripts keep working.
 const shared = (verb: string): Option[] => [
-  new Option('--parallel <n>', `ranges ${verb} at once, across all disks (default 4)`),
+  new Option('-p, --parallel <n>', `ranges ${verb} at once, across all disks (default 4)`),
   new Option('--compress', 'compress on the wire with zstd or lz4, when both hosts have it'),
   new Option('--verify', 'compare SHA-256 digests computed on each host (default)').hideHelp(),
   new Option('--no-verify', 'skip the digest comparison'),
   new Option('--preserve-mac', "keep the source's MAC addresses"),
-  new Option('--bandwidth-limit <rate>', 'cap the transfer rate, e.g. 100M (per second, K = 1024)'),
+  new Option('-b, --bandwidth-limit <rate>', 'cap the transfer rate, e.g. 100M (per second, K = 1024)'),
   new Option(
     '--relay',
     'carry the data through the worker even when the config has a direct route (hosts.<source>.direct.<dest>)',
@@ -30,10 +31,10 @@ const shared = (verb: string): Option[] => [
 /** The clone command's options, one per cloneVM input field. */
 export function cloneOptions(): Option[] {
   return [
-    new Option('--new-name <name>', 'name of the copy (default: <vm>_clone)'),
+    new Option('-n, --new-name <name>', 'name of the copy (default: <vm>_clone)'),
     new Option('--dest-dir <dir>', "directory for the disks on the destination (default: the host's storageDir)"),
     new Option('--dest-pool <pool>', 'put the disks in this directory-type storage pool on the destination'),
-    new Option('--force', 'replace a destination VM of the same name, once the copy is verified'),
+    new Option('-f, --force', 'replace a destination VM of the same name, once the copy is verified'),
     new Option('--dry-run', 'print the plan and change nothing'),
     ...shared('copied'),
     new Option('--timeout <seconds>', 'give up and clean up after this many seconds (default 3600)'),
@@ -51,7 +52,7 @@ export function cloneOptions(): Option[] {
 /** The sync command's options, one per syncVM input field. */
 export function syncOptions(): Option[] {
   return [
-    new Option('--target-name <name>', 'the copy on the destination to update (default: the VM name)'),
+    new Option('-t, --target-name <name>', 'the copy on the destination to update (default: the VM name)'),
     new Option('--delta', 'send only the blocks that differ (default)').hideHelp(),
     new Option('--no-delta', 'clear and re-copy every disk instead of comparing blocks'),
     new Option('--checkpoint', 'track changes with libvirt checkpoints on a running source'),

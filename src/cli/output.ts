@@ -54,10 +54,10 @@ export function failureText(error: unknown): string {
 
 /**
  * Reports a failure the way scripts and people both expect: the error document on stdout
- * for json/yaml, the error line (and any hints) on stderr, and a non-zero exit status.
+ * for json/yaml, the error line (and any hints) on stderr, and a non-zero exit status (1; 2 for usage mistakes).
  */
-export function fail(error: unknown, format: OutputFormat): never {
+export function fail(error: unknown, format: OutputFormat, exitStatus = 1): never {
   if (format !== 'text') process.stdout.write(formatDocument(format, errorDocument(error)));
   process.stderr.write(failureText(error));
-  process.exit(1);
+  process.exit(exitStatus);
 }

@@ -28,8 +28,17 @@ async function listHost(spec: HostSpec, filter: StateFilter, attempts = 3): Prom
   }
 }
 
-async function runList(hostAliases: string[], flags: { status: StateFilter }, command: Command): Promise<void> {
-  const context = cliContext(command);
+interface ListFlags {
+  status: StateFilter;
+  /** The original tool's spelling of the output format: table is -o text, json is -o json. */
+  format?: 'table' | 'json';
+}
+
+async function runList(hostAliases: string[], flags: ListFlags, command: Command): Promise<void> {
+  const globalContext = cliContext(command);
+  const context = flags.format
+    ? { ...globalContext, format: flags.format === 'table' ? ('text' as const) : flags.format }
+    : globalContext;
   try {
     const config = await loadCliConfig(context);
     const registry = new HostRegistry(config.hosts);
@@ -63,9 +72,12 @@ export function listCommand(): Command {
     .description('list the VMs on the given hosts (default: every configured host), queried live over SSH')
     .argument('[hosts...]', 'host aliases from the config')
     .addOption(
-      new Option('--status <state>', 'only VMs in this state')
+      new Option('-s, --status <state>', 'only VMs in this state')
         .choices(['all', 'running', 'stopped', 'paused'])
         .default('all'),
     )
-    .action((hosts: string[], flags: { status: StateFilter }, command: Command) => runList(hosts, flags, command));
+    .addOption(
+      new Option('--format <format>', 'table or json; the same as -o text or -o json').choices(['table', 'json']),
+    )
+    .action((hosts: string[], flags: ListFlags, command: Command) => runList(hosts, flags, command));
 }

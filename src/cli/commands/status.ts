@@ -98,7 +98,7 @@ export function statusCommand(): Command {
     .description('show operations: the running ones, all recent ones, or one with its progress and result')
     .argument('[operation-id]', 'the operation to show (as clone printed it)')
     .option('--active', 'only running operations (the default)')
-    .option('--all', 'finished operations too, newest first')
+    .option('-a, --all', 'finished operations too, newest first')
     .option('--limit <n>', 'show at most this many operations', '50')
     .option('--follow', 'stream the progress of OPERATION_ID until it ends, then print its result')
     .action((operationId: string | undefined, flags: StatusFlags, command: Command) =>

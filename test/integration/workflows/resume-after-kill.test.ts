@@ -1,67 +1,32 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { TransferProgress } from '../../../src/activities/transfer-range';
 import { KvmCloneClient, type CloneResult, type SyncResult } from '../../../src/client';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { Lab, uniqueVmName } from '../../helpers/lab';
+import { activityAttempts, WorkerProcesses, type WorkerProcess } from '../../helpers/worker-processes';
 
 const run = promisify(execFile);
-import { Lab, uniqueVmName } from '../../helpers/lab';
-
 const lab = new Lab(inject('labFile'));
-const root = path.resolve(__dirname, '../../..');
 const taskQueue = `resume-${randomUUID()}`;
 let connection: Connection;
 let client: KvmCloneClient;
-const workers: ChildProcess[] = [];
-
-/** Starts a worker process and resolves once it polls the task queue. */
-function startWorkerProcess(): Promise<ChildProcess> {
-  const options = {
-    address: inject('temporalAddress'),
-    taskQueue,
-    hosts: lab.aliases(),
-    policy: lab.policy(),
-    workflowBundlePath: inject('workflowBundlePath'),
-  };
-  // node itself, not the tsx wrapper, so that SIGKILL reaches the worker and not a parent of it.
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  workers.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('READY')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`worker process exited with ${code} before it was ready`)));
-  });
-}
+const workers = new WorkerProcesses(lab);
+const startWorkerProcess = () => workers.start({ taskQueue });
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new KvmCloneClient(new Client({ connection }), taskQueue);
 });
 
-/** Stops every worker process a test started, so the next test's kill hits the only worker polling. */
-async function stopWorkers(): Promise<void> {
-  for (const worker of workers.splice(0)) {
-    if (worker.exitCode !== null || worker.signalCode !== null) continue;
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    worker.kill('SIGKILL');
-    await exited;
-  }
-}
-
-afterEach(stopWorkers);
+// Every worker a test started is killed after it, so the next test's kill hits the only worker polling.
+afterEach(() => workers.killAll());
 
 afterAll(async () => {
-  await stopWorkers();
+  await workers.killAll();
   await connection.close();
 });
 
@@ -70,7 +35,7 @@ async function killMidActivity(
   handle: WorkflowHandle,
   activityType: string,
   isMidway: (details: Record<string, number>) => boolean,
-  worker: ChildProcess,
+  worker: WorkerProcess,
 ): Promise<Record<string, number>> {
   for (let poll = 0; poll < 1200; poll++) {
     const description = await handle.describe();
@@ -79,8 +44,7 @@ async function killMidActivity(
       if (activity.activityType?.name !== activityType || !data) continue;
       const details = JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, number>;
       if (isMidway(details)) {
-        worker.kill('SIGKILL');
-        await new Promise((resolve) => worker.once('exit', resolve));
+        await worker.kill();
         return details;
       }
     }
@@ -120,11 +84,7 @@ describe('operations survive a killed worker', () => {
     // The retry started after the batch the killed worker had confirmed, not from the range's start.
     expect(result.bytesResumed).toBeGreaterThanOrEqual(committedAtKill);
     for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
-    const history = await handle.fetchHistory();
-    const attempts = (history.events ?? [])
-      .filter((event) => event.activityTaskStartedEventAttributes)
-      .map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
-    expect(Math.max(...attempts)).toBeGreaterThan(1);
+    expect(Math.max(...[...(await activityAttempts(handle)).values()].flat())).toBeGreaterThan(1);
     const guestConsole = await lab.bootAndReadConsole(
       'b',
       `${name}_clone`,
@@ -168,11 +128,7 @@ describe('operations survive a killed worker', () => {
 
     expect(result.success).toBe(true);
     for (const file of result.files) expect(file.digest?.source).toBe(file.digest?.destination);
-    const history = await handle.fetchHistory();
-    const attempts = (history.events ?? [])
-      .filter((event) => event.activityTaskStartedEventAttributes)
-      .map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
-    expect(Math.max(...attempts)).toBeGreaterThan(1);
+    expect(Math.max(...[...(await activityAttempts(handle)).values()].flat())).toBeGreaterThan(1);
     expect(await lab.virsh('b', 'desc', '--domain', name, '--title')).not.toContain('sync incomplete');
   });
 });

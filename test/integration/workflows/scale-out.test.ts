@@ -1,47 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TransferProgress } from '../../../src/activities/transfer-range';
 import { KvmCloneClient, type CloneResult } from '../../../src/client';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
+import { WorkerProcesses } from '../../helpers/worker-processes';
 
 const lab = new Lab(inject('labFile'));
-const root = path.resolve(__dirname, '../../..');
 const taskQueue = `scale-out-${randomUUID()}`;
 let connection: Connection;
 let client: KvmCloneClient;
 let vm: LabVm | undefined;
+const processes = new WorkerProcesses(lab);
 const workers = new Map<string, ChildProcess>();
 
 /**
  * A worker process on the shared task queue. One activity at a time per worker, so two
  * parallel ranges can only run at once when both workers take one.
  */
-function startWorkerProcess(identity: string): Promise<ChildProcess> {
-  const options = {
-    address: inject('temporalAddress'),
-    taskQueue,
-    hosts: lab.aliases(),
-    policy: lab.policy(),
-    workflowBundlePath: inject('workflowBundlePath'),
-    identity,
-    maxConcurrentActivityTaskExecutions: 1,
-  };
-  // node itself, not the tsx wrapper, so that SIGKILL reaches the worker and not a parent of it.
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(root, 'test/helpers/worker-process.ts'), JSON.stringify(options)],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  workers.set(identity, child);
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('READY')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`worker ${identity} exited with ${code} before it was ready`)));
-  });
+async function startWorkerProcess(identity: string): Promise<void> {
+  const worker = await processes.start({ taskQueue, identity, maxConcurrentActivityTaskExecutions: 1 });
+  workers.set(identity, worker.child);
 }
 
 /** Identities of the workers that ran each finished transferRange, from the history's ActivityTaskStarted events. */
@@ -92,8 +72,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const worker of workers.values())
-    if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+  await processes.killAll();
   await connection.close();
   if (vm) {
     await lab.removeVm('a', vm);
