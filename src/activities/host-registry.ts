@@ -1,8 +1,16 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import { directRouteSchema, type DirectRoute, type DirectRouteInput } from '../domain/schemas/direct-route';
-import { hostSpecSchema, type HostRef, type HostSpec, type HostSpecInput } from '../domain/schemas/host';
+import {
+  hostSpecSchema,
+  parseHostReference,
+  type HostRef,
+  type HostSpec,
+  type HostSpecInput,
+} from '../domain/schemas/host';
 import { validate } from '../domain/schemas/validate';
 import { DEFAULT_WORKER_POLICY, type WorkerPolicy } from '../domain/schemas/worker-policy';
+import { resolveSshHost } from '../hosts/ssh-config';
+import { workerSshEnvironment, type SshConfigEnvironment } from '../hosts/ssh-config-files';
 
 /** A configured host: how the worker reaches it, and how it reaches other aliases directly. */
 export type HostAliasInput = HostSpecInput & { direct?: Record<string, DirectRouteInput> };
@@ -10,12 +18,16 @@ export type HostAliasInput = HostSpecInput & { direct?: Record<string, DirectRou
 /**
  * Resolves the hosts named in workflow inputs. An alias comes from the worker's
  * configuration, so the workflow history holds names, not key paths of one machine, and
- * whoever starts a workflow can only name hosts the operator configured.
+ * whoever starts a workflow can only name hosts the operator configured. Under
+ * policy.hostReferences, a name that is no alias is resolved as OpenSSH would resolve it
+ * for the worker's user: with its ~/.ssh/config, keys and known_hosts.
  */
 export class HostRegistry {
   constructor(
     private readonly aliases: Readonly<Record<string, HostAliasInput>> = {},
-    private readonly policy: Pick<WorkerPolicy, 'inlineHosts'> = DEFAULT_WORKER_POLICY,
+    private readonly policy: Pick<WorkerPolicy, 'inlineHosts' | 'hostReferences'> = DEFAULT_WORKER_POLICY,
+    /** Where references are resolved; read at each resolution, so an edit of ~/.ssh/config needs no restart. */
+    private readonly ssh: () => SshConfigEnvironment = () => workerSshEnvironment(),
   ) {}
 
   resolve(ref: HostRef): HostSpec {
@@ -29,18 +41,32 @@ export class HostRegistry {
       }
       return validate(hostSpecSchema, ref, 'host');
     }
-    const spec = Object.hasOwn(this.aliases, ref) ? this.aliases[ref] : undefined;
-    if (!spec) {
-      const known = Object.keys(this.aliases);
+    // An alias wins over a reference of the same name: the operator named it on purpose.
+    const spec = this.isAlias(ref) ? this.aliases[ref] : undefined;
+    if (spec) return validate(hostSpecSchema, spec, `host '${ref}'`);
+    if (!this.policy.hostReferences) throw this.unknownAlias(ref);
+    const reference = parseHostReference(ref);
+    if ('error' in reference) {
       throw new KvmCloneError(
         ErrorCode.INVALID_HOST,
-        `unknown host alias '${ref}'${known.length ? ` (configured: ${known.join(', ')})` : ' (no hosts are configured on this worker)'}`,
-        {
-          alias: ref,
-        },
+        `host '${ref}' is neither a configured alias nor a [user@]host[:port] or ssh://[user@]host[:port] reference: ${reference.error}`,
+        { host: ref },
       );
     }
-    return validate(hostSpecSchema, spec, `host '${ref}'`);
+    return resolveSshHost(reference, this.ssh());
+  }
+
+  private isAlias(ref: string): boolean {
+    return Object.hasOwn(this.aliases, ref);
+  }
+
+  private unknownAlias(ref: string): KvmCloneError {
+    const known = Object.keys(this.aliases);
+    return new KvmCloneError(
+      ErrorCode.INVALID_HOST,
+      `unknown host alias '${ref}'${known.length ? ` (configured: ${known.join(', ')})` : ' (no hosts are configured on this worker)'}; this worker resolves no other host names (policy.hostReferences is off)`,
+      { alias: ref },
+    );
   }
 
   /**
@@ -62,6 +88,15 @@ export class HostRegistry {
     }
     this.resolve(source);
     this.resolve(destination);
+    // A host reference has no routes: they are configured per pair of aliases, and the
+    // worker's ssh_config says how the worker reaches a host, not how the source does.
+    if (!this.isAlias(source) || !this.isAlias(destination)) {
+      throw new KvmCloneError(
+        ErrorCode.CONFIGURATION_ERROR,
+        `direct mode from '${source}' to '${destination}' needs both hosts as aliases of this worker's config, with a route hosts.<source>.direct.<destination>; host references are relayed (run without direct)`,
+        { source, destination },
+      );
+    }
     const routes = this.aliases[source]!.direct ?? {};
     const route = Object.hasOwn(routes, destination) ? routes[destination] : undefined;
     if (!route) {

@@ -172,6 +172,8 @@ defaults:
 # schedules can start workflows too). Read by the worker; these are the defaults.
 # policy:
 #   inlineHosts: false                     # true: take full host objects from inputs (keys, addresses)
+#   hostReferences: false                  # true: take user@host names, resolved with the worker user's ~/.ssh/config
+#                                          #   (unset: on for the CLI's own worker, off for kvm-clone worker)
 #   webhookUrls: []                        # URL prefixes ad-hoc webhooks (--notify URL) must start with
 #   allowDevices: []                       # e.g. [hostdev, filesystem]: device kinds a clone may keep
 #   hostFiles: [/usr/share]                # dirs of files a clone may reference without copying

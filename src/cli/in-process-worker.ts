@@ -3,6 +3,7 @@ import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import type { Connection } from '@temporalio/client';
 import { createKvmCloneWorker } from '../worker';
+import type { WorkerPolicyInput } from '../domain/schemas/worker-policy';
 import type { KvmCloneConfig } from './config-schema';
 import { stateDir } from './config';
 import { configuredWebhooks } from './notify-merge';
@@ -85,6 +86,15 @@ function openWorkerLog(context: CliContext, taskQueue: string): RotatingLogFile 
   return file;
 }
 
+/**
+ * The policy of a worker that runs inside a CLI command: the config's, with host
+ * references on unless the config turns them off. The names come from the command line of
+ * the user whose ~/.ssh/config and keys resolve them, as `ssh user@host` would.
+ */
+export function embeddedWorkerPolicy(config: Pick<KvmCloneConfig, 'policy'>): WorkerPolicyInput {
+  return { ...config.policy, hostReferences: config.policy?.hostReferences ?? true };
+}
+
 export interface RunningWorker {
   stop(): Promise<void>;
 }
@@ -111,7 +121,7 @@ export async function startWorkerUnlessPolling(
     taskQueue: access.taskQueue,
     hosts: config.hosts,
     // The same config's policy and named webhooks: `--notify URL` works when the URL is under policy.webhookUrls.
-    ...(config.policy ? { policy: config.policy } : {}),
+    policy: embeddedWorkerPolicy(config),
     webhooks: configuredWebhooks(config),
   });
   const running = worker.run();

@@ -52,8 +52,8 @@ export function operationCommand<F extends OperationCommandFlags, I extends obje
 ): Command {
   const command = new Command(spec.name)
     .description(spec.description)
-    .argument('<source>', 'source host alias')
-    .argument('<dest>', 'destination host alias')
+    .argument('<source>', 'source host: an alias from the config, or [user@]host[:port] as ssh takes it')
+    .argument('<dest>', 'destination host: an alias from the config, or [user@]host[:port] as ssh takes it')
     .argument('<vm>', 'name of the VM on the source');
   for (const option of [...spec.options(), detachOption()]) command.addOption(option);
   return command.action((source: string, destination: string, vmName: string, flags: F, self: Command) =>

@@ -16,31 +16,45 @@ export function knownHostsName(address: string, port: number): string {
   return port === 22 ? bare : `[${bare}]:${port}`;
 }
 
-export function parseKnownHosts(text: string): KnownHostEntry[] {
-  const entries: KnownHostEntry[] = [];
+type Marker = 'revoked' | 'cert-authority' | undefined;
+
+/** Each usable line with its marker; lines with other markers are left out. */
+function parseMarkedLines(text: string): { marker: Marker; entry: KnownHostEntry }[] {
+  const lines: { marker: Marker; entry: KnownHostEntry }[] = [];
   for (const rawLine of text.split('\n')) {
     const line = rawLine.trim();
     if (!line || line.startsWith('#')) continue;
     const fields = line.split(/\s+/);
-    let revoked = false;
-    if (fields[0] === '@revoked') {
-      revoked = true;
-      fields.shift();
+    let marker: Marker;
+    if (fields[0] === '@revoked' || fields[0] === '@cert-authority') {
+      marker = fields.shift()!.slice(1) as Marker;
     } else if (fields[0]?.startsWith('@')) {
-      continue; // @cert-authority: kvm-clone does not do host certificates
+      continue;
     }
     const [hosts, keyType, keyBase64] = fields;
     if (!hosts || !keyType || !keyBase64) continue;
-    const entry: KnownHostEntry = { hostPatterns: [], keyType, key: Buffer.from(keyBase64, 'base64'), revoked };
+    const entry: KnownHostEntry = {
+      hostPatterns: [],
+      keyType,
+      key: Buffer.from(keyBase64, 'base64'),
+      revoked: marker === 'revoked',
+    };
     if (hosts.startsWith('|1|')) {
       const [, , salt, hash] = hosts.split('|');
       entry.hashed = { salt: Buffer.from(salt ?? '', 'base64'), hash: Buffer.from(hash ?? '', 'base64') };
     } else {
       entry.hostPatterns = hosts.split(',');
     }
-    entries.push(entry);
+    lines.push({ marker, entry });
   }
-  return entries;
+  return lines;
+}
+
+/** The host keys of a known_hosts text, @revoked ones marked; @cert-authority lines are not host keys. */
+export function parseKnownHosts(text: string): KnownHostEntry[] {
+  return parseMarkedLines(text)
+    .filter(({ marker }) => marker !== 'cert-authority')
+    .map(({ entry }) => entry);
 }
 
 function globToRegExp(pattern: string): RegExp {
@@ -98,4 +112,16 @@ export function verifyHostKey(
 
 export function knownHostsLine(address: string, port: number, key: Buffer): string {
   return `${knownHostsName(address, port)} ${keyTypeOfBlob(key)} ${key.toString('base64')}\n`;
+}
+
+/**
+ * Whether a @cert-authority line covers this host. OpenSSH would then accept a host
+ * certificate signed by that CA; ssh2 negotiates no certificate host-key algorithms, so
+ * kvm-clone cannot, and says so when such a host's plain key is unknown.
+ */
+export function hasCertAuthorityFor(knownHostsText: string, address: string, port: number): boolean {
+  const name = knownHostsName(address, port);
+  return parseMarkedLines(knownHostsText).some(
+    ({ marker, entry }) => marker === 'cert-authority' && entryNamesHost(entry, name),
+  );
 }

@@ -1,11 +1,11 @@
 import { readFile, appendFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { Client, utils as sshUtils, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { ErrorCode, KvmCloneError, type ErrorCodeValue } from '../errors';
-import type { HostSpec } from '../domain/schemas/host';
+import type { HostSpec, JumpHost } from '../domain/schemas/host';
 import type { ShellFragment } from '../domain/shell-quote';
-import { knownHostsLine, knownHostsName, verifyHostKey, type HostKeyVerdict } from './known-hosts';
+import { hasCertAuthorityFor, knownHostsLine, knownHostsName, verifyHostKey, type HostKeyVerdict } from './known-hosts';
 
 export interface ExecResult {
   stdout: Buffer;
@@ -102,7 +102,10 @@ class CappedBuffer {
   }
 }
 
-export function describeHost(host: HostSpec): string {
+/** What connecting to one host needs: a host spec or one of its jump hosts. */
+export type SshEndpoint = JumpHost;
+
+export function describeHost(host: Pick<HostSpec, 'user' | 'address' | 'port'>): string {
   return `${host.user}@${knownHostsName(host.address, host.port)}`;
 }
 
@@ -157,9 +160,12 @@ export class SshSession {
   constructor(
     readonly host: HostSpec,
     private readonly client: Client,
+    /** Connections to the host's jump hosts, nearest first: they serve this session only. */
+    private readonly jumps: readonly Client[] = [],
   ) {
     client.on('close', () => {
       this.closed = true;
+      for (const jump of jumps) jump.end();
     });
     client.on('error', () => {
       this.closed = true;
@@ -297,6 +303,7 @@ export class SshSession {
   close(): void {
     this.closed = true;
     this.client.end();
+    for (const jump of this.jumps) jump.end();
   }
 }
 
@@ -326,11 +333,20 @@ async function readKnownHosts(path: string): Promise<string> {
   }
 }
 
-function hostKeyError(host: HostSpec, knownHostsFile: string, verdict: HostKeyVerdict): KvmCloneError {
+function hostKeyError(
+  host: SshEndpoint,
+  knownHostsFile: string,
+  verdict: HostKeyVerdict,
+  knownHosts: string,
+): KvmCloneError {
   const name = knownHostsName(host.address, host.port);
+  const certificateOnly =
+    verdict === 'unknown' && hasCertAuthorityFor(knownHosts, host.address, host.port)
+      ? `; ${knownHostsFile} trusts it only through @cert-authority, and kvm-clone's SSH client (ssh2) cannot negotiate host certificates, so add the host's own key`
+      : '';
   const reasons: Record<HostKeyVerdict, string> = {
     trusted: '',
-    unknown: `host key of ${name} is not in ${knownHostsFile} (host-key policy '${host.hostKeyPolicy}'); add it with ssh-keyscan after checking its fingerprint, or use the 'accept-new' policy`,
+    unknown: `host key of ${name} is not in ${knownHostsFile} (host-key policy '${host.hostKeyPolicy}'); add it with ssh-keyscan after checking its fingerprint, or use the 'accept-new' policy${certificateOnly}`,
     changed: `host key of ${name} does not match ${knownHostsFile}: it CHANGED, which may mean an attack; refusing to connect`,
     revoked: `host key of ${name} is marked @revoked in ${knownHostsFile}`,
   };
@@ -347,14 +363,23 @@ const connectionRefusedCodes = new Set([
   'EAI_AGAIN',
 ]);
 
-function connectionError(host: HostSpec, error: Error & { level?: string; code?: string }): KvmCloneError {
+function connectionError(
+  host: SshEndpoint,
+  error: Error & { level?: string; code?: string },
+  usedAgentFor?: string,
+  agentFailure?: string,
+): KvmCloneError {
   const where = describeHost(host);
   if (error.level === 'client-authentication') {
-    return new KvmCloneError(
-      ErrorCode.AUTH_ERROR,
-      `${where}: SSH authentication failed (tried ${host.identityFile ? `key ${host.identityFile}` : 'the SSH agent'})`,
-      { host: where },
-    );
+    const tried = usedAgentFor
+      ? `the SSH agent, since key ${usedAgentFor} has a passphrase`
+      : host.identityFile
+        ? `key ${host.identityFile}`
+        : 'the SSH agent';
+    const agent = agentFailure ? `; the agent failed: ${agentFailure}` : '';
+    return new KvmCloneError(ErrorCode.AUTH_ERROR, `${where}: SSH authentication failed (tried ${tried}${agent})`, {
+      host: where,
+    });
   }
   if (
     /timed out while waiting for handshake/i.test(error.message) ||
@@ -372,15 +397,87 @@ function connectionError(host: HostSpec, error: Error & { level?: string; code?:
   );
 }
 
-/** Opens an SSH session, checking the host key against known_hosts before authenticating. */
-export async function openSshSession(host: HostSpec, options: { readyTimeoutMs?: number } = {}): Promise<SshSession> {
+/** How a connection authenticates: a key file, or an agent. */
+export interface Authentication {
+  privateKey?: Buffer;
+  agent?: string;
+  /** Set when the key file has a passphrase and the agent stands in for it. */
+  agentForKey?: string;
+}
+
+/**
+ * A host's key file, or its agent (`agent`, else SSH_AUTH_SOCK) when it has none. A key
+ * with a passphrase is used through the agent, where `ssh-add` put it: a worker has no
+ * terminal to ask for the passphrase on, and keeps none in its config.
+ */
+export async function authenticationFor(
+  host: SshEndpoint,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<Authentication> {
+  const agent = host.agent ?? env.SSH_AUTH_SOCK;
+  if (host.identityFile) {
+    const privateKey = await readPrivateKey(host.identityFile);
+    const parsed = sshUtils.parseKey(privateKey);
+    if (!(parsed instanceof Error) || !/encrypted|passphrase/i.test(parsed.message)) return { privateKey };
+    if (agent) return { agent, agentForKey: host.identityFile };
+    throw new KvmCloneError(
+      ErrorCode.SSH_KEY_ERROR,
+      `${describeHost(host)}: SSH key ${host.identityFile} has a passphrase and no SSH agent is available: add the key to an agent (ssh-add ${host.identityFile}) that the worker reaches through SSH_AUTH_SOCK`,
+      { host: describeHost(host), path: host.identityFile },
+    );
+  }
+  if (!agent) {
+    throw new KvmCloneError(
+      ErrorCode.SSH_KEY_ERROR,
+      `${describeHost(host)}: no identity file configured and no SSH agent (SSH_AUTH_SOCK) available`,
+    );
+  }
+  return { agent };
+}
+
+/**
+ * Opens a channel from the jump host to the next host: OpenSSH's ProxyJump, i.e. a
+ * `direct-tcpip` channel (what `ssh -W` asks for), over which the next SSH session runs.
+ */
+function forwardThrough(jumpClient: Client, jump: SshEndpoint, next: SshEndpoint): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    jumpClient.forwardOut('127.0.0.1', 0, bareAddress(next.address), next.port, (error, channel) => {
+      if (!error) {
+        resolve(channel);
+        return;
+      }
+      // Reason 1 is SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (RFC 4254): sshd's AllowTcpForwarding no.
+      const prohibited = (error as Error & { reason?: unknown }).reason === 1 || /prohibited/i.test(error.message);
+      reject(
+        new KvmCloneError(
+          ErrorCode.CONNECTION_ERROR,
+          `${describeHost(jump)} (jump host) cannot reach ${describeHost(next)}: ${error.message}${prohibited ? ' (the jump host must allow TCP forwarding: AllowTcpForwarding in its sshd_config)' : ''}`,
+          { host: describeHost(next), jumpHost: describeHost(jump) },
+          prohibited ? { cause: error, retryable: false } : { cause: error },
+        ),
+      );
+    });
+  });
+}
+
+function bareAddress(address: string): string {
+  return address.replace(/^\[(.*)\]$/, '$1');
+}
+
+interface ConnectOptions {
+  readyTimeoutMs?: number;
+}
+
+/** Connects and authenticates one hop, checking its host key against known_hosts first; over `sock` when given. */
+async function connectHop(host: SshEndpoint, options: ConnectOptions, sock?: ClientChannel): Promise<Client> {
   const knownHostsFile = host.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
   const knownHosts = await readKnownHosts(knownHostsFile);
   let rejection: KvmCloneError | undefined;
   let keyToRemember: Buffer | undefined;
 
+  const authentication = await authenticationFor(host);
   const config: ConnectConfig = {
-    host: host.address.replace(/^\[(.*)\]$/, '$1'),
+    host: bareAddress(host.address),
     port: host.port,
     username: host.user,
     readyTimeout: options.readyTimeoutMs ?? 20_000,
@@ -393,29 +490,28 @@ export async function openSshSession(host: HostSpec, options: { readyTimeoutMs?:
         keyToRemember = key;
         return true;
       }
-      rejection = hostKeyError(host, knownHostsFile, verdict);
+      rejection = hostKeyError(host, knownHostsFile, verdict, knownHosts);
       return false;
     },
   };
-  if (host.identityFile) {
-    config.privateKey = await readPrivateKey(host.identityFile);
-  } else {
-    const agent = host.agent ?? process.env.SSH_AUTH_SOCK;
-    if (!agent) {
-      throw new KvmCloneError(
-        ErrorCode.SSH_KEY_ERROR,
-        `${describeHost(host)}: no identity file configured and no SSH agent (SSH_AUTH_SOCK) available`,
-      );
-    }
-    config.agent = agent;
-  }
+  if (authentication.privateKey) config.privateKey = authentication.privateKey;
+  if (authentication.agent) config.agent = authentication.agent;
+  if (sock) config.sock = sock;
 
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
+    let agentFailure: string | undefined;
     client.once('ready', () => resolve());
-    client.once('error', (error: Error & { level?: string; code?: string }) =>
-      reject(rejection ?? connectionError(host, error)),
-    );
+    // Listening for every error: ssh2 reports an unreachable agent, then goes on to its
+    // next method and reports again once authentication as a whole has failed.
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
+      if (error.level === 'agent') {
+        agentFailure = error.message;
+        return;
+      }
+      client.end();
+      reject(rejection ?? connectionError(host, error, authentication.agentForKey, agentFailure));
+    });
     try {
       client.connect(config);
     } catch (error) {
@@ -430,9 +526,37 @@ export async function openSshSession(host: HostSpec, options: { readyTimeoutMs?:
     }
   });
   // Nagle's algorithm stalls the relay's small window updates; disabling it costs nothing.
+  // Over a jump host the socket is a channel, and the jump's own socket has it off.
   (client as unknown as { _sock?: { setNoDelay?: (noDelay: boolean) => void } })._sock?.setNoDelay?.(true);
   if (keyToRemember) {
     await appendFile(knownHostsFile, knownHostsLine(host.address, host.port, keyToRemember), { mode: 0o600 });
   }
-  return new SshSession(host, client);
+  return client;
+}
+
+/**
+ * Connects to `host`, through its jump hosts first when it has any: the first of the chain
+ * over TCP, each next one over a channel the one before it forwards. Returns the
+ * connection to `host` and those to its jump hosts, nearest first.
+ */
+async function connectThroughJumps(host: SshEndpoint, options: ConnectOptions): Promise<Client[]> {
+  if (!host.jump) return [await connectHop(host, options)];
+  const jumps = await connectThroughJumps(host.jump, options);
+  try {
+    const channel = await forwardThrough(jumps[0]!, host.jump, host);
+    return [await connectHop(host, options, channel), ...jumps];
+  } catch (error) {
+    for (const jump of jumps) jump.end();
+    throw error;
+  }
+}
+
+/**
+ * Opens an SSH session, checking each host key against its known_hosts before
+ * authenticating, through the host's jump hosts (ProxyJump) if it has any. The host key
+ * checked is the host's own, as OpenSSH checks it behind a jump host.
+ */
+export async function openSshSession(host: HostSpec, options: ConnectOptions = {}): Promise<SshSession> {
+  const [client, ...jumps] = await connectThroughJumps(host, options);
+  return new SshSession(host, client!, jumps);
 }

@@ -9,7 +9,8 @@ import { cloneOptions } from '../operation-options';
 export function cloneCommand(): Command {
   return operationCommand<CloneFlags & OperationCommandFlags, CloneInput, CloneResult>({
     name: 'clone',
-    description: 'clone VM from host SOURCE to host DEST (host aliases from the config), showing live progress',
+    description:
+      'clone VM from host SOURCE to host DEST (config aliases, or user@host resolved with ~/.ssh/config), showing live progress',
     options: cloneOptions,
     input: (subject, flags, config) => cloneInputFromFlags(subject, flags, config.defaults.clone),
     start: (client, input) => client.startClone(input),

@@ -44,6 +44,13 @@ export const workerPolicySchema = z
      * the worker's keys. Only for a namespace that only the operator can reach.
      */
     inlineHosts: z.boolean().default(false),
+    /**
+     * Take host names that are not aliases, `[user@]host[:port]` or `ssh://…`, and resolve
+     * them with the worker's own ~/.ssh/config, keys and known_hosts. Whoever can start a
+     * workflow then reaches every host the worker's user can log in to. Unset means off,
+     * except for the CLI's in-process worker, whose user is the one giving the names.
+     */
+    hostReferences: z.boolean().optional(),
     /** URL prefixes that ad-hoc webhooks (a URL in the workflow input) must start with. */
     webhookUrls: z.array(webhookPrefixSchema).default([]),
     /** Host-reaching device kinds that a cloned domain may keep (see HOST_REACHING_DEVICES). */
