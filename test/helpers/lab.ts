@@ -259,6 +259,23 @@ export class Lab {
     return this.sshAs(hostName, `virsh -q -c ${this.host(hostName).libvirtUri} ${args.map(shellWord).join(' ')}`);
   }
 
+  /** Attaches a raw file as a virtio disk to a VM's persistent definition (as an admin adds a disk to a shut-off VM). */
+  async attachRawDisk(hostName: string, vmName: string, file: string, target: string): Promise<void> {
+    await this.virsh(
+      hostName,
+      'attach-disk',
+      '--domain',
+      vmName,
+      file,
+      target,
+      '--config',
+      '--targetbus',
+      'virtio',
+      '--subdriver',
+      'raw',
+    );
+  }
+
   /**
    * Defines a libvirt network without starting it: session libvirt accepts the
    * definition, but starting it would need a bridge, which only root can create.

@@ -295,19 +295,7 @@ describe('syncs into a target', () => {
       'a',
       `truncate -s 16M '${added}' && printf KVMCLONE-EXTRA | dd of='${added}' conv=notrunc status=none`,
     );
-    await lab.virsh(
-      'a',
-      'attach-disk',
-      '--domain',
-      vm.name,
-      added,
-      'vdc',
-      '--config',
-      '--targetbus',
-      'virtio',
-      '--subdriver',
-      'raw',
-    );
+    await lab.attachRawDisk('a', vm.name, added, 'vdc');
     const home = path.dirname(copies[0]!.destinationPath);
     const taken = `${home}/${destinationDiskFileName(vm.name, { target: 'vdc', sourcePath: added })}`;
     await lab.sshAs('b', `printf 'SOMEONE ELSE' > '${taken}'`);

@@ -88,19 +88,7 @@ describe('syncVM on the lab hosts', () => {
       'a',
       `truncate -s 64M '${added}' && printf KVMCLONE-EXTRA | dd of='${added}' conv=notrunc status=none`,
     );
-    await lab.virsh(
-      'a',
-      'attach-disk',
-      '--domain',
-      vm.name,
-      added,
-      'vdc',
-      '--config',
-      '--targetbus',
-      'virtio',
-      '--subdriver',
-      'raw',
-    );
+    await lab.attachRawDisk('a', vm.name, added, 'vdc');
 
     const grown = await testEnvironment().client.sync({ source: 'a', destination: 'b', vmName: vm.name });
 
@@ -148,19 +136,7 @@ describe('syncVM on the lab hosts', () => {
       });
       const added = `${vm.dir}/big.img`;
       await lab.sshAs('a', `head -c ${330 * MiB} /dev/urandom > '${added}'`);
-      await lab.virsh(
-        'a',
-        'attach-disk',
-        '--domain',
-        name,
-        added,
-        'vdc',
-        '--config',
-        '--targetbus',
-        'virtio',
-        '--subdriver',
-        'raw',
-      );
+      await lab.attachRawDisk('a', name, added, 'vdc');
       const before = await Promise.all(clone.files.map((file) => sha256OfFile(file.destinationPath)));
 
       await expect(
