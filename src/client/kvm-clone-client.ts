@@ -11,6 +11,7 @@ import {
 } from '@temporalio/client';
 import { CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { TransferProgress } from '../activities/transfer-range';
+import { acrossServerOutages } from '../temporal/server-outage';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { failureInfo } from '../failures';
 import type { CloneResult } from '../domain/clone-result';
@@ -128,7 +129,8 @@ export class KvmCloneClient {
 
   async result<T = CloneResult>(operationId: string): Promise<T> {
     try {
-      return (await this.temporal.workflow.getHandle(operationId).result()) as T;
+      // A server restart or upgrade while the operation runs is waited out: the operation goes on.
+      return (await acrossServerOutages(() => this.temporal.workflow.getHandle(operationId).result())) as T;
     } catch (error) {
       throw toKvmCloneError(error, operationId);
     }
