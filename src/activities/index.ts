@@ -10,6 +10,7 @@ import { mapFiles } from './map-files';
 import { mergeSource } from './merge-source';
 import { notify } from './notify';
 import { prepareDisks } from './prepare-disks';
+import { recheckSource } from './recheck-source';
 import { recordCheckpoint } from './record-checkpoint';
 import { redefineTarget } from './redefine-target';
 import { removeClone } from './remove-clone';
@@ -44,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     verifyRange: verifyRange(deps),
     verifyFile: verifyFile(deps),
     mergeSource: mergeSource(deps),
+    recheckSource: recheckSource(deps),
     finalizeFiles: finalizeFiles(deps),
     defineClone: defineClone(deps),
     removeClone: removeClone(deps),

@@ -6,6 +6,7 @@ import { parseDomainXml } from '../domain/domain-xml';
 import { writableRoots, type HostRef } from '../domain/schemas/host';
 import { Libvirt, type DomainState } from '../hosts/libvirt';
 import { LiveSnapshot } from '../hosts/live-snapshot';
+import { RemoteDisk } from '../hosts/remote-disk';
 import { remoteTools } from '../hosts/remote-tools';
 import { describeHost, type SshSession } from '../hosts/ssh-session';
 import { activityBody, withHost, type ActivityDeps } from './deps';
@@ -35,6 +36,12 @@ export interface SourceInspection {
   /** What can hash blocks in place, for a sync's delta. */
   hashers: { python3: boolean; perl: boolean };
   warnings: string[];
+  /**
+   * For a shut-off source: each file's size, modification and change time, by path
+   * (RemoteDisk.fingerprints), so a clone can tell afterwards whether the files changed
+   * while it read them (a VM started meanwhile writes, and libvirt relabels its disks).
+   */
+  fingerprints?: Record<string, string>;
 }
 
 /** States a clone can start from: a stopped domain, or one whose disks can be snapshotted live. */
@@ -91,6 +98,10 @@ export function inspectSource(deps: ActivityDeps) {
         const { files, warnings } = await listDomainFiles(session, input.vmName, domain, selection);
         const guestAgent = state === 'running' && (await new LiveSnapshot(session, input.vmName).guestAgentResponds());
         const tools = await remoteTools(session);
+        const fingerprints =
+          state === 'shut off' && files.length > 0
+            ? await new RemoteDisk(session).fingerprints(files.map((file) => file.sourcePath))
+            : undefined;
         return {
           state,
           inactiveXml,
@@ -99,6 +110,7 @@ export function inspectSource(deps: ActivityDeps) {
           compressors: { zstd: tools.zstd, lz4: tools.lz4 },
           hashers: { python3: tools.python3, perl: tools.perl },
           warnings,
+          ...(fingerprints ? { fingerprints } : {}),
         };
       }),
     );

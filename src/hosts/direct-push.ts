@@ -4,7 +4,14 @@ import type { HostSpec } from '../domain/schemas/host';
 import { sh, type ShellFragment } from '../domain/shell-quote';
 import { totalLength, type Extent } from '../domain/transfer-plan';
 import { ErrorCode, KvmCloneError } from '../errors';
-import { bashPipefail, readFramedExtentsScript, writeFramedExtentsScript, type RelayResult } from './extent-relay';
+import {
+  bashPipefail,
+  noRoomOnDestination,
+  readFramedExtentsScript,
+  writeFailure,
+  writeFramedExtentsScript,
+  type RelayResult,
+} from './extent-relay';
 import { knownHostsName } from './known-hosts';
 import { channelOutcome, describeHost, type SshSession } from './ssh-session';
 
@@ -16,6 +23,7 @@ export interface ResolvedRoute {
   identityFile?: string;
   knownHostsFile?: string;
   hostKeyPolicy: 'strict' | 'accept-new';
+  proxyJump?: string;
 }
 
 export function resolveRoute(destination: HostSpec, route: DirectRoute): ResolvedRoute {
@@ -28,6 +36,8 @@ export function resolveRoute(destination: HostSpec, route: DirectRoute): Resolve
   };
   if (route.identityFile) resolved.identityFile = route.identityFile;
   if (route.knownHostsFile) resolved.knownHostsFile = route.knownHostsFile;
+  // Never the worker's own jump host to the destination: the source sits elsewhere in the network.
+  if (route.proxyJump) resolved.proxyJump = route.proxyJump;
   return resolved;
 }
 
@@ -70,6 +80,10 @@ export function sshCommand(route: ResolvedRoute, remote: ShellFragment): ShellFr
   ];
   if (route.identityFile) options.push('-i', route.identityFile, '-o', 'IdentitiesOnly=yes');
   if (route.knownHostsFile) options.push('-o', `UserKnownHostsFile=${route.knownHostsFile}`);
+  // ssh runs a second ssh to the jump host that takes none of the -o options above: it
+  // uses the source user's ssh_config, keys and known_hosts, and with no terminal to ask
+  // on, an unknown jump host key fails ("Host key verification failed", 1103).
+  if (route.proxyJump) options.push('-J', route.proxyJump);
   // ssh wants an IPv6 address bare after the '@'.
   const address = route.address.replace(/^\[(.*)\]$/, '$1');
   return sh`ssh ${options} -p ${route.port} ${`${route.user}@${address}`} ${remote.text}`;
@@ -198,6 +212,10 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
         ErrorCode.CONNECTION_ERROR,
         `${where}: the push of ${options.sourcePath} ended without an exit status${outcome.signal ? ` (signal ${outcome.signal})` : ''}: ${outcome.stderr}`,
       );
+    }
+    // The destination's dd speaks through ssh's stderr: a full destination is 1204, as in relay mode.
+    if (outcome.exitCode !== 0 && noRoomOnDestination(outcome.stderr)) {
+      throw writeFailure(where, options.destinationPath, outcome.stderr);
     }
     if (outcome.exitCode !== 0) {
       throw new KvmCloneError(

@@ -101,6 +101,27 @@ export function writeCompressedExtentsCommand(
   return bashPipefail(writeFramedExtentsScript(path, extents, codec));
 }
 
+/** True when a writer's stderr says its filesystem has no room left (ENOSPC, EDQUOT). */
+export function noRoomOnDestination(stderr: string): boolean {
+  return /No space left on device|Disk quota exceeded/i.test(stderr);
+}
+
+/**
+ * The error for a destination write that failed. A full filesystem is 1204, not retryable:
+ * preflight found room, so another writer took it, and retrying a full disk only holds the
+ * source (a running one on its overlays) for the whole retry policy. Anything else is 1006.
+ */
+export function writeFailure(where: string, path: string, reason: string): KvmCloneError {
+  if (noRoomOnDestination(reason)) {
+    return new KvmCloneError(
+      ErrorCode.DISK_SPACE_ERROR,
+      `${where}: the destination is full: writing ${path} failed: ${reason}`,
+      { path },
+    );
+  }
+  return new KvmCloneError(ErrorCode.TRANSFER_ERROR, `${where}: writing ${path} failed: ${reason}`);
+}
+
 export interface RelayOptions {
   source: SshSession;
   destination: SshSession;
@@ -184,12 +205,19 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
   // Nothing reads the source once the writer has failed; it would wait forever for window
   // space. Its failure from being cut off then says nothing, so the writer's is reported.
   let readerCutOff = false;
+  const pacer = options.bytesPerSecond === undefined ? undefined : throttle(new RateLimiter(options.bytesPerSecond));
   void writerDone.then((written) => {
-    if (written.exitCode === 0 || hasExited(reader)) return;
+    if (written.exitCode === 0 || hasExited(reader)) {
+      // The writer's close unpipes what fed it, and unpipe() pauses a stream left without a
+      // pipe: a source whose EOF came after the writer had every byte would never end. Bytes
+      // still arriving are counted, so a source that sends too much is still caught.
+      pacer?.resume();
+      reader.resume();
+      return;
+    }
     readerCutOff = true;
     stopReader();
   });
-  const pacer = options.bytesPerSecond === undefined ? undefined : throttle(new RateLimiter(options.bytesPerSecond));
   try {
     // pipe(), not pipeline(): the writer may close as soon as it has every byte, before
     // the reader's exit status arrives, and pipeline() would then destroy the reader.
@@ -205,9 +233,10 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
       );
     }
     if (written.exitCode !== 0) {
-      throw new KvmCloneError(
-        ErrorCode.TRANSFER_ERROR,
-        `${describeHost(options.destination.host)}: writing ${options.destinationPath} failed: ${written.stderr || `exit ${written.exitCode}`}`,
+      throw writeFailure(
+        describeHost(options.destination.host),
+        options.destinationPath,
+        written.stderr || `exit ${written.exitCode}`,
       );
     }
     // Compressed streams are length-checked by the destination command instead.

@@ -5,6 +5,7 @@ import { cleanup, hostCalls } from './activity-proxies';
 import { copyFiles, type CloneCopy } from './clone-copy';
 import { defineTheClone, finalizeCopies, removeReplacedVm, setAsideReplacedVm } from './clone-define';
 import { cloneSetup, dryRunPlan, type CloneSetup } from './clone-preflight';
+import { copyOfUnchangedSource } from './clone-source';
 import { holdDestinationLock } from './destination-lock';
 import { sourceVm, withFrozenSource } from './frozen-source';
 import { hostLabel } from './host-label';
@@ -67,7 +68,9 @@ async function clone(
 
   await preparePartialCopies(operation, setup);
   const copied = await withFrozenSource(operation, sourceVm(setup.inspection, setup.files), async (frozen) => ({
-    ...(await copyFiles(operation, setup.files, setup.dataPath)),
+    ...(await copyOfUnchangedSource(operation, setup, frozen.consistency, () =>
+      copyFiles(operation, setup.files, setup.dataPath),
+    )),
     consistency: frozen.consistency,
   }));
 

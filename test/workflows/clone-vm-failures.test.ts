@@ -13,6 +13,7 @@ import {
   MISMATCH,
   MiB,
   SOURCE,
+  SOURCE_UUID,
   VM,
   destinationCheck,
   healthyHosts,
@@ -21,7 +22,10 @@ import {
 
 const env = useStubWorker(healthyHosts);
 const clone = { source: SOURCE, destination: DESTINATION, vmName: VM };
-const running = { inspectSource: () => sourceInspection({ state: 'running' }) };
+const running = {
+  inspectSource: () => sourceInspection({ state: 'running' }),
+  recheckSource: () => ({ state: 'running' as const, uuid: SOURCE_UUID }),
+};
 const finalPath = `${IMAGES}/web01_clone-vda.qcow2`;
 const WEBHOOK = 'https://hooks.example.com/kvm-clone';
 
@@ -40,6 +44,8 @@ describe.concurrent('cloneVM failures', () => {
       'verifyRange',
       'transferRange',
       'verifyRange',
+      // The source is read again (it is unchanged, so the copy's failure stands).
+      'recheckSource',
       // Compensations, newest first: merge the source back, remove the partial copies, release the lock.
       'mergeSource',
       'removeClone',
@@ -63,6 +69,7 @@ describe.concurrent('cloneVM failures', () => {
 
     expect(callsFrom(run.activities.names(), 'verifyFile')).toEqual([
       'verifyFile',
+      'recheckSource',
       'removeClone',
       'releaseDestinationLock',
     ]);
@@ -142,6 +149,7 @@ describe.concurrent('cloneVM failures', () => {
     // The failed step does not stop the ones after it.
     expect(callsFrom(run.activities.names(), 'verifyFile')).toEqual([
       'verifyFile',
+      'recheckSource',
       'removeClone',
       'releaseDestinationLock',
     ]);
@@ -238,5 +246,154 @@ describe.concurrent('cloneVM failures', () => {
       ],
     });
     expect(failure.message).toMatch(/^clone of 'web01' was cancelled; cleanup failed: release the destination lock/);
+  });
+});
+
+describe.concurrent('cloneVM of a source that changed during the copy', () => {
+  const stamps = { [`${IMAGES}/web01.qcow2`]: '67108864 1700000000.000000000 1700000000.000000000' };
+  const shutOff = {
+    inspectSource: () => sourceInspection({ fingerprints: stamps }),
+    recheckSource: () => ({ state: 'shut off' as const, uuid: SOURCE_UUID, fingerprints: stamps }),
+  };
+
+  it('reads a shut-off source again after the verified copy, with its files, and defines the clone when nothing changed', async () => {
+    const run = await env().start('cloneVM', clone, shutOff);
+    await run.result();
+
+    const names = run.activities.names();
+    expect(names.slice(names.indexOf('verifyFile'), names.indexOf('defineClone') + 1)).toEqual([
+      'verifyFile',
+      'recheckSource',
+      'finalizeFiles',
+      'defineClone',
+    ]);
+    expect(run.activities.inputOf('recheckSource')).toEqual({
+      source: SOURCE,
+      vmName: VM,
+      paths: [`${IMAGES}/web01.qcow2`],
+    });
+  });
+
+  it('fails with 1003 when the source was undefined, discarding the copy before anything is renamed', async () => {
+    const run = await env().start('cloneVM', clone, { ...shutOff, recheckSource: () => ({}) });
+    const failure = await run.failure();
+
+    expect(callsFrom(run.activities.names(), 'recheckSource')).toEqual([
+      'recheckSource',
+      'removeClone',
+      'releaseDestinationLock',
+    ]);
+    expect(failure).toMatchObject({
+      type: 'VM_NOT_FOUND_ERROR',
+      message: "VM 'web01' on src was undefined during the copy; the copy was discarded",
+      details: [{ code: ErrorCode.VM_NOT_FOUND_ERROR }],
+    });
+  });
+
+  it('fails with 1003 when another domain took the name', async () => {
+    const other = '0a0b0c0d-1111-4222-8333-444455556666';
+    const run = await env().start('cloneVM', clone, { recheckSource: () => ({ state: 'shut off', uuid: other }) });
+    const failure = await run.failure();
+
+    expect(failure).toMatchObject({ type: 'VM_NOT_FOUND_ERROR' });
+    expect(failure.message).toContain(`replaced during the copy by another domain of that name (UUID ${other}`);
+    expect(run.activities.names()).not.toContain('defineClone');
+  });
+
+  it('fails with 1200 when a shut-off source was started: an offline copy of a running VM is inconsistent', async () => {
+    const run = await env().start('cloneVM', clone, {
+      ...shutOff,
+      recheckSource: () => ({ state: 'running', uuid: SOURCE_UUID }),
+    });
+    const failure = await run.failure();
+
+    expect(failure).toMatchObject({ type: 'CLONE_ERROR', details: [{ code: ErrorCode.CLONE_ERROR }] });
+    expect(failure.message).toMatch(
+      /^VM 'web01' on src was started during the copy of it shut off \(it is running now\)/,
+    );
+    expect(run.activities.names()).not.toContain('finalizeFiles');
+  });
+
+  it('fails with 1200 when the files of a shut-off source changed, though it is shut off again', async () => {
+    const written = { [`${IMAGES}/web01.qcow2`]: '67108864 1700000099.000000000 1700000099.000000000' };
+    const run = await env().start('cloneVM', clone, {
+      ...shutOff,
+      recheckSource: () => ({ state: 'shut off', uuid: SOURCE_UUID, fingerprints: written }),
+    });
+    const failure = await run.failure();
+
+    expect(failure).toMatchObject({ type: 'CLONE_ERROR' });
+    expect(failure.message).toBe(
+      `the files of VM 'web01' on src changed during the copy of it shut off (${IMAGES}/web01.qcow2): was it started meanwhile? clone it again while it stays shut off; the copy was discarded`,
+    );
+  });
+
+  it('fails with 1200 when a running source stopped, merging it back before removing the copies', async () => {
+    const run = await env().start('cloneVM', clone, {
+      ...running,
+      recheckSource: () => ({ state: 'shut off', uuid: SOURCE_UUID }),
+      mergeSource: () => 'merged-offline',
+    });
+    const failure = await run.failure();
+
+    expect(callsFrom(run.activities.names(), 'verifyFile')).toEqual([
+      'verifyFile',
+      'recheckSource',
+      'mergeSource',
+      'removeClone',
+      'releaseDestinationLock',
+    ]);
+    expect(run.activities.inputOf('recheckSource').paths).toEqual([]);
+    expect(failure).toMatchObject({ type: 'CLONE_ERROR' });
+    expect(failure.message).toBe(
+      "VM 'web01' on src stopped during the copy of it running (it is shut off now); clone it again; the copy was discarded",
+    );
+  });
+
+  it('accepts a running source that was paused meanwhile', async () => {
+    const run = await env().start('cloneVM', clone, {
+      ...running,
+      recheckSource: () => ({ state: 'paused', uuid: SOURCE_UUID }),
+    });
+    await expect(run.result()).resolves.toMatchObject({ success: true, consistency: 'crash-consistent' });
+  });
+
+  it('expects a shut-off source when the running one had stopped before its snapshot, so the copy was offline', async () => {
+    const run = await env().start('cloneVM', clone, {
+      ...running,
+      freezeSource: () => ({ consistency: 'offline', frozen: false, warnings: [] }),
+      recheckSource: () => ({ state: 'shut off', uuid: SOURCE_UUID }),
+    });
+    await expect(run.result()).resolves.toMatchObject({ success: true, consistency: 'offline' });
+  });
+
+  it('reports a changed source instead of the copy failure it explains', async () => {
+    const run = await env().start('cloneVM', clone, {
+      ...shutOff,
+      verifyFile: () => MISMATCH,
+      recheckSource: () => ({ state: 'running', uuid: SOURCE_UUID }),
+    });
+    const failure = await run.failure();
+
+    expect(callsFrom(run.activities.names(), 'verifyFile')).toEqual([
+      'verifyFile',
+      'recheckSource',
+      'removeClone',
+      'releaseDestinationLock',
+    ]);
+    expect(failure).toMatchObject({ type: 'CLONE_ERROR' });
+    expect(failure.message).toMatch(/was started during the copy of it shut off/);
+  });
+
+  it('keeps the copy failure when the source cannot be read again', async () => {
+    const run = await env().start('cloneVM', clone, {
+      verifyFile: () => MISMATCH,
+      recheckSource: () => {
+        throw activityFailure(ErrorCode.CONNECTION_ERROR, 'ssh to src: connection refused');
+      },
+    });
+    const failure = await run.failure();
+
+    expect(failure).toMatchObject({ type: 'TRANSFER_ERROR', details: [{ code: ErrorCode.TRANSFER_ERROR }] });
   });
 });

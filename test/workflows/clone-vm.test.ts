@@ -13,6 +13,7 @@ import {
   MISMATCH,
   MiB,
   SOURCE,
+  SOURCE_UUID,
   VM,
   destinationCheck,
   digests,
@@ -54,6 +55,7 @@ describe.concurrent('cloneVM', () => {
       'transferRange',
       'verifyRange',
       'verifyFile',
+      'recheckSource',
       'finalizeFiles',
       'defineClone',
       'releaseDestinationLock',
@@ -97,6 +99,7 @@ describe.concurrent('cloneVM', () => {
       { ...clone, start: true },
       {
         inspectSource: () => sourceInspection({ state: 'running', guestAgent: true }),
+        recheckSource: () => ({ state: 'running', uuid: SOURCE_UUID }),
       },
     );
     const result = await run.result();
@@ -111,6 +114,7 @@ describe.concurrent('cloneVM', () => {
       'transferRange',
       'verifyRange',
       'verifyFile',
+      'recheckSource',
       'mergeSource',
       'finalizeFiles',
       'defineClone',
@@ -163,6 +167,7 @@ describe.concurrent('cloneVM', () => {
     const names = run.activities.names();
     expect(names.slice(names.indexOf('verifyFile'))).toEqual([
       'verifyFile',
+      'recheckSource',
       'setAsideDomain',
       'finalizeFiles',
       'defineClone',

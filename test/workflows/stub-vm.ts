@@ -192,6 +192,8 @@ export const healthyHosts: DefaultActivityScripts = {
   recordCheckpoint: () => undefined,
   removeCheckpoints: () => [],
   mergeSource: () => 'merged-live',
+  // The source as inspected, still shut off (a live test scripts it running).
+  recheckSource: () => ({ state: 'shut off', uuid: SOURCE_UUID }),
   finalizeFiles: () => undefined,
   defineClone: () => ({ xml: '<domain/>' }),
   removeClone: () => undefined,

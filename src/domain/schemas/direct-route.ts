@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { absolutePathSchema, hostAddressSchema, hostKeyPolicySchema } from './host';
+import { absolutePathSchema, hostAddressSchema, hostKeyPolicySchema, parseHostReference } from './host';
 
 /**
  * OpenSSH splits UserKnownHostsFile at whitespace, parses quotes, and expands `%` tokens
@@ -9,6 +9,22 @@ const opensshPathSchema = absolutePathSchema.refine(
   (path) => !/[\s%$"'\\]/.test(path),
   'OpenSSH cannot take this path in an option: no whitespace, %, $, quotes or backslashes',
 );
+
+/**
+ * OpenSSH's ProxyJump as `ssh -J` takes it: `[user@]host[:port]` hops, comma-separated,
+ * or `ssh://` ones. Each hop is a plain name, so it cannot start an option or carry a
+ * command.
+ */
+const proxyJumpSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .superRefine((value, context) => {
+    for (const hop of value.split(',')) {
+      const parsed = parseHostReference(hop);
+      if ('error' in parsed) context.addIssue({ code: 'custom', message: `jump host '${hop}': ${parsed.error}` });
+    }
+  });
 
 /**
  * How the SOURCE host reaches the destination host over its own OpenSSH, for direct mode.
@@ -34,6 +50,12 @@ export const directRouteSchema = z
     knownHostsFile: opensshPathSchema.optional(),
     /** As for the worker's own connections: no policy accepts a changed key. */
     hostKeyPolicy: hostKeyPolicySchema.optional(),
+    /**
+     * Jump hosts between the source and the destination (`ssh -J`), as the source sees
+     * them. The source's ssh reaches them with its own user's ssh_config, keys and
+     * known_hosts: none of the options above reach the jump connection.
+     */
+    proxyJump: proxyJumpSchema.optional(),
   })
   .strict();
 

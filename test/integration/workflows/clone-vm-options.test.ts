@@ -424,6 +424,9 @@ describe('cloneVM options', () => {
     const name = uniqueVmName('tpm');
     const vm = await lab.makeVm('a', name, { tpm: true });
     await lab.bootAndReadConsole('a', name, `${vm.dir}/console.log`); // the first boot creates the state
+    // The guest prints DONE before qemu exits; a clone started in between would copy a running source that then stops.
+    for (let poll = 0; poll < 300 && (await lab.domainState('a', name)) !== 'shut off'; poll += 1)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const sourceUuid = (await lab.virsh('a', 'domuuid', '--domain', name)).trim();
 
     const result = await testEnvironment().client.clone({ source: 'a', destination: 'b', vmName: name });

@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { directRouteSchema } from '../../../src/domain/schemas/direct-route';
 import { hostSpecSchema } from '../../../src/domain/schemas/host';
 import { sh } from '../../../src/domain/shell-quote';
+import { ErrorCode } from '../../../src/errors';
 import { pushCommand, pushExtents, resolveRoute, sshCommand, type ResolvedRoute } from '../../../src/hosts/direct-push';
 import { SshSession } from '../../../src/hosts/ssh-session';
 import { bashPipefail, readFramedExtentsScript, writeFramedExtentsScript } from '../../../src/hosts/extent-relay';
@@ -183,6 +184,33 @@ describe('pushExtents progress', () => {
       expect(ticks).toBe(12);
     } finally {
       vi.useRealTimers();
+    }
+  });
+
+  it('fails with 1204 when the dd on the destination found no room, with 1006 for other failures of the pipeline', async () => {
+    for (const [stderr, code] of [
+      ["dd: error writing '/images/copy.img': No space left on device", ErrorCode.DISK_SPACE_ERROR],
+      ['kvm-clone: the stream from the source did not hold exactly the 12288 bytes expected', ErrorCode.TRANSFER_ERROR],
+    ] as const) {
+      const channel = Object.assign(new EventEmitter(), { stderr: new EventEmitter(), close: () => undefined });
+      const client = Object.assign(new EventEmitter(), {
+        exec: (_command: string, callback: (error: Error | undefined, opened: typeof channel) => void) =>
+          callback(undefined, channel),
+      });
+      const source = new SshSession(hostSpecSchema.parse({ address: 'src.example' }), client as unknown as Client);
+      const push = pushExtents({
+        source,
+        destinationHost: destination,
+        route: {},
+        sourcePath,
+        destinationPath,
+        extents,
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      channel.stderr.emit('data', Buffer.from(stderr));
+      channel.emit('exit', 1);
+      channel.emit('close');
+      await expect(push).rejects.toMatchObject({ code, message: expect.stringContaining(stderr) });
     }
   });
 

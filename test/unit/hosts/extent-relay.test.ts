@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../src/errors';
 import {
   readCompressedExtentsCommand,
   readExtentsCommand,
   writeCompressedExtentsCommand,
   writeExtentsCommand,
+  writeFailure,
 } from '../../../src/hosts/extent-relay';
 
 const extents = [
@@ -45,5 +47,24 @@ describe('relay commands', () => {
     expect(write).toContain('[ "$(head -c 25 | wc -c)" -eq 24 ] || { echo');
     expect(write).toContain('exactly the 12288 bytes expected');
     expect(write).toMatch(/>&2; exit 1; }; }; }$/);
+  });
+});
+
+describe('a failed destination write', () => {
+  it('is 1204, not retryable, saying the destination is full, when the filesystem has no room', () => {
+    for (const stderr of [
+      "dd: error writing '/images/a.img': No space left on device",
+      "dd: error writing '/images/a.img': Disk quota exceeded",
+    ]) {
+      const error = writeFailure('kvm@dst:22', '/images/a.img', stderr);
+      expect(error).toMatchObject({ code: ErrorCode.DISK_SPACE_ERROR, retryable: false });
+      expect(error.message).toBe(`kvm@dst:22: the destination is full: writing /images/a.img failed: ${stderr}`);
+    }
+  });
+
+  it('is 1006, retryable, for any other failure', () => {
+    const error = writeFailure('kvm@dst:22', '/images/a.img', 'exit 1');
+    expect(error).toMatchObject({ code: ErrorCode.TRANSFER_ERROR, retryable: true });
+    expect(error.message).toBe('kvm@dst:22: writing /images/a.img failed: exit 1');
   });
 });
