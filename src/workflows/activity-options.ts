@@ -1,14 +1,26 @@
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
 /**
- * Short calls to a host's virsh, qemu-img or shell: retried a few times over a flaky link.
- * A cancelled workflow waits for the call in flight, so cleanup never races the change
- * it undoes (a snapshot finishing after its merge-back, a file created after its removal).
+ * The first calls of an operation (the lock, inspecting the source, the destination or a
+ * sync's target): nothing exists yet and the caller is waiting, and a host that does not
+ * answer here is most often a wrong address, so a few tries over about 15 s, then 1002.
  */
-export const hostCallOptions: ActivityOptions = {
+export const preflightOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+};
+
+/**
+ * Short calls to a host's virsh, qemu-img or shell once an operation is under way: giving
+ * up then throws away the copy made so far, so a host whose link or sshd is gone for a
+ * minute or two is waited for (9 attempts span about 2.5 minutes). A cancelled workflow
+ * waits for the call in flight, so cleanup never races the change it undoes (a snapshot
+ * finishing after its merge-back, a file created after its removal).
+ */
+export const hostCallOptions: ActivityOptions = {
+  ...preflightOptions,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 9 },
 };
 
 /**
@@ -26,10 +38,15 @@ export const transferOptions: ActivityOptions = {
 /** One long remote call (hashing, a block job, a flatten) that heartbeats, so a dead worker shows within a minute. */
 const longHeartbeatingCall: ActivityOptions = { startToCloseTimeout: '6 hours', heartbeatTimeout: '1 minute' };
 
-/** Hashing a large disk is one long remote call; a ticker keeps its heartbeat alive. */
+/**
+ * Hashing a large disk is one long remote call; a ticker keeps its heartbeat alive. Giving
+ * up fails the operation and discards a copy that may have taken hours, so a host whose
+ * link or sshd is gone for a minute or two is waited for: 8 attempts span about 3 minutes
+ * (2, 4, 8, 16, 32, 60 and 60 s apart).
+ */
 export const verifyOptions: ActivityOptions = {
   ...longHeartbeatingCall,
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
 };
 
 /** Cleanup must get through, so it keeps trying for longer than anything else. */

@@ -6,11 +6,13 @@ import {
   hostCallOptions,
   mergeBackOptions,
   optionalHostCallOptions,
+  preflightOptions,
   transferOptions,
   verifyOptions,
 } from './activity-options';
 
 /** The activities under each policy of activity-options.ts: which one a call goes through says how it retries. */
+export const preflightCalls = proxyActivities<Activities>(preflightOptions);
 export const hostCalls = proxyActivities<Activities>(hostCallOptions);
 export const transfers = proxyActivities<Activities>(transferOptions);
 export const verification = proxyActivities<Activities>(verifyOptions);

@@ -15,7 +15,7 @@ import {
 } from '../domain/domain-xml';
 import { joinPath } from '../domain/paths';
 import type { CloneOptions } from '../domain/schemas/clone-input';
-import { hostCalls } from './activity-proxies';
+import { hostCalls, preflightCalls } from './activity-proxies';
 import { chooseDataPath, type DataPath } from './data-path';
 import type { Operation } from './operation';
 
@@ -43,7 +43,7 @@ export async function cloneSetup(
 ): Promise<CloneSetup> {
   const { options, warnings, tag } = operation;
   const { source, destination, vmName, copyCdroms, excludeDisks } = options;
-  const inspection = await hostCalls.inspectSource({ source, destination, vmName, copyCdroms, excludeDisks });
+  const inspection = await preflightCalls.inspectSource({ source, destination, vmName, copyCdroms, excludeDisks });
   warnings.push(...inspection.warnings);
   const domain = parseDomainXml(inspection.inactiveXml);
   for (const entry of unusedNetworkMapEntries(domain, options.networkMap))
@@ -52,7 +52,7 @@ export async function cloneSetup(
   // The clone's UUID is chosen now: defineClone adopts an existing domain only when it carries this UUID, and TPM state lives in a directory named by it.
   const hasTpm = inspection.files.some((file) => file.role === 'tpm');
   const cloneUuid = ownsDestination || hasTpm ? uuidFromRandom(Math.random) : undefined;
-  const destinationCheck = await hostCalls.checkDestination(
+  const destinationCheck = await preflightCalls.checkDestination(
     destinationCheckRequest(options, newName, inspection, domain, fileNames, hasTpm ? cloneUuid : undefined),
   );
   warnings.push(...destinationCheck.warnings);

@@ -1,6 +1,6 @@
 import { CancellationScope } from '@temporalio/workflow';
 import { failureInfo } from '../failures';
-import { cleanup, hostCalls } from './activity-proxies';
+import { cleanup, preflightCalls } from './activity-proxies';
 import { hostLabel } from './host-label';
 import type { Operation, OperationOptions } from './operation';
 
@@ -17,7 +17,7 @@ export type LockRelease = () => Promise<void>;
  */
 export async function holdDestinationLock(operation: Operation<OperationOptions>, name: string): Promise<LockRelease> {
   const { destination } = operation.options;
-  await hostCalls.acquireDestinationLock({ destination, name });
+  await preflightCalls.acquireDestinationLock({ destination, name });
   operation.compensations.add(
     'release the destination lock',
     () => cleanup.releaseDestinationLock({ destination, name }),

@@ -9,7 +9,7 @@ import {
   matchTargetFiles,
   type SyncedFile,
 } from '../domain/sync-plan';
-import { hostCalls } from './activity-proxies';
+import { preflightCalls } from './activity-proxies';
 import { chooseDataPath, type DataPath } from './data-path';
 import type { Operation } from './operation';
 import type { SyncTarget } from './sync-target';
@@ -37,7 +37,7 @@ export async function syncSetup(
 ): Promise<SyncSetup> {
   const { options, warnings } = operation;
   const { source, destination, vmName } = options;
-  const inspection = await hostCalls.inspectSource({
+  const inspection = await preflightCalls.inspectSource({
     source,
     destination,
     vmName,

@@ -4,7 +4,7 @@ import { backingChains } from '../domain/copied-file';
 import type { SyncOptions } from '../domain/schemas/sync-input';
 import { addedDiskRenames, addedFiles, type SyncedFile } from '../domain/sync-plan';
 import { syncRewrite } from '../domain/sync-rewrite';
-import { cleanup, hostCalls } from './activity-proxies';
+import { cleanup, hostCalls, preflightCalls } from './activity-proxies';
 import { hostLabel } from './host-label';
 import type { Operation } from './operation';
 
@@ -30,7 +30,7 @@ export class SyncTarget {
 
   async inspect(): Promise<TargetInspection> {
     const { destination } = this.operation.options;
-    const target = await hostCalls.inspectTarget({
+    const target = await preflightCalls.inspectTarget({
       destination,
       targetName: this.name,
       operationId: this.operation.operationId,
