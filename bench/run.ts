@@ -22,6 +22,7 @@ import { digest } from './scenarios/digest';
 import { memory, overhead, resume } from './scenarios/worker';
 import { sync } from './scenarios/sync';
 import { syncCheckpoint } from './scenarios/sync-checkpoint';
+import { load as loadScenario } from './scenarios/load';
 
 const load = createRequire(__filename);
 
@@ -38,6 +39,7 @@ export const scenarios: Scenario[] = [
   resume,
   sync,
   syncCheckpoint,
+  loadScenario,
 ];
 
 export const presets: Record<'quick' | 'default' | 'full', Sizes> = {

@@ -16,6 +16,8 @@ export interface PostgresCluster {
   password: string;
   /** The temporary directory holding the data directory, the socket and postgres.log. */
   dir: string;
+  /** Runs SQL as the superuser over the cluster's socket and returns psql's unaligned, tuples-only output. */
+  query(sql: string, database?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -28,6 +30,16 @@ export interface PostgresClusterOptions {
 
 // Debian's layout: /usr/lib/postgresql/<major>/bin. KVM_CLONE_PG_BIN names another directory.
 const DEBIAN_ROOT = '/usr/lib/postgresql';
+
+/**
+ * The Temporal server runs four services in one process, each with its own pools: up to
+ * SQL_MAX_CONNS (20) + SQL_VIS_MAX_CONNS (10) connections per service
+ * (deploy/temporal/config/production.yaml), so 120, beyond PostgreSQL's default of 100;
+ * a server that reaches the limit fails requests with "too many clients already". The
+ * rest leaves room for the schema tool, psql and monitoring. docker-compose.yml starts its
+ * PostgreSQL with the same value.
+ */
+export const POSTGRES_MAX_CONNECTIONS = 200;
 
 /**
  * A throwaway PostgreSQL cluster on 127.0.0.1 and a free port: initdb and pg_ctl from
@@ -83,6 +95,7 @@ export async function startPostgresCluster(options: PostgresClusterOptions = {})
       `-p ${port}`,
       `-k ${dir}`,
       '-c listen_addresses=127.0.0.1',
+      `-c max_connections=${POSTGRES_MAX_CONNECTIONS}`,
       '-c fsync=off',
       '-c synchronous_commit=off',
       '-c full_page_writes=off',
@@ -98,6 +111,10 @@ export async function startPostgresCluster(options: PostgresClusterOptions = {})
       user,
       password,
       dir,
+      query: async (sql, database = 'postgres') =>
+        (
+          await asUser('psql', ['-h', dir, '-p', String(port), '-U', user, '-d', database, '-AtqX', '-c', sql])
+        ).stdout.trim(),
       stop: () =>
         (stopping ??= (async () => {
           process.off('exit', stopOnExit);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema } from '../../../src/cli/config-schema';
+import { POSTGRES_MAX_CONNECTIONS } from '../../helpers/postgres-cluster';
 import { TEMPORAL_DEPLOY_DIR } from '../../helpers/temporal-server';
 
 const run = promisify(execFile);
@@ -82,6 +83,8 @@ describe('docker-compose.yml', () => {
       'worker',
     ]);
     expect(services.postgresql!.image).toMatch(/^postgres:/);
+    // Room for the server's connection pools, as the production tests' cluster has.
+    expect(services.postgresql!.command).toEqual(['postgres', '-c', `max_connections=${POSTGRES_MAX_CONNECTIONS}`]);
     // The current layout: the plain server image, and admin-tools for the schema. No auto-setup.
     expect(services['temporal-schema']!.image).toMatch(/^temporalio\/admin-tools:/);
     expect(services['temporal-create-namespace']!.image).toMatch(/^temporalio\/admin-tools:/);
