@@ -4,9 +4,7 @@ import type { HostSpec } from '../../domain/schemas/host';
 import { ErrorCode, KvmCloneError } from '../../errors';
 import { listDomains, type DomainListing, type StateFilter } from '../../hosts/domain-listing';
 import { openSshSession } from '../../hosts/ssh-session';
-import { workerPolicySchema } from '../../domain/schemas/worker-policy';
 import { domainListText, type DomainListDocument } from '../domain-list-view';
-import { embeddedWorkerPolicy } from '../in-process-worker';
 import { cliContext, loadCliConfig } from '../global-options';
 import { errorDocument, fail, printResult } from '../output';
 
@@ -43,8 +41,7 @@ async function runList(hostAliases: string[], flags: ListFlags, command: Command
     : globalContext;
   try {
     const config = await loadCliConfig(context);
-    // The command's own user names the hosts, as for the CLI's in-process worker.
-    const registry = new HostRegistry(config.hosts, workerPolicySchema.parse(embeddedWorkerPolicy(config)));
+    const registry = new HostRegistry(config.hosts);
     const aliases = hostAliases.length > 0 ? hostAliases : Object.keys(config.hosts);
     // Every alias is checked before any host is contacted, so a typo fails at once.
     const hosts = aliases.map((alias) => ({ alias, spec: registry.resolve(alias) }));
@@ -73,7 +70,7 @@ async function runList(hostAliases: string[], flags: ListFlags, command: Command
 export function listCommand(): Command {
   return new Command('list')
     .description('list the VMs on the given hosts (default: every configured host), queried live over SSH')
-    .argument('[hosts...]', 'config aliases, or [user@]host[:port] as ssh takes them')
+    .argument('[hosts...]', 'host aliases from the config')
     .addOption(
       new Option('-s, --status <state>', 'only VMs in this state')
         .choices(['all', 'running', 'stopped', 'paused'])
