@@ -88,6 +88,23 @@ const destinationFull = {
   message: expect.stringMatching(/the destination is full: writing .*No space left on device/),
 };
 
+/** Clones into destDir, fills it once the copy is under way, and expects 1204 with only the filler left there. */
+async function cloneIntoFillingDestination(vmName: string, destDir: string): Promise<void> {
+  const { client } = testEnvironment();
+  const handle = await client.startClone({
+    source: 'a',
+    destination: 'b',
+    vmName,
+    destDir,
+    parallel: 1,
+    bandwidthLimit: '40M',
+  });
+  await waitForCopying(client, handle.workflowId);
+  await fillUp(destDir);
+  await expect(client.result(handle.workflowId)).rejects.toMatchObject(destinationFull);
+  expect(await readdir(destDir)).toEqual(['filler']);
+}
+
 describe('a destination that fills up during the copy', () => {
   it('fails with 1204, removes its partial files and leaves the shut-off source as it was', async () => {
     const name = uniqueVmName('full');
@@ -96,21 +113,9 @@ describe('a destination that fills up during the copy', () => {
     vms.push(vm);
     const before = await fingerprintSource(lab, 'a', vm);
     const destDir = await smallDestination(await preflightBytes(vm));
-    const { client } = testEnvironment();
 
-    const handle = await client.startClone({
-      source: 'a',
-      destination: 'b',
-      vmName: name,
-      destDir,
-      parallel: 1,
-      bandwidthLimit: '40M',
-    });
-    await waitForCopying(client, handle.workflowId);
-    await fillUp(destDir);
+    await cloneIntoFillingDestination(name, destDir);
 
-    await expect(client.result(handle.workflowId)).rejects.toMatchObject(destinationFull);
-    expect(await readdir(destDir)).toEqual(['filler']);
     expect(await leftoversOf(lab, 'b', newName)).toEqual([]);
     expect(await fingerprintSource(lab, 'a', vm)).toEqual(before);
     expect(await settledStrayProcesses(lab)).toEqual([]);
@@ -125,21 +130,9 @@ describe('a destination that fills up during the copy', () => {
     await lab.virsh('a', 'start', '--domain', name);
     await waitForWriter(`${vm.dir}/console.log`);
     const destDir = await smallDestination(await preflightBytes(vm));
-    const { client } = testEnvironment();
 
-    const handle = await client.startClone({
-      source: 'a',
-      destination: 'b',
-      vmName: name,
-      destDir,
-      parallel: 1,
-      bandwidthLimit: '40M',
-    });
-    await waitForCopying(client, handle.workflowId);
-    await fillUp(destDir);
+    await cloneIntoFillingDestination(name, destDir);
 
-    await expect(client.result(handle.workflowId)).rejects.toMatchObject(destinationFull);
-    expect(await readdir(destDir)).toEqual(['filler']);
     expect(await leftoversOf(lab, 'b', newName)).toEqual([]);
     // Merged back: still running, live and persistent definitions on the original files, no overlay left.
     expect(await lab.domainState('a', name)).toBe('running');
