@@ -8,6 +8,7 @@ import { configuredWebhookSchema, webhookNameSchema, type ConfiguredWebhookInput
 import { validate } from './domain/schemas/validate';
 import { workerPolicySchema, type WorkerPolicyInput } from './domain/schemas/worker-policy';
 import { sshCryptoBindingLoaded } from './hosts/crypto-binding';
+import type { ReferenceDefaults } from './hosts/ssh-config';
 import { operationLogInterceptor } from './observability';
 
 import { DEFAULT_TASK_QUEUE } from './task-queue';
@@ -22,6 +23,11 @@ export interface KvmCloneWorkerOptions {
   hosts?: Record<string, HostAliasInput>;
   /** The operator's policy (policy: in the config): inline hosts, webhook URLs, devices, host files. */
   policy?: WorkerPolicyInput;
+  /**
+   * The key and port a CLI command's own worker resolves host references with (`-k`, `--ssh-port`); a shared worker
+   * has none: its config owns keys and ports.
+   */
+  referenceDefaults?: ReferenceDefaults;
   /** Webhooks by name (webhooks: in the config) that workflow inputs may name: `{ name }`. */
   webhooks?: Record<string, ConfiguredWebhookInput>;
   /**
@@ -70,7 +76,8 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
       validate(configuredWebhookSchema, webhook, `webhook '${name}'`),
     ]),
   );
-  const deps = createActivityDeps({ hosts: new HostRegistry(options.hosts ?? {}, policy), policy, webhooks });
+  const hosts = new HostRegistry(options.hosts ?? {}, policy, undefined, options.referenceDefaults);
+  const deps = createActivityDeps({ hosts, policy, webhooks });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',

@@ -1,8 +1,10 @@
 import { ErrorCode, KvmCloneError } from '../errors';
 import { joinPath } from '../domain/paths';
+import type { DomainResources } from '../domain/domain-resources';
 import type { DomainSummary, RequiredNetwork } from '../domain/domain-xml';
 import { isSafeFileName } from '../domain/paths';
 import { decideReplaceable, replacementCandidates, type KeptFile } from '../domain/replaced-files';
+import { fitOutcome, resourceFit } from '../domain/resource-fit';
 import { writablePools, type HostRef } from '../domain/schemas/host';
 import { formatBytes } from '../domain/sizes';
 import { pathsOfOtherDomains } from '../hosts/domain-references';
@@ -33,6 +35,10 @@ export interface CheckDestinationInput {
   /** The clone's UUID when it carries TPM state, which lives in a directory named by it. */
   tpmUuid?: string;
   machine: Pick<DomainSummary, 'domainType' | 'emulator' | 'machine' | 'arch'>;
+  /** The memory and vCPUs the domain asks for; absent (runs from before the check) compares nothing. */
+  resources?: DomainResources;
+  /** The clone is started once defined: a host short of memory or CPUs refuses it (1005) instead of a warning. */
+  start?: boolean;
 }
 
 export interface DestinationCheck {
@@ -80,6 +86,25 @@ async function replaceableFiles(
   const references = resolved.slice(areas.diskRoots.length + candidates.length);
   const decided = decideReplaceable(files, roots, references);
   return { paths: decided.paths, kept: [...kept, ...decided.kept] };
+}
+
+/**
+ * Whether the host has the memory and CPUs the domain asks for. Short of either, a clone that is to start is refused
+ * (1005) before any byte moves; one that is only defined gets warnings, as does a host that does not report them.
+ */
+async function resourceWarnings(libvirt: Libvirt, where: string, input: CheckDestinationInput): Promise<string[]> {
+  if (!input.resources) return [];
+  const fit = resourceFit(input.resources, await libvirt.nodeCapacity());
+  const outcome = fitOutcome(fit, { start: input.start ?? false, where, newName: input.newName });
+  if (outcome.refusal !== undefined) {
+    throw new KvmCloneError(
+      ErrorCode.INSUFFICIENT_RESOURCES_ERROR,
+      outcome.refusal,
+      { host: where, shortfalls: fit.shortfalls },
+      { retryable: false },
+    );
+  }
+  return outcome.warnings;
 }
 
 /**
@@ -133,6 +158,7 @@ export function checkDestination(deps: ActivityDeps) {
           };
         }
         await libvirt.checkEmulator(input.machine);
+        const warnings = await resourceWarnings(libvirt, where, input);
         for (const network of input.networks) {
           const exists =
             network.kind === 'network'
@@ -194,7 +220,6 @@ export function checkDestination(deps: ActivityDeps) {
             },
           );
         }
-        const warnings: string[] = [];
         for (const { path, reason } of replaced?.kept ?? [])
           warnings.push(`force: ${path} of the replaced VM '${input.newName}' is left in place: ${reason}`);
         for (const path of input.referencedFiles) {

@@ -9,7 +9,7 @@ import {
 } from '../domain/schemas/host';
 import { validate } from '../domain/schemas/validate';
 import { DEFAULT_WORKER_POLICY, type WorkerPolicy } from '../domain/schemas/worker-policy';
-import { resolveSshHost } from '../hosts/ssh-config';
+import { resolveSshHost, type ReferenceDefaults } from '../hosts/ssh-config';
 import { workerSshEnvironment, type SshConfigEnvironment } from '../hosts/ssh-config-files';
 
 /** A configured host: how the worker reaches it, and how it reaches other aliases directly. */
@@ -28,6 +28,11 @@ export class HostRegistry {
     private readonly policy: Pick<WorkerPolicy, 'inlineHosts' | 'hostReferences'> = DEFAULT_WORKER_POLICY,
     /** Where references are resolved; read at each resolution, so an edit of ~/.ssh/config needs no restart. */
     private readonly ssh: () => SshConfigEnvironment = () => workerSshEnvironment(),
+    /**
+     * The key and port of the CLI's `-k`/`--ssh-port`, for references only: an alias keeps what the config says.
+     * Only a worker inside a CLI command has them; they never come from a workflow input.
+     */
+    private readonly referenceDefaults: ReferenceDefaults = {},
   ) {}
 
   resolve(ref: HostRef): HostSpec {
@@ -53,7 +58,7 @@ export class HostRegistry {
         { host: ref },
       );
     }
-    return resolveSshHost(reference, this.ssh());
+    return resolveSshHost(reference, this.ssh(), this.referenceDefaults);
   }
 
   private isAlias(ref: string): boolean {

@@ -4,6 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Connection } from '@temporalio/client';
 import { createKvmCloneWorker } from '../worker';
 import type { WorkerPolicyInput } from '../domain/schemas/worker-policy';
+import type { ReferenceDefaults } from '../hosts/ssh-config';
 import type { KvmCloneConfig } from './config-schema';
 import { stateDir } from './config';
 import { configuredWebhooks } from './notify-merge';
@@ -12,6 +13,7 @@ import { flushSdkLogFile, installSdkLogFile } from './log-level';
 import { addFailureHint } from './output';
 import { RotatingLogFile } from './rotating-log-file';
 import type { TemporalAccess } from './temporal-access';
+import { UsageError } from './usage-error';
 
 /**
  * A worker long-polls for about a minute at a time, and the server lists a poller for
@@ -112,6 +114,52 @@ export async function startWorkerUnlessPolling(
     context.detail(`a worker already polls task queue ${access.taskQueue}; not starting one`);
     return undefined;
   }
+  return startInProcessWorker(context, config, access);
+}
+
+const SHARED_WORKER_OWNS_KEYS =
+  "-k/--ssh-key and --ssh-port set how this command's own worker reaches hosts given by ssh name; a shared worker's config owns its keys and ports (hosts.<alias>.identityFile and port, or its user's ~/.ssh/config)";
+
+/**
+ * Refuses (usage, exit 2) -k/--ssh-port when no worker of this command can run the operation: with a configured
+ * Temporal address, a shared worker runs it. Checked before connecting, so a refused command starts no server.
+ */
+export function requireOwnWorkerPossible(config: Pick<KvmCloneConfig, 'temporal'>): void {
+  if (config.temporal.address) {
+    throw new UsageError(
+      `${SHARED_WORKER_OWNS_KEYS}: with temporal.address configured a shared worker runs the operation, so give the key and port to it, not on the command line`,
+      { flags: ['--ssh-key', '--ssh-port'] },
+    );
+  }
+}
+
+/**
+ * This command's own worker, resolving host references with `referenceDefaults` (-k/--ssh-port). Started before the
+ * operation, and refused (usage, exit 2) when another worker already polls: that one would run the operation with
+ * its own keys and ports.
+ */
+export async function startOwnWorker(
+  context: CliContext,
+  config: KvmCloneConfig,
+  access: TemporalAccess,
+  referenceDefaults: ReferenceDefaults,
+): Promise<RunningWorker> {
+  requireOwnWorkerPossible(config);
+  if (await workerIsPolling(access.connection, access.namespace, access.taskQueue)) {
+    throw new UsageError(
+      `${SHARED_WORKER_OWNS_KEYS}: a worker already polls task queue ${access.taskQueue} (kvm-clone worker, or another command's) and would run the operation; stop it, or run without these flags`,
+      { flags: ['--ssh-key', '--ssh-port'], taskQueue: access.taskQueue },
+    );
+  }
+  return startInProcessWorker(context, config, access, referenceDefaults);
+}
+
+async function startInProcessWorker(
+  context: CliContext,
+  config: KvmCloneConfig,
+  access: TemporalAccess,
+  referenceDefaults?: ReferenceDefaults,
+): Promise<RunningWorker> {
   const log = openWorkerLog(context, access.taskQueue);
   context.detail(`running a worker in this process on task queue ${access.taskQueue}; its log: ${log.path}`);
   const native = await NativeConnection.connect(access.connectionOptions);
@@ -122,6 +170,7 @@ export async function startWorkerUnlessPolling(
     hosts: config.hosts,
     // The same config's policy and named webhooks: `--notify URL` works when the URL is under policy.webhookUrls.
     policy: embeddedWorkerPolicy(config),
+    ...(referenceDefaults ? { referenceDefaults } : {}),
     webhooks: configuredWebhooks(config),
   });
   const running = worker.run();

@@ -12,6 +12,7 @@ import { workerCommand } from './commands/worker';
 import { defaultConfigPath } from './config';
 import { fail } from './output';
 import { LOG_LEVELS, type LogLevel, type OutputFormat } from './global-options';
+import { USAGE_EXIT_STATUS } from './usage-error';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -29,8 +30,6 @@ function parseLogLevel(value: string): LogLevel {
  * 1007 in the same one-line format, and as an error document with json/yaml output. Their
  * exit status is 2, as with other Unix tools, so a script tells them from a failed operation.
  */
-const USAGE_EXIT_STATUS = 2;
-
 function exitOnUsageError(program: Command): (error: CommanderError) => never {
   return (error) => {
     if (

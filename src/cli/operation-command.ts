@@ -1,13 +1,14 @@
 import { Command, type Option } from 'commander';
 import type { KvmCloneClient } from '../client';
 import type { KvmCloneConfig } from './config-schema';
-import { cliContext, loadCliConfig } from './global-options';
+import { cliContext, loadCliConfig, type CliContext } from './global-options';
 import { detachOption } from './operation-options';
 import { routeAndNotify, type OperationSubject } from './operation-input';
 import { runOperation } from './operation-run';
+import { referenceDefaultsOf, sshFlagOptions, type SshFlags } from './ssh-flags';
 
 /** Flags of every operation command besides its own: how to run it, not what it does. */
-export interface OperationCommandFlags {
+export interface OperationCommandFlags extends SshFlags {
   detach?: boolean;
   relay?: boolean;
   notify?: string[];
@@ -26,6 +27,17 @@ export interface OperationCommandSpec<F, I, R> {
   resultText(result: R): string;
 }
 
+/** -k/--ssh-port checked; a note when both hosts are config aliases, which keep their own key and port. */
+function sshDefaultsFor(context: CliContext, subject: OperationSubject, flags: SshFlags, config: KvmCloneConfig) {
+  const defaults = referenceDefaultsOf(flags);
+  const aliases = [subject.source, subject.destination].filter((host) => Object.hasOwn(config.hosts, host));
+  if (defaults && aliases.length === 2)
+    context.warn(
+      `-k/--ssh-key and --ssh-port apply to hosts given by ssh name; ${aliases.map((alias) => `'${alias}'`).join(' and ')} are config aliases, which keep their own identityFile and port`,
+    );
+  return defaults;
+}
+
 function runCommand<F extends OperationCommandFlags, I extends object, R extends object>(
   spec: OperationCommandSpec<F, I, R>,
   subject: OperationSubject,
@@ -36,6 +48,7 @@ function runCommand<F extends OperationCommandFlags, I extends object, R extends
   return runOperation<R>(context, () => loadCliConfig(context), {
     detach: Boolean(flags.detach),
     text: spec.resultText,
+    referenceDefaults: (config) => sshDefaultsFor(context, subject, flags, config),
     async start(config, access) {
       const input = { ...spec.input(subject, flags, config), ...routeAndNotify(config, subject, flags) };
       return (await spec.start(access.client, input)).workflowId;
@@ -55,7 +68,7 @@ export function operationCommand<F extends OperationCommandFlags, I extends obje
     .argument('<source>', 'source host: an alias from the config, or [user@]host[:port] as ssh takes it')
     .argument('<dest>', 'destination host: an alias from the config, or [user@]host[:port] as ssh takes it')
     .argument('<vm>', 'name of the VM on the source');
-  for (const option of [...spec.options(), detachOption()]) command.addOption(option);
+  for (const option of [...spec.options(), detachOption(), ...sshFlagOptions()]) command.addOption(option);
   return command.action((source: string, destination: string, vmName: string, flags: F, self: Command) =>
     runCommand(spec, { source, destination, vmName }, flags, self),
   );

@@ -1,6 +1,14 @@
+import type { ReferenceDefaults } from '../hosts/ssh-config';
 import type { CliContext, OutputFormat } from './global-options';
 import type { KvmCloneConfig } from './config-schema';
-import { startWorkerUnlessPolling, type RunningWorker } from './in-process-worker';
+import {
+  requireOwnWorkerPossible,
+  startOwnWorker,
+  startWorkerUnlessPolling,
+  type RunningWorker,
+} from './in-process-worker';
+import { sshFlagsText } from './ssh-flags';
+import { UsageError } from './usage-error';
 import { fail, formatDocument, printResult } from './output';
 import { followOperation, progressSink, progressStyle, streamingFormat } from './progress-follow';
 import { connectTemporal, type TemporalAccess } from './temporal-access';
@@ -10,13 +18,14 @@ function onInterrupt(
   operationId: string,
   worker: RunningWorker | undefined,
   note: (message: string) => void,
+  resumeFlags: string,
 ): () => void {
   let interrupted = false;
   const handler = (): void => {
     if (interrupted) process.exit(130);
     interrupted = true;
     note(
-      `interrupted; operation ${operationId} goes on when a worker runs (follow it with: kvm-clone status ${operationId} --follow)`,
+      `interrupted; operation ${operationId} goes on when a worker runs (follow it with: kvm-clone status ${operationId} --follow${resumeFlags})`,
     );
     void (worker?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
@@ -37,6 +46,40 @@ export interface OperationRun<R> {
   /** The finished operation's result, for people. */
   text(result: R): string;
   detach: boolean;
+  /**
+   * `-k`/`--ssh-port` checked against the config (throws a KvmCloneError for a bad one); undefined without them. They
+   * go to this command's own worker, never into the workflow input.
+   */
+  referenceDefaults?(config: KvmCloneConfig): ReferenceDefaults | undefined;
+}
+
+/**
+ * The worker -k/--ssh-port need, started before the operation so that no other worker takes it; none without them.
+ * They are refused (usage, exit 2) when the operation would run on another worker: a shared one, or any after
+ * --detach.
+ */
+async function ownWorkerFor<R>(
+  context: CliContext,
+  config: KvmCloneConfig,
+  run: OperationRun<R>,
+  connect: () => Promise<TemporalAccess>,
+): Promise<{ access: TemporalAccess; worker?: RunningWorker; defaults?: ReferenceDefaults }> {
+  const defaults = run.referenceDefaults?.(config);
+  if (!defaults) return { access: await connect() };
+  if (run.detach) {
+    throw new UsageError(
+      "-k/--ssh-key and --ssh-port set how this command's own worker reaches hosts, and --detach leaves the operation to whichever worker runs next: run without --detach",
+      { flags: ['--ssh-key', '--ssh-port', '--detach'] },
+    );
+  }
+  requireOwnWorkerPossible(config);
+  const access = await connect();
+  try {
+    return { access, worker: await startOwnWorker(context, config, access, defaults), defaults };
+  } catch (error) {
+    await access.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -53,7 +96,8 @@ export async function runOperation<R extends object>(
   let worker: RunningWorker | undefined;
   try {
     const config = await loadConfig();
-    access = await connectTemporal(context, config);
+    const own = await ownWorkerFor(context, config, run, () => connectTemporal(context, config));
+    ({ access, worker } = own);
     const operationId = await run.start(config, access);
     if (run.detach) {
       printResult(format, { type: 'started', operationId }, () => `${operationId}\n`);
@@ -64,8 +108,8 @@ export async function runOperation<R extends object>(
       return;
     }
     context.note(`operation ${operationId}`);
-    if (access.embedded) worker = await startWorkerUnlessPolling(context, config, access);
-    const stopListening = onInterrupt(operationId, worker, context.note);
+    if (access.embedded && !worker) worker = await startWorkerUnlessPolling(context, config, access);
+    const stopListening = onInterrupt(operationId, worker, context.note, sshFlagsText(own.defaults));
     try {
       const sink = progressSink(
         progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }),

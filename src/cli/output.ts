@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { ErrorCode, KvmCloneError } from '../errors';
 import type { OutputFormat } from './global-options';
+import { exitStatusOf } from './usage-error';
 
 /** Every JSON or YAML document the CLI prints names what it is in `type`. */
 export interface ErrorDocument {
@@ -56,7 +57,7 @@ export function failureText(error: unknown): string {
  * Reports a failure the way scripts and people both expect: the error document on stdout
  * for json/yaml, the error line (and any hints) on stderr, and a non-zero exit status (1; 2 for usage mistakes).
  */
-export function fail(error: unknown, format: OutputFormat, exitStatus = 1): never {
+export function fail(error: unknown, format: OutputFormat, exitStatus = exitStatusOf(error)): never {
   if (format !== 'text') process.stdout.write(formatDocument(format, errorDocument(error)));
   process.stderr.write(failureText(error));
   process.exit(exitStatus);

@@ -1,3 +1,4 @@
+import { becomeCommand, sudoRefusal, type Become } from '../domain/become';
 import type { CompressionCodec } from '../domain/compression';
 import type { DirectRoute } from '../domain/schemas/direct-route';
 import type { HostSpec } from '../domain/schemas/host';
@@ -108,6 +109,8 @@ export interface PushCommandOptions {
   destinationPath: string;
   extents: readonly Extent[];
   compression?: CompressionCodec;
+  /** The destination's `become`: its write pipeline then runs through sudo there, as every command of that host does. */
+  become?: Become;
 }
 
 /**
@@ -120,7 +123,7 @@ export function pushCommand(options: PushCommandOptions): ShellFragment {
   const codec = options.compression ?? 'none';
   const read = readFramedExtentsScript(options.sourcePath, options.extents, codec);
   const write = bashPipefail(writeFramedExtentsScript(options.destinationPath, options.extents, codec));
-  const ssh = sshCommand(options.route, write);
+  const ssh = sshCommand(options.route, becomeCommand(write, options.become));
   if (codec === 'none') return bashPipefail(withWatchdog(sh`${read} | ${ssh} >&2`));
   // fd 3 is the channel's stdout: inside the pipeline, wc's own stdout is the pipe to ssh.
   return bashPipefail(withWatchdog(sh`{ ${read} | tee >(wc -c >&3) | ${ssh} >&2; } 3>&1`));
@@ -193,7 +196,9 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
   options.signal?.throwIfAborted();
   const route = resolveRoute(options.destinationHost, options.route);
   const codec = options.compression ?? 'none';
-  const channel = await options.source.openExec(pushCommand({ ...options, route }));
+  const channel = await options.source.openExec(
+    pushCommand({ ...options, route, become: options.destinationHost.become }),
+  );
   const stdout: Buffer[] = [];
   channel.on('data', (chunk: Buffer) => stdout.push(chunk));
   const done = channelOutcome(channel);
@@ -212,6 +217,10 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
         ErrorCode.CONNECTION_ERROR,
         `${where}: the push of ${options.sourcePath} ended without an exit status${outcome.signal ? ` (signal ${outcome.signal})` : ''}: ${outcome.stderr}`,
       );
+    }
+    if (outcome.exitCode !== 0) {
+      const refusal = pushRefusal(options, route, outcome.stderr);
+      if (refusal) throw refusal;
     }
     // The destination's dd speaks through ssh's stderr: a full destination is 1204, as in relay mode.
     if (outcome.exitCode !== 0 && noRoomOnDestination(outcome.stderr)) {
@@ -234,4 +243,25 @@ export async function pushExtents(options: PushOptions): Promise<PushResult> {
     clearInterval(ticker);
     options.signal?.removeEventListener('abort', abort);
   }
+}
+
+/**
+ * sudo's refusal in the push's stderr (1102). It comes from the destination when that host
+ * has `become`: the source's own sudo, if it has one, has already run every command of the
+ * operation before this push. Otherwise it can only be the source's.
+ */
+function pushRefusal(options: PushOptions, route: ResolvedRoute, stderr: string): KvmCloneError | undefined {
+  if (options.destinationHost.become !== undefined) {
+    return sudoRefusal(stderr, `the write of ${options.destinationPath} (direct mode)`, {
+      host: describeRoute(route),
+      user: route.user,
+    });
+  }
+  if (options.source.host.become !== undefined) {
+    return sudoRefusal(stderr, `the push of ${options.sourcePath} (direct mode)`, {
+      host: describeHost(options.source.host),
+      user: options.source.host.user,
+    });
+  }
+  return undefined;
 }

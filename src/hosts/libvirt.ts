@@ -1,4 +1,5 @@
 import { ErrorCode, KvmCloneError } from '../errors';
+import { parseNodeInfo, parseNodeMemStats, type NodeCapacity } from '../domain/node-capacity';
 import { joinShell, sh } from '../domain/shell-quote';
 import { describeHost, type ExecResult, type SshSession } from './ssh-session';
 import { execVirsh, runVirsh } from './virsh';
@@ -254,6 +255,22 @@ export class Libvirt {
     if (!/^[^/\s]+$/.test(name) || name === '.' || name === '..') return false;
     const result = await this.session.exec(sh`test -d ${`/sys/class/net/${name}/bridge`}`);
     return result.exitCode === 0;
+  }
+
+  /**
+   * The host's CPUs and memory as its libvirt sees them (`virsh nodeinfo`, `virsh nodememstats`): for a session
+   * libvirt too, since its guests run on the same host. A command that fails or prints something unexpected leaves
+   * its fields out rather than failing: the caller decides what an unknown capacity means.
+   */
+  async nodeCapacity(): Promise<NodeCapacity> {
+    const [info, memory] = await Promise.all([
+      execVirsh(this.session, sh`nodeinfo`),
+      execVirsh(this.session, sh`nodememstats`),
+    ]);
+    return {
+      ...(info.exitCode === 0 ? parseNodeInfo(info.stdout.toString('utf8')) : {}),
+      ...(memory.exitCode === 0 ? parseNodeMemStats(memory.stdout.toString('utf8')) : {}),
+    };
   }
 
   /**

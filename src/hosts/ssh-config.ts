@@ -231,6 +231,17 @@ export function parseProxyJump(value: string, name: string): HostReference[] {
   });
 }
 
+/**
+ * What the command line adds to the resolution of the host a reference names (the CLI's `-k` and `--ssh-port`), never
+ * to its jump hosts: OpenSSH runs a ProxyJump hop without the `-i` and `-p` of the command.
+ */
+export interface ReferenceDefaults {
+  /** The key to use, as `ssh -i` puts it before ssh_config's IdentityFile; kvm-clone uses one key per host. */
+  identityFile?: string;
+  /** The port when neither the reference nor ssh_config's Port names one (before OpenSSH's 22). */
+  port?: number;
+}
+
 interface Resolution {
   config: SSHConfig;
   environment: SshConfigEnvironment;
@@ -243,7 +254,14 @@ type Connection = Pick<
   'address' | 'port' | 'user' | 'identityFile' | 'agent' | 'knownHostsFile' | 'hostKeyPolicy' | 'jump'
 >;
 
-function firstReadableIdentity(computed: Computed, tokens: Record<string, string>, resolution: Resolution) {
+function firstReadableIdentity(
+  computed: Computed,
+  tokens: Record<string, string>,
+  resolution: Resolution,
+  defaults: ReferenceDefaults,
+) {
+  // Named on the command line: used whether or not it can be read here, so a bad one fails rather than another key.
+  if (defaults.identityFile !== undefined) return defaults.identityFile;
   const { environment } = resolution;
   const configured = list(computed, 'identityfile').filter((file) => file.toLowerCase() !== 'none');
   const candidates =
@@ -294,6 +312,7 @@ function resolveConnection(
   resolution: Resolution,
   via: string,
   jump: 'own' | JumpHost | undefined,
+  defaults: ReferenceDefaults = {},
 ): Connection {
   const { environment } = resolution;
   const name = reference.host;
@@ -321,7 +340,7 @@ function resolveConnection(
   const user = reference.user ?? single(computed, 'user') ?? environment.localUser;
   if (!sshUserSchema.safeParse(user).success) throw configError(`ssh_config for '${name}': User ${user} is not valid`);
   const configuredPort = single(computed, 'port');
-  const port = reference.port ?? (configuredPort === undefined ? 22 : Number(configuredPort));
+  const port = reference.port ?? (configuredPort === undefined ? (defaults.port ?? 22) : Number(configuredPort));
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw configError(`ssh_config for '${name}': Port ${configuredPort} is not a valid port`);
   }
@@ -343,7 +362,7 @@ function resolveConnection(
     knownHostsFile: knownHostsFileOf(computed, tokens, resolution, name),
     hostKeyPolicy: hostKeyPolicyOf(single(computed, 'stricthostkeychecking'), name),
   };
-  const identityFile = firstReadableIdentity(computed, tokens, resolution);
+  const identityFile = firstReadableIdentity(computed, tokens, resolution, defaults);
   if (identityFile) connection.identityFile = identityFile;
   const agent = agentOf(computed, tokens, resolution);
   if (agent) connection.agent = agent;
@@ -357,11 +376,16 @@ function resolveConnection(
  * Resolves a host reference with the worker's ssh_config, as `ssh [user@]host [-p port]`
  * would: HostName, User, Port, IdentityFile (the first the worker can read), IdentityAgent,
  * ProxyJump (each hop resolved the same way), UserKnownHostsFile and StrictHostKeyChecking.
- * The reference's user and port win over the config's. The libvirt and storage settings
- * are the defaults of a host spec: a reference names a host, not where it keeps its VMs.
+ * The reference's user and port win over the config's, and `defaults` (the command line's
+ * key and port) apply as ReferenceDefaults says. The libvirt and storage settings are the
+ * defaults of a host spec: a reference names a host, not where it keeps its VMs.
  */
-export function resolveSshHost(reference: HostReference, environment: SshConfigEnvironment): HostSpec {
+export function resolveSshHost(
+  reference: HostReference,
+  environment: SshConfigEnvironment,
+  defaults: ReferenceDefaults = {},
+): HostSpec {
   const config = loadSshConfig(environment);
-  const connection = resolveConnection(reference, { config, environment, hops: 0 }, reference.host, 'own');
+  const connection = resolveConnection(reference, { config, environment, hops: 0 }, reference.host, 'own', defaults);
   return validate(hostSpecSchema, connection, `host '${reference.host}' from ssh_config`);
 }

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client, utils as sshUtils, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { ErrorCode, KvmCloneError, type ErrorCodeValue } from '../errors';
+import { becomeCommand, sudoRefusal } from '../domain/become';
 import type { HostSpec, JumpHost } from '../domain/schemas/host';
 import type { ShellFragment } from '../domain/shell-quote';
 import { hasCertAuthorityFor, knownHostsLine, knownHostsName, verifyHostKey, type HostKeyVerdict } from './known-hosts';
@@ -176,10 +177,13 @@ export class SshSession {
     return !this.closed;
   }
 
-  /** Opens a channel running `command`; the caller streams stdin/stdout itself. */
+  /**
+   * Opens a channel running `command`; the caller streams stdin/stdout itself. On a host
+   * with `become`, the command runs through sudo: every exec and run comes here.
+   */
   openExec(command: ShellFragment): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
-      this.client.exec(command.text, (error, channel) => {
+      this.client.exec(becomeCommand(command, this.host.become).text, (error, channel) => {
         if (error) {
           this.closed ||= /not connected|no response/i.test(error.message);
           reject(
@@ -272,6 +276,11 @@ export class SshSession {
         ErrorCode.CONNECTION_ERROR,
         `${describeHost(this.host)}: channel closed before '${command.text.split(' ')[0]}' reported its exit status`,
       );
+    }
+    // sudo's refusal is no answer of the command: 1102 even where the caller reads a failing exit as "no".
+    if (this.host.become !== undefined && outcome.exitCode !== 0) {
+      const refusal = sudoRefusal(outcome.stderr, what, { host: describeHost(this.host), user: this.host.user });
+      if (refusal) throw refusal;
     }
     const result: ExecResult = { stdout: stdout.bytes(), stderr: outcome.stderr, exitCode: outcome.exitCode };
     if (outcome.signal) result.signal = outcome.signal;

@@ -4,6 +4,7 @@ import { randomMac, uuidFromRandom } from '../domain/clone-plan';
 import type { ClonePlan, Consistency } from '../domain/clone-result';
 import { cloneRewriteFor, destinationFileName } from '../domain/clone-rewrite';
 import { partialPathFor, type PlannedFile } from '../domain/copied-file';
+import { domainResources } from '../domain/domain-resources';
 import {
   domainXmlDiff,
   parseDomainXml,
@@ -77,7 +78,7 @@ export async function cloneSetup(
   return { newName, inspection, destinationCheck, files, ...(cloneUuid ? { cloneUuid } : {}), dataPath, rewrite };
 }
 
-/** What the destination is asked to have room, names, networks and a machine for. */
+/** What the destination is asked to have room, names, networks, a machine, memory and CPUs for. */
 function destinationCheckRequest(
   options: CloneOptions,
   newName: string,
@@ -105,6 +106,8 @@ function destinationCheckRequest(
           !inspection.files.some((file) => file.target === disk.target),
       )
       .map((disk) => disk.sourcePath!),
+    resources: domainResources(inspection.inactiveXml),
+    start: options.start,
     machine: {
       domainType: domain.domainType,
       ...(domain.emulator ? { emulator: domain.emulator } : {}),

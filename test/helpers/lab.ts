@@ -12,6 +12,22 @@ import type { WorkerPolicyInput } from '../../src/domain/schemas/worker-policy';
 const run = promisify(execFile);
 const scripts = path.resolve(__dirname, '../../scripts/lab');
 
+interface LabHost {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  libvirtUri: string;
+  storageDir: string;
+  vmDir: string;
+  /** The host user's own key and known_hosts, on that host, for direct mode. */
+  directIdentityFile: string;
+  directKnownHostsFile: string;
+}
+
+/** The sudo users of the system host (scripts/lab/up-system), by what their sudoers rule allows. */
+export type SudoUserKind = 'admin' | 'limited' | 'passwd';
+
 interface LabFile {
   labDir: string;
   identityFile: string;
@@ -20,18 +36,15 @@ interface LabFile {
   hostileIdentityFile: string;
   /** `bin/` (the lying wrappers) and `scripts/` (what they run when a test asks) of the hostile host. */
   hostileDir: string;
-  hosts: {
-    name: string;
-    address: string;
-    port: number;
-    user: string;
-    libvirtUri: string;
-    storageDir: string;
-    vmDir: string;
-    /** The host user's own key and known_hosts, on that host, for direct mode. */
-    directIdentityFile: string;
-    directKnownHostsFile: string;
-  }[];
+  /** The session hosts a, b, …: each a user with its own qemu:///session. */
+  hosts: LabHost[];
+  /**
+   * Host `sys` (scripts/lab/up-system): a root-owned qemu:///system reached as root, with
+   * disks under /var/lib/libvirt/images. Absent with KVM_CLONE_LAB_SYSTEM_HOST=0.
+   */
+  systemHost?: LabHost;
+  /** The system host's sudo users: `admin` may run /bin/sh as root, `limited` only another command, `passwd` only with a password. */
+  sudoUsers?: Record<SudoUserKind, string>;
 }
 
 export interface LabVm {
@@ -93,10 +106,22 @@ export class Lab {
     this.file = JSON.parse(readFileSync(labFile, 'utf8')) as LabFile;
   }
 
-  host(name: string): LabFile['hosts'][number] {
-    const host = this.file.hosts.find((each) => each.name === name);
+  /** Every lab host: the session hosts, then the system host when the lab has it. */
+  allHosts(): LabHost[] {
+    return this.file.systemHost ? [...this.file.hosts, this.file.systemHost] : this.file.hosts;
+  }
+
+  host(name: string): LabHost {
+    const host = this.allHosts().find((each) => each.name === name);
     if (!host) throw new Error(`no lab host ${name}`);
     return host;
+  }
+
+  /** The system host `sys` as one of its sudo users with `become: sudo` (see scripts/lab/up-system). */
+  sudoSpec(kind: SudoUserKind, overrides: Partial<HostSpecInput> = {}): HostSpecInput {
+    const user = this.file.sudoUsers?.[kind];
+    if (!user) throw new Error('the lab has no system host (scripts/lab/up-system)');
+    return this.hostSpec('sys', { user, become: 'sudo', ...overrides });
   }
 
   /**
@@ -180,13 +205,14 @@ export class Lab {
    * Every lab host by its name, each with a direct route to every other (used only when an input asks for direct mode).
    */
   aliases(): Record<string, HostAliasInput> {
+    const hosts = this.allHosts();
     return Object.fromEntries(
-      this.file.hosts.map((host) => [
+      hosts.map((host) => [
         host.name,
         {
           ...this.hostSpec(host.name),
           direct: Object.fromEntries(
-            this.file.hosts
+            hosts
               .filter((other) => other.name !== host.name)
               .map((other) => [other.name, this.directRoute(host.name, other.name)]),
           ),

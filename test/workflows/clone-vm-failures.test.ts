@@ -396,4 +396,31 @@ describe.concurrent('cloneVM of a source that changed during the copy', () => {
 
     expect(failure).toMatchObject({ type: 'TRANSFER_ERROR', details: [{ code: ErrorCode.TRANSFER_ERROR }] });
   });
+
+  it('fails with 1005 when the destination cannot run the clone it is to start, before any disk is made', async () => {
+    const message =
+      "'web01_clone' cannot start on dst: it asks for 64 vCPUs and the host has 2 CPUs; clone without start, or free memory or CPUs there first";
+    const run = await env().start(
+      'cloneVM',
+      { ...clone, start: true },
+      {
+        checkDestination: () => {
+          throw activityFailure(ErrorCode.INSUFFICIENT_RESOURCES_ERROR, message);
+        },
+      },
+    );
+    const failure = await run.failure();
+
+    expect(run.activities.names()).toEqual([
+      'acquireDestinationLock',
+      'inspectSource',
+      'checkDestination',
+      'releaseDestinationLock',
+    ]);
+    expect(failure).toMatchObject({
+      type: 'INSUFFICIENT_RESOURCES_ERROR',
+      message,
+      details: [{ code: ErrorCode.INSUFFICIENT_RESOURCES_ERROR }],
+    });
+  });
 });

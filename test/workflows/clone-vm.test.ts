@@ -270,4 +270,22 @@ describe.concurrent('cloneVM', () => {
     expect(failure).toMatchObject({ type: 'VALIDATION_ERROR', details: [{ code: ErrorCode.VALIDATION_ERROR }] });
     expect(failure.message).toContain('parallel');
   });
+
+  it("asks the destination for the domain's memory and vCPUs, with start, and passes its warnings on", async () => {
+    const short =
+      "'web01_clone' may not start on dst: it asks for 2.0 GiB of memory and the host has 1.0 GiB available (the clone is defined, not started)";
+    const run = await env().start('cloneVM', clone, {
+      checkDestination: () => destinationCheck({ warnings: [short] }),
+    });
+    const result = await run.result();
+
+    expect(run.activities.inputOf('checkDestination')).toMatchObject({
+      resources: { memoryBytes: 2048 * MiB, vcpus: 2 },
+      start: false,
+    });
+    expect(result).toMatchObject({ success: true, started: false, warnings: [short] });
+    const started = await env().start('cloneVM', { ...clone, newName: 'web01_started', start: true });
+    await started.result();
+    expect(started.activities.inputOf('checkDestination').start).toBe(true);
+  });
 });

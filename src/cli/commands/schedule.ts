@@ -6,6 +6,7 @@ import { cliContext, loadCliConfig, type CliContext } from '../global-options';
 import type { KvmCloneConfig } from '../config-schema';
 import { routeAndNotify } from '../operation-input';
 import { cloneOptions, syncOptions } from '../operation-options';
+import { refusedSshFlagOptions } from '../ssh-flags';
 import { fail, printResult } from '../output';
 import { scheduleListText, scheduleText, type ScheduleDocument, type ScheduleListDocument } from '../schedule-view';
 import { syncInputFromFlags, type SyncFlags } from '../sync-flags';
@@ -99,6 +100,8 @@ function createCommand(): Command {
     seen.add(option.long);
     command.addOption(option);
   }
+  for (const option of refusedSshFlagOptions('scheduled runs are run by whichever worker polls when they are due'))
+    command.addOption(option);
   command.addHelpText(
     'after',
     "\nA clone's --new-name may hold {date}, {time} or {datetime} (UTC, filled in when each run starts), e.g. --new-name web01-{date}.",

@@ -5,7 +5,13 @@ import { ErrorCode, KvmCloneError } from '../../errors';
 import { cloneResultText } from '../clone-result-view';
 import { isSyncResult, syncResultText } from '../sync-result-view';
 import { cliContext, loadCliConfig, type CliContext, type OutputFormat } from '../global-options';
-import { startWorkerUnlessPolling, type RunningWorker } from '../in-process-worker';
+import type { ReferenceDefaults } from '../../hosts/ssh-config';
+import {
+  requireOwnWorkerPossible,
+  startOwnWorker,
+  startWorkerUnlessPolling,
+  type RunningWorker,
+} from '../in-process-worker';
 import {
   operationListText,
   operationStatusText,
@@ -16,8 +22,10 @@ import { fail, formatDocument, printResult } from '../output';
 import { followOperation, progressSink, progressStyle, streamingFormat } from '../progress-follow';
 import { connectTemporal, type TemporalAccess } from '../temporal-access';
 import type { KvmCloneConfig } from '../config-schema';
+import { referenceDefaultsOf, sshFlagOptions, type SshFlags } from '../ssh-flags';
+import { UsageError } from '../usage-error';
 
-interface StatusFlags {
+interface StatusFlags extends SshFlags {
   all?: boolean;
   active?: boolean;
   follow?: boolean;
@@ -31,12 +39,17 @@ async function follow(
   access: TemporalAccess,
   operationId: string,
   format: OutputFormat,
+  referenceDefaults: ReferenceDefaults | undefined,
 ): Promise<{ worker?: RunningWorker }> {
   // Fails with 1203 for an unknown id before anything is shown.
   const status = await access.client.status(operationId);
   // With the embedded server nothing else may be running the operation, or answering for it.
-  const worker =
-    status.state === 'RUNNING' && access.embedded ? await startWorkerUnlessPolling(context, config, access) : undefined;
+  const needsWorker = status.state === 'RUNNING' && access.embedded;
+  const worker = !needsWorker
+    ? undefined
+    : referenceDefaults
+      ? await startOwnWorker(context, config, access, referenceDefaults)
+      : await startWorkerUnlessPolling(context, config, access);
   try {
     const sink = progressSink(
       progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }),
@@ -57,6 +70,18 @@ async function follow(
   return worker ? { worker } : {};
 }
 
+/** -k/--ssh-port, for the worker that --follow runs to resume an interrupted operation: usage errors elsewhere. */
+function ownWorkerFlags(flags: StatusFlags, config: KvmCloneConfig): ReferenceDefaults | undefined {
+  const defaults = referenceDefaultsOf(flags);
+  if (!defaults) return undefined;
+  if (!flags.follow)
+    throw new UsageError('-k/--ssh-key and --ssh-port are for --follow, whose worker resumes the operation', {
+      flags: ['--ssh-key', '--ssh-port'],
+    });
+  requireOwnWorkerPossible(config);
+  return defaults;
+}
+
 async function runStatus(operationId: string | undefined, flags: StatusFlags, command: Command): Promise<void> {
   const context = cliContext(command);
   let format = context.format;
@@ -74,10 +99,11 @@ async function runStatus(operationId: string | undefined, flags: StatusFlags, co
     if (!Number.isInteger(limit) || limit < 1)
       throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `--limit: '${flags.limit}' is not a positive whole number`);
     const config = await loadCliConfig(context);
+    const referenceDefaults = ownWorkerFlags(flags, config);
     access = await connectTemporal(context, config);
     if (operationId && flags.follow) {
       format = streamingFormat(context.format, Boolean(process.stdout.isTTY));
-      ({ worker } = await follow(context, config, access, operationId, format));
+      ({ worker } = await follow(context, config, access, operationId, format, referenceDefaults));
     } else if (operationId) {
       const status = await access.client.status(operationId);
       printResult<OperationStatusDocument>(format, { type: 'status', ...status }, operationStatusText);
@@ -94,14 +120,16 @@ async function runStatus(operationId: string | undefined, flags: StatusFlags, co
 }
 
 export function statusCommand(): Command {
-  return new Command('status')
+  const command = new Command('status')
     .description('show operations: the running ones, all recent ones, or one with its progress and result')
     .argument('[operation-id]', 'the operation to show (as clone printed it)')
     .option('--active', 'only running operations (the default)')
     .option('-a, --all', 'finished operations too, newest first')
     .option('--limit <n>', 'show at most this many operations', '50')
-    .option('--follow', 'stream the progress of OPERATION_ID until it ends, then print its result')
-    .action((operationId: string | undefined, flags: StatusFlags, command: Command) =>
-      runStatus(operationId, flags, command),
-    );
+    .option('--follow', 'stream the progress of OPERATION_ID until it ends, then print its result');
+  // For the worker --follow runs: an operation started with them goes on with them.
+  for (const option of sshFlagOptions()) command.addOption(option);
+  return command.action((operationId: string | undefined, flags: StatusFlags, self: Command) =>
+    runStatus(operationId, flags, self),
+  );
 }

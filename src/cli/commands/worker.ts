@@ -17,6 +17,7 @@ import { workerConfigSchema } from '../config-schema';
 import { configuredWebhooks } from '../notify-merge';
 import { fail } from '../output';
 import { resolveTemporalAddress } from '../temporal-access';
+import { refusedSshFlagOptions } from '../ssh-flags';
 import { temporalConnectionOptions } from '../temporal-connection';
 
 interface WorkerFlags {
@@ -112,7 +113,7 @@ async function runWorker(flags: WorkerFlags, command: Command): Promise<void> {
 }
 
 export function workerCommand(): Command {
-  return new Command('worker')
+  const command = new Command('worker')
     .description('run a worker for the configured Temporal (or the embedded server) until SIGINT or SIGTERM')
     .option('--max-activities <n>', 'activities run at once by this worker')
     .option(
@@ -122,6 +123,8 @@ export function workerCommand(): Command {
     .option(
       '--log-format <format>',
       `text or json: one JSON object per line, with the operation id (env ${LOG_FORMAT_ENV}, config worker.logFormat)`,
-    )
-    .action((flags: WorkerFlags, command: Command) => runWorker(flags, command));
+    );
+  for (const option of refusedSshFlagOptions('this is a shared worker: operations of any client run on it'))
+    command.addOption(option);
+  return command.action((flags: WorkerFlags, self: Command) => runWorker(flags, self));
 }

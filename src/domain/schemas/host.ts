@@ -98,6 +98,11 @@ export const hostSpecSchema = z.object({
   writableDirs: z.array(absolutePathSchema).min(1).optional(),
   /** Storage pools whose directory a clone may write into. Absent: storagePool alone, if set. */
   storagePools: z.array(storagePoolNameSchema).optional(),
+  /**
+   * `sudo`: every command on this host runs as root through `sudo -n /bin/sh -c` (see
+   * src/domain/become.ts), for an SSH user that is an admin rather than root.
+   */
+  become: z.enum(['sudo']).optional(),
 });
 
 export type HostSpec = z.output<typeof hostSpecSchema>;

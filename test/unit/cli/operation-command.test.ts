@@ -12,7 +12,7 @@ describe.each([
   ['clone', cloneCommand, cloneOptions, 'clone VM from host SOURCE to host DEST'],
   ['sync', syncCommand, syncOptions, 'bring the copy of VM on host DEST up to date'],
 ] as const)('the %s command', (name, command, options, description) => {
-  it('takes SOURCE DEST VM, its own options and --detach, in that order', () => {
+  it('takes SOURCE DEST VM, its own options, --detach and the ssh flags of its own worker, in that order', () => {
     const declared = command();
     expect(declared.name()).toBe(name);
     expect(declared.description()).toContain(description);
@@ -24,6 +24,8 @@ describe.each([
     expect(declared.options.map((option) => option.long)).toEqual([
       ...options().map((option) => option.long),
       '--detach',
+      '--ssh-key',
+      '--ssh-port',
     ]);
     expect(declared.helpInformation()).toContain(`Usage: ${name} [options] <source> <dest> <vm>`);
   });
