@@ -23,6 +23,7 @@ import { memory, overhead, resume } from './scenarios/worker';
 import { sync } from './scenarios/sync';
 import { syncCheckpoint } from './scenarios/sync-checkpoint';
 import { load as loadScenario } from './scenarios/load';
+import { block } from './scenarios/block';
 
 const load = createRequire(__filename);
 
@@ -39,6 +40,7 @@ export const scenarios: Scenario[] = [
   resume,
   sync,
   syncCheckpoint,
+  block,
   loadScenario,
 ];
 

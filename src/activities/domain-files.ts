@@ -22,6 +22,7 @@ async function diskFiles(
   vmName: string,
   disk: DomainDisk,
   path: string,
+  overlayDir: string | undefined,
 ): Promise<SourceFile[]> {
   const chain = await remoteDisk.backingChain(path, disk.format ?? 'raw', [undefined, ...(disk.backingFormats ?? [])]);
   const files: SourceFile[] = [];
@@ -46,6 +47,12 @@ async function diskFiles(
       allocatedSize: layer.allocatedSize,
     };
     if (layer.backingFormat) file.backingFormat = layer.backingFormat;
+    if (depth === 0 && disk.type === 'block') {
+      file.blockDevice = true;
+      // What a device holds is unknown until it is read: the space check counts all of it.
+      file.allocatedSize = fileSize;
+      if (overlayDir !== undefined) file.overlayDir = overlayDir;
+    }
     files.push(file);
   }
   return files;
@@ -53,19 +60,22 @@ async function diskFiles(
 
 /**
  * Every file of a domain that a copy carries, as found on its host: each selected disk's
- * image with its backing layers, and the UEFI variable store. Reads only.
+ * image with its backing layers, and the UEFI variable store. Reads only. `overlayDir` is
+ * where a live snapshot of a block-device disk would put its overlay.
  */
 export async function listDomainFiles(
   session: SshSession,
   vmName: string,
   domain: DomainSummary,
   selection: DiskSelection,
+  options: { overlayDir?: string } = {},
 ): Promise<{ files: SourceFile[]; warnings: string[] }> {
   const libvirt = new Libvirt(session);
   const remoteDisk = new RemoteDisk(session);
   const files: SourceFile[] = [];
   for (const disk of domain.disks.filter((each) => isCopiedDisk(each, selection))) {
-    files.push(...(await diskFiles(remoteDisk, vmName, disk, await resolveDiskPath(libvirt, disk))));
+    const path = await resolveDiskPath(libvirt, disk);
+    files.push(...(await diskFiles(remoteDisk, vmName, disk, path, options.overlayDir)));
   }
   const warnings: string[] = [];
   if (domain.nvramPath) {

@@ -95,7 +95,10 @@ export function inspectSource(deps: ActivityDeps) {
           },
           input.vmName,
         );
-        const { files, warnings } = await listDomainFiles(session, input.vmName, domain, selection);
+        const { files, warnings } = await listDomainFiles(session, input.vmName, domain, selection, {
+          // A live snapshot of a block device puts its overlay in the source's storage directory.
+          overlayDir: deps.hosts.resolve(input.source).storageDir,
+        });
         const guestAgent = state === 'running' && (await new LiveSnapshot(session, input.vmName).guestAgentResponds());
         const tools = await remoteTools(session);
         const fingerprints =

@@ -44,9 +44,22 @@ function safeFileName(name: string): string {
   return name;
 }
 
-/** `<newName>-<target><ext>`: unique per clone and per disk, recognisable by name. */
-export function destinationDiskFileName(newName: string, disk: { target: string; sourcePath: string }): string {
-  return safeFileName(`${newName}-${disk.target}${extensionOf(disk.sourcePath)}`);
+/**
+ * `<newName>-<target><ext>`: unique per clone and per disk, recognisable by name. A block
+ * device's copy is a file named for its format (`web01-vdb.raw`): a device's name says
+ * nothing about what it holds.
+ */
+export function destinationDiskFileName(
+  newName: string,
+  disk: { target: string; sourcePath: string; blockDevice?: boolean; format?: string },
+): string {
+  const extension = disk.blockDevice ? formatExtension(disk.format) : extensionOf(disk.sourcePath);
+  return safeFileName(`${newName}-${disk.target}${extension}`);
+}
+
+/** `.raw`, `.qcow2`: the extension a copy of a block device takes, from the format the XML declares. */
+function formatExtension(format: string | undefined): string {
+  return format !== undefined && /^[a-z0-9]{1,16}$/.test(format) ? `.${format}` : '';
 }
 
 /**
@@ -78,17 +91,20 @@ export interface DiskSelection {
 /**
  * A source the clone can copy as a file. A pool volume counts on its pool and volume
  * names alone: the caller resolves its file with `virsh vol-path` and sets `sourcePath`
- * before planning the copy.
+ * before planning the copy. A host block device (an LVM volume, a partition, a loop
+ * device) is read like a file and lands as one; only a plain disk's, since a CD-ROM
+ * drive or a LUN of the host is hardware, not data.
  */
 function hasCopyableSource(disk: DomainDisk): boolean {
   if (disk.type === 'file') return disk.sourcePath !== undefined;
   if (disk.type === 'volume') return disk.pool !== undefined && disk.volume !== undefined;
+  if (disk.type === 'block') return disk.device === 'disk' && disk.sourcePath?.startsWith('/') === true;
   return false;
 }
 
 /**
- * Disks a clone copies: file-backed and pool-volume disks unless excluded, CD-ROM media
- * only with `copyCdroms`, floppies never.
+ * Disks a clone copies: file-backed, block-device and pool-volume disks unless excluded,
+ * CD-ROM media only with `copyCdroms`, floppies never.
  */
 export function isCopiedDisk(disk: DomainDisk): boolean;
 export function isCopiedDisk(disk: DomainDisk, selection?: DiskSelection): boolean;

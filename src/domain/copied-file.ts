@@ -1,3 +1,5 @@
+import { ErrorCode, KvmCloneError } from '../errors';
+import { isSafeFileName, joinPath } from './paths';
 import { shortHash } from './short-hash';
 import type { DataWindow } from './transfer-plan';
 
@@ -26,6 +28,16 @@ export interface SourceFile {
   allocatedSize: number;
   /** Format of the layer below, for a file with a backing file. */
   backingFormat?: string;
+  /**
+   * The disk is a block device of the source host (`<disk type='block'>`: an LVM volume, a
+   * partition, a loop device). It is read like a file and its copy is a regular file.
+   */
+  blockDevice?: boolean;
+  /**
+   * For a block device: the source host directory where a live snapshot's overlay goes,
+   * since the device's own directory (`/dev/...`) is no place for files.
+   */
+  overlayDir?: string;
 }
 
 /** A source file and where its copy goes. */
@@ -57,6 +69,23 @@ export function partialPathFor(destinationPath: string, operationTag: string): s
 /** The overlay a live snapshot puts beside a disk's base image while it is copied. */
 export function overlayPathFor(basePath: string, operationTag: string): string {
   return `${basePath}.kvm-clone-${operationTag}.overlay`;
+}
+
+/**
+ * Where a live snapshot puts a disk's overlay: beside a file, in `overlayDir` for a block
+ * device (named by the disk target, which is a checked device name, and the operation).
+ */
+export function liveOverlayPath(
+  file: Pick<SourceFile, 'sourcePath' | 'target' | 'overlayDir'>,
+  operationTag: string,
+): string {
+  if (file.overlayDir === undefined) return overlayPathFor(file.sourcePath, operationTag);
+  const name = `block-${file.target}.kvm-clone-${operationTag}.overlay`;
+  if (file.target.includes('/') || !isSafeFileName(name))
+    throw new KvmCloneError(ErrorCode.INVALID_PATH, `overlay name ${JSON.stringify(name)} is not one safe file name`, {
+      target: file.target,
+    });
+  return joinPath(file.overlayDir, name);
 }
 
 /** A short tag from a workflow ID, for file names: stable across retries and replays. */

@@ -187,7 +187,9 @@ function checkDisk(check: PolicyCheck, disk: Element): void {
   }
   const source = child(disk, 'source');
   if (!source) return;
-  if (type !== 'file' && type !== 'volume') {
+  // A block device the clone copies lands as a file of its own; the clone never opens the device's path.
+  const copiedBlock = type === 'block' && device === 'disk' && check.isCopied(target);
+  if (type !== 'file' && type !== 'volume' && !copiedBlock) {
     check.refuse(
       name,
       `a ${type} disk opens a host device, directory or network export on the destination`,

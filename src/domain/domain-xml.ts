@@ -37,7 +37,8 @@ export interface CloneRewrite {
   newName: string;
   /**
    * New source path of each copied disk, by target device: disks and CD-ROMs alike.
-   * The disk becomes `type='file'`, whatever it was on the source (a pool volume too).
+   * The disk becomes `type='file'`, whatever it was on the source (a pool volume or a block
+   * device too); its `<driver type>` stays, so the copy is read in the source's format.
    */
   diskPaths: Record<string, string>;
   /**
@@ -219,6 +220,8 @@ function pointDiskAt(disk: Element, location: { file: string } | PoolVolume): vo
   // A CD-ROM without media has nothing that was copied.
   if (!source) return;
   for (const name of DISK_LOCATION_ATTRIBUTES) source.removeAttribute(name);
+  // Persistent reservations belong to a block device and reach a host socket; a copy is a file.
+  for (const reservations of children(source, 'reservations')) source.removeChild(reservations);
   if ('file' in location) {
     disk.setAttribute('type', 'file');
     source.setAttribute('file', location.file);

@@ -5,6 +5,7 @@ import type { ImageMapEntry } from '../domain/change-tracking';
 import type { Extent } from '../domain/transfer-plan';
 import { parseImageInfo, requireCopyableFormat, type BackingChainEntry } from './backing-chain';
 import type { SshSession } from './ssh-session';
+import { scanBlockDevice } from './zero-scan';
 
 export type { BackingChainEntry } from './backing-chain';
 
@@ -113,19 +114,44 @@ export class RemoteDisk {
     });
   }
 
-  /** The file's apparent size in bytes, or undefined when it does not exist. */
+  /**
+   * The file's apparent size in bytes, or undefined when it does not exist. A block
+   * device's is the device's size (stat says 0): `blockdev` opens it, so an unreadable
+   * device fails here, naming it, rather than later as a short copy.
+   */
   async fileSize(path: string): Promise<number | undefined> {
-    const result = await this.session.exec(sh`stat -L -c %s -- ${path}`);
+    const result = await this.session.exec(
+      // blockdev lives in /usr/sbin, which a non-root user's PATH may lack.
+      sh`if [ -b ${path} ]; then PATH="$PATH:/usr/sbin:/sbin" blockdev --getsize64 ${path} || exit 4; else stat -L -c %s -- ${path}; fi`,
+    );
+    if (result.exitCode === 4) {
+      throw new KvmCloneError(
+        ErrorCode.TRANSFER_ERROR,
+        `reading the size of block device ${path} failed: ${result.stderr.trim() || 'blockdev failed'}`,
+        { path },
+      );
+    }
     if (result.exitCode !== 0) return undefined;
-    return Number(result.stdout.toString('utf8').trim());
+    const size = Number(result.stdout.toString('utf8').trim());
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new KvmCloneError(ErrorCode.TRANSFER_ERROR, `the size of ${path} is not a byte count`, { path });
+    return size;
+  }
+
+  /** True when `path` is (or links to) a block device. */
+  async isBlockDevice(path: string): Promise<boolean> {
+    const result = await this.session.exec(sh`test -b ${path}`);
+    return result.exitCode === 0;
   }
 
   /**
    * The byte ranges of a file that hold data, from `qemu-img map -f raw` (4 KiB
-   * granularity; for a qcow2 file too, since the file itself is what gets copied).
+   * granularity; for a qcow2 file too, since the file itself is what gets copied). A
+   * block device has no holes to ask for, so it is read and its zero regions left out.
    */
   async dataExtents(path: string, range: { start: number; length: number }): Promise<Extent[]> {
     if (range.length === 0) return [];
+    if (await this.isBlockDevice(path)) return scanBlockDevice(this.session, path, range);
     const output = await this.session.run(
       sh`qemu-img map -U --output=json -f raw --start-offset=${range.start} --max-length=${range.length} -- ${path}`,
       {

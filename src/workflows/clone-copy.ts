@@ -3,7 +3,7 @@ import type { FileDataMap, PlannedFile } from '../domain/copied-file';
 import type { CloneOptions } from '../domain/schemas/clone-input';
 import { planTransferRanges, targetRangeBytes, type TransferRange } from '../domain/transfer-plan';
 import { ErrorCode, KvmCloneError } from '../errors';
-import { hostCalls, transfers, verification } from './activity-proxies';
+import { transfers, verification } from './activity-proxies';
 import { checkRange, differ, diskProgressOf, rangeDone, showDisks, verifyFiles } from './copy-ranges';
 import type { DataPath } from './data-path';
 import type { Operation } from './operation';
@@ -36,7 +36,8 @@ export async function copyFiles(
   dataPath: DataPath,
 ): Promise<CloneCopy> {
   operation.progress.phase = 'copying';
-  const maps = await hostCalls.mapFiles({ source: operation.options.source, files: planned });
+  // Under the long, heartbeating policy: mapping a block device reads all of it.
+  const maps = await verification.mapFiles({ source: operation.options.source, files: planned });
   const files = planned.map((file, index) => {
     const dataMap = maps[index]!;
     return { ...file, dataMap, disk: diskProgressOf(file, dataMap.dataBytes), bytesSent: 0 };

@@ -16,7 +16,7 @@ import {
 } from '../domain/domain-xml';
 import { joinPath } from '../domain/paths';
 import type { CloneOptions } from '../domain/schemas/clone-input';
-import { hostCalls, preflightCalls } from './activity-proxies';
+import { preflightCalls, verification } from './activity-proxies';
 import { chooseDataPath, type DataPath } from './data-path';
 import type { Operation } from './operation';
 
@@ -126,7 +126,7 @@ export function expectedConsistency(inspection: SourceInspection): Consistency {
 /** What a dry run reports: the clone it would make, with the data each file holds now. */
 export async function dryRunPlan(operation: Operation<CloneOptions>, setup: CloneSetup): Promise<ClonePlan> {
   const { inspection, destinationCheck, files } = setup;
-  const maps = await hostCalls.mapFiles({ source: operation.options.source, files });
+  const maps = await verification.mapFiles({ source: operation.options.source, files });
   return {
     files: files.map((file, index) => ({
       role: file.role,

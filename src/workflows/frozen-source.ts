@@ -1,5 +1,5 @@
 import type { Consistency } from '../domain/clone-result';
-import { isLiveDisk, overlayPathFor, type SourceFile } from '../domain/copied-file';
+import { isLiveDisk, liveOverlayPath, type SourceFile } from '../domain/copied-file';
 import type { FrozenDisk } from '../hosts/live-snapshot';
 import { hostCalls, mergeBacks } from './activity-proxies';
 import { hostLabel } from './host-label';
@@ -54,7 +54,7 @@ export async function withFrozenSource<T>(
   const disks: FrozenDisk[] = vm.files.filter(isLiveDisk).map((file) => ({
     target: file.target,
     basePath: file.sourcePath,
-    overlayPath: overlayPathFor(file.sourcePath, operation.tag),
+    overlayPath: liveOverlayPath(file, operation.tag),
   }));
   const mergeBack = () =>
     mergeBacks.mergeSource({ source, vmName, disks, originalXml: vm.inactiveXml }).then(() => undefined);

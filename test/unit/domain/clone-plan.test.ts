@@ -50,6 +50,14 @@ describe('destinationDiskFileName', () => {
     expect(destinationDiskFileName('web2', { target: 'vdb', sourcePath: '/srv/data.tar.img' })).toBe('web2-vdb.img');
   });
 
+  it("names a block device's copy by the format the XML declares, never by the device's name", () => {
+    const lv = { target: 'vdb', sourcePath: '/dev/vg0/data.qcow2', blockDevice: true };
+    expect(destinationDiskFileName('web2', { ...lv, format: 'raw' })).toBe('web2-vdb.raw');
+    expect(destinationDiskFileName('web2', { ...lv, format: 'qcow2' })).toBe('web2-vdb.qcow2');
+    expect(destinationDiskFileName('web2', { ...lv, format: '../x' })).toBe('web2-vdb');
+    expect(destinationDiskFileName('web2', lv)).toBe('web2-vdb');
+  });
+
   it('uses no extension when the file name has none', () => {
     expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: '/images/disk' })).toBe('web2-vda');
     expect(destinationDiskFileName('web2', { target: 'vda', sourcePath: '/images.d/disk' })).toBe('web2-vda');
@@ -85,16 +93,30 @@ describe('isCopiedDisk and unsupportedDisks', () => {
   const networkDisk = disk({ target: 'vdc', type: 'network', sourcePath: undefined });
   const fileDiskWithoutSource = disk({ target: 'vdd', sourcePath: undefined });
 
-  it('copies only file-backed disks with a source', () => {
+  const blockWithoutSource = disk({ target: 'vde', type: 'block', sourcePath: undefined });
+  const blockRelative = disk({ target: 'vdf', type: 'block', sourcePath: 'dev/vg/lv' });
+  const blockLun = disk({ target: 'sdc', type: 'block', device: 'lun', sourcePath: '/dev/sdc' });
+
+  it('copies file-backed and block-device disks with a source', () => {
     expect(isCopiedDisk(fileDisk)).toBe(true);
-    for (const other of [cdrom, emptyCdrom, floppy, blockDisk, networkDisk, fileDiskWithoutSource])
+    expect(isCopiedDisk(blockDisk)).toBe(true);
+    for (const other of [
+      cdrom,
+      emptyCdrom,
+      floppy,
+      networkDisk,
+      fileDiskWithoutSource,
+      blockWithoutSource,
+      blockRelative,
+      blockLun,
+    ])
       expect(isCopiedDisk(other)).toBe(false);
   });
 
   it('refuses disks that are not copied, but not cdroms or floppies', () => {
     const all = [fileDisk, cdrom, emptyCdrom, floppy, blockDisk, networkDisk, fileDiskWithoutSource];
-    expect(unsupportedDisks(all)).toEqual([blockDisk, networkDisk, fileDiskWithoutSource]);
-    expect(unsupportedDisks([fileDisk, cdrom])).toEqual([]);
+    expect(unsupportedDisks(all)).toEqual([networkDisk, fileDiskWithoutSource]);
+    expect(unsupportedDisks([fileDisk, cdrom, blockWithoutSource])).toEqual([blockWithoutSource]);
   });
 });
 
@@ -157,8 +179,12 @@ describe('isCopiedDisk with a selection', () => {
   });
 
   it('does not report excluded disks as unsupported', () => {
-    expect(unsupportedDisks([fileDisk, blockDisk, volumeWithoutName])).toEqual([blockDisk, volumeWithoutName]);
-    expect(unsupportedDisks([fileDisk, blockDisk, volumeWithoutName], { excludeDisks: ['vde', 'vdc'] })).toEqual([]);
+    const networkDisk = disk({ target: 'vde', type: 'network', sourcePath: undefined });
+    expect(unsupportedDisks([fileDisk, blockDisk, networkDisk, volumeWithoutName])).toEqual([
+      networkDisk,
+      volumeWithoutName,
+    ]);
+    expect(unsupportedDisks([fileDisk, networkDisk, volumeWithoutName], { excludeDisks: ['vde', 'vdc'] })).toEqual([]);
   });
 
   it('selects from a parsed UEFI guest', () => {

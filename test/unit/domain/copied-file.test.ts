@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isLiveDisk, operationTag, overlayPathFor, partialPathFor } from '../../../src/domain/copied-file';
+import {
+  isLiveDisk,
+  liveOverlayPath,
+  operationTag,
+  overlayPathFor,
+  partialPathFor,
+} from '../../../src/domain/copied-file';
 
 describe('copied file names', () => {
   it('tags an operation stably, and differently for another run', () => {
@@ -11,6 +17,18 @@ describe('copied file names', () => {
   it('names partial copies and overlays beside their files, saying what they are', () => {
     expect(partialPathFor('/images/web-vda.qcow2', '0a1b2c3d')).toBe('/images/web-vda.qcow2.kvm-clone-0a1b2c3d.part');
     expect(overlayPathFor('/vms/web/root.qcow2', '0a1b2c3d')).toBe('/vms/web/root.qcow2.kvm-clone-0a1b2c3d.overlay');
+  });
+
+  it("puts a block device's overlay in its overlay directory, never beside the device in /dev", () => {
+    expect(liveOverlayPath({ sourcePath: '/vms/web/root.qcow2', target: 'vda' }, '0a1b2c3d')).toBe(
+      '/vms/web/root.qcow2.kvm-clone-0a1b2c3d.overlay',
+    );
+    expect(
+      liveOverlayPath({ sourcePath: '/dev/vg0/web', target: 'vdb', overlayDir: '/var/lib/libvirt/images' }, '0a1b2c3d'),
+    ).toBe('/var/lib/libvirt/images/block-vdb.kvm-clone-0a1b2c3d.overlay');
+    expect(() => liveOverlayPath({ sourcePath: '/dev/x', target: '../../etc', overlayDir: '/images' }, 't')).toThrow(
+      expect.objectContaining({ code: 1302 }),
+    );
   });
 
   it('snapshots only the writable top images of disks', () => {

@@ -203,6 +203,30 @@ describe('domainPolicyViolations', () => {
     ).toEqual([]);
   });
 
+  it('passes a block-device disk the clone copies (it lands as a file), refuses one it would open in place', () => {
+    const lv = `<disk type='block' device='disk'><driver name='qemu' type='raw'/><source dev='/dev/vg0/data'/><target dev='vdb'/></disk>`;
+    const copied = context([], { selection: { excludeDisks: [], copiedTargets: ['vda', 'vdb'] } });
+    expect(elements(domain(lv), copied)).toEqual([]);
+    // Not among the copied disks (a final XML, or a selection without it): the destination would open the device.
+    expect(elements(domain(lv))).toEqual(["<disk type='block' device='disk'> vdb"]);
+    expect(elements(domain(lv), context([], { selection: { excludeDisks: [], copiedTargets: ['vda'] } }))).toEqual([
+      "<disk type='block' device='disk'> vdb",
+    ]);
+    // A LUN or a host CD-ROM drive is hardware: never copied, still refused.
+    const lun = `<disk type='block' device='lun'><source dev='/dev/sdb'/><target dev='sdb' bus='scsi'/></disk>`;
+    expect(elements(domain(lun), { ...copied, selection: { excludeDisks: [], copiedTargets: ['sdb'] } })).toEqual([
+      "<disk type='block' device='lun'> sdb",
+    ]);
+  });
+
+  it('refuses network disks (rbd, iscsi, nbd) even when listed as copied', () => {
+    const copied = context([], { selection: { excludeDisks: [], copiedTargets: ['vda', 'vdb'] } });
+    for (const protocol of ['rbd', 'iscsi', 'nbd']) {
+      const disk = `<disk type='network' device='disk'><driver type='raw'/><source protocol='${protocol}' name='pool/img'><host name='10.0.0.1'/></source><target dev='vdb'/></disk>`;
+      expect(elements(domain(disk), copied)).toEqual(["<disk type='network' device='disk'> vdb"]);
+    }
+  });
+
   it('refuses labels that turn confinement off, fw_cfg files and external data files', () => {
     expect(elements(domain('', '', `<seclabel type='none'/>`))).toEqual(["<seclabel type='none'>"]);
     expect(

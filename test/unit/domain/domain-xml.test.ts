@@ -534,6 +534,27 @@ describe('rewriteDomainForClone for a complete clone', () => {
       expect(rewritten({ diskPaths: { sda: '/images/v.img' } }, xml).xml).toContain('<source file="/images/v.img"/>');
     });
 
+    it('makes a copied block device a file disk at its new path, in the format the XML declared', () => {
+      const xml = uefiXml
+        .replace("<disk type='volume' device='disk'>", "<disk type='block' device='disk'>")
+        .replace(
+          "<source pool='default' volume='win11.qcow2'/>",
+          "<source dev='/dev/vg0/win11'><reservations managed='yes'/></source>",
+        );
+      expect(parseDomainXml(xml).disks[0]).toMatchObject({ type: 'block', sourcePath: '/dev/vg0/win11' });
+      const out = rewritten({ diskPaths: { sda: '/images/win11-b-sda.qcow2' } }, xml);
+      expect(out.summary.disks[0]).toEqual({
+        target: 'sda',
+        device: 'disk',
+        type: 'file',
+        format: 'qcow2',
+        sourcePath: '/images/win11-b-sda.qcow2',
+        readonly: false,
+      });
+      expect(out.xml).not.toContain('/dev/vg0');
+      expect(out.xml).not.toContain('reservations');
+    });
+
     it('points a copied CD-ROM at its copy, still read-only and raw', () => {
       const { summary } = rewritten({ diskPaths: { sdc: '/images/win11-b-sdc.iso' } });
       expect(summary.disks[2]).toEqual({
