@@ -139,6 +139,7 @@ hosts: {}
 #    address: 10.0.0.11
 #    port: 22                              # default 22
 #    user: root                            # default root
+#    become: sudo                          # when user is an admin, not root: commands run through sudo -n
 #    identityFile: /root/.ssh/id_ed25519   # or the SSH agent (SSH_AUTH_SOCK)
 #    knownHostsFile: /root/.ssh/known_hosts
 #    hostKeyPolicy: strict                 # strict (default) | accept-new
@@ -148,6 +149,7 @@ hosts: {}
 #    storagePools: [default]               # pools clones may put volumes in; default: storagePool
 #    direct:                               # direct mode: how prod-a itself reaches other hosts
 #      standby-b: { address: 10.1.0.12, identityFile: /root/.ssh/id_ed25519 }   # paths on prod-a
+#    jump: { address: bastion.example.net, user: ops }   # reach prod-a through a jump host (ProxyJump)
 
 temporal:
   # Omit the address to use the embedded dev server on this machine.

@@ -1,4 +1,5 @@
 import { ErrorCode, KvmCloneError } from '../errors';
+import { sudoRefusal } from '../domain/become';
 import type { CompressionCodec } from '../domain/compression';
 import { joinShell, sh, type ShellFragment } from '../domain/shell-quote';
 import { totalLength, type Extent } from '../domain/transfer-plan';
@@ -227,16 +228,22 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
     options.signal?.throwIfAborted();
     // A source that failed on its own explains the destination's failure too: report it first.
     if (read.exitCode !== 0 && !readerCutOff) {
-      throw new KvmCloneError(
-        ErrorCode.TRANSFER_ERROR,
-        `${describeHost(options.source.host)}: reading ${options.sourcePath} failed: ${read.stderr || `exit ${read.exitCode}`}`,
+      throw (
+        refusalOn(options.source, read.stderr, `the read of ${options.sourcePath}`) ??
+        new KvmCloneError(
+          ErrorCode.TRANSFER_ERROR,
+          `${describeHost(options.source.host)}: reading ${options.sourcePath} failed: ${read.stderr || `exit ${read.exitCode}`}`,
+        )
       );
     }
     if (written.exitCode !== 0) {
-      throw writeFailure(
-        describeHost(options.destination.host),
-        options.destinationPath,
-        written.stderr || `exit ${written.exitCode}`,
+      throw (
+        refusalOn(options.destination, written.stderr, `the write of ${options.destinationPath}`) ??
+        writeFailure(
+          describeHost(options.destination.host),
+          options.destinationPath,
+          written.stderr || `exit ${written.exitCode}`,
+        )
       );
     }
     // Compressed streams are length-checked by the destination command instead.
@@ -251,4 +258,10 @@ export async function relayExtents(options: RelayOptions): Promise<RelayResult> 
     options.signal?.removeEventListener('abort', abort);
     pacer?.destroy();
   }
+}
+
+/** sudo's refusal (1102) of a relay stream's command, on a host with `become`; undefined for any other failure. */
+function refusalOn(session: SshSession, stderr: string, what: string): KvmCloneError | undefined {
+  if (session.host.become === undefined) return undefined;
+  return sudoRefusal(stderr, what, { host: describeHost(session.host), user: session.host.user });
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { CompressionCodec } from '../../../src/domain/compression';
@@ -102,6 +103,32 @@ describe('relaying extents between two lab hosts', () => {
       });
     },
   );
+
+  it('fails with 1102 naming the stream when sudo refuses it, on the destination and on the source', async () => {
+    const refused = await openSshSession(hostSpecSchema.parse(lab.sudoSpec('limited')));
+    try {
+      const unwritten = `${lab.host('sys').storageDir}/relay-refused-${suffix}.img`;
+      await expect(
+        relayExtents({ source, destination: refused, sourcePath, extents, destinationPath: unwritten }),
+      ).rejects.toMatchObject({
+        code: ErrorCode.PERMISSION_DENIED,
+        message: expect.stringContaining(`cannot run 'the write of ${unwritten}' as root through sudo`),
+      });
+      expect(existsSync(unwritten)).toBe(false);
+
+      const path = await freshDestination('refused-source');
+      const unread = `${lab.host('sys').storageDir}/relay-unread-${suffix}.img`;
+      await expect(
+        relayExtents({ source: refused, destination, sourcePath: unread, extents, destinationPath: path }),
+      ).rejects.toMatchObject({
+        code: ErrorCode.PERMISSION_DENIED,
+        message: expect.stringContaining(`cannot run 'the read of ${unread}' as root through sudo`),
+      });
+      expect(await dataLayout(path)).toEqual([]);
+    } finally {
+      refused.close();
+    }
+  });
 
   it('stops, without copying, when cancelled while its channels open (no abort event reaches it then)', async () => {
     const path = await freshDestination('cancelled-while-opening');

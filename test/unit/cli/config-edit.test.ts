@@ -119,6 +119,20 @@ describe('the config schema', () => {
     });
   });
 
+  it("documents real host keys: the init template's commented host, uncommented, is a valid host", () => {
+    const lines = initialConfigText().split('\n');
+    const start = lines.indexOf('hosts: {}') + 1;
+    const end = lines.indexOf('', start);
+    const example = ['hosts:', ...lines.slice(start, end).map((line) => line.slice(1))].join('\n');
+    const config = validateConfigDocument(parseConfigText(example, 'c.yaml'));
+    expect(config.hosts?.['prod-a']).toMatchObject({
+      address: '10.0.0.11',
+      user: 'root',
+      become: 'sudo',
+      jump: { address: 'bastion.example.net', user: 'ops' },
+    });
+  });
+
   it("takes the worker's policy, named webhooks listed by name in notifications, and hosts' writable dirs and pools", () => {
     const config = validateConfigDocument(
       parseConfigText(
