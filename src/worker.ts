@@ -36,6 +36,11 @@ export interface KvmCloneWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Wraps the activities, e.g. to instrument them or, in tests, to inject faults at a real boundary. */
   decorateActivities?: (activities: Activities, deps: ActivityDeps) => Activities;
+  /**
+   * Runs once hosts resolve and before the Temporal worker exists, so that a failure leaves nothing to shut down: a
+   * CLI command unlocks the keys of the operation's hosts there.
+   */
+  beforeWorker?: (deps: ActivityDeps) => Promise<void>;
   /** Extra worker options, e.g. concurrency limits. */
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'shutdownGraceTime' | 'identity'>;
 }
@@ -78,6 +83,7 @@ export async function createKvmCloneWorker(options: KvmCloneWorkerOptions): Prom
   );
   const hosts = new HostRegistry(options.hosts ?? {}, policy, undefined, options.referenceDefaults);
   const deps = createActivityDeps({ hosts, policy, webhooks });
+  await options.beforeWorker?.(deps);
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',

@@ -4,11 +4,14 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Connection } from '@temporalio/client';
 import { createKvmCloneWorker } from '../worker';
 import type { WorkerPolicyInput } from '../domain/schemas/worker-policy';
+import type { HostSpec } from '../domain/schemas/host';
+import type { HostRegistry } from '../activities/host-registry';
 import type { ReferenceDefaults } from '../hosts/ssh-config';
 import type { KvmCloneConfig } from './config-schema';
 import { stateDir } from './config';
 import { configuredWebhooks } from './notify-merge';
 import type { CliContext } from './global-options';
+import { unlockKeysOnTerminal, type TerminalAgent } from './key-unlock';
 import { flushSdkLogFile, installSdkLogFile } from './log-level';
 import { addFailureHint } from './output';
 import { RotatingLogFile } from './rotating-log-file';
@@ -109,12 +112,13 @@ export async function startWorkerUnlessPolling(
   context: CliContext,
   config: KvmCloneConfig,
   access: TemporalAccess,
+  hostRefs: readonly string[] = [],
 ): Promise<RunningWorker | undefined> {
   if (await workerIsPolling(access.connection, access.namespace, access.taskQueue)) {
     context.detail(`a worker already polls task queue ${access.taskQueue}; not starting one`);
     return undefined;
   }
-  return startInProcessWorker(context, config, access);
+  return startInProcessWorker(context, config, access, hostRefs);
 }
 
 const SHARED_WORKER_OWNS_KEYS =
@@ -143,6 +147,7 @@ export async function startOwnWorker(
   config: KvmCloneConfig,
   access: TemporalAccess,
   referenceDefaults: ReferenceDefaults,
+  hostRefs: readonly string[] = [],
 ): Promise<RunningWorker> {
   requireOwnWorkerPossible(config);
   if (await workerIsPolling(access.connection, access.namespace, access.taskQueue)) {
@@ -151,18 +156,41 @@ export async function startOwnWorker(
       { flags: ['--ssh-key', '--ssh-port'], taskQueue: access.taskQueue },
     );
   }
-  return startInProcessWorker(context, config, access, referenceDefaults);
+  return startInProcessWorker(context, config, access, hostRefs, referenceDefaults);
+}
+
+/** The hosts an operation will reach, as this worker resolves them; one it cannot resolve fails in the operation. */
+function resolvable(registry: HostRegistry, hostRefs: readonly string[]): HostSpec[] {
+  return hostRefs.flatMap((ref) => {
+    try {
+      return [registry.resolve(ref)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * Keys with a passphrase that the operation's hosts need, unlocked on the terminal before the worker runs (see
+ * unlockKeysOnTerminal); the worker reaches them through SSH_AUTH_SOCK, which was unset.
+ */
+async function unlockKeysFor(registry: HostRegistry, hostRefs: readonly string[]): Promise<TerminalAgent | undefined> {
+  const agent = await unlockKeysOnTerminal(resolvable(registry, hostRefs));
+  if (agent) process.env.SSH_AUTH_SOCK = agent.socket;
+  return agent;
 }
 
 async function startInProcessWorker(
   context: CliContext,
   config: KvmCloneConfig,
   access: TemporalAccess,
+  hostRefs: readonly string[],
   referenceDefaults?: ReferenceDefaults,
 ): Promise<RunningWorker> {
   const log = openWorkerLog(context, access.taskQueue);
   context.detail(`running a worker in this process on task queue ${access.taskQueue}; its log: ${log.path}`);
   const native = await NativeConnection.connect(access.connectionOptions);
+  let agent: TerminalAgent | undefined;
   const { worker, deps } = await createKvmCloneWorker({
     connection: native,
     namespace: access.namespace,
@@ -172,6 +200,13 @@ async function startInProcessWorker(
     policy: embeddedWorkerPolicy(config),
     ...(referenceDefaults ? { referenceDefaults } : {}),
     webhooks: configuredWebhooks(config),
+    beforeWorker: async ({ hosts }) => {
+      agent = await unlockKeysFor(hosts, hostRefs);
+    },
+  }).catch(async (error: unknown) => {
+    await agent?.stop();
+    await native.close();
+    throw error;
   });
   const running = worker.run();
   return {
@@ -180,6 +215,10 @@ async function startInProcessWorker(
       await running.catch(() => undefined);
       deps.pool.closeAll();
       await native.close();
+      if (agent) {
+        delete process.env.SSH_AUTH_SOCK;
+        await agent.stop();
+      }
       // The command exits next: the last entries (the workflow's failure) must reach the file.
       flushSdkLogFile();
     },

@@ -47,6 +47,7 @@ function runCommand<F extends OperationCommandFlags, I extends object, R extends
   const context = cliContext(command);
   return runOperation<R>(context, () => loadCliConfig(context), {
     detach: Boolean(flags.detach),
+    hosts: [subject.source, subject.destination],
     text: spec.resultText,
     referenceDefaults: (config) => sshDefaultsFor(context, subject, flags, config),
     async start(config, access) {

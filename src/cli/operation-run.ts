@@ -46,6 +46,8 @@ export interface OperationRun<R> {
   /** The finished operation's result, for people. */
   text(result: R): string;
   detach: boolean;
+  /** The hosts the operation reaches, as given: this command's own worker unlocks their keys on the terminal. */
+  hosts: readonly string[];
   /**
    * `-k`/`--ssh-port` checked against the config (throws a KvmCloneError for a bad one); undefined without them. They
    * go to this command's own worker, never into the workflow input.
@@ -75,7 +77,7 @@ async function ownWorkerFor<R>(
   requireOwnWorkerPossible(config);
   const access = await connect();
   try {
-    return { access, worker: await startOwnWorker(context, config, access, defaults), defaults };
+    return { access, worker: await startOwnWorker(context, config, access, defaults, run.hosts), defaults };
   } catch (error) {
     await access.close().catch(() => undefined);
     throw error;
@@ -98,6 +100,9 @@ export async function runOperation<R extends object>(
     const config = await loadConfig();
     const own = await ownWorkerFor(context, config, run, () => connectTemporal(context, config));
     ({ access, worker } = own);
+    // Before the operation starts, so that a key that stays locked fails the command, not an operation left waiting.
+    if (access.embedded && !worker && !run.detach)
+      worker = await startWorkerUnlessPolling(context, config, access, run.hosts);
     const operationId = await run.start(config, access);
     if (run.detach) {
       printResult(format, { type: 'started', operationId }, () => `${operationId}\n`);
@@ -108,7 +113,6 @@ export async function runOperation<R extends object>(
       return;
     }
     context.note(`operation ${operationId}`);
-    if (access.embedded && !worker) worker = await startWorkerUnlessPolling(context, config, access);
     const stopListening = onInterrupt(operationId, worker, context.note, sshFlagsText(own.defaults));
     try {
       const sink = progressSink(

@@ -406,6 +406,12 @@ function connectionError(
   );
 }
 
+/** Whether a private key file is encrypted: only its passphrase, or an agent holding it, makes it usable. */
+export function needsPassphrase(privateKey: Buffer): boolean {
+  const parsed = sshUtils.parseKey(privateKey);
+  return parsed instanceof Error && /encrypted|passphrase/i.test(parsed.message);
+}
+
 /** How a connection authenticates: a key file, or an agent. */
 export interface Authentication {
   privateKey?: Buffer;
@@ -426,8 +432,7 @@ export async function authenticationFor(
   const agent = host.agent ?? env.SSH_AUTH_SOCK;
   if (host.identityFile) {
     const privateKey = await readPrivateKey(host.identityFile);
-    const parsed = sshUtils.parseKey(privateKey);
-    if (!(parsed instanceof Error) || !/encrypted|passphrase/i.test(parsed.message)) return { privateKey };
+    if (!needsPassphrase(privateKey)) return { privateKey };
     if (agent) return { agent, agentForKey: host.identityFile };
     throw new KvmCloneError(
       ErrorCode.SSH_KEY_ERROR,
