@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DOMParser } from '@xmldom/xmldom';
 import type { DirectRoute } from '../../src/domain/schemas/direct-route';
 import type { HostAliasInput } from '../../src/activities/host-registry';
-import type { HostSpecInput } from '../../src/domain/schemas/host';
+import type { HostSpecInput, JumpHost } from '../../src/domain/schemas/host';
 import type { WorkerPolicyInput } from '../../src/domain/schemas/worker-policy';
 
 const run = promisify(execFile);
+type JumpHostInput = Omit<JumpHost, 'jump'>;
 const scripts = path.resolve(__dirname, '../../scripts/lab');
 
 interface LabHost {
@@ -23,6 +24,18 @@ interface LabHost {
   /** The host user's own key and known_hosts, on that host, for direct mode. */
   directIdentityFile: string;
   directKnownHostsFile: string;
+}
+
+/** The lab's jump host (scripts/lab/up-jump): an sshd only, no libvirt, that every lab key may log in to. */
+export interface LabJumpHost {
+  address: string;
+  /** Allows TCP forwarding: hosts are reached through it (ProxyJump). */
+  port: number;
+  user: string;
+  /** The same sshd with AllowTcpForwarding no. */
+  noForwardingPort: number;
+  /** Its sshd's log, at DEBUG1: each forwarded connection's target, and the key of each login. */
+  logFile: string;
 }
 
 /** The sudo users of the system host (scripts/lab/up-system), by what their sudoers rule allows. */
@@ -45,6 +58,8 @@ interface LabFile {
   systemHost?: LabHost;
   /** The system host's sudo users: `admin` may run /bin/sh as root, `limited` only another command, `passwd` only with a password. */
   sudoUsers?: Record<SudoUserKind, string>;
+  /** The jump host (scripts/lab/up-jump). */
+  jump: LabJumpHost;
 }
 
 export interface LabVm {
@@ -115,6 +130,38 @@ export class Lab {
     const host = this.allHosts().find((each) => each.name === name);
     if (!host) throw new Error(`no lab host ${name}`);
     return host;
+  }
+
+  /**
+   * The jump host as a host spec's `jump` (the worker reaches it with the lab client key), or as a direct route's
+   * `proxyJump` (`jumpReference()`). `forwarding: false` picks the port whose sshd refuses to forward.
+   */
+  jumpHost(options: { forwarding?: boolean } = {}): JumpHostInput {
+    const jump = this.file.jump;
+    return {
+      address: jump.address,
+      port: options.forwarding === false ? jump.noForwardingPort : jump.port,
+      user: jump.user,
+      identityFile: this.file.identityFile,
+      knownHostsFile: this.file.knownHostsFile,
+      hostKeyPolicy: 'strict',
+    };
+  }
+
+  /** The jump host as `ssh -J` takes it: `user@address:port`. */
+  jumpReference(options: { forwarding?: boolean } = {}): string {
+    const jump = this.jumpHost(options);
+    return `${jump.user}@${jump.address}:${jump.port}`;
+  }
+
+  /** The jump host's sshd log from `offset` (a byte length taken earlier by `jumpLogSize()`). */
+  async jumpLogSince(offset: number): Promise<string> {
+    return (await readFile(this.file.jump.logFile)).subarray(offset).toString('utf8');
+  }
+
+  /** The jump host's sshd log's length now, so a test reads only what its own connections logged. */
+  async jumpLogSize(): Promise<number> {
+    return (await stat(this.file.jump.logFile)).size;
   }
 
   /** The system host `sys` as one of its sudo users with `become: sudo` (see scripts/lab/up-system). */
