@@ -120,8 +120,14 @@ async function stepWrites(
   }
   if (input.mode !== 'full' && input.hashTool !== 'none')
     return { ...(await compare([step])), bytesCompared: step.length };
+  // A block device's step is read whole to find its zeros: as long as hashing it.
+  const data = await whileTicking(
+    copy.heartbeat,
+    () => progress,
+    () => new RemoteDisk(copy.source).dataExtents(input.sourcePath, step),
+  );
   return {
-    copy: await new RemoteDisk(copy.source).dataExtents(input.sourcePath, step),
+    copy: data,
     punch: [step],
     blocksChanged: Math.ceil(step.length / input.blockSize),
     bytesUnchanged: 0,

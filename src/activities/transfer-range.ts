@@ -2,6 +2,7 @@ import { extentsFrom, totalLength, type TransferRange } from '../domain/transfer
 import { RemoteDisk } from '../hosts/remote-disk';
 import { copyBatches, type RangeCopyInput } from './copy-batches';
 import { activityBody, type ActivityDeps } from './deps';
+import { whileTicking } from './heartbeat-ticker';
 
 export interface TransferRangeInput extends RangeCopyInput {
   range: TransferRange;
@@ -27,6 +28,18 @@ export interface TransferRangeResult {
   bytesResumed: number;
 }
 
+/** The progress of a range nothing of which is written yet. */
+function startingProgress(input: TransferRangeInput): TransferProgress {
+  return {
+    committedOffset: input.range.start,
+    bytesCommitted: 0,
+    bytesDone: 0,
+    bytesTotal: input.range.dataBytes,
+    bytesSent: 0,
+    ...(input.label ? { target: input.label } : {}),
+  };
+}
+
 export function transferRange(deps: ActivityDeps) {
   /**
    * Copies the data extents of one range of a file, source host → worker → destination
@@ -35,7 +48,14 @@ export function transferRange(deps: ActivityDeps) {
   return async function transferRange(input: TransferRangeInput): Promise<TransferRangeResult> {
     return activityBody(() =>
       copyBatches<TransferProgress, TransferRangeResult>(deps, input, async (copy) => {
-        const extents = await new RemoteDisk(copy.source).dataExtents(input.sourcePath, input.range);
+        // A block device is read whole to find its zeros, which can outlast the heartbeat timeout: the ticker
+        // heartbeats meanwhile what a lost attempt left, or that nothing is written yet.
+        const scanning = copy.resumed ?? startingProgress(input);
+        const extents = await whileTicking(
+          copy.heartbeat,
+          () => scanning,
+          () => new RemoteDisk(copy.source).dataExtents(input.sourcePath, input.range),
+        );
         const dataBytes = totalLength(extents);
         const committedOffset = copy.resumed?.committedOffset ?? input.range.start;
         const remaining = extentsFrom(extents, committedOffset);

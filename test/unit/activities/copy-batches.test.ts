@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ActivityDeps } from '../../../src/activities/deps';
 import { syncRange, type SyncProgress, type SyncRangeInput } from '../../../src/activities/sync-range';
 import { transferRange, type TransferProgress, type TransferRangeInput } from '../../../src/activities/transfer-range';
 import { sha256OfFile } from '../../helpers/local-files';
@@ -67,6 +69,42 @@ async function runWithHeartbeats<I, R>(
   return { result, beats };
 }
 
+/**
+ * Runs an activity whose source plays a block device (this machine has none to spare) whose zero scan takes three
+ * minutes of the test's clock, then reports the source file's extents; returns the heartbeats sent while it scanned.
+ */
+async function runThroughLongScan<R>(
+  activity: (deps: ActivityDeps) => Promise<R>,
+): Promise<{ result: R; beats: Record<string, unknown>[] }> {
+  const scanStarted = path.join(dir, 'scan-started');
+  const scanDone = path.join(dir, 'scan-done');
+  const report = [...sourceBlocks().map(({ offset }) => `${offset} ${extentLength}`), `end ${fileSize}`];
+  const deps = localDeps(dir, (command) => {
+    if (command.startsWith('test -b ')) return 'true';
+    if (!command.startsWith('python3 -c') || !command.includes('close_run')) return command;
+    const lines = report.map((line) => `'${line}'`).join(' ');
+    return `touch ${scanStarted}; while [ ! -e ${scanDone} ]; do sleep 0.02; done; printf '%s\\n' ${lines}`;
+  });
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+  try {
+    const env = new MockActivityEnvironment();
+    const beats: Record<string, unknown>[] = [];
+    env.on('heartbeat', (details: Record<string, unknown>) => beats.push({ ...details }));
+    const run = env.run(() => activity(deps));
+    while (!existsSync(scanStarted)) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Six times the heartbeat timeout of a transfer.
+    await vi.advanceTimersByTimeAsync(3 * 60_000);
+    const whileScanning = [...beats];
+    expect(whileScanning.length).toBeGreaterThanOrEqual(30);
+    await writeFile(scanDone, '');
+    return { result: (await run) as R, beats: whileScanning };
+  } finally {
+    vi.useRealTimers();
+    // A failed expectation must not leave the scan waiting.
+    await writeFile(scanDone, '');
+  }
+}
+
 function transferInput(): TransferRangeInput {
   return {
     source: 'a',
@@ -112,6 +150,27 @@ describe('transferRange', () => {
         bytesSent: dataBytes,
       },
     ]);
+  });
+
+  it('heartbeats while the source scans a block device for minutes, then copies what the scan found', async () => {
+    await sparseFile(sourcePath, sourceBlocks());
+    await sparseFile(destinationPath, []);
+    const { result, beats } = await runThroughLongScan((deps) => transferRange(deps)(transferInput()));
+
+    expect(new Set(beats.map((beat) => JSON.stringify(beat)))).toEqual(
+      new Set([
+        JSON.stringify({
+          committedOffset: 0,
+          bytesCommitted: 0,
+          bytesDone: 0,
+          bytesTotal: dataBytes,
+          bytesSent: 0,
+          target: 'vda',
+        }),
+      ]),
+    );
+    expect(result).toEqual({ bytesSent: dataBytes, dataBytes, bytesResumed: 0 });
+    expect(await sha256OfFile(destinationPath)).toBe(await sha256OfFile(sourcePath));
   });
 
   it('resumes after the last batch a lost attempt confirmed, and counts what that attempt sent', async () => {
@@ -222,6 +281,15 @@ describe('syncRange', () => {
       bytesUnchanged: 0,
       written: [{ start: 0, length: fileSize }],
     });
+  });
+
+  it('in full mode heartbeats while the source scans a block device for minutes', async () => {
+    await staleCopy();
+    const { result, beats } = await runThroughLongScan((deps) => syncRange(deps)(syncInput('full')));
+
+    expect(beats.every((beat) => beat.committedOffset === 0 && beat.bytesSent === 0)).toBe(true);
+    expect(result).toMatchObject({ bytesSent: dataBytes, written: [{ start: 0, length: fileSize }] });
+    expect(await sha256OfFile(destinationPath)).toBe(await sha256OfFile(sourcePath));
   });
 
   it('resumes after the last step a lost attempt finished, counting the bytes its unfinished step sent', async () => {

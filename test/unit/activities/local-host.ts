@@ -45,11 +45,14 @@ class LocalChannel extends Duplex {
   }
 }
 
+/** What a test's host runs instead of a command, e.g. to play a device this machine has not; the command itself by default. */
+export type CommandStandIn = (command: string) => string;
+
 /** A session to "host" `spec` whose commands run on this machine: the SSH transport is the only part faked. */
-export function localSession(spec: HostSpec): SshSession {
+export function localSession(spec: HostSpec, standIn: CommandStandIn = (command) => command): SshSession {
   const client = Object.assign(new EventEmitter(), {
     exec: (command: string, callback: (error: Error | undefined, channel: LocalChannel) => void) => {
-      callback(undefined, new LocalChannel(spawn('sh', ['-c', command])));
+      callback(undefined, new LocalChannel(spawn('sh', ['-c', standIn(command)])));
     },
     end: () => undefined,
   });
@@ -61,10 +64,10 @@ export function localSession(spec: HostSpec): SshSession {
  * writable directory. Each call makes new hosts, so the worker-wide tool probe cache is
  * not shared between tests.
  */
-export function localDeps(storageDir: string): ActivityDeps {
+export function localDeps(storageDir: string, standIn?: CommandStandIn): ActivityDeps {
   const name = `local-${Math.random().toString(36).slice(2, 8)}.example`;
   const spec = hostSpecSchema.parse({ address: name, storageDir });
-  const session = localSession(spec);
+  const session = localSession(spec, standIn);
   return {
     pool: { withSession: <T>(_host: HostSpec, use: (session: SshSession) => Promise<T>) => use(session) },
     hosts: { resolve: () => spec },
