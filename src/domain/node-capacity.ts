@@ -4,7 +4,10 @@ import { libvirtUnitFactor } from './domain-resources';
 export interface NodeCapacity {
   /** Online host CPUs (`virsh nodeinfo`'s `CPU(s)`). */
   cpus?: number;
-  /** The host's RAM in bytes (`virsh nodeinfo`'s `Memory size`). */
+  /**
+   * The host's RAM in bytes: the kernel's total (`virsh nodememstats`), else `virsh nodeinfo`'s `Memory size`, which
+   * sums the NUMA cells and misses memory that is online but in none of them (hot-added memory, on some VMs).
+   */
   totalMemoryBytes?: number;
   /**
    * Memory a new guest can have without pushing others out, in bytes: free plus buffers and page cache
@@ -46,11 +49,17 @@ export function parseNodeInfo(text: string): Pick<NodeCapacity, 'cpus' | 'totalM
   };
 }
 
-/** The memory a new guest can have, from `virsh nodememstats` output: free + buffers + cached, when free is there. */
-export function parseNodeMemStats(text: string): Pick<NodeCapacity, 'availableMemoryBytes'> {
+/**
+ * From `virsh nodememstats` output: the kernel's total memory, and the memory a new guest can have (free + buffers +
+ * cached, when free is there). Unreadable fields are left out.
+ */
+export function parseNodeMemStats(text: string): Pick<NodeCapacity, 'totalMemoryBytes' | 'availableMemoryBytes'> {
   const fields = labelledLines(text);
+  const total = memoryValue(fields.get('total'));
   const free = memoryValue(fields.get('free'));
-  if (free === undefined) return {};
   const reclaimable = ['buffers', 'cached'].map((name) => memoryValue(fields.get(name)) ?? 0);
-  return { availableMemoryBytes: reclaimable.reduce((sum, each) => sum + each, free) };
+  return {
+    ...(total !== undefined && total > 0 ? { totalMemoryBytes: total } : {}),
+    ...(free !== undefined ? { availableMemoryBytes: reclaimable.reduce((sum, each) => sum + each, free) } : {}),
+  };
 }

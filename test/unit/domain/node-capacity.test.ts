@@ -32,13 +32,16 @@ describe('parseNodeInfo', () => {
 });
 
 describe('parseNodeMemStats', () => {
-  it('counts free memory, buffers and page cache as available', () => {
-    expect(parseNodeMemStats(NODEMEMSTATS)).toEqual({ availableMemoryBytes: (21103080 + 102400 + 2600000) * 1024 });
+  it("reads the kernel's total, and counts free memory, buffers and page cache as available", () => {
+    expect(parseNodeMemStats(NODEMEMSTATS)).toEqual({
+      totalMemoryBytes: 24683652 * 1024,
+      availableMemoryBytes: (21103080 + 102400 + 2600000) * 1024,
+    });
   });
 
-  it('takes free alone when buffers or cached are missing, and nothing without free', () => {
+  it('takes free alone when buffers or cached are missing, nothing available without free, no total of 0', () => {
     expect(parseNodeMemStats('free : 1000 KiB\n')).toEqual({ availableMemoryBytes: 1000 * 1024 });
-    expect(parseNodeMemStats('total : 1000 KiB\ncached : 5 KiB\n')).toEqual({});
-    expect(parseNodeMemStats('free : -1 KiB\n')).toEqual({});
+    expect(parseNodeMemStats('total : 1000 KiB\ncached : 5 KiB\n')).toEqual({ totalMemoryBytes: 1000 * 1024 });
+    expect(parseNodeMemStats('total : 0 KiB\nfree : -1 KiB\n')).toEqual({});
   });
 });
