@@ -4,6 +4,12 @@ import path from 'node:path';
 import { settle, type Bench, type BenchVm, type Sample } from '../lib/context';
 import { q } from '../lib/shell';
 
+/** The bytes rsync says it sent (`--stats`' "Total bytes sent"), or undefined when it says nothing. */
+export function rsyncBytesSent(stdout: string): number | undefined {
+  const sent = /Total bytes sent: ([\d,]+)/.exec(stdout)?.[1];
+  return sent === undefined ? undefined : Number(sent.replace(/,/g, ''));
+}
+
 export type BaselineTool = 'scp -3' | 'ssh dd relay' | 'ssh host-to-host dd' | 'rsync --sparse host-to-host';
 
 /** Copies the VM's files (root qcow2 and data disk) from a to b with `tool`, into a fresh directory. */
@@ -35,10 +41,7 @@ export async function copyWithBaseline(bench: Bench, tool: BaselineTool, vm: Ben
     case 'rsync --sparse host-to-host': {
       const rsh = `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -c aes128-gcm@openssh.com -p ${b.port}`;
       script = `${bench.sshCommand('a')} ${q(`rsync --sparse --stats -e ${q(rsh)} ${files.map(q).join(' ')} ${q(`${b.user}@${b.address}:${dir}/`)}`)}`;
-      wire = (stdout) => {
-        const sent = /Total bytes sent: ([\d,]+)/.exec(stdout)?.[1];
-        return sent === undefined ? undefined : Number(sent.replace(/,/g, ''));
-      };
+      wire = rsyncBytesSent;
       break;
     }
   }

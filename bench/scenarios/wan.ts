@@ -19,6 +19,7 @@ import { KvmCloneClient } from '../../src/client';
 import type { CloneResult } from '../../src/domain/clone-result';
 import { opensshCipher, root, settle, type Bench, type BenchVm, type Sample } from '../lib/context';
 import { DelayProxy } from '../lib/delay-proxy';
+import { rsyncBytesSent } from './copy-baselines';
 import { processCpuSeconds, processIo } from '../lib/proc';
 import { judge, measureAll, type Row, type Scenario, type Variant } from '../lib/scenario';
 import { q, runShell } from '../lib/shell';
@@ -132,10 +133,7 @@ async function copyWith(bench: Bench, tool: Tool, vm: BenchVm, lab: WanLab | und
       if (!lab?.hostAKnownHosts) throw new Error('rsync through the proxy needs host-to-host trust');
       const rsh = `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${q(lab.hostAKnownHosts)} -c ${opensshCipher} -p ${lab.port}`;
       script = `${ssh(bench, undefined, 'a')} ${q(`rsync --stats -e ${q(rsh)} ${files.map(q).join(' ')} ${q(`${b.user}@${b.address}:${dir}/`)}`)}`;
-      wire = (stdout) => {
-        const sent = /Total bytes sent: ([\d,]+)/.exec(stdout)?.[1];
-        return sent === undefined ? undefined : Number(sent.replace(/,/g, ''));
-      };
+      wire = rsyncBytesSent;
       break;
     }
   }

@@ -1,7 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { stopServerProcess } from '../../src/temporal/dev-server';
+import { findFreePort } from '../../src/temporal/free-port';
 import type { Lab } from './lab';
 
 const run = promisify(execFile);
@@ -71,4 +73,27 @@ export function jsonLines(stdout: string): { type: string }[] {
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as { type: string });
+}
+
+/**
+ * The environment of CLI runs that start their own embedded server, kept inside `dir`: a home whose ~/.ssh/config is
+ * `sshConfig`, no SSH agent, the state dir, and free ports for the server and its UI.
+ */
+export async function embeddedCliEnv(dir: string, sshConfig: string): Promise<NodeJS.ProcessEnv> {
+  const home = path.join(dir, 'home');
+  await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
+  await writeFile(path.join(home, '.ssh', 'config'), sshConfig, { mode: 0o600 });
+  return {
+    HOME: home,
+    SSH_AUTH_SOCK: '',
+    XDG_STATE_HOME: path.join(dir, 'state'),
+    KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()),
+    KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()),
+  };
+}
+
+/** Stops the embedded server that CLI runs with embeddedCliEnv(dir) left running, if any. */
+export async function stopEmbeddedServer(dir: string): Promise<void> {
+  const pid = Number(await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.pid'), 'utf8').catch(() => ''));
+  if (pid > 0) await stopServerProcess(pid);
 }

@@ -148,6 +148,30 @@ export class Lab {
     };
   }
 
+  /**
+   * A ~/.ssh/config as a user writes it: the jump host as `lab-bastion`, lab host `name` as `alias` behind it
+   * (ProxyJump), and the lab's key and known_hosts for every host.
+   */
+  sshConfigBehindJump(alias: string, name: string): string {
+    const jump = this.file.jump;
+    const host = this.host(name);
+    return [
+      'Host lab-bastion',
+      `  HostName ${jump.address}`,
+      `  Port ${jump.port}`,
+      `  User ${jump.user}`,
+      `Host ${alias}`,
+      `  HostName ${host.address}`,
+      `  Port ${host.port}`,
+      `  User ${host.user}`,
+      '  ProxyJump lab-bastion',
+      'Host *',
+      `  IdentityFile ${this.file.identityFile}`,
+      `  UserKnownHostsFile ${this.file.knownHostsFile}`,
+      '',
+    ].join('\n');
+  }
+
   /** The jump host as `ssh -J` takes it: `user@address:port`. */
   jumpReference(options: { forwarding?: boolean } = {}): string {
     const jump = this.jumpHost(options);

@@ -3,14 +3,12 @@
  * user's ~/.ssh/config, reached through the jump host its ProxyJump names (the lab's, see
  * scripts/lab/up-jump). The jump host's sshd log proves the connection went through it.
  */
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stopServerProcess } from '../../../src/temporal/dev-server';
-import { findFreePort } from '../../../src/temporal/free-port';
 import { cloneResultDocument } from '../../helpers/cli-documents';
-import { jsonLines, kvmClone, writeLabConfig } from '../../helpers/cli';
+import { embeddedCliEnv, jsonLines, kvmClone, stopEmbeddedServer, writeLabConfig } from '../../helpers/cli';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 
 const lab = new Lab(inject('labFile'));
@@ -23,43 +21,13 @@ const clonePaths: string[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-cli-jump-'));
-  const home = path.join(dir, 'home');
-  await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  const sshConfig = path.join(home, '.ssh', 'config');
-  const jump = lab.file.jump;
-  await writeFile(
-    sshConfig,
-    [
-      'Host lab-bastion',
-      `  HostName ${jump.address}`,
-      `  Port ${jump.port}`,
-      `  User ${jump.user}`,
-      'Host lab-hidden-sys',
-      `  HostName ${sys.address}`,
-      `  Port ${sys.port}`,
-      `  User ${sys.user}`,
-      '  ProxyJump lab-bastion',
-      'Host *',
-      `  IdentityFile ${lab.file.identityFile}`,
-      `  UserKnownHostsFile ${lab.file.knownHostsFile}`,
-      '',
-    ].join('\n'),
-  );
-  await chmod(sshConfig, 0o600);
   config = await writeLabConfig(lab, path.join(dir, 'embedded.yaml'));
-  env = {
-    HOME: home,
-    SSH_AUTH_SOCK: '',
-    XDG_STATE_HOME: path.join(dir, 'state'),
-    KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()),
-    KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()),
-  };
+  env = await embeddedCliEnv(dir, lab.sshConfigBehindJump('lab-hidden-sys', 'sys'));
   vm = await lab.makeVm('a', uniqueVmName('clijump'), { fillMib: 8 });
 });
 
 afterAll(async () => {
-  const pid = Number(await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.pid'), 'utf8').catch(() => ''));
-  if (pid > 0) await stopServerProcess(pid);
+  await stopEmbeddedServer(dir);
   if (vm) {
     await lab.virsh('sys', 'undefine', '--nvram', '--domain', `${vm.name}_clone`).catch(() => undefined);
     await lab.removeVm('a', vm);

@@ -3,13 +3,11 @@
  * a private agent) when there is one and no agent, and a 1101 that says what to do when there is none.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stopServerProcess } from '../../../src/temporal/dev-server';
-import { findFreePort } from '../../../src/temporal/free-port';
-import { kvmClone, writeLabConfig } from '../../helpers/cli';
+import { embeddedCliEnv, kvmClone, stopEmbeddedServer, writeLabConfig } from '../../helpers/cli';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { kvmCloneOnTerminal } from '../../helpers/terminal';
 
@@ -28,29 +26,13 @@ beforeAll(async () => {
   await copyFile(lab.file.identityFile, lockedKey);
   await chmod(lockedKey, 0o600);
   execFileSync('ssh-keygen', ['-q', '-p', '-f', lockedKey, '-P', '', '-N', passphrase]);
-  const home = path.join(dir, 'home');
-  await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  await writeFile(
-    path.join(home, '.ssh', 'config'),
-    `Host 127.0.0.9\n  UserKnownHostsFile ${lab.file.knownHostsFile}\n`,
-    {
-      mode: 0o600,
-    },
-  );
   config = await writeLabConfig(lab, path.join(dir, 'config.yaml'));
-  env = {
-    HOME: home,
-    SSH_AUTH_SOCK: '',
-    XDG_STATE_HOME: path.join(dir, 'state'),
-    KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()),
-    KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()),
-  };
+  env = await embeddedCliEnv(dir, `Host 127.0.0.9\n  UserKnownHostsFile ${lab.file.knownHostsFile}\n`);
   vm = await lab.makeVm('a', uniqueVmName('keypass'));
 });
 
 afterAll(async () => {
-  const pid = Number(await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.pid'), 'utf8').catch(() => ''));
-  if (pid > 0) await stopServerProcess(pid);
+  await stopEmbeddedServer(dir);
   if (vm) await lab.removeVm('a', vm);
   await rm(dir, { recursive: true, force: true });
 });

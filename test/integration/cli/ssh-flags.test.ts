@@ -3,14 +3,12 @@
  * command's own worker reaches a host given by ssh name, and are a usage error where a shared worker would run the
  * operation.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stopServerProcess } from '../../../src/temporal/dev-server';
-import { findFreePort } from '../../../src/temporal/free-port';
 import { cloneResultDocument } from '../../helpers/cli-documents';
-import { jsonLines, kvmClone, writeLabConfig } from '../../helpers/cli';
+import { embeddedCliEnv, jsonLines, kvmClone, stopEmbeddedServer, writeLabConfig } from '../../helpers/cli';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 
 const lab = new Lab(inject('labFile'));
@@ -22,28 +20,16 @@ let vm: LabVm;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-ssh-flags-'));
-  // The user's ~/.ssh/config knows the system host's key, and nothing of its port or which key to use.
-  const home = path.join(dir, 'home');
-  await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  const sshConfig = path.join(home, '.ssh', 'config');
-  await writeFile(sshConfig, `Host 127.0.0.9\n  UserKnownHostsFile ${lab.file.knownHostsFile}\n`);
-  await chmod(sshConfig, 0o600);
   embeddedConfig = await writeLabConfig(lab, path.join(dir, 'embedded.yaml'));
   // Checked before any connection: nothing listens there.
   sharedConfig = await writeLabConfig(lab, path.join(dir, 'shared.yaml'), { address: '127.0.0.1:9' });
-  env = {
-    HOME: home,
-    SSH_AUTH_SOCK: '',
-    XDG_STATE_HOME: path.join(dir, 'state'),
-    KVM_CLONE_EMBEDDED_PORT: String(await findFreePort()),
-    KVM_CLONE_EMBEDDED_UI_PORT: String(await findFreePort()),
-  };
+  // The user's ~/.ssh/config knows the system host's key, and nothing of its port or which key to use.
+  env = await embeddedCliEnv(dir, `Host 127.0.0.9\n  UserKnownHostsFile ${lab.file.knownHostsFile}\n`);
   vm = await lab.makeVm('a', uniqueVmName('sshflags'));
 });
 
 afterAll(async () => {
-  const pid = Number(await readFile(path.join(dir, 'state', 'kvm-clone', 'temporal.pid'), 'utf8').catch(() => ''));
-  if (pid > 0) await stopServerProcess(pid);
+  await stopEmbeddedServer(dir);
   if (vm) await lab.removeVm('a', vm);
   await rm(dir, { recursive: true, force: true });
 });

@@ -78,28 +78,7 @@ describe("a lab host behind the jump host, from ~/.ssh/config's ProxyJump", () =
   beforeAll(async () => {
     home = await mkdtemp(path.join(tmpdir(), 'kvm-clone-jump-home-'));
     await mkdir(path.join(home, '.ssh'), { mode: 0o700 });
-    const jump = lab.file.jump;
-    const b = lab.host('b');
-    // As a user writes it: the jump host and the host behind it by name, each with its key and known_hosts.
-    await writeFile(
-      path.join(home, '.ssh', 'config'),
-      [
-        'Host lab-bastion',
-        `  HostName ${jump.address}`,
-        `  Port ${jump.port}`,
-        `  User ${jump.user}`,
-        'Host lab-b',
-        `  HostName ${b.address}`,
-        `  Port ${b.port}`,
-        `  User ${b.user}`,
-        '  ProxyJump lab-bastion',
-        'Host *',
-        `  IdentityFile ${lab.file.identityFile}`,
-        `  UserKnownHostsFile ${lab.file.knownHostsFile}`,
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    await writeFile(path.join(home, '.ssh', 'config'), lab.sshConfigBehindJump('lab-b', 'b'), { mode: 0o600 });
   });
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });
