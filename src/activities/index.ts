@@ -9,6 +9,7 @@ import { inspectTarget } from './inspect-target';
 import { mapFiles } from './map-files';
 import { mergeSource } from './merge-source';
 import { notify } from './notify';
+import { pauseSource, resumeSource } from './pause-source';
 import { prepareDisks } from './prepare-disks';
 import { recheckSource } from './recheck-source';
 import { recordCheckpoint } from './record-checkpoint';
@@ -18,7 +19,9 @@ import { removeFiles } from './remove-files';
 import { removeRenamedFiles } from './remove-renamed-files';
 import { discardReplacedDomain, restoreDomain, setAsideDomain } from './replace-domain';
 import { resizeFiles } from './resize-files';
+import { retireSource } from './retire-source';
 import { createCheckpoint, removeCheckpoints } from './source-checkpoints';
+import { startMigratedVm, stopMigratedVm } from './start-migrated-vm';
 import { syncRange } from './sync-range';
 import { relinkBackingChains, renameAddedDisks } from './target-files';
 import { trackChanges } from './track-changes';
@@ -60,6 +63,11 @@ export function createActivities(deps: ActivityDeps) {
     setAsideDomain: setAsideDomain(deps),
     restoreDomain: restoreDomain(deps),
     discardReplacedDomain: discardReplacedDomain(deps),
+    pauseSource: pauseSource(deps),
+    resumeSource: resumeSource(deps),
+    startMigratedVm: startMigratedVm(deps),
+    stopMigratedVm: stopMigratedVm(deps),
+    retireSource: retireSource(deps),
     notify: notify(deps),
   };
 }

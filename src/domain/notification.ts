@@ -1,11 +1,12 @@
 import type { CloneResult } from './clone-result';
+import type { MigrateResult } from './migration';
 import type { NotificationEvent } from './schemas/notify';
 import { formatBytes } from './sizes';
 import type { SyncResult } from './sync-result';
 
 /** The operation a notification is about. */
 export interface NotifiedOperation {
-  kind: 'clone' | 'sync';
+  kind: 'clone' | 'sync' | 'migrate';
   operationId: string;
   runId: string;
   vmName: string;
@@ -23,14 +24,14 @@ export interface NotificationDocument extends NotifiedOperation {
   event: NotificationEvent;
   /** ISO 8601, when the operation ended (workflow time). */
   endedAt: string;
-  result?: CloneResult | SyncResult;
+  result?: CloneResult | SyncResult | MigrateResult;
   error?: { code: number; codeName: string; message: string };
 }
 
 export function notificationDocument(
   operation: NotifiedOperation,
   outcome:
-    | { event: 'success'; result: CloneResult | SyncResult }
+    | { event: 'success'; result: CloneResult | SyncResult | MigrateResult }
     | { event: 'failure' | 'cancelled'; error: { code: number; codeName: string; message: string } },
   endedAt: Date,
 ): NotificationDocument {

@@ -52,7 +52,12 @@ export async function cloneSetup(
   const fileNames = inspection.files.map((file) => destinationFileName(newName, file));
   // The clone's UUID is chosen now: defineClone adopts an existing domain only when it carries this UUID, and TPM state lives in a directory named by it.
   const hasTpm = inspection.files.some((file) => file.role === 'tpm');
-  const cloneUuid = ownsDestination || hasTpm ? uuidFromRandom(Math.random) : undefined;
+  const cloneUuid =
+    options.keepUuid && domain.uuid
+      ? domain.uuid.toLowerCase()
+      : ownsDestination || hasTpm
+        ? uuidFromRandom(Math.random)
+        : undefined;
   const destinationCheck = await preflightCalls.checkDestination(
     destinationCheckRequest(options, newName, inspection, domain, fileNames, hasTpm ? cloneUuid : undefined),
   );

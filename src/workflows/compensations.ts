@@ -44,6 +44,11 @@ export class Compensations {
     };
   }
 
+  /** Drops every step: the operation is past its point of no return, and undoing would do harm. */
+  clear(): void {
+    this.steps.length = 0;
+  }
+
   async unwind(): Promise<CleanupFailure[]> {
     const failures: CleanupFailure[] = [];
     await CancellationScope.nonCancellable(async () => {

@@ -7,6 +7,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CloneResult } from '../domain/clone-result';
+import type { MigrateResult } from '../domain/migration';
 import { notificationDocument, type NotificationDocument, type NotifiedOperation } from '../domain/notification';
 import type { HostSpec, HostSpecInput } from '../domain/schemas/host';
 import { isNamedWebhook, notifySchema, type Notify } from '../domain/schemas/notify';
@@ -57,7 +58,7 @@ export async function sendNotifications(notify: Notify | undefined, document: No
  * failed notification becomes one of its warnings), on failure or cancellation the error,
  * after which the operation fails or is cancelled exactly as it would have without them.
  */
-export async function withNotifications<R extends CloneResult | SyncResult>(
+export async function withNotifications<R extends CloneResult | SyncResult | MigrateResult>(
   notify: Notify | undefined,
   operation: NotifiedOperation,
   run: () => Promise<R>,

@@ -11,6 +11,9 @@ import { hostLabel } from './host-label';
 import { progressQuery, type OperationProgress } from './progress';
 import { withTimeout, type TimeoutState } from './with-timeout';
 
+/** What a workflow does: its failures and notifications name it. */
+export type OperationKind = 'clone' | 'sync' | 'migrate';
+
 /** What the options of every operation hold. */
 export interface OperationOptions {
   source: HostRef;
@@ -54,7 +57,7 @@ export class Operation<O extends OperationOptions> {
   private readonly timeout: TimeoutState = { timedOut: false };
 
   constructor(
-    readonly kind: 'clone' | 'sync',
+    readonly kind: OperationKind,
     readonly options: O,
     readonly progress: OperationProgress,
     private readonly startedAt: number,
@@ -85,7 +88,7 @@ export class Operation<O extends OperationOptions> {
     this.progress.phase = 'cleaning-up';
     const cleanupFailures = await this.compensations.unwind();
     this.progress.phase = 'failed';
-    const subject = `${this.kind} of '${this.options.vmName}'`;
+    const subject = `${this.kind === 'migrate' ? 'migration' : this.kind} of '${this.options.vmName}'`;
     const timedOut = `${subject} did not finish within ${this.options.timeout} s`;
     const cancelled = `${subject} was cancelled`;
     const leftAsItIs = wording.afterFailure?.() ?? '';
@@ -125,7 +128,7 @@ function followedBy(info: FailureInfo, words: string): FailureInfo {
  * (an invalid one fails at once, with the code naming the field: nothing to undo yet).
  */
 export function beginOperation<S extends z.ZodType<OperationOptions>>(
-  kind: 'clone' | 'sync',
+  kind: OperationKind,
   schema: S,
   input: unknown,
 ): Operation<z.output<S>> {

@@ -111,8 +111,11 @@ export class ActivityStubs {
     return scenario;
   }
 
+  /** A child workflow's calls (its id is `<parent id>-<n>-<kind>`) go to its parent's scenario. */
   private scenarioOf(workflowId: string | undefined): StubScenario {
-    const scenario = workflowId === undefined ? undefined : this.scenarios.get(workflowId);
+    const parentId = workflowId?.replace(/-\d+-[a-z]+$/, '');
+    const scenario =
+      workflowId === undefined ? undefined : (this.scenarios.get(workflowId) ?? this.scenarios.get(parentId!));
     if (!scenario) throw new Error(`no stub scenario for workflow ${workflowId}`);
     return scenario;
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
-import type { cloneVM, scheduledCloneVM, syncVM } from '../../src/workflows';
+import type { cloneVM, migrateVM, scheduledCloneVM, syncVM } from '../../src/workflows';
 import { installTestRuntime } from './test-log';
 import { ActivityStubs, type ActivityScripts, type DefaultActivityScripts, type StubScenario } from './stub-activities';
 
@@ -10,6 +10,7 @@ interface Workflows {
   cloneVM: typeof cloneVM;
   syncVM: typeof syncVM;
   scheduledCloneVM: typeof scheduledCloneVM;
+  migrateVM: typeof migrateVM;
 }
 type WorkflowName = keyof Workflows;
 

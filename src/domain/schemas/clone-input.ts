@@ -38,6 +38,8 @@ export const cloneInputSchema = z
     ...dataPathFields,
     /** Keep the source's MAC addresses (only for a copy that never runs beside its source). */
     preserveMac: z.boolean().default(false),
+    /** Give the copy the source's UUID: only for a copy that replaces its source (a migration), never one beside it. */
+    keepUuid: z.boolean().default(false),
     /** Seconds before the whole clone gives up and cleans up. */
     timeout: timeoutField(3600),
     /** Start the copy once it is defined. */
