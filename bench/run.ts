@@ -25,6 +25,7 @@ import { syncCheckpoint } from './scenarios/sync-checkpoint';
 import { load as loadScenario } from './scenarios/load';
 import { block } from './scenarios/block';
 import { wan } from './scenarios/wan';
+import { migrate } from './scenarios/migrate';
 
 const load = createRequire(__filename);
 
@@ -44,6 +45,7 @@ export const scenarios: Scenario[] = [
   block,
   loadScenario,
   wan,
+  migrate,
 ];
 
 /** Why a scenario is left out of --quick, where the default reason does not fit. */

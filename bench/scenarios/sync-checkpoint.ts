@@ -6,7 +6,7 @@
  * exactly that change.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SyncInput } from '../../src/domain/schemas/sync-input';
 import type { Bench, BenchVm } from '../lib/context';
@@ -46,12 +46,22 @@ async function changeGuest(bench: Bench, vmName: string, dataBytes: number): Pro
   return count * writeBytes;
 }
 
-/** A running VM on a whose root qcow2 holds `dataBytes` of random guest data past its filesystem. */
-async function makeRunningVm(bench: Bench, dataBytes: number): Promise<BenchVm> {
-  const name = `bench-cp-${randomBytes(3).toString('hex')}`;
+/** The guest data a bench VM's root disk holds starts here, past the root filesystem make-vm builds. */
+export const guestDataOffset = filesystemBytes;
+
+/**
+ * A running VM on a whose root qcow2 holds `dataBytes` of random guest data past its
+ * filesystem. The guest runs `guestScript` (idle by default) once it has said KVMCLONE-IDLE.
+ */
+export async function makeRunningVm(
+  bench: Bench,
+  dataBytes: number,
+  options: { prefix?: string; guestScript?: string } = {},
+): Promise<BenchVm> {
+  const name = `${options.prefix ?? 'bench-cp'}-${randomBytes(3).toString('hex')}`;
   const dir = path.join(bench.homeOf('a'), bench.workDir, name);
-  const idle = path.join(bench.homeOf('a'), bench.workDir, `${name}-idle.sh`);
-  await writeFile(idle, 'echo KVMCLONE-IDLE\nwhile true; do sleep 60; done\n');
+  const idle = path.join(bench.homeOf('a'), bench.workDir, `${name}-run.sh`);
+  await writeFile(idle, `echo KVMCLONE-IDLE\n${options.guestScript ?? 'while true; do sleep 60; done'}\n`);
   const made = await bench.lab.makeVm('a', name, {
     dir,
     dataSize: '1M',
@@ -77,13 +87,20 @@ async function makeRunningVm(bench: Bench, dataBytes: number): Promise<BenchVm> 
   await runShell(`chown -R ${q(`${bench.lab.host('a').user}:`)} ${q(dir)}`);
   // One qcow2 disk: make-vm's raw data disk would be hashed by every variant and blur the comparison.
   await bench.lab.virsh('a', 'detach-disk', '--domain', name, '--target', 'vdb', '--config');
-  await bench.lab.virsh('a', 'start', '--domain', name);
-  const console = path.join(made.dir, 'console.log');
+  await bootOnA(bench, made);
+  return { ...made, name, kind: 'sync', apparentBytes: (await stat(made.rootPath)).size, dataBytes };
+}
+
+/** Starts a bench VM on a and waits until its guest has booted and started its run script. */
+export async function bootOnA(bench: Bench, vm: { name: string; dir: string }): Promise<void> {
+  const console = path.join(vm.dir, 'console.log');
+  // Emptied, never created: a file made here would be root's, and the guest's qemu could not open it.
+  await truncate(console, 0).catch(() => undefined);
+  await bench.lab.virsh('a', 'start', '--domain', vm.name);
   for (let attempt = 0; !(await readFile(console, 'utf8').catch(() => '')).includes('KVMCLONE-IDLE'); attempt++) {
-    if (attempt > 600) throw new Error(`${name} did not boot`);
+    if (attempt > 600) throw new Error(`${vm.name} did not boot`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { ...made, name, kind: 'sync', apparentBytes: (await stat(made.rootPath)).size, dataBytes };
 }
 
 export const syncCheckpoint: Scenario = {

@@ -3,7 +3,9 @@ import { ErrorCode, KvmCloneError } from '../errors';
 import { cancelCommand } from './commands/cancel';
 import { cloneCommand } from './commands/clone';
 import { configCommand } from './commands/config';
+import { cutoverCommand } from './commands/cutover';
 import { listCommand } from './commands/list';
+import { migrateCommand } from './commands/migrate';
 import { scheduleCommand } from './commands/schedule';
 import { serverCommand } from './commands/server';
 import { statusCommand } from './commands/status';
@@ -71,6 +73,8 @@ export function buildProgram(): Command {
   for (const command of [
     cloneCommand(),
     syncCommand(),
+    migrateCommand(),
+    cutoverCommand(),
     scheduleCommand(),
     listCommand(),
     statusCommand(),

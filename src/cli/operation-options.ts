@@ -65,6 +65,37 @@ export function syncOptions(): Option[] {
   ];
 }
 
+/**
+ * The migrate command's options, one per migrateVM input field. No --preserve-mac: a
+ * migration always keeps the source's MACs (and UUID), since the copy replaces it.
+ */
+export function migrateOptions(): Option[] {
+  return [
+    new Option('-n, --new-name <name>', "name of the VM on the destination (default: the source's name)"),
+    new Option('--dest-dir <dir>', "directory for the disks on the destination (default: the host's storageDir)"),
+    new Option(
+      '--max-downtime <seconds>',
+      'seconds the VM may be down at the cutover: syncs repeat until the last took no longer (default 10)',
+    ),
+    new Option(
+      '--max-passes <n>',
+      'sync passes before the cutover at most; a migration that needs more fails, the source still running (default 8)',
+    ),
+    new Option(
+      '--cutover-at <time>',
+      'cut over not before this time, ISO 8601 with a zone (e.g. 2026-12-24T02:00:00Z), keeping the copy in step until then',
+    ),
+    new Option('--hold', 'wait for `kvm-clone cutover ID` before the cutover, keeping the copy in step meanwhile'),
+    new Option('--sync-interval <seconds>', 'seconds between syncs while the cutover waits (default 60)'),
+    new Option('--keep-source', 'keep the source defined, stopped with autostart off, instead of undefining it'),
+    ...shared('copied').filter((option) => option.long !== '--preserve-mac'),
+    new Option(
+      '--timeout <seconds>',
+      'give up after this many seconds, waiting included, leaving the source running (default 86400)',
+    ),
+  ];
+}
+
 export function detachOption(): Option {
   return new Option('--detach', 'print the operation id and return at once');
 }

@@ -1,6 +1,6 @@
 import type { OperationStatus, OperationSummary } from '../client';
-import { cloneResultText } from './clone-result-view';
-import { isSyncResult, syncResultText } from './sync-result-view';
+import { migrationProgressLines } from './migration-progress-view';
+import { operationResultText } from './operation-result-view';
 import { progressLines } from './progress-view';
 import { cellTime, table } from './table';
 
@@ -38,10 +38,10 @@ export function operationStatusText(status: OperationStatus): string {
       'progress:',
       ...progressLines({ progress: status.progress, bytesPerSecond: 0 }).map((line) => line.replace(/ 0 B\/s/, '')),
     );
+  if (status.migration) lines.push(...migrationProgressLines(status.migration));
   if (status.progressUnavailable) lines.push(`progress: unavailable: ${status.progressUnavailable}`);
   if (status.error) lines.push(`error ${status.error.code} (${status.error.codeName}): ${status.error.message}`);
   let text = `${lines.join('\n')}\n`;
-  if (status.result)
-    text += isSyncResult(status.result) ? syncResultText(status.result) : cloneResultText(status.result);
+  if (status.result) text += operationResultText(status.result);
   return text;
 }

@@ -1,6 +1,6 @@
 /** The typed client of kvm-clone: what other services import. */
 export { KvmCloneClient, toKvmCloneError, type KvmCloneClientOptions } from './kvm-clone-client';
-export { cloneOperationId, syncOperationId } from './operation-id';
+export { cloneOperationId, migrateOperationId, syncOperationId } from './operation-id';
 export {
   OVERLAP_POLICIES,
   type CreateScheduleOptions,
@@ -41,6 +41,14 @@ export {
 export { cloneInputSchema, type CloneInput, type CloneOptions } from '../domain/schemas/clone-input';
 export { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
 export type { SyncResult, FileSyncResult } from '../domain/sync-result';
+export {
+  migrateInputSchema,
+  cutoverTimeSchema,
+  type MigrateInput,
+  type MigrateOptions,
+} from '../domain/schemas/migrate-input';
+export type { MigrateResult, MigrationPass } from '../domain/migration';
+export type { CutoverRequest, MigrationProgress } from '../workflows/migration-control';
 export { bandwidthLimitSchema } from '../domain/schemas/bandwidth';
 export { hostSpecSchema, hostRefSchema, type HostSpec, type HostSpecInput, type HostRef } from '../domain/schemas/host';
 export type {

@@ -20,12 +20,22 @@ import { validate } from '../domain/schemas/validate';
 import { DEFAULT_TASK_QUEUE } from '../task-queue';
 import type { cloneVM } from '../workflows/clone-vm';
 import type { syncVM } from '../workflows/sync-vm';
+import type { migrateVM } from '../workflows/migrate-vm';
 import type { SyncProgress } from '../activities/sync-range';
 import type { SyncResult } from '../domain/sync-result';
 import { syncInputSchema, type SyncInput } from '../domain/schemas/sync-input';
+import type { MigrateResult } from '../domain/migration';
+import { migrateInputSchema, type MigrateInput } from '../domain/schemas/migrate-input';
+import {
+  cutoverSignal,
+  holdCutoverSignal,
+  migrationQuery,
+  type MigrationProgress,
+} from '../workflows/migration-control';
 import { progressQuery, type OperationProgress } from '../workflows/progress';
+import { checkedCutoverTime, requireCutoverWithinTimeout } from './cutover-time';
 import { withInFlightBytes, type InFlightTransfer } from './in-flight-progress';
-import { cloneOperationId, syncOperationId } from './operation-id';
+import { cloneOperationId, migrateOperationId, syncOperationId } from './operation-id';
 import {
   KvmCloneSchedules,
   type CreateScheduleOptions,
@@ -96,9 +106,25 @@ export class KvmCloneClient {
     });
   }
 
+  /**
+   * Validates the input, then starts a warm migration; a second migration of the same source VM, to
+   * whichever destination, is refused with 1206 while one runs. A cutoverAt after the timeout is 1304.
+   */
+  async startMigrate(input: MigrateInput): Promise<WorkflowHandle<typeof migrateVM>> {
+    const options = validate(migrateInputSchema, input, 'migrate input');
+    requireCutoverWithinTimeout(options);
+    const workflowId = migrateOperationId(options.source, options.vmName);
+    return this.startOnce<typeof migrateVM>('migrateVM', workflowId, input, () => {
+      const what = `a migration of '${options.vmName}'`;
+      return new KvmCloneError(ErrorCode.MIGRATION_ERROR, `${what} is already running (operation ${workflowId})`, {
+        operationId: workflowId,
+      });
+    });
+  }
+
   /** Operation ids are derived from what an operation writes, so a second start of the same one is refused. */
-  private async startOnce<W extends typeof cloneVM | typeof syncVM>(
-    workflowType: 'cloneVM' | 'syncVM',
+  private async startOnce<W extends typeof cloneVM | typeof syncVM | typeof migrateVM>(
+    workflowType: 'cloneVM' | 'syncVM' | 'migrateVM',
     workflowId: string,
     input: Parameters<W>[0],
     alreadyRunning: () => KvmCloneError,
@@ -125,6 +151,71 @@ export class KvmCloneClient {
   async clone(input: CloneInput): Promise<CloneResult> {
     const handle = await this.startClone(input);
     return this.result<CloneResult>(handle.workflowId);
+  }
+
+  /**
+   * Starts a migration and waits for its result, which may take hours when its cutover waits for a time or a
+   * `cutover` signal; a failure is thrown as a KvmCloneError.
+   */
+  async migrate(input: MigrateInput): Promise<MigrateResult> {
+    const handle = await this.startMigrate(input);
+    return this.result<MigrateResult>(handle.workflowId);
+  }
+
+  /**
+   * Lets a running migration cut over: now, converged or not (no `at`), or not before `at` (ISO 8601 with a zone),
+   * keeping the copy in step until then. Ends a hold. A malformed time is refused here with 1007: the workflow could
+   * only ignore it, since a signal cannot be refused. Another kind of operation is 1007, one that has ended 1206, and an
+   * unknown id 1203.
+   */
+  async cutover(operationId: string, at?: string): Promise<void> {
+    const request = at === undefined ? undefined : { at: checkedCutoverTime(at, 'cutover time') };
+    const handle = await this.runningMigration(operationId, 'cut over');
+    try {
+      await (request ? handle.signal(cutoverSignal, request) : handle.signal(cutoverSignal));
+    } catch (error) {
+      throw toKvmCloneError(error, operationId);
+    }
+  }
+
+  /** Holds a running migration's cutover until a `cutover` signal, keeping the copy in step meanwhile. */
+  async holdCutover(operationId: string): Promise<void> {
+    const handle = await this.runningMigration(operationId, 'hold');
+    try {
+      await handle.signal(holdCutoverSignal);
+    } catch (error) {
+      throw toKvmCloneError(error, operationId);
+    }
+  }
+
+  /** A migration's passes so far, its phase, the downtime a cutover would cost now, and whether it is held. */
+  async migration(operationId: string): Promise<MigrationProgress> {
+    const handle = this.temporal.workflow.getHandle(operationId);
+    try {
+      const description = await handle.describe();
+      requireMigration(operationId, description.type);
+      return await handle.query(migrationQuery);
+    } catch (error) {
+      throw toKvmCloneError(error, operationId);
+    }
+  }
+
+  /** The handle of a running migration, for a signal: another operation, or one that has ended, is refused. */
+  private async runningMigration(operationId: string, verb: string): Promise<WorkflowHandle<typeof migrateVM>> {
+    const handle = this.temporal.workflow.getHandle<typeof migrateVM>(operationId);
+    try {
+      const { type, status } = await handle.describe();
+      requireMigration(operationId, type);
+      if (status.name !== 'RUNNING')
+        throw new KvmCloneError(
+          ErrorCode.MIGRATION_ERROR,
+          `migration ${operationId} has already ended (${status.name}); there is nothing to ${verb}`,
+          { operationId, state: status.name },
+        );
+      return handle;
+    } catch (error) {
+      throw toKvmCloneError(error, operationId);
+    }
   }
 
   async result<T = CloneResult>(operationId: string): Promise<T> {
@@ -200,14 +291,22 @@ export class KvmCloneClient {
     const status: OperationStatus = summaryOf(description);
     if (status.state === 'RUNNING') {
       try {
-        status.progress = await this.temporal.connection.withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () =>
-          this.progress(operationId),
+        // A migration also tells its passes, whether it is held, and the downtime a cutover would cost now.
+        const [progress, migration] = await this.temporal.connection.withDeadline(
+          Date.now() + PROGRESS_QUERY_TIMEOUT_MS,
+          () =>
+            Promise.all([
+              this.progress(operationId),
+              description.type === 'migrateVM' ? handle.query(migrationQuery) : undefined,
+            ]),
         );
+        status.progress = progress;
+        if (migration) status.migration = migration;
       } catch (error) {
         status.progressUnavailable = `no worker answered the progress query (${error instanceof Error ? error.message : String(error)})`;
       }
     } else if (status.state === 'COMPLETED') {
-      status.result = await this.result<CloneResult>(operationId);
+      status.result = await this.result<NonNullable<OperationStatus['result']>>(operationId);
     } else {
       const error = await this.result(operationId).then(
         () => undefined,
@@ -307,6 +406,17 @@ export class KvmCloneClient {
   async close(): Promise<void> {
     await this.temporal.connection.close();
   }
+}
+
+/** Only a migration takes the cutover signals and answers the migration query. */
+function requireMigration(operationId: string, workflowType: string): void {
+  if (workflowType === 'migrateVM') return;
+  const kind = operationKind(workflowType);
+  throw new KvmCloneError(
+    ErrorCode.VALIDATION_ERROR,
+    `operation ${operationId} is ${kind === 'other' ? `a ${workflowType} workflow` : `a ${kind}`}, not a migration; only a migration has a cutover`,
+    { operationId, workflowType },
+  );
 }
 
 function summaryOf(

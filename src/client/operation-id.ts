@@ -23,3 +23,11 @@ export function cloneOperationId(
 export function syncOperationId(destination: HostRef, targetName: string): string {
   return `sync:${hostLabel(destination)}:${targetName}`;
 }
+
+/**
+ * The workflow id of a migration: one per source VM, so a VM is never moved twice at once,
+ * whatever the destination. The passes it runs are its children, with ids of their own.
+ */
+export function migrateOperationId(source: HostRef, vmName: string): string {
+  return `migrate:${hostLabel(source)}:${vmName}`;
+}

@@ -1,17 +1,22 @@
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import type { CloneResult } from '../domain/clone-result';
 import type { SyncResult } from '../domain/sync-result';
+import type { MigrateResult } from '../domain/migration';
+import type { MigrationProgress } from '../workflows/migration-control';
 import type { FailureInfo } from '../failures';
 import type { OperationProgress } from '../workflows/progress';
 
 /**
- * The workflow types that are kvm-clone operations, and what the CLI calls each. The
- * sync workflow joins here (`syncVM: 'sync'`) and so shows in listOperations and status.
+ * The workflow types that are kvm-clone operations, and what the CLI calls each: a
+ * workflow type listed here shows in listOperations and status. A migration's passes are
+ * child cloneVM and syncVM workflows, so they show too, under ids that start with the
+ * migration's.
  */
 export const OPERATION_KINDS = {
   cloneVM: 'clone',
   syncVM: 'sync',
   scheduledCloneVM: 'clone',
+  migrateVM: 'migrate',
 } as const satisfies Record<string, string>;
 
 export type OperationWorkflowType = keyof typeof OPERATION_KINDS;
@@ -37,8 +42,10 @@ export interface OperationStatus extends OperationSummary {
   progress?: OperationProgress;
   /** Why there is no progress for a running operation (e.g. no worker is running). */
   progressUnavailable?: string;
-  /** Once completed. Sync results join this union. */
-  result?: CloneResult | SyncResult;
+  /** A running migration's passes, phase, estimated downtime and hold, when a worker answered. */
+  migration?: MigrationProgress;
+  /** Once completed. */
+  result?: CloneResult | SyncResult | MigrateResult;
   /** Once failed, cancelled, terminated or timed out: the kvm-clone error code. */
   error?: FailureInfo;
 }

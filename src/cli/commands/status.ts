@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import type { CloneResult } from '../../domain/clone-result';
+import type { MigrateResult } from '../../domain/migration';
 import type { SyncResult } from '../../domain/sync-result';
 import { ErrorCode, KvmCloneError } from '../../errors';
-import { cloneResultText } from '../clone-result-view';
-import { isSyncResult, syncResultText } from '../sync-result-view';
+import { operationResultText } from '../operation-result-view';
 import { cliContext, loadCliConfig, type CliContext, type OutputFormat } from '../global-options';
 import type { ReferenceDefaults } from '../../hosts/ssh-config';
 import {
@@ -55,13 +55,9 @@ async function follow(
       progressStyle({ format, quiet: context.options.quiet, stderrIsTty: Boolean(process.stderr.isTTY) }),
       operationId,
     );
-    const result = await followOperation<CloneResult | SyncResult>(access.client, operationId, sink);
+    const result = await followOperation<CloneResult | SyncResult | MigrateResult>(access.client, operationId, sink);
     process.stdout.write(
-      format === 'text'
-        ? isSyncResult(result)
-          ? syncResultText(result)
-          : cloneResultText(result)
-        : formatDocument(format, { type: 'result', ...result }),
+      format === 'text' ? operationResultText(result) : formatDocument(format, { type: 'result', ...result }),
     );
   } catch (error) {
     await worker?.stop().catch(() => undefined);

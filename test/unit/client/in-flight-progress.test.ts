@@ -41,14 +41,15 @@ describe('withInFlightBytes', () => {
 describe('operationsQuery', () => {
   it('finds kvm-clone workflows on one task queue, running ones unless all', () => {
     expect(operationsQuery('kvm-clone', 'active')).toBe(
-      "WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM') AND TaskQueue = 'kvm-clone' AND ExecutionStatus = 'Running'",
+      "WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM', 'migrateVM') AND TaskQueue = 'kvm-clone' AND ExecutionStatus = 'Running'",
     );
     expect(operationsQuery("it's", 'all')).toBe(
-      "WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM') AND TaskQueue = 'it\\'s'",
+      "WorkflowType IN ('cloneVM', 'syncVM', 'scheduledCloneVM', 'migrateVM') AND TaskQueue = 'it\\'s'",
     );
     expect(operationKind('cloneVM')).toBe('clone');
     expect(operationKind('syncVM')).toBe('sync');
     expect(operationKind('scheduledCloneVM')).toBe('clone');
+    expect(operationKind('migrateVM')).toBe('migrate');
     expect(operationKind('other')).toBe('other');
   });
 });

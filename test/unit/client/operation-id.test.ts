@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneOperationId, syncOperationId } from '../../../src/client/operation-id';
+import { cloneOperationId, migrateOperationId, syncOperationId } from '../../../src/client/operation-id';
 
 describe('operation ids', () => {
   it('names the new name in a clone id, so clones of one VM to two names are two operations', () => {
@@ -10,5 +10,10 @@ describe('operation ids', () => {
 
   it('names the target in a sync id', () => {
     expect(syncOperationId('b', 'web01')).toBe('sync:b:web01');
+  });
+
+  it('names only the source and VM in a migration id, so one VM is never migrated twice at once', () => {
+    expect(migrateOperationId('a', 'web01')).toBe('migrate:a:web01');
+    expect(migrateOperationId('a', 'web01')).not.toBe(migrateOperationId('a', 'web02'));
   });
 });

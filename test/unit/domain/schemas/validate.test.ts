@@ -29,6 +29,7 @@ describe('cloneInputSchema defaults', () => {
       compress: false,
       verify: true,
       preserveMac: false,
+      keepUuid: false,
       timeout: 3600,
       start: false,
       networkMap: {},
