@@ -26,6 +26,8 @@ export interface ProgressDocument {
   bytesPerSecond: number;
   etaSeconds?: number;
   disks: DiskProgressDocument[];
+  /** A migration's pass under way. */
+  pass?: { kind: string; operationId: string };
 }
 
 export function percentOf(done: number, total: number): number {
@@ -51,6 +53,7 @@ export function progressDocument(operationId: string, snapshot: ProgressSnapshot
       bytesDone: disk.bytesDone,
       bytesTotal: disk.bytesTotal,
     })),
+    ...(progress.pass ? { pass: progress.pass } : {}),
   };
 }
 
@@ -87,7 +90,7 @@ export function progressLines(snapshot: ProgressSnapshot, barWidth = 24): string
   const speed = `${formatBytes(snapshot.bytesPerSecond)}/s`;
   const eta = snapshot.etaSeconds === undefined ? '' : `  ETA ${formatDuration(snapshot.etaSeconds)}`;
   lines.push(
-    `  ${'total'.padEnd(labelWidth)} ${bar(percent, barWidth)} ${String(percent).padStart(3)}%  ${bytesOf(progress.bytesDone, progress.bytesTotal).padEnd(21)} ${speed}${eta}  (${progress.phase})`,
+    `  ${'total'.padEnd(labelWidth)} ${bar(percent, barWidth)} ${String(percent).padStart(3)}%  ${bytesOf(progress.bytesDone, progress.bytesTotal).padEnd(21)} ${speed}${eta}  (${progress.pass ? `${progress.pass.kind} pass, ` : ''}${progress.phase})`,
   );
   return lines;
 }

@@ -247,10 +247,22 @@ export class KvmCloneClient {
         const bytesDone = kind === 'syncRange' ? (heartbeat.bytesCompared ?? 0) : (heartbeat.bytesDone ?? 0);
         transfers.push({ bytesDone, ...(typeof heartbeat.target === 'string' ? { target: heartbeat.target } : {}) });
       }
+      if (progress.pass) return await this.passProgress(progress, progress.pass);
       return withInFlightBytes(progress, transfers);
     } catch (error) {
       throw toKvmCloneError(error, operationId);
     }
+  }
+
+  /** A migration's progress is its running pass's (a clone or a sync), or its own once that pass has ended. */
+  private async passProgress(
+    migration: OperationProgress,
+    pass: NonNullable<OperationProgress['pass']>,
+  ): Promise<OperationProgress> {
+    return this.progress(pass.operationId).then(
+      (child): OperationProgress => ({ ...child, pass }),
+      (): OperationProgress => ({ ...migration, disks: [], bytesTotal: 0, bytesDone: 0 }),
+    );
   }
 
   /** Operations on this client's task queue, newest first. */

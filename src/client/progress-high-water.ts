@@ -8,8 +8,15 @@ import type { OperationProgress } from '../workflows/progress';
 export class ProgressHighWater {
   private total = 0;
   private readonly disks = new Map<string, number>();
+  private pass: string | undefined;
 
   apply(progress: OperationProgress): OperationProgress {
+    // A migration's next pass counts from zero again.
+    if (progress.pass?.operationId !== this.pass) {
+      this.pass = progress.pass?.operationId;
+      this.total = 0;
+      this.disks.clear();
+    }
     this.total = Math.min(progress.bytesTotal, Math.max(this.total, progress.bytesDone));
     const disks = progress.disks.map((disk) => {
       const bytesDone = Math.min(disk.bytesTotal, Math.max(this.disks.get(disk.target) ?? 0, disk.bytesDone));

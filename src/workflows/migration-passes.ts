@@ -115,7 +115,10 @@ export class MigrationPasses {
     run: (workflowId: string) => Promise<R>,
   ): Promise<R> {
     const workflowId = `${this.operation.operationId}-${++this.count}-${kind}`;
-    const result = await run(workflowId);
+    const { progress } = this.operation;
+    progress.phase = 'copying';
+    progress.pass = { kind, operationId: workflowId };
+    const result = await run(workflowId).finally(() => delete progress.pass);
     this.control.record({
       kind,
       operationId: workflowId,

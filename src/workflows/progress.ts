@@ -23,6 +23,8 @@ export interface OperationProgress {
   disks: DiskProgress[];
   bytesTotal: number;
   bytesDone: number;
+  /** A migration's pass under way: its own progress is the child workflow's, which `client.progress` reads. */
+  pass?: { kind: 'clone' | 'sync' | 'final'; operationId: string };
 }
 
 export const progressQuery = defineQuery<OperationProgress>('progress');

@@ -26,6 +26,10 @@ export const progressDocument = z
         })
         .strict(),
     ),
+    pass: z
+      .object({ kind: z.enum(['clone', 'sync', 'final']), operationId: z.string() })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -8,7 +8,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors';
 import { checkpointPrefix } from '../../src/domain/change-tracking';
-import { cutoverSignal, migrationQuery } from '../../src/workflows';
+import { cutoverSignal, migrationQuery, progressQuery } from '../../src/workflows';
 import { activityFailure } from '../helpers/stub-activities';
 import { useStubWorker, type StubbedRun } from '../helpers/stub-worker';
 import { DESTINATION, SOURCE, SOURCE_UUID, VM, healthyHosts, sourceInspection } from './stub-vm';
@@ -79,6 +79,20 @@ describe.concurrent('migrateVM', () => {
       mustBeShutOff: false,
     });
     expect(await phaseOf(run)).toBe('done');
+    expect(await run.handle.query(progressQuery)).not.toHaveProperty('pass');
+  });
+
+  it("names the pass under way in its progress, so a follower reads that child's", async () => {
+    const run = await env().start('migrateVM', { ...migration, holdCutover: true }, running);
+    await until(async () => (await phaseOf(run)) === 'waiting');
+    await run.handle.signal(cutoverSignal);
+    await run.activities.waitForCall('pauseSource');
+    await until(async () => (await run.handle.query(progressQuery)).pass?.kind === 'final');
+    expect((await run.handle.query(progressQuery)).pass).toEqual({
+      kind: 'final',
+      operationId: `${run.handle.workflowId}-3-final`,
+    });
+    await run.result();
   });
 
   it('resumes the source and removes the copy and the checkpoints when the final sync fails; the copy never starts', async () => {
@@ -188,15 +202,29 @@ describe.concurrent('migrateVM', () => {
   });
 
   it('waits for cutoverAt, syncing meanwhile, then cuts over', async () => {
-    const at = new Date(Date.now() + 12_000).toISOString();
-    const run = await env().start('migrateVM', { ...migration, cutoverAt: at, syncInterval: 5 }, running);
+    const at = new Date(Date.now() + 20_000).toISOString();
+    let pausedAt = 0;
+    const run = await env().start(
+      'migrateVM',
+      { ...migration, cutoverAt: at, syncInterval: 5 },
+      {
+        ...running,
+        pauseSource: () => {
+          pausedAt = Date.now();
+          return { pausedAt, guestFrozen: false, warnings: [] };
+        },
+      },
+    );
+    await until(async () => (await phaseOf(run)) === 'waiting', 25_000);
+    const converged = (await run.handle.query(migrationQuery)).passes.length;
+    expect((await run.handle.query(migrationQuery)).cutoverAt).toBe(at);
+    // While it waits, a sync every syncInterval keeps the copy in step; the source is not paused before `at`.
+    await until(async () => (await run.handle.query(migrationQuery)).passes.length > converged, 15_000);
     const result = await run.result();
 
-    expect(run.activities.inputOf('pauseSource')).toBeDefined();
-    // The clone, the converging sync, at least one sync while waiting, and the final one.
-    expect(result.passes.length).toBeGreaterThanOrEqual(4);
+    expect(pausedAt).toBeGreaterThanOrEqual(Date.parse(at));
     expect(result.passes.at(-1)!.kind).toBe('final');
-  });
+  }, 60_000);
 
   it('cancelled while it holds: the source is never paused, and the copy and checkpoints are removed', async () => {
     const run = await env().start('migrateVM', { ...migration, holdCutover: true }, running);

@@ -26,6 +26,15 @@ describe('progressLines', () => {
     );
   });
 
+  it("names a migration's pass, whose progress it shows, with the phase", () => {
+    const pass = { kind: 'sync' as const, operationId: 'migrate:a:vm-2-sync' };
+    expect(progressLines({ progress: { ...progress, pass }, bytesPerSecond: 0 }).at(-1)).toMatch(
+      /\(sync pass, copying\)$/,
+    );
+    expect(progressDocument('migrate:a:vm', { progress: { ...progress, pass }, bytesPerSecond: 0 }).pass).toEqual(pass);
+    expect(progressDocument('clone:a:vm:b', { progress, bytesPerSecond: 0 })).not.toHaveProperty('pass');
+  });
+
   it('shows only the phase before the disks are known', () => {
     expect(
       progressLines({ progress: { phase: 'preflight', disks: [], bytesTotal: 0, bytesDone: 0 }, bytesPerSecond: 0 }),
