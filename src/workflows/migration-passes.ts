@@ -105,7 +105,15 @@ export class MigrationPasses {
       executeChild(syncVM, {
         workflowId,
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        args: [{ ...this.dataPath(), targetName: this.newName, checkpoint: true, preserveMac: true }],
+        args: [
+          {
+            ...this.dataPath(),
+            targetName: this.newName,
+            checkpoint: true,
+            preserveMac: true,
+            ...(kind === 'final' ? { sourcePaused: true } : {}),
+          },
+        ],
       }),
     );
   }
