@@ -12,8 +12,6 @@ export interface SourceVm {
   files: readonly SourceFile[];
   inactiveXml: string;
   guestAgent: boolean;
-  /** Paused by the caller for the whole operation: it holds still without a snapshot. */
-  held?: boolean;
 }
 
 /** The source VM as its inspection found it, with the files the operation reads. */
@@ -41,8 +39,7 @@ export interface FrozenSource {
  * disks' writes go to overlays until the body is done, then merge back. The merge-back is
  * an undo step from before the freeze, so a failure at any point after leaves the source
  * on its own disks again. `beforeFreeze` runs first, while the source still writes to its
- * disks. A shut-off source holds still by itself: the body runs at once, 'offline'; so does
- * one its caller holds paused, read as it was at the pause.
+ * disks. A shut-off source holds still by itself: the body runs at once, 'offline'.
  */
 export async function withFrozenSource<T>(
   operation: Operation<OperationOptions>,
@@ -51,7 +48,6 @@ export async function withFrozenSource<T>(
   beforeFreeze?: () => Promise<void>,
 ): Promise<T> {
   if (!vm.running) return body({ consistency: 'offline' });
-  if (vm.held) return body({ consistency: 'crash-consistent' });
   const { source, vmName } = operation.options;
   operation.progress.phase = 'snapshotting';
   await beforeFreeze?.();

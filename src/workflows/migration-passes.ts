@@ -105,15 +105,7 @@ export class MigrationPasses {
       executeChild(syncVM, {
         workflowId,
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        args: [
-          {
-            ...this.dataPath(),
-            targetName: this.newName,
-            checkpoint: true,
-            preserveMac: true,
-            ...(kind === 'final' ? { sourcePaused: true } : {}),
-          },
-        ],
+        args: [{ ...this.dataPath(), targetName: this.newName, checkpoint: true, preserveMac: true }],
       }),
     );
   }

@@ -4,11 +4,7 @@ import { SYNC_BLOCK_SIZE } from '../domain/block-delta';
 import { syncInputSchema, type SyncInput, type SyncOptions } from '../domain/schemas/sync-input';
 import { fileSyncResult, syncTotals } from '../domain/sync-plan';
 import type { SyncResult } from '../domain/sync-result';
-import { parseDomainXml } from '../domain/domain-xml';
-import { ErrorCode, KvmCloneError } from '../errors';
-import { hostCalls } from './activity-proxies';
 import { holdDestinationLock } from './destination-lock';
-import { hostLabel } from './host-label';
 import { sourceVm, withFrozenSource } from './frozen-source';
 import { notifiedOperation, notifyOf, withNotifications } from './notifications';
 import { beginOperation, type Operation } from './operation';
@@ -60,17 +56,17 @@ async function sync(
   const checkpoints = new SyncCheckpoints(operation, target.name, inspection, setup.target, files, setup.hashTool);
   await target.createAddedDisks(files);
 
-  const held = operation.options.sourcePaused ? pausedSource(operation, inspection) : undefined;
   const { consistency, rangesRecopied } = await withFrozenSource(
     operation,
-    { ...sourceVm(inspection, files), held: held !== undefined },
+    sourceVm(inspection, files),
     async (frozen) => {
       for (const file of files) file.fileSize = frozen.sizes?.[file.sourcePath] ?? file.fileSize;
       await target.resizeToSource(files);
       await checkpoints.readChanges(files);
-      const recopied = await syncFiles(operation, files, setup.dataPath, setup.hashTool);
-      await held?.stillPaused();
-      return { consistency: frozen.consistency, rangesRecopied: recopied };
+      return {
+        consistency: frozen.consistency,
+        rangesRecopied: await syncFiles(operation, files, setup.dataPath, setup.hashTool),
+      };
     },
     () => checkpoints.createBeforeFreeze(),
   );
@@ -107,25 +103,5 @@ function syncResult(
     rangesRecopied: outcome.rangesRecopied,
     detachedDisks: setup.detachedDisks,
     ...(unfinished ? { completedUnfinished: unfinished } : {}),
-  };
-}
-
-/** A source its caller holds paused (`sourcePaused`): refused unless paused now, and checked again after the copy. */
-function pausedSource(operation: Operation<SyncOptions>, inspection: SyncSetup['inspection']) {
-  const { source, vmName } = operation.options;
-  const uuid = parseDomainXml(inspection.inactiveXml).uuid?.toLowerCase();
-  const refuse = (what: string) =>
-    new KvmCloneError(
-      ErrorCode.SYNC_ERROR,
-      `sourcePaused: '${vmName}' on ${hostLabel(source)} ${what}; its disks were not held still`,
-      { vmName },
-      { retryable: false },
-    );
-  if (inspection.state !== 'paused') throw refuse(`is ${inspection.state}, not paused`);
-  return {
-    async stillPaused(): Promise<void> {
-      const now = await hostCalls.recheckSource({ source, vmName, paths: [] });
-      if (now.state !== 'paused' || now.uuid !== uuid) throw refuse(`is ${now.state ?? 'gone'} now, no longer paused`);
-    },
   };
 }

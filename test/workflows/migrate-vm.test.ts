@@ -15,22 +15,10 @@ import { DESTINATION, SOURCE, SOURCE_UUID, VM, healthyHosts, sourceInspection } 
 
 const env = useStubWorker(healthyHosts);
 const migration = { source: SOURCE, destination: DESTINATION, vmName: VM };
-/** A running source that pauseSource pauses and resumeSource resumes, as the hosts would report it. */
-function runningSource(options: { guestFrozen?: boolean; onPause?: () => void } = {}) {
-  let state: 'running' | 'paused' = 'running';
-  return {
-    inspectSource: () => sourceInspection({ state }),
-    recheckSource: () => ({ state, uuid: SOURCE_UUID }),
-    pauseSource: () => {
-      state = 'paused';
-      options.onPause?.();
-      return { pausedAt: 1_000_000, guestFrozen: options.guestFrozen ?? false, warnings: [] };
-    },
-    resumeSource: () => {
-      state = 'running';
-    },
-  };
-}
+const running = {
+  inspectSource: () => sourceInspection({ state: 'running' }),
+  recheckSource: () => ({ state: 'running' as const, uuid: SOURCE_UUID }),
+};
 const cleanupOfTheCopy = ['removeCheckpoints', 'removeDefinedClone', 'removeClone'];
 
 /** The calls from the first call to `from` on. */
@@ -57,7 +45,7 @@ async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise
 
 describe.concurrent('migrateVM', () => {
   it('clones with the source UUID and MACs, syncs until a sync is short, pauses, syncs the rest, starts the copy, then retires the source', async () => {
-    const run = await env().start('migrateVM', migration, runningSource());
+    const run = await env().start('migrateVM', migration, running);
     const result = await run.result();
 
     expect(result.passes.map((pass) => pass.kind)).toEqual(['clone', 'sync', 'final']);
@@ -72,15 +60,10 @@ describe.concurrent('migrateVM', () => {
     expect(run.activities.inputOf('defineClone')).toMatchObject({ start: false });
     expect(JSON.stringify(run.activities.inputOf('defineClone').rewrite)).toContain(SOURCE_UUID);
     expect(JSON.stringify(run.activities.inputOf('defineClone').rewrite)).not.toContain('macAddresses');
-    // The sync while the source runs snapshots it and leaves a checkpoint for the next.
-    expect(run.activities.inputsOf('createCheckpoint')).toHaveLength(1);
+    // Checkpoint syncs: each creates a checkpoint before its freeze.
+    expect(run.activities.inputsOf('createCheckpoint')).toHaveLength(2);
     const cutover = callsFrom(run.activities.names(), 'pauseSource');
     expect(cutover[0]).toBe('pauseSource');
-    // The final sync reads the paused source in place (no snapshot, no new checkpoint), then checks it is still paused.
-    expect(cutover).not.toContain('freezeSource');
-    expect(cutover).not.toContain('mergeSource');
-    expect(cutover).not.toContain('createCheckpoint');
-    expect(cutover).toContain('recheckSource');
     expect(cutover.slice(-3)).toEqual(['startMigratedVm', 'removeCheckpoints', 'retireSource']);
     expect(cutover).toContain('redefineTarget');
     expect(run.activities.names()).not.toContain('resumeSource');
@@ -100,7 +83,7 @@ describe.concurrent('migrateVM', () => {
   });
 
   it("names the pass under way in its progress, so a follower reads that child's", async () => {
-    const run = await env().start('migrateVM', { ...migration, holdCutover: true }, runningSource());
+    const run = await env().start('migrateVM', { ...migration, holdCutover: true }, running);
     await until(async () => (await phaseOf(run)) === 'waiting');
     await run.handle.signal(cutoverSignal);
     await run.activities.waitForCall('pauseSource');
@@ -114,7 +97,7 @@ describe.concurrent('migrateVM', () => {
 
   it('resumes the source and removes the copy and the checkpoints when the final sync fails; the copy never starts', async () => {
     const run = await env().start('migrateVM', migration, {
-      ...runningSource(),
+      ...running,
       redefineTarget: (_input, call) => {
         if (call === 1) throw activityFailure(ErrorCode.LIBVIRT_ERROR, 'virsh define failed');
       },
@@ -137,7 +120,8 @@ describe.concurrent('migrateVM', () => {
 
   it('stops the copy before it resumes the source when the start fails, so the two never run at once', async () => {
     const run = await env().start('migrateVM', migration, {
-      ...runningSource({ guestFrozen: true }),
+      ...running,
+      pauseSource: () => ({ pausedAt: 1_000_000, guestFrozen: true, warnings: [] }),
       startMigratedVm: () => {
         throw activityFailure(
           ErrorCode.MIGRATION_ERROR,
@@ -158,7 +142,7 @@ describe.concurrent('migrateVM', () => {
 
   it('undoes nothing once the copy runs: a source that cannot be retired is reported paused, with 1206', async () => {
     const run = await env().start('migrateVM', migration, {
-      ...runningSource(),
+      ...running,
       retireSource: () => {
         throw activityFailure(ErrorCode.LIBVIRT_ERROR, 'virsh undefine failed');
       },
@@ -178,7 +162,7 @@ describe.concurrent('migrateVM', () => {
       'migrateVM',
       { ...migration, maxDowntime: 1, maxPasses: 5 },
       {
-        ...runningSource(),
+        ...running,
         // Each sync takes over a second and sends as much as the one before.
         redefineTarget: () => sleep(1100).then(() => undefined),
       },
@@ -200,7 +184,7 @@ describe.concurrent('migrateVM', () => {
   });
 
   it('holds the cutover, keeping the copy in step, until a cutover signal', async () => {
-    const run = await env().start('migrateVM', { ...migration, holdCutover: true, syncInterval: 5 }, runningSource());
+    const run = await env().start('migrateVM', { ...migration, holdCutover: true, syncInterval: 5 }, running);
     await until(async () => (await phaseOf(run)) === 'waiting');
     const waiting = await run.handle.query(migrationQuery);
     expect(waiting).toMatchObject({ held: true, maxDowntimeSeconds: 10 });
@@ -223,7 +207,13 @@ describe.concurrent('migrateVM', () => {
     const run = await env().start(
       'migrateVM',
       { ...migration, cutoverAt: at, syncInterval: 5 },
-      runningSource({ onPause: () => (pausedAt = Date.now()) }),
+      {
+        ...running,
+        pauseSource: () => {
+          pausedAt = Date.now();
+          return { pausedAt, guestFrozen: false, warnings: [] };
+        },
+      },
     );
     await until(async () => (await phaseOf(run)) === 'waiting', 25_000);
     const converged = (await run.handle.query(migrationQuery)).passes.length;
@@ -237,7 +227,7 @@ describe.concurrent('migrateVM', () => {
   }, 60_000);
 
   it('cancelled while it holds: the source is never paused, and the copy and checkpoints are removed', async () => {
-    const run = await env().start('migrateVM', { ...migration, holdCutover: true }, runningSource());
+    const run = await env().start('migrateVM', { ...migration, holdCutover: true }, running);
     await until(async () => (await phaseOf(run)) === 'waiting');
     await run.handle.cancel();
     const failure = await run.failure();

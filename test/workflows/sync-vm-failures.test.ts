@@ -14,7 +14,6 @@ import {
   MISMATCH,
   MiB,
   SOURCE,
-  SOURCE_UUID,
   VM,
   diskFile,
   healthyHosts,
@@ -41,35 +40,6 @@ function callsFrom(names: string[], from: string): string[] {
 }
 
 describe.concurrent('syncVM failures', () => {
-  it('sourcePaused: refuses a source that is not paused with 1201, before reading it', async () => {
-    const run = await env().start('syncVM', { ...sync, sourcePaused: true }, { inspectSource: running });
-    const failure = await run.failure();
-
-    expect(failure).toMatchObject({ type: 'SYNC_ERROR', details: [{ code: ErrorCode.SYNC_ERROR }] });
-    expect(failure.message).toMatch(
-      /sourcePaused: 'web01' on .* is running, not paused; its disks were not held still/,
-    );
-    expect(run.activities.names()).not.toContain('syncRange');
-    expect(run.activities.names()).not.toContain('freezeSource');
-  });
-
-  it('sourcePaused: fails with 1201 when the source was resumed during the sync', async () => {
-    const run = await env().start(
-      'syncVM',
-      { ...sync, sourcePaused: true },
-      {
-        inspectSource: () => sourceInspection({ state: 'paused' }),
-        recheckSource: () => ({ state: 'running', uuid: SOURCE_UUID }),
-      },
-    );
-    const failure = await run.failure();
-
-    expect(failure).toMatchObject({ type: 'SYNC_ERROR' });
-    expect(failure.message).toMatch(/is running now, no longer paused/);
-    expect(run.activities.names()).toContain('syncRange');
-    expect(run.activities.names()).not.toContain('redefineTarget');
-  });
-
   it('refuses with 1204 when the disks added on the source do not fit beside the target, before writing', async () => {
     const run = await env().start('syncVM', sync, {
       inspectSource: () => withAddedDisk(),

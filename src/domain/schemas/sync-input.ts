@@ -20,12 +20,6 @@ export const syncInputSchema = z.strictObject({
    * bitmap missed are then copied again. Worth running now and then, e.g. weekly.
    */
   fullVerify: z.boolean().default(false),
-  /**
-   * The source is paused, and the caller keeps it paused until the sync ends (a migration's cutover): its disks are
-   * read in place, without a snapshot, and no checkpoint is left for a next sync. A source that is not paused is
-   * refused (1201), and one resumed during the sync fails it (1201).
-   */
-  sourcePaused: z.boolean().default(false),
   ...dataPathFields,
   /** Give the target the source's MAC addresses instead of keeping its own. */
   preserveMac: z.boolean().default(false),
