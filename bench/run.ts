@@ -51,6 +51,7 @@ export const scenarios: Scenario[] = [
 /** Why a scenario is left out of --quick, where the default reason does not fit. */
 const notInQuick: Record<string, string> = {
   wan: 'single OpenSSH streams at 50 ms RTT take minutes at any useful size',
+  migrate: 'it boots a VM and copies it twice per run; its target is a downtime at the default size',
 };
 
 export const presets: Record<'quick' | 'default' | 'full', Sizes> = {

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KvmCloneClient } from '../../../src/client';
+import type { MigrateResult } from '../../../src/domain/migration';
+import { parseDomainXml } from '../../../src/domain/domain-xml';
+import { guestWriterScript, lastWriterRecord, waitForWriter } from '../../helpers/guest-writer';
+import { Lab, uniqueVmName } from '../../helpers/lab';
+import { activityAttempts, WorkerProcesses } from '../../helpers/worker-processes';
+
+const lab = new Lab(inject('labFile'));
+const taskQueue = `migrate-kill-${randomUUID()}`;
+let connection: Connection;
+let client: KvmCloneClient;
+const workers = new WorkerProcesses(lab);
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  client = new KvmCloneClient(new Client({ connection }), taskQueue);
+});
+
+afterEach(() => workers.killAll());
+
+afterAll(async () => {
+  await workers.killAll();
+  await connection.close();
+});
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('a migration survives a killed worker', () => {
+  it('a worker SIGKILLed during the final sync, with the source paused, is replaced and the cutover completes', async () => {
+    const name = uniqueVmName('migkill');
+    // A raw data disk is hashed by every pass, so the final sync's range runs long enough to be killed in.
+    const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, dataSize: '1G', fillMib: 512 });
+    await lab.virsh('a', 'start', '--domain', name);
+    await waitForWriter(`${vm.dir}/console.log`);
+    const first = await workers.start({ taskQueue });
+    try {
+      const handle = await client.startMigrate({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        holdCutover: true,
+        parallel: 1,
+      });
+      await until(async () => (await client.migration(handle.workflowId)).phase === 'waiting', 'the hold');
+      await client.cutover(handle.workflowId);
+      let finalId = '';
+      await until(async () => {
+        const progress = await client.migration(handle.workflowId);
+        if (progress.phase !== 'cutover' || (await lab.domainState('a', name)) !== 'paused') return false;
+        finalId = `${handle.workflowId}-${progress.passes.length + 1}-final`;
+        const child = await client.temporal.workflow
+          .getHandle(finalId)
+          .describe()
+          .catch(() => undefined);
+        return (child?.raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'syncRange');
+      }, 'the final sync to copy a range');
+      await first.kill();
+      expect(await lab.domainState('a', name)).toBe('paused');
+
+      await workers.start({ taskQueue });
+      const result = await client.result<MigrateResult>(handle.workflowId);
+
+      expect(result.passes.at(-1)).toMatchObject({ kind: 'final', operationId: finalId });
+      const attempts = await activityAttempts(client.temporal.workflow.getHandle(finalId));
+      expect(Math.max(...(attempts.get('syncRange') ?? [1]))).toBeGreaterThan(1);
+      expect(await lab.domainState('a', name)).toBeUndefined();
+      expect(await lab.domainState('b', name)).toBe('running');
+      const copy = parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', name));
+      const lastOnSource = await lastWriterRecord(`${vm.dir}/data.img`);
+      await lab.virsh('b', 'destroy', '--domain', name);
+      expect(await lastWriterRecord(copy.disks.find((disk) => disk.target === 'vdb')!.sourcePath!)).toBe(lastOnSource);
+    } finally {
+      for (const host of ['a', 'b'] as const)
+        if ((await lab.domainState(host, name)) === 'running') await lab.virsh(host, 'destroy', '--domain', name);
+    }
+  });
+});
