@@ -1,4 +1,4 @@
-import { isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import { checkpointPrefix } from '../domain/change-tracking';
 import type { MigrateOptions } from '../domain/schemas/migrate-input';
 import { ErrorCode, KvmCloneError } from '../errors';
@@ -46,10 +46,10 @@ export async function cutOver(
   await passes.sync('final');
   copyStarting = true;
   const { startedAt } = await hostCalls.startMigratedVm(copy);
-  // The copy runs: resuming the source now would run the VM twice.
+  // The copy runs: resuming the source now would run the VM twice, and a cancel or timeout must not stop its retirement.
   operation.compensations.clear();
   control.progress.phase = 'retiring-source';
-  await retire(operation, uuid);
+  await CancellationScope.nonCancellable(() => retire(operation, uuid));
   return { downtimeSeconds: (startedAt - paused.pausedAt) / 1000, guestFrozen: paused.guestFrozen };
 }
 

@@ -157,6 +157,22 @@ describe.concurrent('migrateVM', () => {
     expect(after(run.activities.names(), 'retireSource')).toEqual([]);
   });
 
+  it('a cancel once the copy runs does not stop the source being retired, and undoes nothing', async () => {
+    const run = await env().start('migrateVM', migration, {
+      ...running,
+      // The migration's own removal of its checkpoints (keep nothing) is slow: the cancel lands in it.
+      removeCheckpoints: ({ keep }) => (keep.length === 0 ? sleep(1500).then(() => []) : []),
+    });
+    await run.activities.waitForCall('startMigratedVm');
+    await run.activities.waitForCall('removeCheckpoints', run.activities.inputsOf('removeCheckpoints').length + 1);
+    await run.handle.cancel();
+    const result = await run.result();
+
+    expect(result.passes.at(-1)!.kind).toBe('final');
+    expect(after(run.activities.names(), 'startMigratedVm')).toEqual(['removeCheckpoints', 'retireSource']);
+    expect(run.activities.names()).not.toContain('resumeSource');
+  });
+
   it('gives up with 1206 when syncs stop getting shorter above the downtime allowed, leaving the source as it was', async () => {
     const run = await env().start(
       'migrateVM',
