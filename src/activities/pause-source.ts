@@ -1,5 +1,6 @@
 import type { HostRef } from '../domain/schemas/host';
 import { DomainPower } from '../hosts/domain-power';
+import { LiveSnapshot } from '../hosts/live-snapshot';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { activityBody, withHost, type ActivityDeps } from './deps';
 
@@ -40,7 +41,7 @@ export function pauseSource(deps: ActivityDeps) {
           );
         const warnings: string[] = [];
         let guestFrozen = false;
-        if (await power.guestAgentResponds()) {
+        if (await new LiveSnapshot(session, input.vmName).guestAgentResponds()) {
           const freeze = await power.freezeFilesystems();
           guestFrozen = freeze.frozen;
           if (!freeze.frozen)

@@ -39,12 +39,6 @@ export class DomainPower {
     return (await this.libvirt.domainUuid(this.vmName)) === undefined;
   }
 
-  /** Whether a guest agent answers within 5 s: a paused or agentless guest does not. */
-  async guestAgentResponds(): Promise<boolean> {
-    const ping = sh`qemu-agent-command --timeout 5 --domain ${this.vmName} ${'{"execute":"guest-ping"}'}`;
-    return (await execVirsh(this.session, ping)).exitCode === 0;
-  }
-
   /** Has the guest agent flush and freeze every guest filesystem; false (with why) when it cannot. */
   async freezeFilesystems(): Promise<{ frozen: true } | { frozen: false; reason: string }> {
     const result = await execVirsh(this.session, sh`domfsfreeze --domain ${this.vmName}`);

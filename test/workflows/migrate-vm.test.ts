@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors';
 import { checkpointPrefix } from '../../src/domain/change-tracking';
 import { cutoverSignal, migrationQuery, progressQuery } from '../../src/workflows';
+import { eventually } from '../helpers/cli';
 import { activityFailure } from '../helpers/stub-activities';
 import { useStubWorker, type StubbedRun } from '../helpers/stub-worker';
 import { DESTINATION, SOURCE, SOURCE_UUID, VM, healthyHosts, sourceInspection } from './stub-vm';
@@ -33,14 +34,6 @@ function after(names: string[], from: string): string[] {
 
 async function phaseOf(run: StubbedRun<unknown>): Promise<string> {
   return (await run.handle.query(migrationQuery)).phase;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await sleep(100);
-  }
 }
 
 describe.concurrent('migrateVM', () => {
@@ -84,10 +77,14 @@ describe.concurrent('migrateVM', () => {
 
   it("names the pass under way in its progress, so a follower reads that child's", async () => {
     const run = await env().start('migrateVM', { ...migration, holdCutover: true }, running);
-    await until(async () => (await phaseOf(run)) === 'waiting');
+    await eventually(async () => (await phaseOf(run)) === 'waiting', 'the waiting phase', 15_000);
     await run.handle.signal(cutoverSignal);
     await run.activities.waitForCall('pauseSource');
-    await until(async () => (await run.handle.query(progressQuery)).pass?.kind === 'final');
+    await eventually(
+      async () => (await run.handle.query(progressQuery)).pass?.kind === 'final',
+      'the final pass',
+      15_000,
+    );
     expect((await run.handle.query(progressQuery)).pass).toEqual({
       kind: 'final',
       operationId: `${run.handle.workflowId}-3-final`,
@@ -201,7 +198,7 @@ describe.concurrent('migrateVM', () => {
 
   it('holds the cutover, keeping the copy in step, until a cutover signal', async () => {
     const run = await env().start('migrateVM', { ...migration, holdCutover: true, syncInterval: 5 }, running);
-    await until(async () => (await phaseOf(run)) === 'waiting');
+    await eventually(async () => (await phaseOf(run)) === 'waiting', 'the waiting phase', 15_000);
     const waiting = await run.handle.query(migrationQuery);
     expect(waiting).toMatchObject({ held: true, maxDowntimeSeconds: 10 });
     expect(waiting.estimatedDowntimeSeconds).toBeGreaterThanOrEqual(0);
@@ -231,11 +228,15 @@ describe.concurrent('migrateVM', () => {
         },
       },
     );
-    await until(async () => (await phaseOf(run)) === 'waiting', 25_000);
+    await eventually(async () => (await phaseOf(run)) === 'waiting', 'the waiting phase', 25_000);
     const converged = (await run.handle.query(migrationQuery)).passes.length;
     expect((await run.handle.query(migrationQuery)).cutoverAt).toBe(at);
     // While it waits, a sync every syncInterval keeps the copy in step; the source is not paused before `at`.
-    await until(async () => (await run.handle.query(migrationQuery)).passes.length > converged, 15_000);
+    await eventually(
+      async () => (await run.handle.query(migrationQuery)).passes.length > converged,
+      'a sync while waiting',
+      15_000,
+    );
     const result = await run.result();
 
     expect(pausedAt).toBeGreaterThanOrEqual(Date.parse(at));
@@ -244,7 +245,7 @@ describe.concurrent('migrateVM', () => {
 
   it('cancelled while it holds: the source is never paused, and the copy and checkpoints are removed', async () => {
     const run = await env().start('migrateVM', { ...migration, holdCutover: true }, running);
-    await until(async () => (await phaseOf(run)) === 'waiting');
+    await eventually(async () => (await phaseOf(run)) === 'waiting', 'the waiting phase', 15_000);
     await run.handle.cancel();
     const failure = await run.failure();
 

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { KvmCloneClient } from '../../../src/client';
 import type { MigrateResult } from '../../../src/domain/migration';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
+import { eventually } from '../../helpers/cli';
 import { guestWriterScript, lastWriterRecord, waitForWriter } from '../../helpers/guest-writer';
 import { Lab, uniqueVmName } from '../../helpers/lab';
 import { activityAttempts, WorkerProcesses } from '../../helpers/worker-processes';
@@ -26,14 +27,6 @@ afterAll(async () => {
   await connection.close();
 });
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 300_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('a migration survives a killed worker', () => {
   it('a worker SIGKILLed during the final sync, with the source paused, is replaced and the cutover completes', async () => {
     const name = uniqueVmName('migkill');
@@ -50,19 +43,27 @@ describe('a migration survives a killed worker', () => {
         holdCutover: true,
         parallel: 1,
       });
-      await until(async () => (await client.migration(handle.workflowId)).phase === 'waiting', 'the hold');
+      await eventually(
+        async () => (await client.migration(handle.workflowId)).phase === 'waiting',
+        'the hold',
+        300_000,
+      );
       await client.cutover(handle.workflowId);
       let finalId = '';
-      await until(async () => {
-        const progress = await client.migration(handle.workflowId);
-        if (progress.phase !== 'cutover' || (await lab.domainState('a', name)) !== 'paused') return false;
-        finalId = `${handle.workflowId}-${progress.passes.length + 1}-final`;
-        const child = await client.temporal.workflow
-          .getHandle(finalId)
-          .describe()
-          .catch(() => undefined);
-        return (child?.raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'syncRange');
-      }, 'the final sync to copy a range');
+      await eventually(
+        async () => {
+          const progress = await client.migration(handle.workflowId);
+          if (progress.phase !== 'cutover' || (await lab.domainState('a', name)) !== 'paused') return false;
+          finalId = `${handle.workflowId}-${progress.passes.length + 1}-final`;
+          const child = await client.temporal.workflow
+            .getHandle(finalId)
+            .describe()
+            .catch(() => undefined);
+          return (child?.raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'syncRange');
+        },
+        'the final sync to copy a range',
+        300_000,
+      );
       await first.kill();
       expect(await lab.domainState('a', name)).toBe('paused');
 

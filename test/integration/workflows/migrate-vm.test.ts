@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { describe, expect, inject, it } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
+import { eventually } from '../../helpers/cli';
 import { guestWriterScript, lastWriterRecord, waitForWriter } from '../../helpers/guest-writer';
 import { Lab, uniqueVmName, type LabVm } from '../../helpers/lab';
 import { useTestEnvironment } from '../../helpers/temporal';
@@ -12,14 +13,6 @@ const testEnvironment = useTestEnvironment(lab.aliases());
 async function startWriter(vm: LabVm): Promise<void> {
   await lab.virsh('a', 'start', '--domain', vm.name);
   await waitForWriter(`${vm.dir}/console.log`);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 async function checkpointsOf(vmName: string): Promise<string[]> {
@@ -76,7 +69,11 @@ describe('migrateVM on the lab hosts', () => {
     try {
       const client = testEnvironment().client;
       const handle = await client.startMigrate({ source: 'a', destination: 'b', vmName: name, holdCutover: true });
-      await until(async () => (await client.migration(handle.workflowId)).phase === 'waiting', 300_000);
+      await eventually(
+        async () => (await client.migration(handle.workflowId)).phase === 'waiting',
+        'the hold',
+        300_000,
+      );
       expect(await checkpointsOf(name)).toHaveLength(1);
       await client.cancel(handle.workflowId);
 
