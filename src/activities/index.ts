@@ -6,6 +6,7 @@ import { finalizeFiles } from './finalize-files';
 import { freezeSource } from './freeze-source';
 import { inspectSource } from './inspect-source';
 import { inspectTarget } from './inspect-target';
+import { liveMigrate } from './live-migrate';
 import { mapFiles } from './map-files';
 import { mergeSource } from './merge-source';
 import { notify } from './notify';
@@ -68,6 +69,7 @@ export function createActivities(deps: ActivityDeps) {
     startMigratedVm: startMigratedVm(deps),
     stopMigratedVm: stopMigratedVm(deps),
     retireSource: retireSource(deps),
+    liveMigrate: liveMigrate(deps),
     notify: notify(deps),
   };
 }

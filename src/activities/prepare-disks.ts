@@ -8,7 +8,11 @@ import { assertWritable } from './writable-paths';
 
 export interface PrepareDisksInput {
   destination: HostRef;
-  disks: { path: string; size: number }[];
+  /**
+   * With a format (from the domain XML, never probed), an empty image of that format and
+   * virtual size, for a live migration to mirror into; without one, a sparse file.
+   */
+  disks: { path: string; size: number; format?: string }[];
 }
 
 export function prepareDisks(deps: ActivityDeps) {
@@ -44,7 +48,8 @@ export function prepareDisks(deps: ActivityDeps) {
         }
         const disk = new RemoteDisk(session);
         await disk.removeFiles(ownPartials);
-        for (const { path, size } of input.disks) await disk.createSparseFile(path, size);
+        for (const { path, size, format } of input.disks)
+          await (format && format !== 'raw' ? disk.createImage(path, format, size) : disk.createSparseFile(path, size));
       }),
     );
   };

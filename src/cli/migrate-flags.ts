@@ -8,6 +8,7 @@ import { operationInputFromFlags, type OperationSubject } from './operation-inpu
 export interface MigrateFlags extends DataPathFlags {
   newName?: string;
   destDir?: string;
+  mode?: 'warm' | 'live';
   maxDowntime?: string;
   maxPasses?: string;
   cutoverAt?: string;
@@ -36,6 +37,7 @@ export function migrateInputFromFlags(subject: OperationSubject, flags: MigrateF
     {
       newName: flags.newName,
       destDir: flags.destDir,
+      mode: flags.mode,
       maxDowntime: flags.maxDowntime === undefined ? undefined : seconds(flags.maxDowntime, '--max-downtime'),
       maxPasses:
         flags.maxPasses === undefined

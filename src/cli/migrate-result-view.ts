@@ -4,6 +4,8 @@ import { table } from './table';
 
 /** How the cutover went: what it cost, or that a shut-off VM needed none. */
 function cutoverLine(result: MigrateResult): string {
+  if (result.mode === 'live')
+    return `downtime ${result.downtimeSeconds.toFixed(2)} s at libvirt's switch-over (its own measure)`;
   if (!result.passes.some((pass) => pass.kind === 'final'))
     return 'the source was shut off: copied once, no cutover; the copy is defined, not started';
   const frozen = result.guestFrozen
@@ -16,7 +18,9 @@ function cutoverLine(result: MigrateResult): string {
 export function migrateResultText(result: MigrateResult): string {
   const lines = [
     `migrated ${result.vmName} (${result.sourceHost}) to ${result.newName} (${result.destinationHost}) in ${result.durationSeconds.toFixed(1)} s`,
-    `sent ${formatBytes(result.bytesTransferred)} in ${result.passes.length} pass${result.passes.length === 1 ? '' : 'es'}; first copy ${result.consistency}`,
+    result.mode === 'live'
+      ? `sent ${formatBytes(result.bytesTransferred)} (memory and disks) with libvirt's live migration`
+      : `sent ${formatBytes(result.bytesTransferred)} in ${result.passes.length} pass${result.passes.length === 1 ? '' : 'es'}; first copy ${result.consistency}`,
     table(
       ['PASS', 'KIND', 'SENT', 'SECONDS', 'OPERATION'],
       result.passes.map((pass, index) => [

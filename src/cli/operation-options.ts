@@ -74,6 +74,10 @@ export function migrateOptions(): Option[] {
     new Option('-n, --new-name <name>', "name of the VM on the destination (default: the source's name)"),
     new Option('--dest-dir <dir>', "directory for the disks on the destination (default: the host's storageDir)"),
     new Option(
+      '--mode <mode>',
+      "warm: copy, sync, pause briefly; live: libvirt's live migration over the configured direct route (default warm)",
+    ).choices(['warm', 'live']),
+    new Option(
       '--max-downtime <seconds>',
       'seconds the VM may be down at the cutover: syncs repeat until the last took no longer (default 10)',
     ),

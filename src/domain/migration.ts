@@ -2,13 +2,19 @@ import type { Consistency } from './clone-result';
 
 /** One copy of the source onto the destination during a migration. */
 export interface MigrationPass {
-  /** The first full copy, a sync while the source runs, or the last sync with the source paused. */
-  kind: 'clone' | 'sync' | 'final';
-  /** The child workflow that made it. */
+  /**
+   * The first full copy, a sync while the source runs, or the last sync with the source paused;
+   * in live mode, libvirt's migration (its job, not a child workflow).
+   */
+  kind: 'clone' | 'sync' | 'final' | 'live';
+  /** The child workflow that made it; in live mode, the activity's operation. */
   operationId: string;
   bytesTransferred: number;
   seconds: number;
 }
+
+/** How a migration moves the VM. */
+export type MigrationMode = 'warm' | 'live';
 
 /** What a migration did, with the downtime it cost. */
 export interface MigrateResult {
@@ -24,12 +30,14 @@ export interface MigrateResult {
   bytesTransferred: number;
   /** From the source's pause to the destination's start, as the worker's clock measured them. */
   downtimeSeconds: number;
-  /** How the source held still for the final sync. */
-  cutover: 'pause';
+  /** warm: copies, syncs and a short pause; live: libvirt's own live migration (`virsh migrate --live`). */
+  mode: MigrationMode;
+  /** warm: the source paused for the final sync; live: libvirt switched over, with its own downtime. */
+  cutover: 'pause' | 'live';
   /** The guest's filesystems were frozen by its agent before the pause. */
   guestFrozen: boolean;
-  /** How the first copy held the running source still. */
-  consistency: Consistency;
+  /** warm: how the first copy held the running source still; live: the guest moved whole, memory and all. */
+  consistency: Consistency | 'live';
   /** The source is still defined (stopped, autostart off); otherwise it is undefined. Its files stay either way. */
   sourceKept: boolean;
 }

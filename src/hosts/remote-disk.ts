@@ -220,6 +220,20 @@ export class RemoteDisk {
     }
   }
 
+  /**
+   * An empty image of `format` and `virtualSize`, created exclusively: the file is made
+   * first (as createSparseFile does), so qemu-img only ever fills a file this call created.
+   */
+  async createImage(path: string, format: string, virtualSize: number): Promise<void> {
+    if (!/^[a-z0-9]{1,16}$/.test(format))
+      throw new KvmCloneError(ErrorCode.VALIDATION_ERROR, `'${format}' is not a disk format`, { format });
+    await this.createSparseFile(path, 0);
+    await this.session.run(sh`qemu-img create -q -f ${format} ${path} ${virtualSize}`, {
+      what: `qemu-img create of ${path}`,
+      failureCode: ErrorCode.TRANSFER_ERROR,
+    });
+  }
+
   /** Deallocates byte ranges of a file, which then read as zeros: a sync's way to write zeros. */
   async punchHoles(path: string, extents: readonly Extent[]): Promise<void> {
     if (extents.length === 0) return;

@@ -79,3 +79,15 @@ export const optionalHostCallOptions: ActivityOptions = {
   ...hostCallOptions,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 };
+
+/**
+ * libvirt's live migration: one job as long as the guest's memory and disks take to move.
+ * The activity heartbeats from the job's counters, so a dead worker shows within a
+ * minute, and a retry follows the job still running (or finds it done) instead of
+ * starting another. A cancelled workflow waits for the abort, so the source runs again
+ * before the destination's images are removed.
+ */
+export const liveMigrationOptions: ActivityOptions = {
+  ...hostCallOptions,
+  ...longHeartbeatingCall,
+};

@@ -4,6 +4,7 @@ import {
   cleanupOptions,
   finalizeOptions,
   hostCallOptions,
+  liveMigrationOptions,
   mergeBackOptions,
   optionalHostCallOptions,
   preflightOptions,
@@ -20,3 +21,4 @@ export const cleanup = proxyActivities<Activities>(cleanupOptions);
 export const mergeBacks = proxyActivities<Activities>(mergeBackOptions);
 export const finalizing = proxyActivities<Activities>(finalizeOptions);
 export const optionalCalls = proxyActivities<Activities>(optionalHostCallOptions);
+export const liveMigrations = proxyActivities<Activities>(liveMigrationOptions);

@@ -32,13 +32,16 @@ export interface CloneSetup {
   rewrite: CloneRewrite;
 }
 
+/** What cloneSetup reads of its operation: a migration's live mode plans with clone options of its own. */
+export type CloneSetupContext = Pick<Operation<CloneOptions>, 'options' | 'warnings' | 'tag'>;
+
 /**
  * Inspects the source and checks the destination, before any byte moves: where each file
  * goes (under a partial name until it is verified), the clone's identity, and how the data
  * travels. What the hosts or the options cannot have is a warning.
  */
 export async function cloneSetup(
-  operation: Operation<CloneOptions>,
+  operation: CloneSetupContext,
   newName: string,
   ownsDestination: boolean,
 ): Promise<CloneSetup> {

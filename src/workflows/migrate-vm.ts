@@ -1,10 +1,10 @@
 import { KvmCloneError, ErrorCode } from '../errors';
 import type { MigrateResult } from '../domain/migration';
 import { migrateInputSchema, type MigrateInput, type MigrateOptions } from '../domain/schemas/migrate-input';
-import type { Consistency } from '../domain/clone-result';
 import { preflightCalls } from './activity-proxies';
 import { CutoverControl } from './migration-control';
 import { cutOver, retireStoppedSource, type Cutover } from './migration-cutover';
+import { migrateLive } from './migration-live';
 import { MigrationPasses } from './migration-passes';
 import { notifiedOperation, notifyOf, withNotifications } from './notifications';
 import { beginOperation, type Operation } from './operation';
@@ -44,6 +44,7 @@ async function migrate(operation: Operation<MigrateOptions>, control: CutoverCon
   const { options, progress } = operation;
   progress.phase = 'preflight';
   const source = await runningState(operation);
+  if (options.mode === 'live') return migrateLiveMode(operation, control, source);
   const passes = new MigrationPasses(operation, control, options.newName ?? options.vmName, source.uuid);
   progress.phase = 'copying';
   const clone = await passes.initialCopy();
@@ -60,6 +61,28 @@ async function migrate(operation: Operation<MigrateOptions>, control: CutoverCon
   progress.phase = 'done';
   control.progress.phase = 'done';
   return migrateResult(operation, control, passes.newName, clone.consistency, cutover);
+}
+
+/** libvirt's live migration of a running source; a shut-off one has nothing live to move. */
+async function migrateLiveMode(
+  operation: Operation<MigrateOptions>,
+  control: CutoverControl,
+  source: { uuid: string; running: boolean },
+): Promise<MigrateResult> {
+  const { vmName } = operation.options;
+  if (!source.running)
+    throw new KvmCloneError(
+      ErrorCode.MIGRATION_ERROR,
+      `'${vmName}' is shut off: live mode moves a running VM; use warm mode, which copies a shut-off one`,
+      { vmName },
+      { retryable: false },
+    );
+  operation.progress.phase = 'copying';
+  const outcome = await migrateLive(operation, control, source.uuid);
+  operation.progress.phase = 'done';
+  control.progress.phase = 'done';
+  const cutover = { downtimeSeconds: outcome.downtimeSeconds, guestFrozen: false };
+  return migrateResult(operation, control, operation.options.newName ?? vmName, 'live', cutover);
 }
 
 /** The source's UUID (every later step checks it) and whether it runs. */
@@ -80,7 +103,7 @@ function migrateResult(
   operation: Operation<MigrateOptions>,
   control: CutoverControl,
   newName: string,
-  consistency: Consistency,
+  consistency: MigrateResult['consistency'],
   cutover: Cutover,
 ): MigrateResult {
   const { passes } = control.progress;
@@ -90,7 +113,8 @@ function migrateResult(
     passes,
     bytesTransferred: passes.reduce((sum, pass) => sum + pass.bytesTransferred, 0),
     downtimeSeconds: cutover.downtimeSeconds,
-    cutover: 'pause',
+    mode: operation.options.mode,
+    cutover: operation.options.mode === 'live' ? 'live' : 'pause',
     guestFrozen: cutover.guestFrozen,
     consistency,
     sourceKept: operation.options.keepSource,

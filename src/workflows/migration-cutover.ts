@@ -65,7 +65,7 @@ export async function retireStoppedSource(
 }
 
 /** Removes the migration's checkpoints from the source, then stops it and undefines it (or keeps it, stopped). */
-async function retire(
+export async function retire(
   operation: Operation<MigrateOptions>,
   uuid: string,
   check = { mustBeShutOff: false },
@@ -84,7 +84,7 @@ async function retire(
     if (check.mustBeShutOff) throw error;
     throw new KvmCloneError(
       ErrorCode.MIGRATION_ERROR,
-      `'${vmName}' runs on ${hostLabel(operation.options.destination)}, but the source on ${hostLabel(source)} could not be retired (${failureInfo(error).message}): it is paused there; undefine it (virsh undefine --keep-nvram), do not resume it`,
+      `'${vmName}' runs on ${hostLabel(operation.options.destination)}, but the source on ${hostLabel(source)} could not be retired (${failureInfo(error).message}): it is stopped there; undefine it (virsh undefine --keep-nvram), do not start or resume it`,
       { vmName },
       { retryable: false },
     );

@@ -111,7 +111,7 @@ export class MigrationPasses {
   }
 
   private async child<R extends { bytesTransferred: number; durationSeconds: number; warnings: string[] }>(
-    kind: MigrationPass['kind'],
+    kind: Exclude<MigrationPass['kind'], 'live'>,
     run: (workflowId: string) => Promise<R>,
   ): Promise<R> {
     const workflowId = `${this.operation.operationId}-${++this.count}-${kind}`;

@@ -149,7 +149,7 @@ describe.concurrent('migrateVM', () => {
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'MIGRATION_ERROR', details: [{ code: ErrorCode.MIGRATION_ERROR }] });
     expect(failure.message).toMatch(
-      /'web01' runs on .*could not be retired \(virsh undefine failed\): it is paused there/,
+      /'web01' runs on .*could not be retired \(virsh undefine failed\): it is stopped there/,
     );
     expect(after(run.activities.names(), 'retireSource')).toEqual([]);
   });

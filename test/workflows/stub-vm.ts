@@ -203,6 +203,13 @@ export const healthyHosts: DefaultActivityScripts = {
   startMigratedVm: () => ({ startedAt: 1_002_500 }),
   stopMigratedVm: () => undefined,
   retireSource: () => undefined,
+  liveMigrate: () => ({
+    downtimeSeconds: 0.25,
+    bytesTransferred: 96 * MiB,
+    diskBytes: 64 * MiB,
+    memoryBytes: 32 * MiB,
+    seconds: 3,
+  }),
   removeRenamedFiles: () => undefined,
   removeFiles: () => undefined,
   renameAddedDisks: () => undefined,

@@ -16,6 +16,12 @@ export const migrateInputSchema = z.strictObject({
   newName: vmNameSchema.optional(),
   /** Directory on the destination for the disks; defaults to the host's storage dir. */
   destDir: absolutePathSchema.optional(),
+  /**
+   * warm: a live copy, syncs of what changed, and a short pause to send the rest (any two
+   * hosts the worker reaches). live: libvirt's own live migration from the source's libvirt
+   * to the destination's, over the direct route hosts.<source>.direct.<destination>.
+   */
+  mode: z.enum(['warm', 'live']).default('warm'),
   /** Seconds the VM may be down at the cutover: syncs repeat until the last one took no longer. */
   maxDowntime: z.number().min(1).max(3600).default(10),
   /** Sync passes before the cutover at most; a migration that needs more fails and leaves the source running. */

@@ -22,6 +22,7 @@ const result: MigrateResult = {
   ],
   bytesTransferred: 10 * 1024 ** 3 + 314 * 1024 ** 2,
   downtimeSeconds: 4.25,
+  mode: 'warm',
   cutover: 'pause',
   guestFrozen: true,
   consistency: 'quiesced',
@@ -60,6 +61,22 @@ describe('migrateResultText', () => {
     expect(text).toContain('in 1 pass; first copy offline');
     expect(text).toContain('the source was shut off: copied once, no cutover; the copy is defined, not started');
     expect(text).not.toContain('downtime');
+  });
+
+  it("shows a live migration's one pass and libvirt's downtime", () => {
+    const text = migrateResultText({
+      ...result,
+      mode: 'live',
+      cutover: 'live',
+      consistency: 'live',
+      passes: [{ kind: 'live', operationId: 'migrate:a:web01', bytesTransferred: 3 * 1024 ** 3, seconds: 41.2 }],
+      bytesTransferred: 3 * 1024 ** 3,
+      downtimeSeconds: 0.214,
+    });
+    expect(text).toMatch(/sent 3(\.0)? GiB \(memory and disks\) with libvirt's live migration/);
+    expect(text).toMatch(/^1\s+live\s+3(\.0)? GiB\s+41\.2\s+migrate:a:web01$/m);
+    expect(text).toContain("downtime 0.21 s at libvirt's switch-over");
+    expect(text).not.toContain('frozen');
   });
 
   it('is what status prints for a finished migration, not the clone view', () => {

@@ -1,0 +1,112 @@
+import { CancellationScope } from '@temporalio/workflow';
+import type { LiveMigrationOutcome } from '../domain/live-migration';
+import { cloneInputSchema, type CloneOptions } from '../domain/schemas/clone-input';
+import type { MigrateOptions } from '../domain/schemas/migrate-input';
+import { ErrorCode, KvmCloneError } from '../errors';
+import { cleanup, hostCalls, liveMigrations } from './activity-proxies';
+import { cloneSetup, type CloneSetup } from './clone-preflight';
+import { holdDestinationLock } from './destination-lock';
+import { hostLabel } from './host-label';
+import type { CutoverControl } from './migration-control';
+import { retire } from './migration-cutover';
+import type { Operation } from './operation';
+
+/**
+ * Live mode: libvirt's own live migration (`virsh migrate --live --copy-storage-all`),
+ * for hosts whose libvirts may talk to each other over the direct route. The destination
+ * is planned and checked as a clone's would be (the source's UUID and MACs kept, room,
+ * names, machine, memory and CPUs), empty images are made there for libvirt to mirror
+ * into, and once the guest runs on the destination the source is retired as in warm
+ * mode. A failure or cancellation before then leaves the source running (libvirt resumes
+ * it) and removes the images.
+ */
+export async function migrateLive(
+  operation: Operation<MigrateOptions>,
+  control: CutoverControl,
+  uuid: string,
+): Promise<LiveMigrationOutcome> {
+  const { options } = operation;
+  const newName = options.newName ?? options.vmName;
+  const releaseLock = await holdDestinationLock(operation, newName);
+  const setup = await cloneSetup(
+    { options: cloneOptionsOf(options), warnings: operation.warnings, tag: operation.tag },
+    newName,
+    true,
+  );
+  const disks = liveDisks(options.vmName, setup);
+  await control.waitUntilDue(options.syncInterval, async () => undefined);
+  await prepareImages(operation, disks);
+  control.progress.phase = 'cutover';
+  const { source, destination, vmName } = options;
+  const outcome = await liveMigrations.liveMigrate({
+    source,
+    destination,
+    vmName,
+    newName,
+    uuid,
+    rewrite: setup.rewrite,
+  });
+  control.record({
+    kind: 'live',
+    operationId: operation.operationId,
+    bytesTransferred: outcome.bytesTransferred,
+    seconds: outcome.seconds,
+  });
+  await releaseLock();
+  // The guest runs on the destination: nothing before this may be undone, and its retirement must not be stopped.
+  operation.compensations.clear();
+  control.progress.phase = 'retiring-source';
+  await CancellationScope.nonCancellable(() => retire(operation, uuid));
+  return outcome;
+}
+
+/** The migration as a clone that keeps the source's identity, for the destination's checks; it starts there. */
+function cloneOptionsOf(options: MigrateOptions): CloneOptions {
+  const { source, destination, vmName, newName, destDir, parallel, timeout } = options;
+  return cloneInputSchema.parse({
+    source,
+    destination,
+    vmName,
+    ...(newName ? { newName } : {}),
+    ...(destDir ? { destDir } : {}),
+    parallel,
+    timeout,
+    keepUuid: true,
+    preserveMac: true,
+    start: true,
+  });
+}
+
+/**
+ * The images libvirt mirrors into: one per disk, of its format and virtual size (a
+ * backing chain arrives flattened). NVRAM and TPM state are files libvirt does not carry
+ * in a storage migration, so a VM with them is refused (warm mode moves them).
+ */
+function liveDisks(vmName: string, setup: CloneSetup): { path: string; size: number; format: string }[] {
+  const stateFiles = setup.files.filter((file) => file.role === 'nvram' || file.role === 'tpm');
+  if (stateFiles.length > 0)
+    throw new KvmCloneError(
+      ErrorCode.MIGRATION_ERROR,
+      `live mode cannot move '${vmName}': libvirt does not carry its ${[...new Set(stateFiles.map((file) => (file.role === 'tpm' ? 'TPM state' : 'NVRAM')))].join(' and ')} in a storage migration; use warm mode`,
+      { vmName },
+      { retryable: false },
+    );
+  return setup.files
+    .filter((file) => file.role === 'disk')
+    .map((file) => ({ path: file.destinationPath, size: file.virtualSize, format: file.format }));
+}
+
+/** Creates the empty images, which go again if the migration fails. */
+async function prepareImages(
+  operation: Operation<MigrateOptions>,
+  disks: { path: string; size: number; format: string }[],
+): Promise<void> {
+  const { destination } = operation.options;
+  const paths = disks.map((disk) => disk.path);
+  operation.compensations.add(
+    "remove the migration's images",
+    () => cleanup.removeClone({ destination, paths, directories: [] }),
+    `images may remain on ${hostLabel(destination)}: ${paths.join(', ')}`,
+  );
+  await hostCalls.prepareDisks({ destination, disks });
+}

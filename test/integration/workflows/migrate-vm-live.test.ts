@@ -1,0 +1,83 @@
+import { readdir } from 'node:fs/promises';
+import { describe, expect, inject, it } from 'vitest';
+import { parseDomainXml } from '../../../src/domain/domain-xml';
+import { ErrorCode } from '../../../src/errors';
+import { eventually } from '../../helpers/cli';
+import { guestWriterScript, lastWriterRecord, waitForWriter } from '../../helpers/guest-writer';
+import { Lab, uniqueVmName } from '../../helpers/lab';
+import { useTestEnvironment } from '../../helpers/temporal';
+
+const lab = new Lab(inject('labFile'));
+
+/**
+ * Routes libvirt's ssh transport can take: a → b without a known_hosts file of its own (the
+ * source user's default one knows b). b → a keeps the lab's, which live mode refuses.
+ */
+function liveAliases() {
+  const aliases = lab.aliases();
+  delete aliases.a!.direct!.b!.knownHostsFile;
+  return aliases;
+}
+
+const testEnvironment = useTestEnvironment(liveAliases());
+
+describe('migrateVM in live mode on the lab hosts', () => {
+  it('moves a running guest with virsh migrate: it keeps running and writing on the destination, no reboot', async () => {
+    const name = uniqueVmName('migrate-live');
+    const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, dataSize: '256M', fillMib: 32 });
+    const source = parseDomainXml(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name));
+    await lab.virsh('a', 'start', '--domain', name);
+    await waitForWriter(`${vm.dir}/console.log`);
+    try {
+      const result = await testEnvironment().client.migrate({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        mode: 'live',
+      });
+
+      expect(result).toMatchObject({ mode: 'live', cutover: 'live', consistency: 'live', sourceKept: false });
+      expect(result.passes).toEqual([expect.objectContaining({ kind: 'live' })]);
+      // Memory and both disks: at least the data disk's 32 MiB of data went.
+      expect(result.bytesTransferred).toBeGreaterThan(32 * 1024 * 1024);
+      expect(result.downtimeSeconds).toBeGreaterThan(0);
+      expect(result.downtimeSeconds).toBeLessThan(result.durationSeconds);
+      expect(await lab.domainState('a', name)).toBeUndefined();
+      expect(await lab.domainState('b', name)).toBe('running');
+      const copy = parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', name));
+      expect(copy.uuid).toBe(source.uuid);
+      expect(copy.interfaces.map((nic) => nic.mac)).toEqual(source.interfaces.map((nic) => nic.mac));
+      const copiedData = copy.disks.find((disk) => disk.target === 'vdb')!.sourcePath!;
+      expect(copiedData.startsWith(`${lab.host('b').storageDir}/`)).toBe(true);
+
+      // The same guest goes on where it was: its writer's count passes the source's last record
+      // (a rebooted guest would count again from 0).
+      const lastOnSource = await lastWriterRecord(`${vm.dir}/data.img`);
+      expect(lastOnSource).toBeGreaterThan(0);
+      await eventually(
+        async () => (await lastWriterRecord(copiedData)) > lastOnSource + 2,
+        'the writer going on in the destination',
+        60_000,
+      );
+    } finally {
+      for (const host of ['a', 'b'])
+        if ((await lab.domainState(host, name)) === 'running') await lab.virsh(host, 'destroy', '--domain', name);
+    }
+  });
+
+  it('refuses (1001) a route with a known_hosts file of its own, leaving the source running and nothing behind', async () => {
+    const name = uniqueVmName('migrate-live-route');
+    await lab.makeVm('b', name, { runScript: guestWriterScript });
+    await lab.virsh('b', 'start', '--domain', name);
+    try {
+      await expect(
+        testEnvironment().client.migrate({ source: 'b', destination: 'a', vmName: name, mode: 'live' }),
+      ).rejects.toMatchObject({ code: ErrorCode.CONFIGURATION_ERROR, message: /knownHostsFile.*~\/\.ssh\/config/ });
+      expect(await lab.domainState('b', name)).toBe('running');
+      expect(await lab.domainState('a', name)).toBeUndefined();
+      expect((await readdir(lab.host('a').storageDir)).filter((file) => file.startsWith(`${name}-`))).toEqual([]);
+    } finally {
+      if ((await lab.domainState('b', name)) === 'running') await lab.virsh('b', 'destroy', '--domain', name);
+    }
+  });
+});
