@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { rewriteDomainForClone, type CloneRewrite } from '../domain/domain-xml';
 import {
+  bandwidthMiB,
   destinationUri,
   JOB_COMPLETED,
   JOB_RUNNING,
@@ -26,6 +27,8 @@ export interface LiveMigrateInput {
   uuid: string;
   /** The destination's paths and log directory; the UUID, name of the domain and MACs stay. */
   rewrite: CloneRewrite;
+  /** The operation's cap, bytes per second. */
+  bandwidthLimit?: number;
 }
 
 /** Heartbeat details: how far libvirt's job got. */
@@ -60,7 +63,13 @@ export function liveMigrate(deps: ActivityDeps) {
           if ((await migration.job()).type !== JOB_RUNNING && !(await runsOnDestination(deps, input))) {
             await requireRunningSource(session, input);
             const xml = rewriteDomainForClone(await migration.migratableXml(), input.rewrite);
-            const request = { xml, newName: input.newName, destinationUri: target, migrationUri: migrationUri(route) };
+            const request = {
+              xml,
+              newName: input.newName,
+              destinationUri: target,
+              migrationUri: migrationUri(route),
+              ...(input.bandwidthLimit ? { bandwidthMiB: bandwidthMiB(input.bandwidthLimit) } : {}),
+            };
             await whileMigrating(migration, () => migration.migrate(request));
           } else {
             await whileMigrating(migration, () => untilJobEnds(migration));

@@ -203,6 +203,15 @@ export function cloneLogPath(logDir: string, newName: string, sourceLogPath: str
   return joinPath(logDir, `${newName}-${basename(sourceLogPath)}`);
 }
 
+/** Where the clone's serial and console log files go: the paths rewriteDomainForClone gives them. */
+export function cloneLogPaths(xml: string, logDir: string, newName: string): string[] {
+  const root = parseDomainDocument(xml).documentElement!;
+  const paths = logFileAttributes(root).map(({ element, name }) =>
+    cloneLogPath(logDir, newName, element.getAttribute(name)!),
+  );
+  return [...new Set(paths)];
+}
+
 function setUuid(document: Document, root: Element, name: Element, uuid: string | undefined): void {
   for (const existing of children(root, 'uuid')) removeElement(existing);
   if (uuid === undefined) return;

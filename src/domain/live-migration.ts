@@ -99,3 +99,8 @@ export function liveMigrationOutcome(job: JobStats): LiveMigrationOutcome {
     seconds: (stats.time_elapsed ?? 0) / 1000,
   };
 }
+
+/** libvirt caps a migration in whole MiB/s: a limit is rounded down, but never to none. */
+export function bandwidthMiB(bytesPerSecond: number): number {
+  return Math.max(1, Math.floor(bytesPerSecond / (1024 * 1024)));
+}

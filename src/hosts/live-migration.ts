@@ -11,6 +11,8 @@ export interface LiveMigrationRequest {
   newName: string;
   destinationUri: string;
   migrationUri: string;
+  /** libvirt's cap on the migration (memory and disk mirror), in MiB/s. */
+  bandwidthMiB?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export class LiveMigration {
   /** Runs the migration to its end; a refusal or failure of libvirt's is 1206 with virsh's reason. */
   async migrate(request: LiveMigrationRequest): Promise<void> {
     // One XML for the running domain and its persistent definition, read from stdin into two descriptors.
-    const virsh = sh`virsh --quiet -c ${this.session.host.libvirtUri} migrate --live --p2p --persistent --copy-storage-all --domain ${this.vmName} --desturi ${request.destinationUri} --migrateuri ${request.migrationUri} --dname ${request.newName}`;
+    const virsh = sh`virsh --quiet -c ${this.session.host.libvirtUri} migrate --live --p2p --persistent --copy-storage-all --domain ${this.vmName} --desturi ${request.destinationUri} --migrateuri ${request.migrationUri} --dname ${request.newName}${request.bandwidthMiB ? sh` --bandwidth ${request.bandwidthMiB}` : sh``}`;
     const script = sh`xml=$(cat) && ${virsh} --xml <(printf '%s' "$xml") --persistent-xml <(printf '%s' "$xml")`;
     const result = await this.session.exec(sh`bash -c ${script.text}`, {
       stdin: request.xml,

@@ -1,4 +1,5 @@
 import { CancellationScope } from '@temporalio/workflow';
+import { cloneLogPaths } from '../domain/domain-xml';
 import type { LiveMigrationOutcome } from '../domain/live-migration';
 import { cloneInputSchema, type CloneOptions } from '../domain/schemas/clone-input';
 import type { MigrateOptions } from '../domain/schemas/migrate-input';
@@ -33,11 +34,11 @@ export async function migrateLive(
     newName,
     true,
   );
-  const disks = liveDisks(options.vmName, setup);
+  const files = [...liveDisks(options.vmName, setup), ...logFiles(setup)];
   await control.waitUntilDue(options.syncInterval, async () => undefined);
-  await prepareImages(operation, disks);
+  await prepareImages(operation, files);
   control.progress.phase = 'cutover';
-  const { source, destination, vmName } = options;
+  const { source, destination, vmName, bandwidthLimit } = options;
   const outcome = await liveMigrations.liveMigrate({
     source,
     destination,
@@ -45,6 +46,7 @@ export async function migrateLive(
     newName,
     uuid,
     rewrite: setup.rewrite,
+    ...(bandwidthLimit ? { bandwidthLimit } : {}),
   });
   control.record({
     kind: 'live',
@@ -96,15 +98,25 @@ function liveDisks(vmName: string, setup: CloneSetup): { path: string; size: num
     .map((file) => ({ path: file.destinationPath, size: file.virtualSize, format: file.format }));
 }
 
-/** Creates the empty images, which go again if the migration fails. */
+/**
+ * The guest's serial and console log files, made empty beforehand: the destination's qemu
+ * opens them as it starts, so they exist before the guest runs there, and a failed
+ * migration removes only files this operation created.
+ */
+function logFiles(setup: CloneSetup): { path: string; size: number }[] {
+  const { inspection, destinationCheck, newName } = setup;
+  return cloneLogPaths(inspection.inactiveXml, destinationCheck.destDir, newName).map((path) => ({ path, size: 0 }));
+}
+
+/** Creates the empty images and log files, which go again if the migration fails. */
 async function prepareImages(
   operation: Operation<MigrateOptions>,
-  disks: { path: string; size: number; format: string }[],
+  disks: { path: string; size: number; format?: string }[],
 ): Promise<void> {
   const { destination } = operation.options;
   const paths = disks.map((disk) => disk.path);
   operation.compensations.add(
-    "remove the migration's images",
+    "remove the migration's images and log files",
     () => cleanup.removeClone({ destination, paths, directories: [] }),
     `images may remain on ${hostLabel(destination)}: ${paths.join(', ')}`,
   );

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
 import { ErrorCode } from '../../../src/errors';
@@ -8,6 +10,7 @@ import { Lab, uniqueVmName } from '../../helpers/lab';
 import { useTestEnvironment } from '../../helpers/temporal';
 
 const lab = new Lab(inject('labFile'));
+const run = promisify(execFile);
 
 /**
  * Routes libvirt's ssh transport can take: a → b without a known_hosts file of its own (the
@@ -24,7 +27,13 @@ const testEnvironment = useTestEnvironment(liveAliases());
 describe('migrateVM in live mode on the lab hosts', () => {
   it('moves a running guest with virsh migrate: it keeps running and writing on the destination, no reboot', async () => {
     const name = uniqueVmName('migrate-live');
-    const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, dataSize: '256M', fillMib: 32 });
+    // A root overlay on a base image: libvirt mirrors the chain into one standalone image.
+    const vm = await lab.makeVm('a', name, {
+      runScript: guestWriterScript,
+      dataSize: '256M',
+      fillMib: 32,
+      backing: true,
+    });
     const source = parseDomainXml(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name));
     await lab.virsh('a', 'start', '--domain', name);
     await waitForWriter(`${vm.dir}/console.log`);
@@ -49,6 +58,10 @@ describe('migrateVM in live mode on the lab hosts', () => {
       expect(copy.interfaces.map((nic) => nic.mac)).toEqual(source.interfaces.map((nic) => nic.mac));
       const copiedData = copy.disks.find((disk) => disk.target === 'vdb')!.sourcePath!;
       expect(copiedData.startsWith(`${lab.host('b').storageDir}/`)).toBe(true);
+      const copiedRoot = copy.disks.find((disk) => disk.target === 'vda')!.sourcePath!;
+      const { stdout } = await run('qemu-img', ['info', '-U', '--output=json', copiedRoot]);
+      expect(JSON.parse(stdout)).toMatchObject({ format: 'qcow2' });
+      expect(JSON.parse(stdout)).not.toHaveProperty('backing-filename');
 
       // The same guest goes on where it was: its writer's count passes the source's last record
       // (a rebooted guest would count again from 0).
@@ -62,6 +75,41 @@ describe('migrateVM in live mode on the lab hosts', () => {
     } finally {
       for (const host of ['a', 'b'])
         if ((await lab.domainState(host, name)) === 'running') await lab.virsh(host, 'destroy', '--domain', name);
+    }
+  });
+
+  it('cancelled while libvirt copies: the job is aborted, the source runs on unchanged, the images are gone', async () => {
+    const name = uniqueVmName('migrate-live-cancel');
+    const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, dataSize: '256M', fillMib: 64 });
+    const originalXml = await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name);
+    await lab.virsh('a', 'start', '--domain', name);
+    await waitForWriter(`${vm.dir}/console.log`);
+    try {
+      const client = testEnvironment().client;
+      // 1 MiB/s: the disks' mirror alone takes minutes, so the cancel lands inside libvirt's job.
+      const handle = await client.startMigrate({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        mode: 'live',
+        bandwidthLimit: '1M',
+      });
+      await eventually(
+        async () => (await lab.virsh('a', 'domjobinfo', '--domain', name)).includes('Unbounded'),
+        "libvirt's migration job",
+        120_000,
+      );
+      await client.cancel(handle.workflowId);
+
+      await expect(client.result(handle.workflowId)).rejects.toMatchObject({
+        code: ErrorCode.OPERATION_CANCELLED_ERROR,
+      });
+      expect(await lab.domainState('a', name)).toBe('running');
+      expect(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name)).toBe(originalXml);
+      expect(await lab.domainState('b', name)).toBeUndefined();
+      expect((await readdir(lab.host('b').storageDir)).filter((file) => file.startsWith(`${name}-`))).toEqual([]);
+    } finally {
+      if ((await lab.domainState('a', name)) === 'running') await lab.virsh('a', 'destroy', '--domain', name);
     }
   });
 

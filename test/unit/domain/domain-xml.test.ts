@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   cloneLogPath,
+  cloneLogPaths,
   graphicsPasswordCount,
   isValidDiskTarget,
   parseDomainXml,
@@ -264,6 +265,15 @@ describe('cloneLogPath', () => {
       '/var/log/clones/web2-web.log',
     );
     expect(cloneLogPath('/var/log/clones//', 'web2', 'console.log')).toBe('/var/log/clones/web2-console.log');
+  });
+});
+
+describe('cloneLogPaths', () => {
+  it("lists each serial and console log file once, where the clone's definition puts it", () => {
+    expect(cloneLogPaths(sourceXml, '/srv/vms', 'web2')).toEqual([
+      '/srv/vms/web2-web-serial0.log',
+      '/srv/vms/web2-web-serial1.log',
+    ]);
   });
 });
 

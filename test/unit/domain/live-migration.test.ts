@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KvmCloneError } from '../../../src/errors';
 import {
+  bandwidthMiB,
   destinationUri,
   liveMigrationOutcome,
   migrationUri,
@@ -88,5 +89,13 @@ describe('parseJobStats', () => {
     const job = parseJobStats('Job type: 0\n\n');
     expect(job).toEqual({ type: 0, stats: {} });
     expect(liveMigrationOutcome(job)).toMatchObject({ downtimeSeconds: 0, bytesTransferred: 0 });
+  });
+});
+
+describe('bandwidthMiB', () => {
+  it('rounds a limit down to whole MiB/s, never to none', () => {
+    expect(bandwidthMiB(100 * 1024 * 1024)).toBe(100);
+    expect(bandwidthMiB(1.5 * 1024 * 1024)).toBe(1);
+    expect(bandwidthMiB(500 * 1024)).toBe(1);
   });
 });
