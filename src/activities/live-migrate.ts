@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { rewriteDomainForClone, type CloneRewrite } from '../domain/domain-xml';
 import {
@@ -13,10 +14,9 @@ import type { HostRef } from '../domain/schemas/host';
 import { ErrorCode, KvmCloneError } from '../errors';
 import { resolveRoute } from '../hosts/direct-push';
 import { Libvirt } from '../hosts/libvirt';
-import { LiveMigration } from '../hosts/live-migration';
+import { isJobDir, LiveMigration } from '../hosts/live-migration';
 import type { SshSession } from '../hosts/ssh-session';
-import { activityBody, withHost, type ActivityDeps } from './deps';
-import { whileTicking } from './heartbeat-ticker';
+import { activityBody, throttledHeartbeat, withHost, type ActivityDeps } from './deps';
 
 export interface LiveMigrateInput {
   source: HostRef;
@@ -31,8 +31,9 @@ export interface LiveMigrateInput {
   bandwidthLimit?: number;
 }
 
-/** Heartbeat details: how far libvirt's job got. */
+/** Heartbeat details: where virsh keeps its outcome, and how far libvirt's job got. */
 export interface LiveMigrateProgress {
+  jobDir: string;
   dataProcessed: number;
   dataTotal: number;
 }
@@ -42,37 +43,43 @@ const pollIntervalMs = 2000;
 export function liveMigrate(deps: ActivityDeps) {
   /**
    * Moves the running source to the destination with libvirt's live migration, over the
-   * direct route hosts.<source>.direct.<destination>, into disk images prepared there. A
-   * retry finds the job still running (and waits for it), or the copy already running on
-   * the destination (and reports the completed job). A cancelled activity aborts the job;
-   * libvirt then resumes the guest on the source.
+   * direct route hosts.<source>.direct.<destination>, into disk images prepared there.
+   * virsh runs detached on the source; the heartbeat carries its job directory, so a retry
+   * after a dead worker follows the same migration to its end. A retry that finds the copy
+   * running on the destination reports the completed job; one that finds the guest back on
+   * the source (a failed job) migrates again. A cancelled activity aborts the job, and
+   * libvirt resumes the guest on the source.
    */
   return async function liveMigrate(input: LiveMigrateInput): Promise<LiveMigrationOutcome> {
     return activityBody(async () => {
-      const route = resolveRoute(
-        deps.hosts.resolve(input.destination),
-        deps.hosts.directRoute(input.source, input.destination),
-      );
-      const target = destinationUri(deps.hosts.resolve(input.destination).libvirtUri, route);
+      const destination = deps.hosts.resolve(input.destination);
+      const route = resolveRoute(destination, deps.hosts.directRoute(input.source, input.destination));
+      const target = destinationUri(destination.libvirtUri, route);
       return withHost(deps, input.source, async (session) => {
         const migration = new LiveMigration(session, input.vmName);
         const context = Context.current();
         const onCancel = () => void migration.abort();
         context.cancellationSignal.addEventListener('abort', onCancel);
         try {
-          if ((await migration.job()).type !== JOB_RUNNING && !(await runsOnDestination(deps, input))) {
+          const earlier = (context.info.heartbeatDetails as LiveMigrateProgress | undefined)?.jobDir;
+          let jobDir = earlier && isJobDir(earlier) && (await migration.hasJobDir(earlier)) ? earlier : undefined;
+          // A job whose directory this attempt does not know (its start was never heartbeated) runs to its end first.
+          if (!jobDir) await untilNoJob(migration);
+          if (!jobDir && !(await runsOnDestination(deps, input))) {
             await requireRunningSource(session, input);
             const xml = rewriteDomainForClone(await migration.migratableXml(), input.rewrite);
-            const request = {
+            jobDir = await migration.start({
               xml,
               newName: input.newName,
               destinationUri: target,
               migrationUri: migrationUri(route),
               ...(input.bandwidthLimit ? { bandwidthMiB: bandwidthMiB(input.bandwidthLimit) } : {}),
-            };
-            await whileMigrating(migration, () => migration.migrate(request));
-          } else {
-            await whileMigrating(migration, () => untilJobEnds(migration));
+            });
+          }
+          if (jobDir) {
+            const ended = await followJob(migration, jobDir);
+            await migration.removeJobDir(jobDir);
+            if (ended.exitCode !== 0) throw migration.failure(ended);
           }
           if (!(await runsOnDestination(deps, input)))
             throw new KvmCloneError(
@@ -91,33 +98,28 @@ export function liveMigrate(deps: ActivityDeps) {
   };
 }
 
-/** Runs `work` while heartbeating the job's counters. */
-async function whileMigrating<T>(migration: LiveMigration, work: () => Promise<T>): Promise<T> {
-  let progress: LiveMigrateProgress = { dataProcessed: 0, dataTotal: 0 };
-  const poll = setInterval(() => {
-    void migration.job().then(
-      (job) => {
-        if (job.type === JOB_RUNNING)
-          progress = { dataProcessed: job.stats.data_processed ?? 0, dataTotal: job.stats.data_total ?? 0 };
-      },
-      () => undefined,
-    );
-  }, pollIntervalMs);
-  try {
-    return await whileTicking(
-      (details) => Context.current().heartbeat(details),
-      () => progress,
-      work,
-      pollIntervalMs,
-    );
-  } finally {
-    clearInterval(poll);
+/** Waits while the domain has a job running, heartbeating. */
+async function untilNoJob(migration: LiveMigration): Promise<void> {
+  while ((await migration.job()).type === JOB_RUNNING) {
+    Context.current().heartbeat();
+    await sleep(pollIntervalMs);
   }
 }
 
-async function untilJobEnds(migration: LiveMigration): Promise<void> {
-  while ((await migration.job()).type === JOB_RUNNING)
-    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+/** Waits for the detached virsh to end, heartbeating its job directory and libvirt's counters. */
+async function followJob(migration: LiveMigration, jobDir: string): Promise<{ exitCode: number; output: string }> {
+  const heartbeat = throttledHeartbeat(pollIntervalMs);
+  for (;;) {
+    const ended = await migration.ended(jobDir);
+    if (ended) return ended;
+    const job = await migration.job();
+    const counters =
+      job.type === JOB_RUNNING
+        ? { dataProcessed: job.stats.data_processed ?? 0, dataTotal: job.stats.data_total ?? 0 }
+        : {};
+    heartbeat({ jobDir, dataProcessed: 0, dataTotal: 0, ...counters } satisfies LiveMigrateProgress, true);
+    await sleep(pollIntervalMs);
+  }
 }
 
 /** Whether the domain with the source's UUID runs on the destination under its new name. */

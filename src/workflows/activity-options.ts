@@ -82,12 +82,14 @@ export const optionalHostCallOptions: ActivityOptions = {
 
 /**
  * libvirt's live migration: one job as long as the guest's memory and disks take to move.
- * The activity heartbeats from the job's counters, so a dead worker shows within a
- * minute, and a retry follows the job still running (or finds it done) instead of
+ * The activity heartbeats from the job's counters, so a dead worker shows within 30 s,
+ * and a retry follows the job still running (or finds it done) instead of
  * starting another. A cancelled workflow waits for the abort, so the source runs again
  * before the destination's images are removed.
  */
 export const liveMigrationOptions: ActivityOptions = {
   ...hostCallOptions,
   ...longHeartbeatingCall,
+  // It heartbeats every 2 s from libvirt's counters: a worker that died shows in half the usual minute.
+  heartbeatTimeout: '30 seconds',
 };

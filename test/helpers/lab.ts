@@ -273,6 +273,17 @@ export class Lab {
   }
 
   /**
+   * The lab's aliases, with the route from `from` to `to` as libvirt's ssh transport (live
+   * migration) can take it: without a known_hosts file of its own, since the source user's
+   * default one already knows every lab host.
+   */
+  aliasesForLiveMode(from: string, to: string): Record<string, HostAliasInput> {
+    const aliases = this.aliases();
+    delete aliases[from]!.direct![to]!.knownHostsFile;
+    return aliases;
+  }
+
+  /**
    * Every lab host by its name, each with a direct route to every other (used only when an input asks for direct mode).
    */
   aliases(): Record<string, HostAliasInput> {

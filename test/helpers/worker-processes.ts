@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { inject } from 'vitest';
+import type { HostAliasInput } from '../../src/activities/host-registry';
 import { Lab } from './lab';
 
 const root = path.resolve(__dirname, '../..');
@@ -14,6 +15,8 @@ export interface WorkerProcessSettings {
   maxConcurrentActivityTaskExecutions?: number;
   /** Activity types whose first attempt does its work and then waits to be killed (worker-process.ts). */
   holdAfter?: string[];
+  /** Default: the lab's aliases. */
+  hosts?: Record<string, HostAliasInput>;
 }
 
 export interface WorkerProcess {

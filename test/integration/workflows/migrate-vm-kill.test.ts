@@ -84,4 +84,49 @@ describe('a migration survives a killed worker', () => {
         if ((await lab.domainState(host, name)) === 'running') await lab.virsh(host, 'destroy', '--domain', name);
     }
   });
+
+  it("a worker SIGKILLed during a live migration is replaced, and the new one follows libvirt's job to its end", async () => {
+    const name = uniqueVmName('migkill-live');
+    const vm = await lab.makeVm('a', name, { runScript: guestWriterScript, dataSize: '256M', fillMib: 32 });
+    await lab.virsh('a', 'start', '--domain', name);
+    await waitForWriter(`${vm.dir}/console.log`);
+    const hosts = lab.aliasesForLiveMode('a', 'b');
+    const first = await workers.start({ taskQueue, hosts });
+    try {
+      // 16 MiB/s: libvirt's mirror of the disks (288 MiB) takes about 20 s, long enough to kill the worker in it.
+      const handle = await client.startMigrate({
+        source: 'a',
+        destination: 'b',
+        vmName: name,
+        mode: 'live',
+        bandwidthLimit: '16M',
+      });
+      await eventually(
+        async () => (await lab.virsh('a', 'domjobinfo', '--domain', name)).includes('Unbounded'),
+        "libvirt's migration job",
+        120_000,
+      );
+      await first.kill();
+
+      await workers.start({ taskQueue, hosts });
+      const result = await client.result<MigrateResult>(handle.workflowId);
+
+      expect(result).toMatchObject({ mode: 'live' });
+      const attempts = await activityAttempts(client.temporal.workflow.getHandle(handle.workflowId));
+      expect(Math.max(...(attempts.get('liveMigrate') ?? [1]))).toBeGreaterThan(1);
+      expect(await lab.domainState('a', name)).toBeUndefined();
+      expect(await lab.domainState('b', name)).toBe('running');
+      const copy = parseDomainXml(await lab.virsh('b', 'dumpxml', '--inactive', '--domain', name));
+      const copiedData = copy.disks.find((disk) => disk.target === 'vdb')!.sourcePath!;
+      const lastOnSource = await lastWriterRecord(`${vm.dir}/data.img`);
+      await eventually(
+        async () => (await lastWriterRecord(copiedData)) > lastOnSource + 2,
+        'the writer going on in the destination',
+        60_000,
+      );
+    } finally {
+      for (const host of ['a', 'b'] as const)
+        if ((await lab.domainState(host, name)) === 'running') await lab.virsh(host, 'destroy', '--domain', name);
+    }
+  });
 });

@@ -12,17 +12,8 @@ import { useTestEnvironment } from '../../helpers/temporal';
 const lab = new Lab(inject('labFile'));
 const run = promisify(execFile);
 
-/**
- * Routes libvirt's ssh transport can take: a → b without a known_hosts file of its own (the
- * source user's default one knows b). b → a keeps the lab's, which live mode refuses.
- */
-function liveAliases() {
-  const aliases = lab.aliases();
-  delete aliases.a!.direct!.b!.knownHostsFile;
-  return aliases;
-}
-
-const testEnvironment = useTestEnvironment(liveAliases());
+// a → b as live mode can take it; b → a keeps the lab's own known_hosts file, which live mode refuses.
+const testEnvironment = useTestEnvironment(lab.aliasesForLiveMode('a', 'b'));
 
 describe('migrateVM in live mode on the lab hosts', () => {
   it('moves a running guest with virsh migrate: it keeps running and writing on the destination, no reboot', async () => {
