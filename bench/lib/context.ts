@@ -361,7 +361,8 @@ export class Bench {
     const options = {
       address: this.server.address,
       taskQueue: this.taskQueue,
-      hosts: this.lab.aliases(),
+      // a → b as libvirt's ssh transport can take it too (the migrate scenario's live mode).
+      hosts: this.lab.aliasesForLiveMode('a', 'b'),
       policy: this.lab.policy(),
     };
     const child = fork(path.join(__dirname, 'worker-child.cjs'), [JSON.stringify(options)], {
