@@ -131,12 +131,13 @@ async function runsOnDestination(deps: ActivityDeps, input: LiveMigrateInput): P
   });
 }
 
-/** The source still is the domain migrated, and runs: a live migration moves a running guest. */
+/** The source still is the domain migrated, and runs: a live migration moves a running guest, not a paused one. */
 async function requireRunningSource(session: SshSession, input: LiveMigrateInput): Promise<void> {
   const libvirt = new Libvirt(session);
   const uuid = await libvirt.domainUuid(input.vmName);
   const state = uuid === input.uuid.toLowerCase() ? await libvirt.requireDomainState(input.vmName) : undefined;
-  if (state === 'running' || state === 'paused') return;
+  // A paused guest would arrive paused: the destination would hold it, not run it.
+  if (state === 'running') return;
   throw new KvmCloneError(
     ErrorCode.MIGRATION_ERROR,
     `'${input.vmName}' is ${state ?? 'no longer the domain migrated'}; live mode moves a running VM`,

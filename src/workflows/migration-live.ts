@@ -36,7 +36,7 @@ export async function migrateLive(
   );
   const files = [...liveDisks(options.vmName, setup), ...logFiles(setup)];
   await control.waitUntilDue(options.syncInterval, async () => undefined);
-  await prepareImages(operation, files);
+  await prepareImages(operation, newName, uuid, files);
   control.progress.phase = 'cutover';
   const { source, destination, vmName, bandwidthLimit } = options;
   const outcome = await liveMigrations.liveMigrate({
@@ -108,16 +108,32 @@ function logFiles(setup: CloneSetup): { path: string; size: number }[] {
   return cloneLogPaths(inspection.inactiveXml, destinationCheck.destDir, newName).map((path) => ({ path, size: 0 }));
 }
 
-/** Creates the empty images and log files, which go again if the migration fails. */
+/**
+ * Creates the empty images and log files, which go again if the migration fails, unless
+ * the destination holds a domain with the source's UUID: whatever state libvirt left it
+ * in, the guest may live there now, so its files are kept and the failure says so.
+ */
 async function prepareImages(
   operation: Operation<MigrateOptions>,
+  newName: string,
+  uuid: string,
   disks: { path: string; size: number; format?: string }[],
 ): Promise<void> {
   const { destination } = operation.options;
   const paths = disks.map((disk) => disk.path);
   operation.compensations.add(
     "remove the migration's images and log files",
-    () => cleanup.removeClone({ destination, paths, directories: [] }),
+    async () => {
+      const there = await cleanup.recheckSource({ source: destination, vmName: newName, paths: [] });
+      if (there.uuid === uuid)
+        throw new KvmCloneError(
+          ErrorCode.MIGRATION_ERROR,
+          `'${newName}' with the source's UUID is defined on ${hostLabel(destination)} (${there.state}): check where the guest runs before you start either`,
+          { vmName: newName },
+          { retryable: false },
+        );
+      await cleanup.removeClone({ destination, paths, directories: [] });
+    },
     `images may remain on ${hostLabel(destination)}: ${paths.join(', ')}`,
   );
   await hostCalls.prepareDisks({ destination, disks });

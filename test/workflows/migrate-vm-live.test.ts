@@ -28,7 +28,9 @@ const env = useStubWorker(healthyHosts);
 const migration = { source: SOURCE, destination: DESTINATION, vmName: VM, mode: 'live' as const };
 const running = {
   inspectSource: () => sourceInspection({ state: 'running' }),
-  recheckSource: () => ({ state: 'running' as const, uuid: SOURCE_UUID }),
+  // The source runs; the destination has no domain of that name.
+  recheckSource: ({ source }: { source: unknown }) =>
+    source === SOURCE ? { state: 'running' as const, uuid: SOURCE_UUID } : {},
 };
 
 describe.concurrent('migrateVM in live mode', () => {
@@ -88,13 +90,32 @@ describe.concurrent('migrateVM in live mode', () => {
     expect(failure).toMatchObject({ type: 'MIGRATION_ERROR', details: [{ code: ErrorCode.MIGRATION_ERROR }] });
     expect(failure.message).toContain('no route');
     const names = run.activities.names();
-    expect(names.slice(names.indexOf('liveMigrate') + 1)).toEqual(['removeClone', 'releaseDestinationLock']);
+    expect(names.slice(names.indexOf('liveMigrate') + 1)).toEqual([
+      'recheckSource',
+      'removeClone',
+      'releaseDestinationLock',
+    ]);
+    expect(run.activities.inputsOf('recheckSource').at(-1)).toMatchObject({ source: DESTINATION, vmName: VM });
     expect(run.activities.inputOf('removeClone')).toEqual({
       destination: DESTINATION,
       paths: [`${IMAGES}/${VM}-vda.qcow2`],
       directories: [],
     });
     expect(names).not.toContain('retireSource');
+  });
+
+  it("keeps the images when the destination holds a domain with the source's UUID after a failure, and says so", async () => {
+    const run = await env().start('migrateVM', migration, {
+      ...running,
+      recheckSource: ({ source }) => ({ state: source === SOURCE ? 'running' : 'paused', uuid: SOURCE_UUID }),
+      liveMigrate: () => {
+        throw activityFailure(ErrorCode.MIGRATION_ERROR, "libvirt's live migration of 'web01' failed: lost");
+      },
+    });
+    const failure = await run.failure();
+
+    expect(failure.message).toContain("'web01' with the source's UUID is defined on dst (paused)");
+    expect(run.activities.names()).not.toContain('removeClone');
   });
 
   it('refuses a shut-off source with 1206 before it changes anything', async () => {

@@ -16,7 +16,8 @@ let config: string;
 let vm: LabVm;
 
 beforeAll(async () => {
-  env = await startTestEnvironment(lab.aliases());
+  // b → a as live mode can take it: the second test moves the VM back with libvirt's live migration.
+  env = await startTestEnvironment(lab.aliasesForLiveMode('b', 'a'));
   dir = await mkdtemp(path.join(tmpdir(), 'kvm-clone-cli-migrate-'));
   config = await writeLabConfig(lab, path.join(dir, 'config.yaml'), {
     address: inject('temporalAddress'),
@@ -33,7 +34,8 @@ afterAll(async () => {
     await lab.virsh(host, 'destroy', '--domain', vm.name).catch(() => undefined);
     await lab.virsh(host, 'undefine', '--nvram', '--checkpoints-metadata', '--domain', vm.name).catch(() => undefined);
   }
-  await lab.sshAs('b', `rm -f ${lab.host('b').storageDir}/${vm.name}-*`).catch(() => undefined);
+  for (const host of ['a', 'b'] as const)
+    await lab.sshAs(host, `rm -f ${lab.host(host).storageDir}/${vm.name}-*`).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -79,5 +81,25 @@ describe('kvm-clone migrate and cutover (the real CLI binary)', () => {
     expect(errorDocument.parse(JSON.parse(again.stdout.trim().split('\n').at(-1)!))).toMatchObject({
       code: ErrorCode.MIGRATION_ERROR,
     });
+  });
+
+  it('moves it back with `--mode live`: libvirt migrates the running guest, and the result says so', async () => {
+    expect(await lab.domainState('b', vm.name)).toBe('running');
+    const moved = await kvmClone(['-c', config, '-o', 'json', 'migrate', 'b', 'a', vm.name, '--mode', 'live']);
+    expect(moved.code).toBe(0);
+    const result = jsonLines(moved.stdout).at(-1) as unknown as {
+      type: string;
+      mode: string;
+      passes: { kind: string }[];
+    };
+    expect(result).toMatchObject({ type: 'result', mode: 'live', passes: [{ kind: 'live' }] });
+    expect(await lab.domainState('a', vm.name)).toBe('running');
+    expect(await lab.domainState('b', vm.name)).toBeUndefined();
+  });
+
+  it('refuses an unknown --mode as a usage error (exit 2) before anything starts', async () => {
+    const refused = await kvmClone(['-c', config, 'migrate', 'a', 'b', vm.name, '--mode', 'fast']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--mode.*warm, live/);
   });
 });
