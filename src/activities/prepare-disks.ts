@@ -12,7 +12,12 @@ export interface PrepareDisksInput {
    * With a format (from the domain XML, never probed), an empty image of that format and
    * virtual size, for a live migration to mirror into; without one, a sparse file.
    */
-  disks: { path: string; size: number; format?: string }[];
+  disks: { path: string; size: number; format?: string; keepExisting?: boolean }[];
+}
+
+/** The files this call created: a file kept with `keepExisting` is not among them. */
+export interface PreparedDisks {
+  created: string[];
 }
 
 export function prepareDisks(deps: ActivityDeps) {
@@ -22,8 +27,10 @@ export function prepareDisks(deps: ActivityDeps) {
    * already at a path is someone else's (1004), except a regular file at an operation's
    * partial path (`*.kvm-clone-<tag>.part`), which only this operation names, so a retry
    * recreates its own partial copy. Every path is checked before any file is created.
+   * With `keepExisting` (a log file the guest appends to), a regular file already there is
+   * kept as it is.
    */
-  return async function prepareDisks(input: PrepareDisksInput): Promise<void> {
+  return async function prepareDisks(input: PrepareDisksInput): Promise<PreparedDisks> {
     return activityBody(() =>
       withHost(deps, input.destination, async (session) => {
         const where = describeHost(session.host);
@@ -33,8 +40,13 @@ export function prepareDisks(deps: ActivityDeps) {
           'destination file',
         );
         const ownPartials: string[] = [];
-        for (const path of resolved) {
+        const kept = new Set<string>();
+        for (const [index, path] of resolved.entries()) {
           if (path.kind === 'missing') continue;
+          if (path.kind === 'file' && input.disks[index]!.keepExisting) {
+            kept.add(input.disks[index]!.path);
+            continue;
+          }
           if (path.kind === 'file' && isPartialPath(path.path)) {
             ownPartials.push(path.path);
             continue;
@@ -48,8 +60,10 @@ export function prepareDisks(deps: ActivityDeps) {
         }
         const disk = new RemoteDisk(session);
         await disk.removeFiles(ownPartials);
-        for (const { path, size, format } of input.disks)
+        const toCreate = input.disks.filter((each) => !kept.has(each.path));
+        for (const { path, size, format } of toCreate)
           await (format && format !== 'raw' ? disk.createImage(path, format, size) : disk.createSparseFile(path, size));
+        return { created: toCreate.map((each) => each.path) };
       }),
     );
   };

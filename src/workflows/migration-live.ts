@@ -99,13 +99,17 @@ function liveDisks(vmName: string, setup: CloneSetup): { path: string; size: num
 }
 
 /**
- * The guest's serial and console log files, made empty beforehand: the destination's qemu
- * opens them as it starts, so they exist before the guest runs there, and a failed
- * migration removes only files this operation created.
+ * The guest's serial and console log files, made empty beforehand unless they exist (the
+ * VM's earlier life on that host left them; the guest appends): a failed migration then
+ * removes only the ones this operation created.
  */
-function logFiles(setup: CloneSetup): { path: string; size: number }[] {
+function logFiles(setup: CloneSetup): { path: string; size: number; keepExisting: true }[] {
   const { inspection, destinationCheck, newName } = setup;
-  return cloneLogPaths(inspection.inactiveXml, destinationCheck.destDir, newName).map((path) => ({ path, size: 0 }));
+  return cloneLogPaths(inspection.inactiveXml, destinationCheck.destDir, newName).map((path) => ({
+    path,
+    size: 0,
+    keepExisting: true,
+  }));
 }
 
 /**
@@ -117,10 +121,11 @@ async function prepareImages(
   operation: Operation<MigrateOptions>,
   newName: string,
   uuid: string,
-  disks: { path: string; size: number; format?: string }[],
+  disks: { path: string; size: number; format?: string; keepExisting?: boolean }[],
 ): Promise<void> {
   const { destination } = operation.options;
-  const paths = disks.map((disk) => disk.path);
+  // Until the call reports what it created, only the files it creates exclusively are the operation's.
+  let paths = disks.filter((disk) => !disk.keepExisting).map((disk) => disk.path);
   operation.compensations.add(
     "remove the migration's images and log files",
     async () => {
@@ -136,5 +141,5 @@ async function prepareImages(
     },
     `images may remain on ${hostLabel(destination)}: ${paths.join(', ')}`,
   );
-  await hostCalls.prepareDisks({ destination, disks });
+  paths = (await hostCalls.prepareDisks({ destination, disks })).created;
 }

@@ -162,7 +162,7 @@ export const healthyHosts: DefaultActivityScripts = {
       dataWindows: [{ start: 0, length: file.fileSize, dataBytes: file.fileSize / 2 }],
       dataBytes: file.fileSize / 2,
     })),
-  prepareDisks: () => undefined,
+  prepareDisks: ({ disks }) => ({ created: disks.map((disk) => disk.path) }),
   resizeFiles: () => undefined,
   freezeSource: ({ quiesce }) => ({
     consistency: quiesce ? 'quiesced' : 'crash-consistent',

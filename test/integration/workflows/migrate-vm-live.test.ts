@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { parseDomainXml } from '../../../src/domain/domain-xml';
@@ -28,6 +28,9 @@ describe('migrateVM in live mode on the lab hosts', () => {
     const source = parseDomainXml(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name));
     await lab.virsh('a', 'start', '--domain', name);
     await waitForWriter(`${vm.dir}/console.log`);
+    // The VM's earlier life on b left its console log there: it is kept, and the guest appends to it.
+    const earlierLog = `${lab.host('b').storageDir}/${name}-console.log`;
+    await lab.sshAs('b', `printf 'EARLIER-LIFE\\n' > ${earlierLog}`);
     try {
       const result = await testEnvironment().client.migrate({
         source: 'a',
@@ -56,6 +59,7 @@ describe('migrateVM in live mode on the lab hosts', () => {
 
       // The same guest goes on where it was: its writer's count passes the source's last record
       // (a rebooted guest would count again from 0).
+      expect((await readFile(earlierLog, 'utf8')).startsWith('EARLIER-LIFE\n')).toBe(true);
       const lastOnSource = await lastWriterRecord(`${vm.dir}/data.img`);
       expect(lastOnSource).toBeGreaterThan(0);
       await eventually(
