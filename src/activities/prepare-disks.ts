@@ -27,7 +27,7 @@ export function prepareDisks(deps: ActivityDeps) {
    * already at a path is someone else's (1004), except a regular file at an operation's
    * partial path (`*.kvm-clone-<tag>.part`), which only this operation names, so a retry
    * recreates its own partial copy. Every path is checked before any file is created.
-   * With `keepExisting` (a log file the guest appends to), a regular file already there is
+   * With `keepExisting` (a log file an earlier guest left), a regular file already there is
    * kept as it is.
    */
   return async function prepareDisks(input: PrepareDisksInput): Promise<PreparedDisks> {

@@ -100,8 +100,8 @@ function liveDisks(vmName: string, setup: CloneSetup): { path: string; size: num
 
 /**
  * The guest's serial and console log files, made empty beforehand unless they exist (the
- * VM's earlier life on that host left them; the guest appends): a failed migration then
- * removes only the ones this operation created.
+ * VM's earlier life on that host left them; qemu opens them as the definition says): a
+ * failed migration then removes only the ones this operation created.
  */
 function logFiles(setup: CloneSetup): { path: string; size: number; keepExisting: true }[] {
   const { inspection, destinationCheck, newName } = setup;

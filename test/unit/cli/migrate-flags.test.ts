@@ -135,6 +135,7 @@ describe('the migrate command', () => {
     const values: Record<string, string> = {
       '--new-name': 'web01-moved',
       '--dest-dir': '/srv/vms',
+      '--mode': 'live',
       '--max-downtime': '5',
       '--max-passes': '4',
       '--cutover-at': '2026-12-24T02:00:00Z',
@@ -156,6 +157,12 @@ describe('the migrate command', () => {
     );
     const input = migrateInputFromFlags(subject, declared.opts());
     expect(migrateInputSchema.safeParse(input).error).toBeUndefined();
-    expect(input).toMatchObject({ holdCutover: true, keepSource: true, compress: true, maxDowntime: 5 });
+    expect(input).toMatchObject({
+      mode: 'live',
+      holdCutover: true,
+      keepSource: true,
+      compress: true,
+      maxDowntime: 5,
+    });
   });
 });
