@@ -15,6 +15,14 @@ export interface LiveMigrationRequest {
   bandwidthMiB?: number;
 }
 
+/** Where virsh's job directories go on the source: mktemp names them, in a directory every host has. */
+const jobDirPrefix = '/tmp/kvm-clone-migrate.';
+
+/** A directory `start` made (mktemp's name): the only kind a retry may read or remove. */
+export function isJobDir(dir: string): boolean {
+  return /^\/tmp\/kvm-clone-migrate\.[A-Za-z0-9]{8}$/.test(dir);
+}
+
 /**
  * libvirt's own live migration of one domain, driven from the source host's virsh:
  * memory and every writable disk (`--copy-storage-all`, an NBD mirror into images that
@@ -23,13 +31,6 @@ export interface LiveMigrationRequest {
  * itself talks to the destination's. The source stays defined, shut off, for the caller to
  * retire.
  */
-const jobDirPrefix = '/tmp/kvm-clone-migrate.';
-
-/** A directory `start` made (mktemp's name): the only kind a retry may read or remove. */
-export function isJobDir(dir: string): boolean {
-  return /^\/tmp\/kvm-clone-migrate\.[A-Za-z0-9]{8}$/.test(dir);
-}
-
 export class LiveMigration {
   constructor(
     private readonly session: SshSession,
