@@ -26,6 +26,7 @@ describe('migrateVM on the lab hosts', () => {
     const source = parseDomainXml(await lab.virsh('a', 'dumpxml', '--inactive', '--domain', name));
     await startWriter(vm);
     try {
+      const beforeMigration = await lastWriterRecord(`${vm.dir}/data.img`);
       // TCG and a loaded machine: a sync costs seconds of fixed work, so allow a minute.
       const result = await testEnvironment().client.migrate({
         source: 'a',
@@ -50,7 +51,8 @@ describe('migrateVM on the lab hosts', () => {
       // The guest's last write before the pause is in the copy: the copy boots, then stops before its
       // own writer (which counts again from 0) could pass it.
       const lastOnSource = await lastWriterRecord(`${vm.dir}/data.img`);
-      expect(lastOnSource).toBeGreaterThan(10);
+      // The guest wrote while it was migrated, however fast the hosts made the migration.
+      expect(lastOnSource).toBeGreaterThan(beforeMigration);
       await waitForWriter(`${lab.host('b').storageDir}/${name}-console.log`);
       await lab.virsh('b', 'destroy', '--domain', name);
       const copiedData = copy.disks.find((disk) => disk.target === 'vdb')!.sourcePath!;
