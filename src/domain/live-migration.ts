@@ -1,15 +1,8 @@
 import { ErrorCode, KvmCloneError } from '../errors';
+import type { ResolvedRoute } from './schemas/direct-route';
 
-/** How the source host's libvirt reaches the destination's, from a direct route resolved against it. */
-export interface LiveRoute {
-  address: string;
-  port: number;
-  user: string;
-  identityFile?: string;
-  knownHostsFile?: string;
-  hostKeyPolicy: 'strict' | 'accept-new';
-  proxyJump?: string;
-}
+/** The direct route, as the source host's libvirt uses it to reach the destination's. */
+export type LiveRoute = ResolvedRoute;
 
 /**
  * The destination's libvirt as the source's libvirt connects to it: `qemu+ssh://` with the

@@ -1,6 +1,6 @@
 import { becomeCommand, sudoRefusal, type Become } from '../domain/become';
 import type { CompressionCodec } from '../domain/compression';
-import type { DirectRoute } from '../domain/schemas/direct-route';
+import type { DirectRoute, ResolvedRoute } from '../domain/schemas/direct-route';
 import type { HostSpec } from '../domain/schemas/host';
 import { sh, type ShellFragment } from '../domain/shell-quote';
 import { totalLength, type Extent } from '../domain/transfer-plan';
@@ -16,16 +16,7 @@ import {
 import { knownHostsName } from './known-hosts';
 import { channelOutcome, describeHost, type SshSession } from './ssh-session';
 
-/** A DirectRoute with the destination's own address, port and user filled in. */
-export interface ResolvedRoute {
-  address: string;
-  port: number;
-  user: string;
-  identityFile?: string;
-  knownHostsFile?: string;
-  hostKeyPolicy: 'strict' | 'accept-new';
-  proxyJump?: string;
-}
+export type { ResolvedRoute };
 
 export function resolveRoute(destination: HostSpec, route: DirectRoute): ResolvedRoute {
   const resolved: ResolvedRoute = {

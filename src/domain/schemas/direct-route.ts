@@ -61,3 +61,14 @@ export const directRouteSchema = z
 
 export type DirectRoute = z.output<typeof directRouteSchema>;
 export type DirectRouteInput = z.input<typeof directRouteSchema>;
+
+/** A DirectRoute with the destination's own address, port and user filled in. */
+export interface ResolvedRoute {
+  address: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+  knownHostsFile?: string;
+  hostKeyPolicy: 'strict' | 'accept-new';
+  proxyJump?: string;
+}
